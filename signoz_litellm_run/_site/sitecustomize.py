@@ -1,0 +1,50 @@
+"""signoz-litellm's sitecustomize, first on PYTHONPATH in every Python process of a job.
+
+It starts the instrumentation, then runs the next `sitecustomize` on sys.path (the user's own, which
+Python alone would never run once ours was found). It must stay tiny and must never break the
+program: any failure is reported in one line and the program runs on.
+"""
+
+import os
+import sys
+
+
+def _chain_next_sitecustomize() -> None:
+    import importlib.machinery
+    import importlib.util
+
+    skip = {os.path.realpath(os.path.dirname(os.path.abspath(__file__)))}
+    otel = sys.modules.get("opentelemetry.instrumentation.auto_instrumentation")
+    if otel is not None and getattr(otel, "__file__", None):
+        # opentelemetry-instrument's sitecustomize only calls initialize(), which already ran.
+        skip.add(os.path.realpath(os.path.dirname(os.path.abspath(otel.__file__))))
+    cwd = os.getcwd()
+    path = [p for p in sys.path if os.path.realpath(p or cwd) not in skip]
+    spec = importlib.machinery.PathFinder.find_spec("sitecustomize", path)
+    if spec is None or spec.loader is None:
+        return
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["sitecustomize"] = module
+    try:
+        spec.loader.exec_module(module)
+    except Exception as exc:  # the same report Python gives for a failing sitecustomize
+        print(f"Error in sitecustomize; set PYTHONVERBOSE for traceback:\n{type(exc).__name__}: {exc}", file=sys.stderr)
+
+
+def _start() -> None:
+    try:
+        from signoz_litellm_run.hook.boot import start
+    except ImportError as exc:
+        print(
+            f"signoz-litellm: telemetry is off in this process ({sys.executable}): {exc}. "
+            "Install signoz-litellm in the environment that runs the command.",
+            file=sys.stderr,
+        )
+        return
+    start()
+
+
+try:
+    _start()
+finally:
+    _chain_next_sitecustomize()

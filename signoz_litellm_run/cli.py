@@ -1,0 +1,181 @@
+"""The command line: the only module that imports Typer. Commands forward to plain functions.
+
+Every `LauncherError` is caught once, in `main()`, and printed as one sentence and a hint on stderr
+with its documented exit status; nothing here prints a traceback for a user's mistake.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+from typing import Annotated, Any, Optional
+
+import typer
+
+from signoz_litellm_run import __version__
+from signoz_litellm_run.errors import LauncherError
+from signoz_litellm_run.settings import OPTIONS_BY_NAME, Settings, resolve
+
+app = typer.Typer(
+    name="signoz-litellm",
+    help="Run any LiteLLM application with its traces, logs and metrics going to SigNoz, with no code change.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+_DEST = "Destination"
+_TELEMETRY = "Telemetry"
+_JOB = "Batch jobs and CI"
+
+
+def _opt(name: str, panel: str, *flags: str) -> Any:
+    option = OPTIONS_BY_NAME[name]
+    return typer.Option(*(flags or (option.flag,)), help=option.help_text, rich_help_panel=panel,
+                        show_default=False)
+
+
+# Shared options: every command that resolves settings takes the same ones.
+Region = Annotated[Optional[str], _opt("region", _DEST)]
+IngestionKey = Annotated[Optional[str], _opt("ingestion_key", _DEST)]
+Endpoint = Annotated[Optional[str], _opt("endpoint", _DEST)]
+Protocol = Annotated[Optional[str], _opt("protocol", _DEST)]
+CaCert = Annotated[Optional[str], _opt("ca_cert", _DEST)]
+Insecure = Annotated[Optional[bool], _opt("insecure", _DEST, "--insecure")]
+ServiceName = Annotated[Optional[str], _opt("service_name", _TELEMETRY)]
+Environment = Annotated[Optional[str], _opt("environment", _TELEMETRY)]
+ResourceAttributes = Annotated[Optional[str], _opt("resource_attributes", _TELEMETRY)]
+Config = Annotated[Optional[str], typer.Option(
+    "--config", help="TOML config file (default: ./signoz-litellm.toml or \\[tool.signoz-litellm] in "
+    "./pyproject.toml). (env: SIGNOZ_LITELLM_CONFIG)", show_default=False)]
+Bootstrap = Annotated[Optional[bool], _opt("bootstrap", _TELEMETRY, "--bootstrap/--no-bootstrap")]
+BootstrapTimeout = Annotated[Optional[float], _opt("bootstrap_timeout", _TELEMETRY)]
+ShutdownTimeout = Annotated[Optional[float], _opt("shutdown_timeout", _JOB)]
+Report = Annotated[Optional[bool], _opt("report", _JOB, "--report/--no-report")]
+ReportFile = Annotated[Optional[str], _opt("report_file", _JOB)]
+FailOnLoss = Annotated[Optional[bool], _opt("fail_on_telemetry_loss", _JOB, "--fail-on-telemetry-loss")]
+Local = Annotated[Optional[bool], _opt("local", _DEST, "--local")]
+LocalOutput = Annotated[Optional[str], _opt("local_output", _DEST)]
+TraceProbes = Annotated[Optional[bool], _opt("trace_health_probes", _TELEMETRY, "--trace-health-probes")]
+
+_SETTING_NAMES = tuple(OPTIONS_BY_NAME)
+
+
+def _settings(values: dict[str, Any], command: list[str] | None = None, *, require_destination: bool = True) -> Settings:
+    flags = {name: values.get(name) for name in _SETTING_NAMES if values.get(name) is not None}
+    return resolve(flags, os.environ, Path.cwd(), command or (), config_path=values.get("config"),
+                   require_destination=require_destination)
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"signoz-litellm {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: Annotated[Optional[bool], typer.Option("--version", callback=_version, is_eager=True,
+                                                    help="Print the version and exit.")] = None,
+) -> None:
+    """Run any LiteLLM application with its traces, logs and metrics going to SigNoz."""
+
+
+@app.command(
+    context_settings={"allow_interspersed_args": False, "ignore_unknown_options": True},
+    epilog="Exit status: the command's own; 2 usage or configuration error; 126 command not executable; "
+    "127 command not found; 3 telemetry lost with --fail-on-telemetry-loss.",
+)
+def run(
+    command: Annotated[Optional[list[str]], typer.Argument(help="The command to run, and its arguments.",
+                                                           show_default=False)] = None,
+    region: Region = None, ingestion_key: IngestionKey = None, endpoint: Endpoint = None,
+    protocol: Protocol = None, ca_cert: CaCert = None, insecure: Insecure = None,
+    service_name: ServiceName = None, environment: Environment = None,
+    resource_attributes: ResourceAttributes = None, config: Config = None,
+    bootstrap: Bootstrap = None, bootstrap_timeout: BootstrapTimeout = None,
+    shutdown_timeout: ShutdownTimeout = None, report: Report = None, report_file: ReportFile = None,
+    fail_on_telemetry_loss: FailOnLoss = None, local: Local = None, local_output: LocalOutput = None,
+    trace_health_probes: TraceProbes = None,
+) -> None:
+    """Run COMMAND with its LiteLLM calls, HTTP calls and logs sent to SigNoz.
+
+    Everything from COMMAND on belongs to the command: signoz-litellm run --region us -- python main.py
+    """
+    from signoz_litellm_run import runner
+
+    argv = list(command or [])
+    if argv and argv[0] == "--":
+        argv = argv[1:]
+    if not argv:
+        from signoz_litellm_run.errors import UsageError
+
+        raise UsageError("No command to run.", "Put it after the options: signoz-litellm run --region us -- python app.py")
+    runner.run(_settings(locals(), argv), argv)
+
+
+@app.command("env")
+def env_command(
+    fmt: Annotated[str, typer.Option("--format", help="shell, dotenv, json or github ($GITHUB_ENV lines).")] = "shell",
+    show_secrets: Annotated[bool, typer.Option("--show-secrets", help="Print the ingestion key instead of masking it.")] = False,
+    explain: Annotated[bool, typer.Option("--explain", help="Show each setting and where it came from instead.")] = False,
+    region: Region = None, ingestion_key: IngestionKey = None, endpoint: Endpoint = None,
+    protocol: Protocol = None, ca_cert: CaCert = None, insecure: Insecure = None,
+    service_name: ServiceName = None, environment: Environment = None,
+    resource_attributes: ResourceAttributes = None, config: Config = None,
+    shutdown_timeout: ShutdownTimeout = None,
+) -> None:
+    """Print the environment `run` would give the command (for Docker, Kubernetes and CI files)."""
+    from signoz_litellm_run import runner
+
+    if explain:
+        runner.explain(_settings(locals(), require_destination=False))
+        return
+    runner.print_env(_settings(locals()), fmt, show_secrets=show_secrets)
+
+
+@app.command("config")
+def config_command(
+    region: Region = None, ingestion_key: IngestionKey = None, endpoint: Endpoint = None,
+    protocol: Protocol = None, ca_cert: CaCert = None, insecure: Insecure = None,
+    service_name: ServiceName = None, environment: Environment = None,
+    resource_attributes: ResourceAttributes = None, config: Config = None,
+    bootstrap: Bootstrap = None, bootstrap_timeout: BootstrapTimeout = None,
+    shutdown_timeout: ShutdownTimeout = None, report: Report = None, report_file: ReportFile = None,
+    fail_on_telemetry_loss: FailOnLoss = None, local: Local = None, local_output: LocalOutput = None,
+    trace_health_probes: TraceProbes = None,
+) -> None:
+    """Show each setting, its value (key masked) and where it came from."""
+    from signoz_litellm_run import runner
+
+    runner.explain(_settings(locals(), require_destination=False))
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Console-script entry point."""
+    try:
+        status = app(args=argv, prog_name="signoz-litellm", standalone_mode=False)
+    except LauncherError as exc:
+        _print_error(exc)
+        sys.exit(exc.exit_code)
+    except typer.Exit as exc:
+        sys.exit(exc.exit_code)
+    except (typer.Abort, KeyboardInterrupt):
+        print("Aborted.", file=sys.stderr)
+        sys.exit(130)
+    except Exception as exc:  # click.ClickException and friends: usage errors
+        import click
+
+        if isinstance(exc, click.exceptions.ClickException):
+            exc.show()
+            sys.exit(2 if isinstance(exc, click.UsageError) else exc.exit_code)
+        raise
+    sys.exit(status if isinstance(status, int) else 0)
+
+
+def _print_error(exc: LauncherError) -> None:
+    print(f"signoz-litellm: error: {exc.message}", file=sys.stderr)
+    if exc.hint:
+        print(f"hint: {exc.hint}", file=sys.stderr)

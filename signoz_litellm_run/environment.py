@@ -1,0 +1,153 @@
+"""Pure functions from `Settings` to the child's environment, and its renderings for `env`.
+
+`child_updates()` is the single source of what `run` changes in the environment: `run` applies it,
+`env` prints it, `doctor` checks it. Nothing here reads or writes the real environment.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shlex
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from urllib.parse import quote
+
+from signoz_litellm_run.settings import KEY_HEADER, Settings, mask_secret
+
+SITE_DIR = str(Path(__file__).resolve().parent / "_site")
+DISTRO_NAME = "signoz_litellm"
+ALWAYS_DISABLED = ("openai",)  # the OpenAI instrumentor would duplicate LiteLLM's own spans
+SIGNALS = ("traces", "metrics", "logs")
+HTTP_PATHS = {"traces": "/v1/traces", "metrics": "/v1/metrics", "logs": "/v1/logs"}
+ROOT_PID_ENV = "SIGNOZ_LITELLM_ROOT_PID"
+SHUTDOWN_TIMEOUT_ENV = "SIGNOZ_LITELLM_SHUTDOWN_TIMEOUT"
+# Our own switches the hook reads, which the user's environment may pre-set.
+OUR_DEFAULTS = {
+    "OTEL_TRACES_EXPORTER": "otlp",
+    "OTEL_METRICS_EXPORTER": "otlp",
+    "OTEL_LOGS_EXPORTER": "otlp",
+    "OTEL_PYTHON_DISTRO": DISTRO_NAME,
+    # LiteLLM's GenAI histograms (token usage, operation duration, cost, ...) are off unless asked for.
+    "LITELLM_OTEL_INTEGRATION_ENABLE_METRICS": "true",
+    # A call inside a span the application has open gets its own litellm_request child span instead
+    # of LiteLLM writing (or losing) its attributes on the application's span.
+    "USE_OTEL_LITELLM_REQUEST_SPAN": "true",
+}
+
+
+def compose_pythonpath(existing: str | None, cwd: str) -> str:
+    """Our sitecustomize directory first, then the working directory, then the user's entries:
+    the order `opentelemetry-instrument` uses, with our directory in place of its own."""
+    entries = [p for p in (existing.split(os.pathsep) if existing else []) if p != SITE_DIR]
+    if cwd not in entries:
+        entries.insert(0, cwd)
+    return os.pathsep.join([SITE_DIR, *entries])
+
+
+def merge_csv(existing: str | None, required: Sequence[str]) -> str:
+    items = [x.strip() for x in (existing or "").split(",") if x.strip()]
+    return ",".join(items + [r for r in required if r not in items])
+
+
+def merge_headers(existing: str | None, key: str | None) -> str | None:
+    """The user's OTLP headers plus the ingestion key header (ours replaces a stale one)."""
+    parts = [p.strip() for p in (existing or "").split(",") if p.strip()]
+    if key:
+        parts = [p for p in parts if p.split("=", 1)[0].strip().lower() != KEY_HEADER]
+        parts.append(f"{KEY_HEADER}={quote(key, safe='')}")
+    return ",".join(parts) or None
+
+
+def _signal_endpoint(settings: Settings, signal: str) -> str:
+    assert settings.endpoint
+    if settings.protocol == "http/protobuf":
+        return settings.endpoint + HTTP_PATHS[signal]
+    return settings.endpoint
+
+
+def child_updates(settings: Settings, base_env: Mapping[str, str], *, cwd: str) -> dict[str, str]:
+    """Every variable `run` sets or changes in the child's environment, in a stable order."""
+    updates: dict[str, str] = {"PYTHONPATH": compose_pythonpath(base_env.get("PYTHONPATH"), cwd)}
+    for name, value in OUR_DEFAULTS.items():
+        if not base_env.get(name):
+            updates[name] = value
+    updates["OTEL_PYTHON_DISABLED_INSTRUMENTATIONS"] = merge_csv(
+        base_env.get("OTEL_PYTHON_DISABLED_INSTRUMENTATIONS"), ALWAYS_DISABLED
+    )
+    if settings.endpoint:
+        updates["OTEL_EXPORTER_OTLP_ENDPOINT"] = settings.endpoint
+        updates["OTEL_EXPORTER_OTLP_PROTOCOL"] = settings.protocol
+        # A per-signal variable would silently send one signal elsewhere: when the destination comes
+        # from a flag, it is overridden too; otherwise the user's own per-signal setting stands.
+        flagged = settings.source("endpoint").startswith(("flag", "region")) or settings.source(
+            "protocol").startswith("flag")
+        for signal in SIGNALS:
+            for suffix, value in (("ENDPOINT", _signal_endpoint(settings, signal)), ("PROTOCOL", settings.protocol)):
+                name = f"OTEL_EXPORTER_OTLP_{signal.upper()}_{suffix}"
+                if base_env.get(name) and flagged:
+                    updates[name] = value
+        if settings.insecure or settings.endpoint.startswith("http://"):
+            updates["OTEL_EXPORTER_OTLP_INSECURE"] = "true"
+    headers = merge_headers(base_env.get("OTEL_EXPORTER_OTLP_HEADERS"), settings.ingestion_key)
+    if headers and headers != base_env.get("OTEL_EXPORTER_OTLP_HEADERS"):
+        updates["OTEL_EXPORTER_OTLP_HEADERS"] = headers
+    if settings.ca_cert:
+        updates["OTEL_EXPORTER_OTLP_CERTIFICATE"] = str(Path(settings.ca_cert).resolve())
+    if settings.service_name:
+        updates["OTEL_SERVICE_NAME"] = settings.service_name
+    attributes = dict(settings.resource_attributes)
+    if settings.environment:
+        attributes["deployment.environment"] = settings.environment
+    if attributes:
+        updates["OTEL_RESOURCE_ATTRIBUTES"] = ",".join(
+            f"{k}={quote(str(v), safe='/:@.-_~ ')}" for k, v in attributes.items()
+        )
+    updates[SHUTDOWN_TIMEOUT_ENV] = f"{settings.shutdown_timeout:g}"
+    return updates
+
+
+def child_environment(settings: Settings, base_env: Mapping[str, str], *, cwd: str, pid: int) -> dict[str, str]:
+    """The whole environment the command is exec'd with."""
+    env = dict(base_env)
+    env.update(child_updates(settings, base_env, cwd=cwd))
+    env[ROOT_PID_ENV] = str(pid)  # the exec keeps the pid: the hook knows the top-level process
+    return env
+
+
+# --------------------------------------------------------------------------------------------- rendering
+
+FORMATS = ("shell", "dotenv", "json", "github")
+
+
+def masked(updates: Mapping[str, str], key: str | None) -> dict[str, str]:
+    """The same variables with the ingestion key replaced by its masked form."""
+    if not key:
+        return dict(updates)
+    hidden = (key, quote(key, safe=""))
+    result = {}
+    for name, value in updates.items():
+        for secret in hidden:
+            value = value.replace(secret, mask_secret(key))
+        result[name] = value
+    return result
+
+
+def render(updates: Mapping[str, str], fmt: str) -> str:
+    if fmt == "json":
+        return json.dumps(dict(updates), indent=2, sort_keys=False)
+    lines = []
+    for name, value in updates.items():
+        if fmt == "shell":
+            lines.append(f"export {name}={shlex.quote(value)}")
+        elif fmt == "dotenv":
+            escaped = value.replace("\\", "\\\\").replace('"', '\\"')
+            lines.append(f'{name}="{escaped}"')
+        elif fmt == "github":  # lines for $GITHUB_ENV
+            if "\n" in value:
+                lines += [f"{name}<<SIGNOZ_EOF", value, "SIGNOZ_EOF"]
+            else:
+                lines.append(f"{name}={value}")
+        else:
+            raise ValueError(fmt)
+    return "\n".join(lines)

@@ -1,0 +1,1 @@
+"""What runs inside the user's processes. Imported from `_site/sitecustomize.py`; keep it cheap."""

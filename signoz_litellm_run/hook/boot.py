@@ -1,0 +1,42 @@
+"""Start telemetry in a process of the job: auto-instrumentation, then the lazy LiteLLM arming."""
+
+from __future__ import annotations
+
+import logging
+import os
+
+_SITE_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "_site")
+_logger = logging.getLogger("signoz_litellm")
+_started = False
+
+
+def start() -> None:
+    global _started
+    if _started:
+        return
+    _started = True
+    try:
+        _initialize_without_recursion()
+        from signoz_litellm_run.hook import litellm_arm
+
+        litellm_arm.install()
+    except Exception as exc:  # telemetry must never break the program
+        import sys
+
+        print(f"signoz-litellm: telemetry could not start in this process: {type(exc).__name__}: {exc}",
+              file=sys.stderr)
+
+
+def _initialize_without_recursion() -> None:
+    """OpenTelemetry's own `initialize()`, with our directory off PYTHONPATH meanwhile, so that a
+    subprocess started during initialisation does not initialise again (as OpenTelemetry does)."""
+    from opentelemetry.instrumentation.auto_instrumentation import initialize
+
+    before = os.environ.get("PYTHONPATH")
+    if before is not None:
+        os.environ["PYTHONPATH"] = os.pathsep.join(p for p in before.split(os.pathsep) if p != _SITE_DIR)
+    try:
+        initialize()
+    finally:
+        if before is not None:
+            os.environ["PYTHONPATH"] = before

@@ -1,0 +1,207 @@
+"""Arm LiteLLM's own `otel` callback when, and only if, the program imports litellm.
+
+Guarantees, whatever the program does with LiteLLM's callback lists:
+- exactly one OpenTelemetry logger serves every call: if the program (or the proxy's config) lists
+  `"otel"` or registers its own `OpenTelemetry` logger, that one is used and no second is added;
+- the logger stays registered even when the program replaces `litellm.callbacks` (or the success /
+  failure lists) after import: registration is checked before every call, in LiteLLM's own
+  `function_setup`, at the cost of a few list look-ups;
+- a call made inside a span the program has open becomes a child `litellm_request` span in that
+  trace, also for async calls whose logging LiteLLM runs later on a background worker, where the
+  caller's context is gone: the context is captured when the call starts;
+- spans also carry the token attribute names SigNoz's LiteLLM dashboards chart.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections import OrderedDict
+from typing import Any
+
+_logger = logging.getLogger("signoz_litellm")
+
+# Token attributes as LiteLLM writes them -> the names SigNoz's published dashboards query.
+DASHBOARD_ALIASES = (
+    ("gen_ai.usage.input_tokens", "gen_ai.usage.prompt_tokens"),
+    ("gen_ai.usage.output_tokens", "gen_ai.usage.completion_tokens"),
+    ("gen_ai.usage.total_tokens", "llm.usage.total_tokens"),
+)
+_CALLBACK_LISTS = ("input_callback", "success_callback", "failure_callback",
+                   "_async_success_callback", "_async_failure_callback")
+_MAX_PENDING_PARENTS = 4096
+
+
+class _State:
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.logger: Any = None
+        self.otel_class: Any = None
+        self.parents: OrderedDict[str, Any] = OrderedDict()  # litellm_call_id -> captured Context
+
+
+_state = _State()
+
+
+def install() -> None:
+    """Arm when litellm is imported (immediately if it already is)."""
+    import wrapt
+
+    _drop_unexportable_log_attribute()
+    wrapt.register_post_import_hook(_arm, "litellm")
+
+
+def _arm(litellm: Any) -> None:
+    try:
+        import litellm.utils as utils
+        from litellm.integrations.opentelemetry import OpenTelemetry
+    except Exception as exc:  # an incompatible LiteLLM must not break the program
+        _logger.warning("signoz-litellm: LiteLLM's OpenTelemetry callback is unavailable: %s", exc)
+        return
+    if getattr(utils.function_setup, "_signoz_litellm", False):
+        return
+    _state.otel_class = OpenTelemetry
+    _patch_logger_class(OpenTelemetry)
+    original = utils.function_setup
+
+    def function_setup(original_function: Any, rules_obj: Any, start_time: Any, *args: Any, **kwargs: Any) -> Any:
+        ensure_registered(litellm)
+        result = original(original_function, rules_obj, start_time, *args, **kwargs)
+        _remember_parent(result)
+        return result
+
+    function_setup._signoz_litellm = True  # type: ignore[attr-defined]
+    function_setup.__wrapped__ = original  # type: ignore[attr-defined]
+    utils.function_setup = function_setup
+
+
+def ensure_registered(litellm: Any) -> None:
+    """Make sure one OpenTelemetry logger is in every list LiteLLM reads (fast when it already is)."""
+    logger = _state.logger
+    if logger is not None and all(logger in getattr(litellm, name) for name in _CALLBACK_LISTS):
+        return
+    with _state.lock:
+        otel_class = _state.otel_class
+        is_otel = lambda cb: type(cb) is otel_class  # noqa: E731 - exact type, as LiteLLM dedups
+        if logger is None:
+            lists = [litellm.callbacks, *(getattr(litellm, name) for name in _CALLBACK_LISTS)]
+            logger = next((cb for lst in lists for cb in lst if is_otel(cb)), None)
+            if logger is None:
+                from litellm.litellm_core_utils.litellm_logging import _init_custom_logger_compatible_class
+
+                # Registers the instance LiteLLM returns for "otel" from now on, so a program or proxy
+                # config that lists "otel" gets this same logger rather than a second one.
+                with _without_proxy_warning():
+                    logger = _init_custom_logger_compatible_class("otel", internal_usage_cache=None, llm_router=None)
+            _state.logger = logger
+        manager = litellm.logging_callback_manager
+        adders = {
+            "input_callback": manager.add_litellm_input_callback,
+            "success_callback": manager.add_litellm_success_callback,
+            "failure_callback": manager.add_litellm_failure_callback,
+            "_async_success_callback": manager.add_litellm_async_success_callback,
+            "_async_failure_callback": manager.add_litellm_async_failure_callback,
+        }
+        for name, add in adders.items():
+            current = getattr(litellm, name)
+            if logger in current:
+                continue
+            if any(is_otel(cb) for cb in current):
+                continue  # another OpenTelemetry logger serves this list: never two spans per call
+            add(logger)
+
+
+class _ProxyWarningFilter(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "Proxy Server is not installed" not in str(record.msg)
+
+
+class _without_proxy_warning:
+    """Outside the proxy, LiteLLM's logger warns that the proxy is not installed when the OTel
+    logger is created; that is expected for an SDK program, so the line is not shown."""
+
+    _filter = _ProxyWarningFilter()
+
+    def __enter__(self) -> None:
+        logging.getLogger("LiteLLM").addFilter(self._filter)
+
+    def __exit__(self, *exc: object) -> None:
+        logging.getLogger("LiteLLM").removeFilter(self._filter)
+
+
+def _drop_unexportable_log_attribute() -> None:
+    """LiteLLM stamps its log records with `litellm_redacted = object()`; OpenTelemetry's log handler
+    would warn about that value on every LiteLLM log line. The stamp means nothing outside the
+    process, so it is left out of the exported record."""
+    try:
+        from opentelemetry.instrumentation.logging.handler import LoggingHandler
+    except ImportError:
+        return
+    original = LoggingHandler._get_attributes
+    if getattr(original, "_signoz_litellm", False):
+        return
+
+    def _get_attributes(self: Any, record: logging.LogRecord) -> Any:
+        attributes, event_name = original(self, record)
+        attributes.pop("litellm_redacted", None)
+        return attributes, event_name
+
+    _get_attributes._signoz_litellm = True  # type: ignore[attr-defined]
+    LoggingHandler._get_attributes = _get_attributes
+
+
+def _remember_parent(result: Any) -> None:
+    """Capture the caller's context when it has a valid span, keyed by LiteLLM's call id."""
+    from opentelemetry import context, trace
+
+    if not trace.get_current_span().get_span_context().is_valid:
+        return
+    try:
+        call_id = result[1].get("litellm_call_id")
+    except Exception:
+        return
+    if not call_id:
+        return
+    with _state.lock:
+        parents = _state.parents
+        parents[call_id] = context.get_current()
+        while len(parents) > _MAX_PENDING_PARENTS:
+            parents.popitem(last=False)
+
+
+def _take_parent(kwargs: Any) -> Any:
+    call_id = kwargs.get("litellm_call_id") if isinstance(kwargs, dict) else None
+    if not call_id:
+        return None
+    with _state.lock:
+        return _state.parents.pop(call_id, None)
+
+
+def _patch_logger_class(otel_class: Any) -> None:
+    if getattr(otel_class, "_signoz_litellm_patched", False):
+        return
+    original_context = otel_class._get_span_context
+    original_set_attributes = otel_class.set_attributes
+
+    def _get_span_context(self: Any, kwargs: Any, default_span: Any = None) -> Any:
+        captured = _take_parent(kwargs)
+        ctx, parent = original_context(self, kwargs, default_span)
+        if ctx is None and parent is None and captured is not None:
+            from opentelemetry import trace
+
+            return captured, trace.get_current_span(captured)
+        return ctx, parent
+
+    def set_attributes(self: Any, span: Any, kwargs: Any, response_obj: Any) -> Any:
+        result = original_set_attributes(self, span, kwargs, response_obj)
+        attributes = getattr(span, "attributes", None)
+        if attributes:
+            for source, alias in DASHBOARD_ALIASES:
+                value = attributes.get(source)
+                if value is not None and alias not in attributes:
+                    span.set_attribute(alias, value)
+        return result
+
+    otel_class._get_span_context = _get_span_context
+    otel_class.set_attributes = set_attributes
+    otel_class._signoz_litellm_patched = True

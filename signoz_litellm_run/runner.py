@@ -1,0 +1,60 @@
+"""What the commands do, as plain functions: `run`, `env`, `config`. No Typer here."""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Sequence
+from typing import NoReturn
+
+from signoz_litellm_run import environment
+from signoz_litellm_run.errors import UsageError
+from signoz_litellm_run.launcher import exec_command, resolve_executable
+from signoz_litellm_run.settings import OPTIONS, Settings
+
+
+def run(settings: Settings, argv: Sequence[str]) -> NoReturn:
+    """Resolve the command, build its environment and become it."""
+    cwd = os.getcwd()
+    env = environment.child_environment(settings, os.environ, cwd=cwd, pid=os.getpid())
+    resolve_executable(argv[0], env)  # fail early, before any other work, with 126 / 127
+    exec_command(argv, env)
+
+
+def print_env(settings: Settings, fmt: str, *, show_secrets: bool) -> None:
+    if fmt not in environment.FORMATS:
+        raise UsageError(f"Unknown format {fmt!r}.", f"Use one of: {', '.join(environment.FORMATS)}.")
+    updates = environment.child_updates(settings, os.environ, cwd=os.getcwd())
+    if not show_secrets:
+        updates = environment.masked(updates, settings.ingestion_key)
+    print(environment.render(updates, fmt))
+
+
+def explain(settings: Settings) -> None:
+    """Each setting, its value and where it came from; the key is always masked."""
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title="signoz-litellm settings", title_justify="left")
+    table.add_column("setting")
+    table.add_column("value")
+    table.add_column("from")
+    rows: list[tuple[str, str, str]] = []
+    for option in OPTIONS:
+        value = getattr(settings, option.name)
+        if option.secret and value:
+            shown = settings.masked_key or "****"
+        elif option.name == "resource_attributes":
+            shown = ",".join(f"{k}={v}" for k, v in value) if value else "-"
+        else:
+            shown = "-" if value is None else str(value)
+        rows.append((option.config_key, shown, settings.source(option.name)))
+    rows.insert(3, ("endpoint (resolved)", settings.endpoint or "-", settings.source("endpoint")))
+    rows = [r for r in rows if r[0] != "endpoint"]
+    rows.append(("config file", settings.config_file or "-", "--config / SIGNOZ_LITELLM_CONFIG / cwd"))
+    for row in rows:
+        table.add_row(*row)
+    console = Console(file=sys.stdout, highlight=False, soft_wrap=True)
+    console.print(table)
+    for note in settings.notes:
+        console.print(f"note: {note}")

@@ -1,0 +1,516 @@
+"""Resolve every setting in one place: flag, then environment variable, then config file, then default.
+
+`resolve()` is the only function that reads flags, the environment and the config file together. It
+returns one immutable `Settings` that records, for each value, where it came from (`Settings.sources`),
+so `signoz-litellm config` can explain it and `doctor` can check it. Nothing here has side effects
+beyond reading the config file.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any
+from urllib.parse import urlsplit
+
+from signoz_litellm_run.errors import UsageError
+
+REGIONS = ("us", "eu", "in", "us2", "eu2", "in2")
+PROTOCOLS = ("grpc", "http/protobuf")
+CLOUD_ENDPOINT = "https://ingest.{region}.signoz.cloud:443"
+CLOUD_HOST_SUFFIX = ".signoz.cloud"
+KEY_HEADER = "signoz-ingestion-key"
+CONFIG_ENV = "SIGNOZ_LITELLM_CONFIG"
+CONFIG_FILE_NAME = "signoz-litellm.toml"
+PYPROJECT_TABLE = "signoz-litellm"
+
+# Where a value came from, in precedence order.
+FLAG, ENV, CONFIG, DEFAULT = "flag", "env", "config", "default"
+_LEVEL = {FLAG: 0, ENV: 1, CONFIG: 2, DEFAULT: 3}
+
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off", ""}
+
+
+# --------------------------------------------------------------------------------------------- parsers
+# Each parser turns the text of an environment variable or config value into the setting's value, or
+# raises ValueError with a sentence that says what is wrong (the caller adds where the value came from).
+
+
+def parse_bool(value: Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in _TRUE:
+        return True
+    if text in _FALSE:
+        return False
+    raise ValueError(f"{value!r} is not a boolean (use true or false)")
+
+
+def parse_seconds(value: Any) -> float:
+    try:
+        seconds = float(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"{value!r} is not a number of seconds") from None
+    if not (seconds >= 0) or seconds == float("inf"):
+        raise ValueError(f"{value!r} is not a number of seconds of 0 or more")
+    return seconds
+
+
+def parse_region(value: Any) -> str:
+    region = str(value).strip().lower()
+    if region not in REGIONS:
+        raise ValueError(f"unknown SigNoz Cloud region {value!r}; valid regions: {', '.join(REGIONS)}")
+    return region
+
+
+def parse_protocol(value: Any) -> str:
+    text = str(value).strip().lower()
+    if text in ("http", "http/protobuf", "http-protobuf", "https"):
+        return "http/protobuf"
+    if text == "grpc":
+        return "grpc"
+    raise ValueError(f"unsupported OTLP protocol {value!r}; use grpc or http/protobuf")
+
+
+def parse_key(value: Any) -> str:
+    key = str(value).strip()
+    if not key:
+        raise ValueError("the ingestion key is empty")
+    if any(ch.isspace() or not ch.isprintable() for ch in key):
+        raise ValueError("the ingestion key contains spaces or control characters (a copy-paste slip?)")
+    return key
+
+
+def parse_text(value: Any) -> str:
+    text = str(value).strip()
+    if not text:
+        raise ValueError("the value is empty")
+    return text
+
+
+def parse_path(value: Any) -> str:
+    return str(Path(str(value)).expanduser())
+
+
+_ENDPOINT_RE = re.compile(r"^[A-Za-z0-9.\-\[\]:]+$")
+
+
+def parse_endpoint(value: Any, *, insecure: bool = False) -> str:
+    """Normalise an OTLP endpoint to `scheme://host:port` (plus any path for HTTP collectors).
+
+    `http://` means plain text and `https://` TLS; a bare `host:port` is taken as TLS unless
+    `--insecure` is given.
+    """
+    text = str(value).strip()
+    if not text:
+        raise ValueError("the endpoint is empty")
+    if "://" not in text:
+        text = ("http://" if insecure else "https://") + text
+    parts = urlsplit(text)
+    if parts.scheme not in ("http", "https"):
+        raise ValueError(f"endpoint {value!r} must start with http:// (plain text) or https:// (TLS)")
+    host = parts.hostname
+    if not host or not _ENDPOINT_RE.match(parts.netloc.rsplit("@", 1)[-1]):
+        raise ValueError(f"endpoint {value!r} has no valid host")
+    if parts.username or parts.password or parts.query or parts.fragment:
+        raise ValueError(f"endpoint {value!r} must not carry credentials, a query or a fragment")
+    try:
+        port = parts.port
+    except ValueError:
+        raise ValueError(f"endpoint {value!r} has an invalid port") from None
+    if port == 0:
+        raise ValueError(f"endpoint {value!r} has an invalid port")
+    return f"{parts.scheme}://{parts.netloc}{parts.path.rstrip('/')}"
+
+
+def parse_resource_attributes(value: Any) -> tuple[tuple[str, str], ...]:
+    """Parse `key=value,key2=value2` (the OTEL_RESOURCE_ATTRIBUTES format) or a TOML table."""
+    from urllib.parse import unquote
+
+    if isinstance(value, Mapping):
+        return tuple((str(k), str(v)) for k, v in value.items())
+    pairs: list[tuple[str, str]] = []
+    for item in str(value).split(","):
+        item = item.strip()
+        if not item:
+            continue
+        key, sep, val = item.partition("=")
+        if not sep or not key.strip():
+            raise ValueError(f"resource attribute {item!r} is not of the form key=value")
+        pairs.append((key.strip(), unquote(val.strip())))
+    return tuple(pairs)
+
+
+# --------------------------------------------------------------------------------------------- options
+
+
+@dataclass(frozen=True)
+class Option:
+    """One setting: its flag, the environment variables that set it (first wins) and its config key."""
+
+    name: str
+    flag: str
+    envs: tuple[str, ...]
+    parse: Callable[[Any], Any]
+    default: Any
+    help: str
+    secret: bool = False
+
+    @property
+    def config_key(self) -> str:
+        return self.name.replace("_", "-")
+
+    @property
+    def help_text(self) -> str:
+        envs = ", ".join(self.envs)
+        return f"{self.help} (env: {envs})" if envs else self.help
+
+
+OPTIONS: tuple[Option, ...] = (
+    Option("region", "--region", ("SIGNOZ_REGION",), parse_region, None,
+           f"SigNoz Cloud region ({', '.join(REGIONS)})."),
+    Option("ingestion_key", "--ingestion-key", ("SIGNOZ_INGESTION_KEY",), parse_key, None,
+           "SigNoz ingestion key, sent as header signoz-ingestion-key; required for SigNoz Cloud. "
+           "Prefer the environment variable: a flag is visible to other users in the process list.",
+           secret=True),
+    Option("endpoint", "--endpoint", ("SIGNOZ_ENDPOINT", "OTEL_EXPORTER_OTLP_ENDPOINT"), parse_endpoint, None,
+           "Any OTLP endpoint instead of a region (self-hosted SigNoz, a collector); http:// means plain text."),
+    Option("protocol", "--protocol", ("SIGNOZ_PROTOCOL", "OTEL_EXPORTER_OTLP_PROTOCOL"), parse_protocol, "grpc",
+           "OTLP protocol: grpc or http/protobuf."),
+    Option("service_name", "--service-name", ("OTEL_SERVICE_NAME",), parse_text, None,
+           "service.name of the telemetry (default: derived from the command)."),
+    Option("environment", "--environment", ("SIGNOZ_ENVIRONMENT",), parse_text, None,
+           "deployment.environment resource attribute (e.g. production, staging)."),
+    Option("resource_attributes", "--resource-attributes", ("OTEL_RESOURCE_ATTRIBUTES",),
+           parse_resource_attributes, (), "Extra resource attributes key=value,...; merged, not replaced."),
+    Option("ca_cert", "--ca-cert", ("SIGNOZ_CA_CERT",), parse_path, None,
+           "CA certificate (PEM) to verify a self-hosted TLS endpoint."),
+    Option("insecure", "--insecure", ("SIGNOZ_INSECURE",), parse_bool, False,
+           "Send in plain text (no TLS) to the endpoint."),
+    Option("bootstrap", "--bootstrap", ("SIGNOZ_BOOTSTRAP",), parse_bool, True,
+           "Install missing instrumentation packages before running (--no-bootstrap skips)."),
+    Option("bootstrap_timeout", "--bootstrap-timeout", ("SIGNOZ_BOOTSTRAP_TIMEOUT",), parse_seconds, 120.0,
+           "Most seconds bootstrap may take before the job runs anyway."),
+    Option("shutdown_timeout", "--shutdown-timeout", ("SIGNOZ_SHUTDOWN_TIMEOUT",), parse_seconds, 1.0,
+           "Most seconds telemetry export may add at exit when the endpoint is slow or down."),
+    Option("report", "--report", ("SIGNOZ_REPORT",), parse_bool, None,
+           "Print a one-line delivery report at the end (default: on in CI)."),
+    Option("report_file", "--report-file", ("SIGNOZ_REPORT_FILE",), parse_path, None,
+           "Also write the delivery report as JSON to this file."),
+    Option("fail_on_telemetry_loss", "--fail-on-telemetry-loss", ("SIGNOZ_FAIL_ON_TELEMETRY_LOSS",), parse_bool,
+           False, "Exit with status 3 when telemetry was lost and the command itself succeeded."),
+    Option("local", "--local", ("SIGNOZ_LOCAL",), parse_bool, False,
+           "Send telemetry to a receiver embedded in the launcher and print a report (no account needed)."),
+    Option("local_output", "--local-output", ("SIGNOZ_LOCAL_OUTPUT",), parse_path, None,
+           "With --local, also write everything received as JSON lines to this file."),
+    Option("trace_health_probes", "--trace-health-probes", ("SIGNOZ_TRACE_HEALTH_PROBES",), parse_bool, False,
+           "Keep spans of LiteLLM proxy health and readiness probes (dropped by default)."),
+)
+OPTIONS_BY_NAME: Mapping[str, Option] = MappingProxyType({o.name: o for o in OPTIONS})
+CONFIG_ONLY_KEYS = ("config",)
+
+
+# --------------------------------------------------------------------------------------------- settings
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything `run`, `env`, `config` and `doctor` need, resolved once."""
+
+    region: str | None = None
+    ingestion_key: str | None = field(default=None, repr=False)
+    endpoint: str | None = None
+    protocol: str = "grpc"
+    service_name: str | None = None
+    environment: str | None = None
+    resource_attributes: tuple[tuple[str, str], ...] = ()
+    ca_cert: str | None = None
+    insecure: bool = False
+    bootstrap: bool = True
+    bootstrap_timeout: float = 120.0
+    shutdown_timeout: float = 1.0
+    report: bool | None = None
+    report_file: str | None = None
+    fail_on_telemetry_loss: bool = False
+    local: bool = False
+    local_output: str | None = None
+    trace_health_probes: bool = False
+    config_file: str | None = None
+    # Where each value came from: "flag --x", "env NAME", "config PATH", "default", "derived from ...".
+    sources: Mapping[str, str] = field(default_factory=dict, compare=False)
+    # Notes for `config` and `doctor` (e.g. a region that an endpoint overrode).
+    notes: tuple[str, ...] = ()
+
+    @property
+    def is_cloud(self) -> bool:
+        host = urlsplit(self.endpoint).hostname if self.endpoint else None
+        return bool(host and host.endswith(CLOUD_HOST_SUFFIX))
+
+    @property
+    def masked_key(self) -> str | None:
+        return mask_secret(self.ingestion_key) if self.ingestion_key else None
+
+    def source(self, name: str) -> str:
+        return self.sources.get(name, DEFAULT)
+
+
+def mask_secret(secret: str) -> str:
+    """At most the last four characters, and only for a key long enough that they reveal little."""
+    return "****" + secret[-4:] if len(secret) >= 16 else "****"
+
+
+# --------------------------------------------------------------------------------------------- config file
+
+
+def _toml_loads(text: str) -> dict[str, Any]:
+    try:
+        import tomllib
+    except ModuleNotFoundError:  # Python 3.10
+        import tomli as tomllib  # type: ignore[no-redef]
+    return tomllib.loads(text)
+
+
+def load_config_file(explicit: str | None, cwd: Path) -> tuple[dict[str, Any], str | None]:
+    """Read the config file: the explicit one, else ./signoz-litellm.toml, else [tool.signoz-litellm]."""
+    if explicit:
+        path = Path(explicit).expanduser()
+        if not path.is_absolute():
+            path = cwd / path
+        if not path.is_file():
+            raise UsageError(f"Config file {explicit} does not exist.",
+                             "Check the path given to --config or SIGNOZ_LITELLM_CONFIG.")
+        return _read_table(path, table=None), str(path)
+    own = cwd / CONFIG_FILE_NAME
+    if own.is_file():
+        return _read_table(own, table=None), str(own)
+    pyproject = cwd / "pyproject.toml"
+    if pyproject.is_file():
+        table = _read_table(pyproject, table=PYPROJECT_TABLE)
+        if table:
+            return table, f"{pyproject} [tool.{PYPROJECT_TABLE}]"
+    return {}, None
+
+
+def _read_table(path: Path, table: str | None) -> dict[str, Any]:
+    try:
+        data = _toml_loads(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise UsageError(f"Config file {path} cannot be read: {exc.strerror}.",
+                         "Check the file's permissions.") from None
+    except ValueError as exc:  # tomllib.TOMLDecodeError is a ValueError
+        raise UsageError(f"Config file {path} is not valid TOML: {exc}.",
+                         "Fix the syntax; see the README's configuration section for an example.") from None
+    if table is not None:
+        data = data.get("tool", {}).get(table, {})
+        if not isinstance(data, dict):
+            raise UsageError(f"[tool.{table}] in {path} is not a table.", "Write it as a TOML table.")
+    known = {o.config_key for o in OPTIONS} | {o.name for o in OPTIONS}
+    for key in data:
+        if key not in known:
+            raise UsageError(
+                f"Config file {path} has an unknown setting {key!r}.",
+                f"Known settings: {', '.join(o.config_key for o in OPTIONS)}.",
+            )
+    return {k.replace("-", "_"): v for k, v in data.items()}
+
+
+# --------------------------------------------------------------------------------------------- resolution
+
+
+def _invalid(option: Option, origin: str, exc: ValueError) -> UsageError:
+    hint = {
+        "region": f"Use one of {', '.join(REGIONS)}, or --endpoint for self-hosted SigNoz.",
+        "endpoint": "Write it like https://signoz.example.com:4317 or http://localhost:4317.",
+        "protocol": "Use --protocol grpc (default) or --protocol http/protobuf.",
+        "ingestion_key": "Copy the key again from SigNoz: Settings -> Ingestion.",
+    }.get(option.name, f"Fix {origin}; see `signoz-litellm {{run,env}} --help`.")
+    return UsageError(f"Invalid {origin}: {exc}.", hint)
+
+
+def _lookup(option: Option, flags: Mapping[str, Any], environ: Mapping[str, str],
+            config: Mapping[str, Any], config_origin: str | None) -> tuple[Any, str, str] | None:
+    """The raw value with its level and a human-readable origin, or None."""
+    if flags.get(option.name) is not None:
+        return flags[option.name], FLAG, f"flag {option.flag}"
+    for env in option.envs:
+        raw = environ.get(env)
+        if raw is not None and raw.strip() != "":
+            return raw, ENV, f"env {env}"
+    if option.name in config:
+        return config[option.name], CONFIG, f"config {config_origin}"
+    return None
+
+
+def _env_rank(option: Option, origin: str) -> float:
+    """A generic OTEL_* variable (second in `envs`) ranks just below our own SIGNOZ_* variables, so
+    SIGNOZ_REGION beats a stale OTEL_EXPORTER_OTLP_ENDPOINT while a flag beats both."""
+    return 0.5 if origin.startswith("env ") and option.envs and origin != f"env {option.envs[0]}" else 0.0
+
+
+def resolve(
+    flags: Mapping[str, Any],
+    environ: Mapping[str, str],
+    cwd: Path,
+    command: Sequence[str] = (),
+    *,
+    config_path: str | None = None,
+    require_destination: bool = True,
+) -> Settings:
+    """Resolve all settings. `flags` holds only the flags the user gave (None means not given)."""
+    explicit_config = config_path or environ.get(CONFIG_ENV) or None
+    config, config_origin = load_config_file(explicit_config, cwd)
+
+    values: dict[str, Any] = {}
+    sources: dict[str, str] = {}
+    levels: dict[str, float] = {}
+    notes: list[str] = []
+    insecure_found = _lookup(OPTIONS_BY_NAME["insecure"], flags, environ, config, config_origin)
+    insecure = parse_bool(insecure_found[0]) if insecure_found else False
+
+    for option in OPTIONS:
+        if option.name == "resource_attributes":
+            continue  # merged across levels below
+        found = _lookup(option, flags, environ, config, config_origin)
+        if found is None:
+            values[option.name] = option.default
+            sources[option.name] = DEFAULT
+            levels[option.name] = _LEVEL[DEFAULT]
+            continue
+        raw, level, origin = found
+        try:
+            if option.name == "endpoint":
+                value = parse_endpoint(raw, insecure=insecure)
+            else:
+                value = option.parse(raw)
+        except ValueError as exc:
+            raise _invalid(option, origin, exc) from None
+        values[option.name] = value
+        sources[option.name] = origin
+        levels[option.name] = _LEVEL[level] + _env_rank(option, origin)
+
+    # Resource attributes merge: config, then environment, then flag (later wins per key).
+    merged: dict[str, str] = {}
+    origins: list[str] = []
+    option = OPTIONS_BY_NAME["resource_attributes"]
+    for raw, origin in (
+        (config.get("resource_attributes"), f"config {config_origin}"),
+        (environ.get("OTEL_RESOURCE_ATTRIBUTES"), "env OTEL_RESOURCE_ATTRIBUTES"),
+        (flags.get("resource_attributes"), "flag --resource-attributes"),
+    ):
+        if raw is None or raw == "":
+            continue
+        try:
+            merged.update(parse_resource_attributes(raw))
+        except ValueError as exc:
+            raise _invalid(option, origin, exc) from None
+        origins.append(origin)
+    values["resource_attributes"] = tuple(merged.items())
+    sources["resource_attributes"] = " + ".join(origins) if origins else DEFAULT
+
+    # Destination: an explicit endpoint beats a region given at the same or a lower-precedence level.
+    region, endpoint = values["region"], values["endpoint"]
+    if region and endpoint:
+        if levels["region"] < levels["endpoint"]:
+            values["endpoint"] = CLOUD_ENDPOINT.format(region=region)
+            notes.append(f"region {region} ({sources['region']}) overrides endpoint ({sources['endpoint']})")
+            sources["endpoint"] = f"region {region}"
+        else:
+            notes.append(f"endpoint ({sources['endpoint']}) overrides region {region} ({sources['region']})")
+    elif region:
+        values["endpoint"] = CLOUD_ENDPOINT.format(region=region)
+        sources["endpoint"] = f"region {region} ({sources['region']})"
+
+    if insecure and values["endpoint"] and values["endpoint"].startswith("https://"):
+        values["endpoint"] = "http://" + values["endpoint"][len("https://"):]
+        notes.append("--insecure: sending in plain text (http://)")
+
+    if values["ca_cert"] and not Path(values["ca_cert"]).is_file():
+        raise UsageError(f"CA certificate {values['ca_cert']} does not exist.",
+                         f"Check the path given by {sources['ca_cert']}.")
+
+    # Service name: flag/env/config, else service.name in the resource attributes, else the command.
+    if values["service_name"] is None:
+        from_attributes = dict(values["resource_attributes"]).get("service.name")
+        if from_attributes:
+            values["service_name"] = from_attributes
+            sources["service_name"] = "resource attribute service.name"
+        elif command:
+            values["service_name"] = derive_service_name(command, cwd)
+            sources["service_name"] = "derived from the command"
+
+    settings = Settings(**values, config_file=config_origin, sources=MappingProxyType(sources), notes=tuple(notes))
+
+    if require_destination and not settings.local:
+        _check_destination(settings, environ)
+    return settings
+
+
+def _headers_have_key(environ: Mapping[str, str]) -> bool:
+    headers = environ.get("OTEL_EXPORTER_OTLP_HEADERS", "")
+    return any(part.split("=", 1)[0].strip().lower() == KEY_HEADER for part in headers.split(","))
+
+
+def _check_destination(settings: Settings, environ: Mapping[str, str]) -> None:
+    if not settings.endpoint:
+        raise UsageError(
+            "No destination for the telemetry: no SigNoz Cloud region and no endpoint is set.",
+            "Pass --region us (with SIGNOZ_INGESTION_KEY) for SigNoz Cloud, --endpoint http://HOST:4317 "
+            "for self-hosted SigNoz, or --local to see the telemetry in your terminal.",
+        )
+    if settings.is_cloud and not settings.ingestion_key and not _headers_have_key(environ):
+        raise UsageError(
+            "SigNoz Cloud needs an ingestion key, and none is set.",
+            "Export SIGNOZ_INGESTION_KEY=<key> (SigNoz: Settings -> Ingestion), or use --endpoint "
+            "for a self-hosted SigNoz.",
+        )
+
+
+# --------------------------------------------------------------------------------------------- service name
+
+_PYTHON_RE = re.compile(r"^python(\d+(\.\d+)?)?[mtwd]?(\.exe)?$")
+
+
+def derive_service_name(command: Sequence[str], cwd: Path | None = None) -> str:
+    """A readable service.name from the command; never `unknown_service`.
+
+    `python main.py` -> main, `python -m pkg.app` -> pkg.app, `litellm --config x` -> litellm-proxy,
+    `uvicorn app:api` -> uvicorn, `python -c ...` -> the working directory's name.
+    """
+    program = os.path.basename(command[0]) if command else ""
+    args = list(command[1:])
+    if program in ("litellm", "litellm-proxy"):
+        return "litellm-proxy"
+    if _PYTHON_RE.match(program):
+        i = 0
+        while i < len(args):
+            arg = args[i]
+            if arg == "-m" and i + 1 < len(args):
+                return _clean(args[i + 1])
+            if arg.startswith("-m") and len(arg) > 2:
+                return _clean(arg[2:])
+            if arg == "-c" or (arg.startswith("-c") and len(arg) > 2):
+                break
+            if arg in ("-W", "-X", "-Q") and i + 1 < len(args):
+                i += 2
+                continue
+            if arg.startswith("-"):
+                i += 1
+                continue
+            stem = Path(arg).stem
+            if stem in ("__main__", "main", "app") and Path(arg).parent.name:
+                # `python src/myjob/__main__.py` -> myjob; `python main.py` stays main
+                return _clean(Path(arg).parent.name) if stem == "__main__" else _clean(stem)
+            return _clean(stem) or "python-app"
+        name = (cwd or Path.cwd()).name
+        return _clean(name) or "python-app"
+    return _clean(Path(program).stem) or "app"
+
+
+def _clean(name: str) -> str:
+    return re.sub(r"[^A-Za-z0-9._-]+", "-", name).strip("-.")
