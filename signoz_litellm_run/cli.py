@@ -153,6 +153,26 @@ def config_command(
     runner.explain(_settings(locals(), require_destination=False))
 
 
+@app.command("doctor", epilog="Exit status: 0 nothing failed (warnings allowed); 1 a check failed; 2 usage error.")
+def doctor_command(
+    json_output: Annotated[bool, typer.Option("--json", help="Print one JSON document (stable keys) and nothing else.")] = False,
+    send_test: Annotated[bool, typer.Option("--send-test", help="Also send one test span, log record and metric.")] = False,
+    fast: Annotated[bool, typer.Option("--fast", help="Skip the check that imports LiteLLM (it takes seconds).")] = False,
+    region: Region = None, ingestion_key: IngestionKey = None, endpoint: Endpoint = None,
+    protocol: Protocol = None, ca_cert: CaCert = None, insecure: Insecure = None,
+    service_name: ServiceName = None, environment: Environment = None,
+    resource_attributes: ResourceAttributes = None, config: Config = None,
+) -> None:
+    """Check, in seconds, why telemetry would not arrive: configuration, packages, network, the key."""
+    from signoz_litellm_run import doctor
+
+    values = locals()
+    flags = {name: values.get(name) for name in _SETTING_NAMES if values.get(name) is not None}
+    status = doctor.doctor(flags, os.environ, Path.cwd(), config_path=config, json_output=json_output,
+                           send_test=send_test, check_litellm=not fast)
+    raise typer.Exit(status)
+
+
 def main(argv: list[str] | None = None) -> None:
     """Console-script entry point."""
     try:
