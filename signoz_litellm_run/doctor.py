@@ -129,7 +129,7 @@ def diagnose(flags: Mapping[str, Any], environ: Mapping[str, str], cwd: Path, *,
     if check_litellm:
         litellm_thread.start()
     else:
-        litellm_result["c"] = Check("litellm-otel-callback", ENVIRONMENT, SKIP, "skipped (--fast)")
+        litellm_result["c"] = Check("litellm-callback", ENVIRONMENT, SKIP, "skipped (--fast)")
 
     env_checks = environment_checks(protocol, environ, cwd)
     net_checks: list[Check] = []
@@ -147,7 +147,7 @@ def diagnose(flags: Mapping[str, Any], environ: Mapping[str, str], cwd: Path, *,
     if check_litellm:
         litellm_thread.join(clock.left(LITELLM_TIMEOUT) + 0.5)
     env_checks.append(litellm_result.get("c") or Check(
-        "litellm-otel-callback", ENVIRONMENT, WARN, "not checked: importing litellm took too long",
+        "litellm-callback", ENVIRONMENT, WARN, "not checked: importing litellm took too long",
         "Run `python -c \"import litellm\"` to see how long LiteLLM takes to import here."))
     return Report(
         checks=tuple(config_checks + env_checks + net_checks),
@@ -405,15 +405,15 @@ def _otel_versions_check() -> Check:
     missing = [d for d in ("opentelemetry-api", "opentelemetry-sdk", "opentelemetry-instrumentation")
                if d not in installed]
     if missing:
-        return Check("opentelemetry-versions", ENVIRONMENT, FAIL, f"not installed: {', '.join(missing)}",
+        return Check("otel-versions", ENVIRONMENT, FAIL, f"not installed: {', '.join(missing)}",
                      "pip install --force-reinstall signoz-litellm")
     if conflicts:
         more = f" (+{len(conflicts) - 2} more)" if len(conflicts) > 2 else ""
-        return Check("opentelemetry-versions", ENVIRONMENT, FAIL, "; ".join(conflicts[:2]) + more,
+        return Check("otel-versions", ENVIRONMENT, FAIL, "; ".join(conflicts[:2]) + more,
                      "Install one matching set: pip install --force-reinstall signoz-litellm "
                      "(a mismatch silently disables auto-instrumentation).")
     contrib = installed.get("opentelemetry-instrumentation", "?")
-    return Check("opentelemetry-versions", ENVIRONMENT, PASS,
+    return Check("otel-versions", ENVIRONMENT, PASS,
                  f"api/sdk {api}, instrumentation {contrib}, {len(installed)} opentelemetry packages consistent")
 
 
@@ -466,7 +466,7 @@ def _instrumentation_checks() -> list[Check]:
     found = {ep.name: ep for ep in entry_points(group="opentelemetry_instrumentor")}
     checks = []
     for name, dist, what in _INSTRUMENTATIONS:
-        check_name = f"instrumentation-{name}"
+        check_name = f"otel-{name}"
         ep = found.get(name)
         if ep is None:
             checks.append(Check(check_name, ENVIRONMENT, WARN, f"{dist} is not installed (no {what})",
@@ -556,7 +556,7 @@ print(json.dumps({"version": getattr(litellm, "version", None) or "?"}))
 
 def litellm_callback_check(timeout: float, environ: Mapping[str, str]) -> Check:
     """Create LiteLLM's `otel` logger in a child process: importing litellm takes seconds."""
-    name = "litellm-otel-callback"
+    name = "litellm-callback"
     env = {k: v for k, v in environ.items() if k != "PYTHONPATH" or SITE_DIR not in v}
     env["LITELLM_LOCAL_MODEL_COST_MAP"] = "True"  # never fetch the price map from the network
     try:
@@ -794,22 +794,21 @@ def render_table(report: Report, file: Any = None) -> None:
 
     console = Console(file=file or sys.stdout, highlight=False, soft_wrap=False)
     table = Table(title="signoz-litellm doctor", title_justify="left", show_lines=False)
-    table.add_column("", no_wrap=True)
     table.add_column("status", no_wrap=True)
     table.add_column("check", no_wrap=True)
     table.add_column("detail", overflow="fold")
     category = None
     for check in report.checks:
-        shown_category = ""
         if check.category != category:
             if category is not None:
                 table.add_section()
-            category = shown_category = check.category
+            category = check.category
+            table.add_row("", f"[bold]{category}[/bold]", "")
         label, style = _STYLE[check.status]
         detail = escape(check.detail)
         if check.hint and check.status in (WARN, FAIL):
             detail += f"\n[dim]-> {escape(check.hint)}[/dim]"
-        table.add_row(shown_category, f"[{style}]{label}[/{style}]", check.name, detail)
+        table.add_row(f"[{style}]{label}[/{style}]", check.name, detail)
     console.print(table)
     failed = sum(c.status == FAIL for c in report.checks)
     warned = sum(c.status == WARN for c in report.checks)
