@@ -162,8 +162,15 @@ def doctor_command(
     protocol: Protocol = None, ca_cert: CaCert = None, insecure: Insecure = None,
     service_name: ServiceName = None, environment: Environment = None,
     resource_attributes: ResourceAttributes = None, config: Config = None,
+    bootstrap: Bootstrap = None, bootstrap_timeout: BootstrapTimeout = None,
+    shutdown_timeout: ShutdownTimeout = None, report: Report = None, report_file: ReportFile = None,
+    fail_on_telemetry_loss: FailOnLoss = None, local: Local = None, local_output: LocalOutput = None,
+    trace_health_probes: TraceProbes = None,
 ) -> None:
-    """Check, in seconds, why telemetry would not arrive: configuration, packages, network, the key."""
+    """Check, in seconds, why telemetry would not arrive: configuration, packages, network, the key.
+
+    Takes the same options, environment variables and config file as `run`.
+    """
     from signoz_litellm_run import doctor
 
     values = locals()

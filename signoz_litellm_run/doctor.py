@@ -49,7 +49,7 @@ CONNECT_TIMEOUT = 2.0
 TLS_TIMEOUT = 2.5
 EXPORT_TIMEOUT = 3.0
 SEND_TIMEOUT = 2.0
-LITELLM_TIMEOUT = 6.5
+LITELLM_TIMEOUT = 8.0  # importing litellm takes 3-8 s on a busy machine
 CERT_WARN_DAYS = 14
 MIN_PYTHON = (3, 10)
 DOCTOR_SERVICE = "signoz-litellm-doctor"
@@ -126,7 +126,9 @@ def diagnose(flags: Mapping[str, Any], environ: Mapping[str, str], cwd: Path, *,
     litellm_thread = threading.Thread(
         target=lambda: litellm_result.setdefault("c", litellm_callback_check(clock.left(LITELLM_TIMEOUT), environ)),
         name="doctor-litellm", daemon=True)
-    if check_litellm:
+    if check_litellm and _version("litellm") is None:
+        litellm_result["c"] = Check("litellm-callback", ENVIRONMENT, SKIP, "skipped: litellm is not installed")
+    elif check_litellm:
         litellm_thread.start()
     else:
         litellm_result["c"] = Check("litellm-callback", ENVIRONMENT, SKIP, "skipped (--fast)")
@@ -134,17 +136,21 @@ def diagnose(flags: Mapping[str, Any], environ: Mapping[str, str], cwd: Path, *,
     env_checks = environment_checks(protocol, environ, cwd)
     net_checks: list[Check] = []
     test: dict[str, str] | None = None
-    if settings is not None and settings.endpoint:
+    if settings is not None and settings.endpoint and not settings.local:
         net_checks, test = network_and_ingestion_checks(settings, environ, clock, send_test=send_test)
     else:
         reason = "no valid destination (see the configuration checks)"
+        if settings is not None and settings.local:
+            reason = "--local: the telemetry goes to a receiver inside the launcher"
         net_checks = [Check(n, c, SKIP, reason) for n, c in (("dns", NETWORK), ("tcp", NETWORK), ("tls", NETWORK),
                                                              (_export_name(protocol), INGESTION))]
-        if send_test:
+        if send_test and settings is not None and settings.local:
+            net_checks.append(Check("send-test", SEND_TEST, SKIP, "nothing sent: " + reason))
+        elif send_test:
             net_checks.append(Check("send-test", SEND_TEST, FAIL, "nothing sent: " + reason,
                                     "Fix the configuration first."))
 
-    if check_litellm:
+    if litellm_thread.is_alive():
         litellm_thread.join(clock.left(LITELLM_TIMEOUT) + 0.5)
     env_checks.append(litellm_result.get("c") or Check(
         "litellm-callback", ENVIRONMENT, WARN, "not checked: importing litellm took too long",
@@ -180,7 +186,7 @@ def configuration_checks(flags: Mapping[str, Any], environ: Mapping[str, str], c
     except LauncherError as exc:
         return None, [Check("settings", CONFIGURATION, FAIL, exc.message, exc.hint or "")]
     checks = [_config_file_check(settings), _destination_check(settings, environ)]
-    if settings.endpoint:
+    if settings.endpoint and not settings.local:
         checks += [_region_check(settings), _key_check(settings, environ), _endpoint_check(settings),
                    Check("protocol", CONFIGURATION, PASS, f"{settings.protocol} ({settings.source('protocol')})")]
     checks.append(_service_check(settings))
@@ -196,6 +202,9 @@ def _config_file_check(settings: Settings) -> Check:
 
 
 def _destination_check(settings: Settings, environ: Mapping[str, str]) -> Check:
+    if settings.local:
+        return Check("destination", CONFIGURATION, PASS,
+                     "--local: a receiver inside the launcher (no network, no account needed)")
     try:
         _check_destination(settings, environ)
     except LauncherError as exc:
@@ -429,7 +438,8 @@ def _entry_point_checks() -> list[Check]:
                             "Reinstall signoz-litellm in this environment (pip install --force-reinstall)."))
     configurators = [ep.name for ep in entry_points(group="opentelemetry_configurator")]
     if configurators:
-        checks.append(Check("configurator", ENVIRONMENT, PASS, ", ".join(configurators)))
+        checks.append(Check("configurator", ENVIRONMENT, PASS,
+                            "opentelemetry_configurator: " + ", ".join(configurators)))
     else:
         checks.append(Check("configurator", ENVIRONMENT, FAIL, "no opentelemetry_configurator entry point",
                             "pip install opentelemetry-distro (it provides the SDK configurator)."))
