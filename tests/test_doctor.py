@@ -343,3 +343,27 @@ def test_exit_code_and_rendering_are_separate_from_the_checks() -> None:
     report = doctor.Report(checks=checks, endpoint=None, protocol=None, service_name=None, elapsed_s=0.1)
     assert json.loads(doctor.render_json(report))["checks"][1] == {
         "name": "b", "category": "network", "status": "warn", "detail": "hm", "hint": "do x"}
+
+
+def test_mismatched_opentelemetry_pins_fail_the_versions_check(tmp_path: Path) -> None:
+    """A stale instrumentation package pinning another opentelemetry-instrumentation release."""
+    site = tmp_path / "site"
+    info = site / "opentelemetry_instrumentation_stale-0.50b0.dist-info"
+    info.mkdir(parents=True)
+    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: opentelemetry-instrumentation-stale\n"
+                                   "Version: 0.50b0\nRequires-Dist: opentelemetry-instrumentation==0.50b0\n")
+    with Receiver() as r:
+        rc, report, _, _ = run_doctor(tmp_path, "--endpoint", r.grpc_endpoint, key=None,
+                                      env={"PYTHONPATH": str(site)})
+    assert rc == 1
+    versions = check(report, "otel-versions")
+    assert versions["status"] == "fail"
+    assert "opentelemetry-instrumentation-stale 0.50b0 needs opentelemetry-instrumentation==0.50b0" in versions["detail"]
+    assert check(report, "export-grpc")["status"] == "pass"
+
+
+def test_a_user_sitecustomize_is_reported(tmp_path: Path) -> None:
+    """One in the working directory (first on the child's path after ours) is the one chained."""
+    (tmp_path / "sitecustomize.py").write_text("")
+    result = doctor._sitecustomize_check({}, tmp_path)
+    assert result.status == "pass" and result.detail == f"{tmp_path / 'sitecustomize.py'} will run after signoz-litellm's"
