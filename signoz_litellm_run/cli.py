@@ -192,13 +192,12 @@ def main(argv: list[str] | None = None) -> None:
     except (typer.Abort, KeyboardInterrupt):
         print("Aborted.", file=sys.stderr)
         sys.exit(130)
-    except Exception as exc:  # ClickException and friends: usage errors
-        # Typer >= 0.24 raises its vendored click's exceptions (typer._click), which are not
-        # click.ClickException: recognise both by shape.
-        if callable(getattr(exc, "show", None)) and isinstance(getattr(exc, "exit_code", None), int):
+    except Exception as exc:  # click.ClickException and friends: usage errors
+        import click
+
+        if isinstance(exc, click.exceptions.ClickException):
             exc.show()
-            usage = any(cls.__name__ == "UsageError" for cls in type(exc).__mro__)
-            sys.exit(2 if usage else exc.exit_code)
+            sys.exit(2 if isinstance(exc, click.UsageError) else exc.exit_code)
         raise
     sys.exit(status if isinstance(status, int) else 0)
 

@@ -367,3 +367,14 @@ def test_a_user_sitecustomize_is_reported(tmp_path: Path) -> None:
     (tmp_path / "sitecustomize.py").write_text("")
     result = doctor._sitecustomize_check({}, tmp_path)
     assert result.status == "pass" and result.detail == f"{tmp_path / 'sitecustomize.py'} will run after signoz-litellm's"
+
+
+def test_bounded_gives_up_on_a_blocked_call() -> None:
+    """The mechanism behind every network timeout (a getaddrinfo that blocks, a socket that drips)."""
+    start = time.monotonic()
+    with pytest.raises(doctor_net.Timeout):
+        doctor_net.bounded(lambda: time.sleep(30), 0.2)
+    assert time.monotonic() - start < 5
+    assert doctor_net.bounded(lambda: 42, 5) == 42
+    with pytest.raises(ZeroDivisionError):
+        doctor_net.bounded(lambda: 1 / 0, 5)
