@@ -177,3 +177,15 @@ def test_command_found_on_path_and_options_after_command_belong_to_it(receiver: 
     result = launcher(["run", "--endpoint", receiver.grpc_endpoint, "tool", "--service-name", "x", "-v"], env=env)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "--service-name x -v"
+
+
+def test_wrapping_opentelemetry_instrument_too_still_gives_one_span_per_call(
+        receiver: Receiver, fake_provider: FakeProvider) -> None:
+    """Users coming from SigNoz's recipe may keep `opentelemetry-instrument` in their command."""
+    otel = str(Path(sys.executable).parent / "opentelemetry-instrument")
+    result = _run(receiver, fake_provider, [otel, sys.executable, app("sync_app.py")], extra_env={"CALLS": "2"})
+    assert result.returncode == 0, result.stderr
+    _wait_spans(receiver, 3)
+    receiver.wait_for(lambda r: False, timeout=1.0)
+    assert len(_litellm_spans(receiver)) == 3
+    assert receiver.wait_for(lambda r: "gen_ai.client.token.usage" in r.metric_names())

@@ -77,6 +77,14 @@ _serial = _OneAtATime()
 
 
 class SignozLitellmDistro(OpenTelemetryDistro):
+    def _configure(self, **kwargs: Any) -> None:
+        super()._configure(**kwargs)
+        # Armed here, inside initialize(), so LiteLLM is instrumented whichever sitecustomize ran it:
+        # ours, or opentelemetry-instrument's when a user wraps the command in it as well.
+        from signoz_litellm_run.hook import litellm_arm
+
+        litellm_arm.install()
+
     def load_instrumentor(self, entry_point: Any, **kwargs: Any) -> None:  # type: ignore[override]
         def load() -> None:
             OpenTelemetryDistro.load_instrumentor(self, entry_point, **kwargs)
