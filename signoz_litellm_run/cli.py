@@ -84,7 +84,7 @@ def _root(
 
 
 @app.command(
-    context_settings={"allow_interspersed_args": False, "ignore_unknown_options": True},
+    context_settings={"allow_interspersed_args": False},
     epilog="Exit status: the command's own; 2 usage or configuration error; 126 command not executable; "
     "127 command not found; 3 telemetry lost with --fail-on-telemetry-loss.",
 )
@@ -192,12 +192,13 @@ def main(argv: list[str] | None = None) -> None:
     except (typer.Abort, KeyboardInterrupt):
         print("Aborted.", file=sys.stderr)
         sys.exit(130)
-    except Exception as exc:  # click.ClickException and friends: usage errors
-        import click
-
-        if isinstance(exc, click.exceptions.ClickException):
-            exc.show()
-            sys.exit(2 if isinstance(exc, click.UsageError) else exc.exit_code)
+    except Exception as exc:
+        # Click's own usage errors (unknown option, bad value). Typer may vendor Click, so they are
+        # recognised by shape: they know how to show themselves and carry their exit status (2).
+        show = getattr(exc, "show", None)
+        if callable(show) and isinstance(getattr(exc, "exit_code", None), int):
+            show()
+            sys.exit(exc.exit_code)
         raise
     sys.exit(status if isinstance(status, int) else 0)
 

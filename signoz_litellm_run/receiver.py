@@ -7,32 +7,31 @@ It speaks the genuine OTLP wire protocol, built on the service definitions shipp
 Importing this module is cheap: grpc and the protobuf modules are only imported when a
 :class:`Receiver` is started or a helper that needs them is called.
 
-Behaviours (``Receiver.behavior``, changeable at runtime) and how the OTel Python SDK
-exporters (1.45.x) react to them:
+Behaviours (``Receiver.behavior``, changeable at runtime: gRPC status / HTTP status, and how
+the OTel Python SDK exporters 1.45.x react):
 
-===================  ======================  ==========  =========================================
-behavior             gRPC status             HTTP        SDK exporter reaction
-===================  ======================  ==========  =========================================
-``accept``           OK                      200         success
-``unauthenticated``  UNAUTHENTICATED         401         fails at once (not retryable)
-``permission_denied`` PERMISSION_DENIED      403         fails at once (not retryable)
-``unavailable``      UNAVAILABLE             503         retried with backoff 1s, 2s, 4s ... (±20 %)
-                                                         while the backoff fits in the timeout
-``hang``             (never answers)         (never)     gives up after its ``timeout`` seconds
-``partial``          OK + partial_success    200 + p.s.  reported as SUCCESS (the SDK ignores
-                                                         ``partial_success``)
-``fail``             INTERNAL                500         fails at once (not retryable)
-===================  ======================  ==========  =========================================
+* ``accept``: OK / 200. Success.
+* ``unauthenticated``: UNAUTHENTICATED / 401. Permanent failure, no retry.
+* ``permission_denied``: PERMISSION_DENIED / 403. Permanent failure, no retry.
+* ``unavailable``: UNAVAILABLE / 503. Retried with backoff 1s, 2s, 4s, ... (+-20 % jitter, at
+  most 6 attempts) while the next backoff still fits in the exporter's ``timeout``; so with
+  ``timeout=N`` the exporter gives up *before* N seconds (about 1s for N=2, 3-3.5s for N=5).
+* ``hang``: the request is accepted and never answered (until :meth:`Receiver.stop`, or until
+  the client goes away). The exporter gives up after its ``timeout`` seconds (the gRPC
+  DEADLINE_EXCEEDED / HTTP read timeout is retryable, but no backoff fits in the time left).
+* ``partial``: OK / 200 with ``partial_success`` rejecting every item. The SDK ignores
+  ``partial_success`` and reports SUCCESS; the receiver files the request under ``rejected``.
+* ``fail``: INTERNAL / 500. Permanent failure, no retry.
 
 Retryable per the SDK: gRPC CANCELLED, DEADLINE_EXCEEDED, RESOURCE_EXHAUSTED, ABORTED,
-OUT_OF_RANGE, UNAVAILABLE, DATA_LOSS; HTTP 429, 502, 503, 504 and connection errors/timeouts.
-Everything else (INTERNAL / 500, UNAUTHENTICATED / 401, ...) is a permanent failure.
+OUT_OF_RANGE, UNAVAILABLE, DATA_LOSS; HTTP 429, 502, 503, 504 (honouring Retry-After) and
+connection errors, timeouts and TLS errors. Everything else is a permanent failure.
 
-Order of evaluation for each request: ``hang`` and ``unavailable`` first (the endpoint is
-unreachable before any auth happens), then forced ``unauthenticated`` / ``permission_denied``,
-then the ``required_key`` check (a missing *or* wrong ``signoz-ingestion-key`` header both give
-UNAUTHENTICATED / 401, matching the SigNoz ingestion gateway's "invalid key" answer), then
-``fail`` and ``partial``.
+Order of evaluation for each request: ``hang`` and ``unavailable`` first (the endpoint is down
+before any auth happens), then forced ``unauthenticated`` / ``permission_denied``, then the
+``required_key`` check, then ``fail`` and ``partial``. A missing *and* a wrong
+``signoz-ingestion-key`` header both get UNAUTHENTICATED / 401 (a deliberate simplification:
+one "bad key" answer; use ``behavior="permission_denied"`` to simulate a 403).
 """
 
 from __future__ import annotations
@@ -357,10 +356,14 @@ class Receiver:
     def start(self) -> Receiver:
         """Start the enabled servers; returns ``self``."""
         self._stopping.clear()
-        if self._want_grpc:
-            self._start_grpc()
-        if self._want_http:
-            self._start_http()
+        try:
+            if self._want_grpc:
+                self._start_grpc()
+            if self._want_http:
+                self._start_http()
+        except BaseException:
+            self.stop()
+            raise
         return self
 
     def stop(self) -> None:

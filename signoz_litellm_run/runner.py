@@ -54,7 +54,7 @@ def explain(settings: Settings) -> None:
     rows.append(("config file", settings.config_file or "-", "--config / SIGNOZ_LITELLM_CONFIG / cwd"))
     for row in rows:
         table.add_row(*row)
-    console = Console(file=sys.stdout, highlight=False, soft_wrap=True)
+    console = Console(file=sys.stdout, highlight=False, width=None if sys.stdout.isatty() else 160)
     console.print(table)
     for note in settings.notes:
         console.print(f"note: {note}")

@@ -1,4 +1,4 @@
-"""Start telemetry in a process of the job: auto-instrumentation, then the lazy LiteLLM arming."""
+"""Start telemetry in a process of the job: OpenTelemetry's auto-instrumentation, through our distro."""
 
 from __future__ import annotations
 
@@ -16,10 +16,7 @@ def start() -> None:
         return
     _started = True
     try:
-        _initialize_without_recursion()
-        from signoz_litellm_run.hook import litellm_arm
-
-        litellm_arm.install()
+        _initialize_without_recursion()  # our distro arms LiteLLM (hook/distro.py)
     except Exception as exc:  # telemetry must never break the program
         import sys
 

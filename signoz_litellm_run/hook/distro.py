@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import logging
 import sys
+import threading
+from collections.abc import Callable
 from typing import Any
 
 from opentelemetry.distro import OpenTelemetryDistro
@@ -19,6 +21,7 @@ _logger = logging.getLogger(__name__)
 # entry point name -> the module whose import triggers it
 LAZY_MODULES = {
     "httpx": "httpx",
+    "httpx2": "httpx2",
     "aiohttp-client": "aiohttp",
     "aiohttp-server": "aiohttp",
     "requests": "requests",
@@ -48,19 +51,58 @@ LAZY_MODULES = {
 }
 
 
+class _OneAtATime(threading.local):
+    """Loading an instrumentor imports its module, which may import another watched library (the
+    httpx instrumentation imports httpx2 as well) and so fire a second hook while the first module
+    is only half initialised. Such nested loads wait until the outer one has finished."""
+
+    def __init__(self) -> None:
+        self.busy = False
+        self.queue: list[Callable[[], None]] = []
+
+    def run(self, load: Callable[[], None]) -> None:
+        if self.busy:
+            self.queue.append(load)
+            return
+        self.busy = True
+        try:
+            load()
+            while self.queue:
+                self.queue.pop(0)()
+        finally:
+            self.busy = False
+
+
+_serial = _OneAtATime()
+
+
 class SignozLitellmDistro(OpenTelemetryDistro):
+    def _configure(self, **kwargs: Any) -> None:
+        super()._configure(**kwargs)
+        # Armed here, inside initialize(), so LiteLLM is instrumented whichever sitecustomize ran it:
+        # ours, or opentelemetry-instrument's when a user wraps the command in it as well.
+        from signoz_litellm_run.hook import litellm_arm
+
+        litellm_arm.install()
+
     def load_instrumentor(self, entry_point: Any, **kwargs: Any) -> None:  # type: ignore[override]
+        def load() -> None:
+            OpenTelemetryDistro.load_instrumentor(self, entry_point, **kwargs)
+
         module = LAZY_MODULES.get(entry_point.name)
         if module is None or module in sys.modules:
-            super().load_instrumentor(entry_point, **kwargs)
+            _serial.run(load)  # errors propagate to initialize(), which reports them as usual
             return
 
-        def instrument(_module: object) -> None:
-            try:
-                OpenTelemetryDistro.load_instrumentor(self, entry_point, **kwargs)
-            except Exception:  # as initialize() does: one failing instrumentor must not stop the program
-                _logger.debug("Instrumenting %s failed", entry_point.name, exc_info=True)
+        def on_import(_module: object) -> None:
+            def guarded() -> None:
+                try:
+                    load()
+                except Exception:  # as initialize() does: one failing instrumentor must not stop the program
+                    _logger.debug("Instrumenting %s failed", entry_point.name, exc_info=True)
+
+            _serial.run(guarded)
 
         import wrapt
 
-        wrapt.register_post_import_hook(instrument, module)
+        wrapt.register_post_import_hook(on_import, module)

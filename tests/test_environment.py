@@ -1,0 +1,92 @@
+"""The child's environment, built from Settings by pure functions."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+from signoz_litellm_run import environment
+from signoz_litellm_run.settings import resolve
+
+KEY = "0123456789abcdef/KEY+="
+
+
+def _updates(flags: dict, env: dict | None = None, tmp_path: Path = Path("/tmp")) -> dict[str, str]:
+    env = env or {}
+    settings = resolve(flags, env, tmp_path, ["python", "job.py"])
+    return environment.child_updates(settings, env, cwd="/work/app")
+
+
+def test_cloud_region_grpc() -> None:
+    u = _updates({"region": "eu", "ingestion_key": KEY})
+    assert u["OTEL_EXPORTER_OTLP_ENDPOINT"] == "https://ingest.eu.signoz.cloud:443"
+    assert u["OTEL_EXPORTER_OTLP_PROTOCOL"] == "grpc"
+    assert u["OTEL_EXPORTER_OTLP_HEADERS"] == "signoz-ingestion-key=0123456789abcdef%2FKEY%2B%3D"
+    assert u["OTEL_SERVICE_NAME"] == "job"
+    assert u["OTEL_TRACES_EXPORTER"] == u["OTEL_METRICS_EXPORTER"] == u["OTEL_LOGS_EXPORTER"] == "otlp"
+    assert u["OTEL_PYTHON_DISABLED_INSTRUMENTATIONS"] == "openai"
+    assert u["LITELLM_OTEL_INTEGRATION_ENABLE_METRICS"] == "true"
+    assert u["USE_OTEL_LITELLM_REQUEST_SPAN"] == "true"
+    assert u["OTEL_PYTHON_DISTRO"] == "signoz_litellm"
+    assert "OTEL_EXPORTER_OTLP_INSECURE" not in u
+
+
+def test_pythonpath_is_composed_like_opentelemetry_instrument() -> None:
+    u = _updates({"endpoint": "http://c:4317"}, {"PYTHONPATH": f"/a{os.pathsep}{environment.SITE_DIR}{os.pathsep}/b"})
+    assert u["PYTHONPATH"].split(os.pathsep) == [environment.SITE_DIR, "/work/app", "/a", "/b"]
+    u = _updates({"endpoint": "http://c:4317"}, {"PYTHONPATH": "/work/app"})
+    assert u["PYTHONPATH"].split(os.pathsep) == [environment.SITE_DIR, "/work/app"]
+    assert (Path(environment.SITE_DIR) / "sitecustomize.py").is_file()
+    assert sorted(p.name for p in Path(environment.SITE_DIR).iterdir() if p.suffix == ".py") == ["sitecustomize.py"]
+
+
+def test_user_otel_settings_win_over_our_defaults_and_lists_are_merged() -> None:
+    env = {"OTEL_METRICS_EXPORTER": "none", "OTEL_PYTHON_DISABLED_INSTRUMENTATIONS": "requests, urllib3",
+           "LITELLM_OTEL_INTEGRATION_ENABLE_METRICS": "false",
+           "OTEL_EXPORTER_OTLP_HEADERS": "x-team=a,signoz-ingestion-key=stale"}
+    u = _updates({"endpoint": "http://c:4317", "ingestion_key": KEY}, env)
+    assert "OTEL_METRICS_EXPORTER" not in u and "LITELLM_OTEL_INTEGRATION_ENABLE_METRICS" not in u
+    assert u["OTEL_PYTHON_DISABLED_INSTRUMENTATIONS"] == "requests,urllib3,openai"
+    assert u["OTEL_EXPORTER_OTLP_HEADERS"].startswith("x-team=a,signoz-ingestion-key=0123")
+    assert "stale" not in u["OTEL_EXPORTER_OTLP_HEADERS"]
+
+
+def test_http_protobuf_and_per_signal_overrides_only_when_a_flag_says_so() -> None:
+    env = {"OTEL_EXPORTER_OTLP_TRACES_ENDPOINT": "http://elsewhere:4318/v1/traces"}
+    u = _updates({"endpoint": "http://c:4318", "protocol": "http/protobuf"}, env)
+    assert u["OTEL_EXPORTER_OTLP_PROTOCOL"] == "http/protobuf"
+    assert u["OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"] == "http://c:4318/v1/traces"
+    assert u["OTEL_EXPORTER_OTLP_INSECURE"] == "true"
+    u = _updates({}, {**env, "SIGNOZ_ENDPOINT": "http://c:4318"})
+    assert "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT" not in u  # the user's own per-signal choice stands
+
+
+def test_resource_attributes_environment_and_ca(tmp_path: Path) -> None:
+    ca = tmp_path / "ca.pem"
+    ca.write_text("-----BEGIN CERTIFICATE-----\n")
+    u = _updates({"endpoint": "https://c:4317", "environment": "prod", "ca_cert": str(ca),
+                  "resource_attributes": "team=a b,x=1"}, {}, tmp_path)
+    assert u["OTEL_RESOURCE_ATTRIBUTES"] == "team=a b,x=1,deployment.environment=prod"
+    assert u["OTEL_EXPORTER_OTLP_CERTIFICATE"] == str(ca)
+
+
+def test_rendering_masks_the_key_in_every_format() -> None:
+    u = _updates({"region": "us", "ingestion_key": KEY})
+    hidden = environment.masked(u, KEY)
+    for fmt in environment.FORMATS:
+        text = environment.render(hidden, fmt)
+        assert KEY not in text and "0123456789abcdef%2FKEY" not in text
+        assert "signoz-ingestion-key=****" in text
+    assert json.loads(environment.render(hidden, "json"))["OTEL_SERVICE_NAME"] == "job"
+    assert "export OTEL_SERVICE_NAME=job" in environment.render(hidden, "shell")
+    assert 'OTEL_SERVICE_NAME="job"' in environment.render(hidden, "dotenv")
+    assert "OTEL_SERVICE_NAME=job" in environment.render(hidden, "github").splitlines()
+    shown = environment.render(u, "shell")
+    assert "0123456789abcdef%2FKEY%2B%3D" in shown
+
+
+def test_child_environment_marks_the_top_level_process() -> None:
+    settings = resolve({"endpoint": "http://c:4317"}, {}, Path("/tmp"), ["python", "x.py"])
+    env = environment.child_environment(settings, {"HOME": "/root"}, cwd="/w", pid=1234)
+    assert env["HOME"] == "/root" and env[environment.ROOT_PID_ENV] == "1234"

@@ -1,0 +1,191 @@
+"""`signoz-litellm run` end to end: real launcher, real child process, real LiteLLM, real OTLP receiver."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from signoz_litellm_run.receiver import Receiver
+from tests.support.fake_provider import FakeProvider
+from tests.support.launch import app, clean_env, launcher
+
+KEY = "sk-signoz-test-0123456789abcdef"
+pytestmark = pytest.mark.timeout(180)
+
+
+def _run(receiver: Receiver, provider: FakeProvider, argv: list[str], *, protocol: str = "grpc",
+         extra_env: dict[str, str] | None = None, options: list[str] | None = None,
+         cwd: str | Path | None = None) -> subprocess.CompletedProcess[str]:
+    env = clean_env({"FAKE_BASE_URL": provider.base_url, "SIGNOZ_INGESTION_KEY": KEY, **(extra_env or {})})
+    args = ["run", "--endpoint", receiver.endpoint(protocol), "--protocol", protocol, *(options or []), "--", *argv]
+    return launcher(args, env=env, cwd=cwd)
+
+
+def _litellm_spans(receiver: Receiver) -> list:
+    return [s for s in receiver.spans() if s.name == "litellm_request"]
+
+
+def _wait_spans(receiver: Receiver, count: int) -> None:
+    receiver.wait_for(lambda r: len(_litellm_spans(r)) >= count, timeout=10)
+
+
+@pytest.mark.parametrize("protocol", ["grpc", "http/protobuf"])
+def test_sync_script_traces_logs_metrics(receiver: Receiver, fake_provider: FakeProvider, protocol: str) -> None:
+    result = _run(receiver, fake_provider, [sys.executable, app("sync_app.py")], protocol=protocol)
+    assert result.returncode == 0, result.stderr
+    _wait_spans(receiver, 4)
+
+    spans = _litellm_spans(receiver)
+    assert len(spans) == 4, [s.name for s in receiver.spans()]  # 3 plain + 1 streaming, one span each
+    for span in spans:
+        assert span.resource["service.name"] == "sync_app"
+        assert span.attributes["gen_ai.request.model"] == "gpt-4o-mini"
+        assert span.attributes["gen_ai.usage.input_tokens"] > 0
+        # the names SigNoz's LiteLLM dashboards query
+        assert span.attributes["gen_ai.usage.prompt_tokens"] == span.attributes["gen_ai.usage.input_tokens"]
+        assert span.attributes["gen_ai.usage.completion_tokens"] == span.attributes["gen_ai.usage.output_tokens"]
+        assert span.attributes["llm.usage.total_tokens"] == span.attributes["gen_ai.usage.total_tokens"]
+    # The HTTP client span of each sync call (httpx).
+    http_spans = [s for s in receiver.spans() if s.scope.startswith("opentelemetry.instrumentation.httpx")]
+    assert len(http_spans) >= 4
+    assert all(s.attributes.get("server.port") == fake_provider.port or
+               str(fake_provider.port) in str(s.attributes.get("url.full", s.attributes.get("http.url", "")))
+               for s in http_spans)
+
+    # The app's own log record, with the service name.
+    assert receiver.wait_for(lambda r: any("sync app finished" in str(l.body) for l in r.log_records()))
+    record = next(l for l in receiver.log_records() if "sync app finished" in str(l.body))
+    assert record.severity_text == "WARN" or record.severity_number >= 13
+    assert record.resource["service.name"] == "sync_app"
+
+    # LiteLLM's GenAI metrics.
+    assert receiver.wait_for(lambda r: {"gen_ai.client.token.usage", "gen_ai.client.operation.duration"}
+                             <= r.metric_names())
+
+    # Every request carried the key header, and the key is nowhere in the job's output.
+    assert receiver.requests and all(r.headers.get("signoz-ingestion-key") == KEY for r in receiver.requests)
+    assert KEY not in result.stdout + result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_async_script_with_streaming(receiver: Receiver, fake_provider: FakeProvider) -> None:
+    result = _run(receiver, fake_provider, [sys.executable, app("async_app.py")],
+                  options=["--service-name", "async-job", "--environment", "ci",
+                           "--resource-attributes", "team=llm,tier=batch"],
+                  extra_env={"OTEL_RESOURCE_ATTRIBUTES": "owner=me,team=old"})
+    assert result.returncode == 0, result.stderr
+    _wait_spans(receiver, 4)
+    spans = _litellm_spans(receiver)
+    assert len(spans) == 4
+    resource = spans[0].resource
+    assert resource["service.name"] == "async-job"
+    assert resource["deployment.environment"] == "ci"
+    assert resource["team"] == "llm" and resource["tier"] == "batch" and resource["owner"] == "me"
+    # Async calls go through aiohttp: each has its aiohttp client span.
+    aiohttp_spans = [s for s in receiver.spans() if "aiohttp" in s.scope]
+    assert len(aiohttp_spans) >= 4, sorted({s.scope for s in receiver.spans()})
+
+
+@pytest.mark.parametrize("mode", ["guide", "own", "instance"])
+def test_exactly_one_span_per_call_whatever_the_app_does_with_callbacks(
+        receiver: Receiver, fake_provider: FakeProvider, mode: str) -> None:
+    result = _run(receiver, fake_provider, [sys.executable, app("callbacks_app.py")], extra_env={"MODE": mode})
+    assert result.returncode == 0, result.stderr
+    calls = 4 if mode == "own" else 3
+    _wait_spans(receiver, calls)
+    receiver.wait_for(lambda r: False, timeout=1.0)  # a late duplicate would arrive now
+    assert len(_litellm_spans(receiver)) == calls
+    if mode == "own":
+        # The app's own callbacks kept working: its logger and its function saw every call.
+        assert "own logger events 4 function events 4" in result.stdout, result.stdout
+
+
+def test_call_inside_an_app_span_is_a_child_in_its_trace(receiver: Receiver, fake_provider: FakeProvider) -> None:
+    result = _run(receiver, fake_provider, [sys.executable, app("span_app.py")])
+    assert result.returncode == 0, result.stderr
+    _wait_spans(receiver, 2)
+    parents = {}
+    for line in result.stdout.splitlines():
+        kind, trace_id, span_id = line.split()
+        parents[kind] = (trace_id, span_id)
+    spans = _litellm_spans(receiver)
+    assert len(spans) == 2
+    by_trace = {s.trace_id: s for s in spans}
+    for kind in ("sync-parent", "async-parent"):
+        trace_id, span_id = parents[kind]
+        assert trace_id in by_trace, f"{kind}: LiteLLM span not in the app's trace"
+        child = by_trace[trace_id]
+        assert child.parent_span_id == span_id
+        assert child.attributes["gen_ai.usage.input_tokens"] > 0
+
+
+def test_litellm_is_never_imported_by_the_hook(receiver: Receiver) -> None:
+    env = clean_env()
+    result = launcher(["run", "--endpoint", receiver.grpc_endpoint, "--", sys.executable, "-c",
+                       "import sys; print('litellm' in sys.modules, 'httpx' in sys.modules, "
+                       "type(sys.modules['sitecustomize']).__name__)"], env=env)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["False", "False", "module"]
+
+
+def test_user_sitecustomize_runs_and_grandchildren_are_instrumented(
+        receiver: Receiver, fake_provider: FakeProvider, tmp_path: Path) -> None:
+    user_site = tmp_path / "usersite"
+    user_site.mkdir()
+    marker = tmp_path / "marker"
+    (user_site / "sitecustomize.py").write_text(textwrap.dedent(f"""
+        import os, sys
+        hooked = "signoz_litellm_run.hook.boot" in sys.modules
+        with open({str(marker)!r}, "a") as f:
+            f.write(f"{{os.getpid()}}:{{hooked}}\\n")
+    """))
+    result = _run(receiver, fake_provider, [sys.executable, app("parent_app.py")],
+                  extra_env={"PYTHONPATH": str(user_site), "EXIT_WITH": "7"})
+    assert result.returncode == 7, result.stderr  # the child's own status
+    # The user's sitecustomize ran, after our hook, in the job's process and in its grandchild. (It
+    # also runs in the launcher before the exec, as it does for any Python program: hooked False.)
+    hooked_pids = {line.split(":")[0] for line in marker.read_text().split() if line.endswith(":True")}
+    assert len(hooked_pids) == 2, marker.read_text()
+    # The grandchild's call arrived, under the inherited service name.
+    _wait_spans(receiver, 2)
+    spans = _litellm_spans(receiver)
+    assert len(spans) == 2  # grandchild: 1 plain + 1 streaming
+    assert {s.resource["service.name"] for s in spans} == {"parent_app"}
+
+
+def test_exec_keeps_pid_and_status(receiver: Receiver) -> None:
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "signoz_litellm_run", "run", "--endpoint", receiver.grpc_endpoint, "--",
+         sys.executable, "-c", "import os, sys; print(os.getpid(), flush=True); sys.exit(42)"],
+        env=clean_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 42, err
+    assert int(out.split()[0]) == proc.pid
+
+
+def test_command_found_on_path_and_options_after_command_belong_to_it(receiver: Receiver, tmp_path: Path) -> None:
+    script = tmp_path / "tool"
+    script.write_text(f"#!{sys.executable}\nimport sys; print(' '.join(sys.argv[1:]))\n")
+    script.chmod(0o755)
+    env = clean_env({"PATH": f"{tmp_path}{os.pathsep}{os.environ['PATH']}"})
+    result = launcher(["run", "--endpoint", receiver.grpc_endpoint, "tool", "--service-name", "x", "-v"], env=env)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "--service-name x -v"
+
+
+def test_wrapping_opentelemetry_instrument_too_still_gives_one_span_per_call(
+        receiver: Receiver, fake_provider: FakeProvider) -> None:
+    """Users coming from SigNoz's recipe may keep `opentelemetry-instrument` in their command."""
+    otel = str(Path(sys.executable).parent / "opentelemetry-instrument")
+    result = _run(receiver, fake_provider, [otel, sys.executable, app("sync_app.py")], extra_env={"CALLS": "2"})
+    assert result.returncode == 0, result.stderr
+    _wait_spans(receiver, 3)
+    receiver.wait_for(lambda r: False, timeout=1.0)
+    assert len(_litellm_spans(receiver)) == 3
+    assert receiver.wait_for(lambda r: "gen_ai.client.token.usage" in r.metric_names())
