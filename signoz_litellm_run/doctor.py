@@ -189,6 +189,8 @@ def configuration_checks(flags: Mapping[str, Any], environ: Mapping[str, str], c
     if settings.endpoint and not settings.local:
         checks += [_region_check(settings), _key_check(settings, environ), _endpoint_check(settings),
                    Check("protocol", CONFIGURATION, PASS, f"{settings.protocol} ({settings.source('protocol')})")]
+    if settings.ca_cert:
+        checks.append(_ca_cert_check(settings))
     checks.append(_service_check(settings))
     checks.append(_otel_env_check(settings, environ, cwd))
     return settings, checks
@@ -287,6 +289,17 @@ def _endpoint_check(settings: Settings) -> Check:
                      "Give the base URL, without /v1/traces.")
     mode = "TLS" if target.tls else "plain text"
     return Check("endpoint", CONFIGURATION, PASS, f"{target.authority}, {mode}, {protocol}")
+
+
+def _ca_cert_check(settings: Settings) -> Check:
+    assert settings.ca_cert
+    try:
+        context = net.tls_context(settings.ca_cert)
+    except (OSError, ValueError) as exc:  # ssl.SSLError is an OSError
+        return Check("ca-cert", CONFIGURATION, FAIL, f"{settings.ca_cert} cannot be loaded: {exc}",
+                     "Give a PEM file holding the CA certificate(s) that signed the endpoint's certificate.")
+    count = len(context.get_ca_certs())
+    return Check("ca-cert", CONFIGURATION, PASS, f"{settings.ca_cert}: {count} CA certificate(s)")
 
 
 def _service_check(settings: Settings) -> Check:

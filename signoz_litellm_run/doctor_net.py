@@ -16,6 +16,7 @@ import urllib.error
 import urllib.request
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, TypeVar
 from urllib.parse import unquote, urlsplit
 
@@ -251,8 +252,11 @@ def export_grpc(endpoint: str, signal: str, request: Any, headers: Sequence[tupl
         return Export("grpc", endpoint, ERROR, "grpcio is not installed", 0.0)
     stubs = _grpc_stubs()
     target = target_for(endpoint, "grpc")
+    try:
+        roots = Path(ca_cert).read_bytes() if ca_cert and target.tls else None
+    except OSError as exc:
+        return Export("grpc", endpoint, TLS_FAILED, f"cannot read {ca_cert}: {exc.strerror or exc}", 0.0)
     if target.tls:
-        roots = open(ca_cert, "rb").read() if ca_cert else None  # noqa: SIM115 (tiny file)
         channel = grpc.secure_channel(target.authority, grpc.ssl_channel_credentials(root_certificates=roots))
     else:
         channel = grpc.insecure_channel(target.authority)
@@ -309,7 +313,10 @@ def export_http(endpoint: str, signal: str, request: Any, headers: Sequence[tupl
     req.add_header("Content-Type", "application/x-protobuf")
     for name, value in headers:
         req.add_header(name, value)
-    context = tls_context(ca_cert) if url.startswith("https://") else None
+    try:
+        context = tls_context(ca_cert) if url.startswith("https://") else None
+    except (OSError, ssl.SSLError) as exc:
+        return Export("http/protobuf", endpoint, TLS_FAILED, f"cannot load {ca_cert}: {exc}", 0.0)
 
     def post() -> int:
         with urllib.request.urlopen(req, timeout=timeout, context=context) as response:  # noqa: S310 (http/https only)

@@ -241,9 +241,14 @@ def test_tls_self_signed_fails_then_ca_cert_passes(tmp_path: Path) -> None:
         assert "--ca-cert" in tls["hint"]
         assert check(report, "export-grpc")["status"] == "fail"
         assert r.requests == []
+        not_pem = tmp_path / "not-a-cert.pem"
+        not_pem.write_text("not a certificate\n")
+        rc, report, _, _ = run_doctor(tmp_path, "--endpoint", r.grpc_endpoint, "--ca-cert", str(not_pem))
+        assert rc == 1 and check(report, "ca-cert")["status"] == "fail"
 
         rc, report, _, _ = run_doctor(tmp_path, "--endpoint", r.grpc_endpoint, "--ca-cert", cert)
         assert rc == 0
+        assert check(report, "ca-cert")["detail"] == f"{cert}: 1 CA certificate(s)"
         tls = check(report, "tls")
         assert tls["status"] == "pass" and "certificate verified" in tls["detail"] and "expires in" in tls["detail"]
         assert check(report, "export-grpc")["status"] == "pass"
