@@ -17,7 +17,6 @@ import statistics
 import subprocess
 import sys
 import time
-from collections.abc import Callable
 from contextlib import ExitStack
 from typing import Any
 
@@ -64,8 +63,7 @@ def main() -> None:
                 seconds, rc, stdout = timed(base + extra, env)
                 report: dict[str, Any] = json.loads(stdout)
                 times.append(seconds)
-                found: Callable[[dict[str, Any]], bool] = lambda c: c["name"] == check_name  # noqa: E731
-                statuses.add((rc, next(c["status"] for c in report["checks"] if found(c))))
+                statuses.add((rc, next(c["status"] for c in report["checks"] if c["name"] == check_name)))
             print(f"{label:28} {statistics.median(times):6.2f} s  max {max(times):5.2f} s  "
                   f"exit/status {sorted(statuses)}")
 

@@ -21,7 +21,6 @@ from typing import Any
 
 from signoz_litellm_run import doctor_net as net
 from signoz_litellm_run.environment import (
-    ALWAYS_DISABLED,
     DISTRO_NAME,
     SIGNALS,
     SITE_DIR,
@@ -499,7 +498,8 @@ def _instrumentation_checks() -> list[Check]:
         version = ep.dist.version if ep.dist is not None else "?"
         if conflict is not None and getattr(conflict, "_is_version_conflict", True):
             checks.append(Check(check_name, ENVIRONMENT, WARN, f"{dist} {version} will be skipped: {conflict}",
-                                "Install a library version the instrumentation supports, or a matching instrumentation."))
+                                "Install a library version the instrumentation supports, "
+                                "or a matching instrumentation."))
         elif conflict is not None:
             checks.append(Check(check_name, ENVIRONMENT, PASS,
                                 f"{dist} {version} (its library is not installed; nothing to instrument)"))
@@ -659,8 +659,6 @@ def network_and_ingestion_checks(settings: Settings, environ: Mapping[str, str],
     export = results.get("export")
     alt = results.get("alt")
     checks.append(_export_check(protocol, export, alt, settings))
-    if alt is not None and alt.outcome == net.ACCEPTED and (export is None or export.outcome != net.ACCEPTED):
-        pass  # the hint on the configured protocol's check says to switch
     checks.append(_alt_check(alt_protocol, alt))
 
     test = None
@@ -755,7 +753,9 @@ def _export_check(protocol: str, export: net.Export | None, alt: net.Export | No
     if export.outcome == net.KEY_REJECTED and not settings.ingestion_key:
         hint = "The endpoint wants a key: export SIGNOZ_INGESTION_KEY=<key>."
     if alt is not None and alt.outcome == net.ACCEPTED:
-        switch = f"--protocol {alt.protocol}" + (f" --endpoint {alt.endpoint}" if alt.endpoint != export.endpoint else "")
+        switch = f"--protocol {alt.protocol}"
+        if alt.endpoint != export.endpoint:
+            switch += f" --endpoint {alt.endpoint}"
         hint = f"{alt.protocol} works: switch with {switch}."
     return Check(name, INGESTION, FAIL, detail, hint)
 
@@ -838,6 +838,10 @@ def render_table(report: Report, file: Any = None) -> None:
     if report.test:
         console.print(f"test telemetry: service.name={report.test['service_name']} "
                       f"trace id {report.test['trace_id']}")
-    verdict = "[green]all checks passed[/green]" if not failed and not warned else (
-        f"[bold red]{failed} failed[/bold red], {warned} warning(s)" if failed else f"[yellow]{warned} warning(s)[/yellow]")
+    if failed:
+        verdict = f"[bold red]{failed} failed[/bold red], {warned} warning(s)"
+    elif warned:
+        verdict = f"[yellow]{warned} warning(s)[/yellow]"
+    else:
+        verdict = "[green]all checks passed[/green]"
     console.print(f"{verdict} in {report.elapsed_s:.1f} s")

@@ -139,7 +139,7 @@ def resolve_host(host: str, port: int, timeout: float) -> Probe:
         return Probe(False, f"{host} does not resolve: {exc.strerror or exc}")
     except OSError as exc:
         return Probe(False, f"{host} does not resolve: {exc}")
-    addresses = sorted({info[4][0] for info in infos})
+    addresses = sorted({str(info[4][0]) for info in infos})
     shown = ", ".join(addresses[:3]) + (f" (+{len(addresses) - 3})" if len(addresses) > 3 else "")
     return Probe(True, f"{host} -> {shown} ({(time.monotonic() - start) * 1000:.0f} ms)", extra=addresses)
 
@@ -178,13 +178,13 @@ def tls_handshake(host: str, port: int, ca_cert: str | None, timeout: float) -> 
     def handshake() -> TlsFacts:
         with socket.create_connection((host, port), timeout=timeout) as raw:
             with tls_context(ca_cert).wrap_socket(raw, server_hostname=host) as tls:
-                cert = tls.getpeercert() or {}
+                cert: dict[str, Any] = dict(tls.getpeercert() or {})
                 days = None
-                if cert.get("notAfter"):
+                if isinstance(cert.get("notAfter"), str):
                     days = (ssl.cert_time_to_seconds(cert["notAfter"]) - time.time()) / 86400
 
-                def name(field: str) -> str:
-                    return ", ".join(f"{k}={v}" for rdn in cert.get(field, ()) for k, v in rdn)
+                def name(field_name: str) -> str:
+                    return ", ".join(f"{k}={v}" for rdn in cert.get(field_name, ()) for k, v in rdn)
 
                 return TlsFacts(True, days, name("subject"), name("issuer"), tls.version() or "?")
 
@@ -406,8 +406,9 @@ def test_requests(service_name: str, resource_attributes: Sequence[tuple[str, st
     span = trace_pb2.Span(trace_id=trace_id, span_id=span_id, name=TEST_SPAN_NAME,
                           kind=trace_pb2.Span.SPAN_KIND_INTERNAL, start_time_unix_nano=now - 1_000_000,
                           end_time_unix_nano=now, attributes=attrs)
-    log = logs_pb2.LogRecord(time_unix_nano=now, observed_time_unix_nano=now, severity_number=9,
-                             severity_text="INFO", body=common_pb2.AnyValue(string_value=TEST_SPAN_NAME),
+    log = logs_pb2.LogRecord(time_unix_nano=now, observed_time_unix_nano=now,
+                             severity_number=logs_pb2.SEVERITY_NUMBER_INFO, severity_text="INFO",
+                             body=common_pb2.AnyValue(string_value=TEST_SPAN_NAME),
                              attributes=attrs, trace_id=trace_id, span_id=span_id)
     point = metrics_pb2.NumberDataPoint(attributes=attrs, start_time_unix_nano=now - 1_000_000,
                                         time_unix_nano=now, as_int=1)

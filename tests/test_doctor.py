@@ -155,7 +155,8 @@ def test_http_protocol_accepted_and_wrong_key(tmp_path: Path) -> None:
                                       key="wrong-key-0123456789")
         assert rc == 1
         export = check(report, "export-http")
-        assert export["status"] == "fail" and export["detail"].startswith("key rejected") and "HTTP 401" in export["detail"]
+        assert export["status"] == "fail" and export["detail"].startswith("key rejected")
+        assert "HTTP 401" in export["detail"]
         r.behavior = "permission_denied"
         rc, report, _, _ = run_doctor(tmp_path, "--endpoint", r.http_endpoint, "--protocol", "http/protobuf")
         assert rc == 1 and "HTTP 403" in check(report, "export-http")["detail"]
@@ -363,7 +364,8 @@ def test_mismatched_opentelemetry_pins_fail_the_versions_check(tmp_path: Path) -
     assert rc == 1
     versions = check(report, "otel-versions")
     assert versions["status"] == "fail"
-    assert "opentelemetry-instrumentation-stale 0.50b0 needs opentelemetry-instrumentation==0.50b0" in versions["detail"]
+    expected = "opentelemetry-instrumentation-stale 0.50b0 needs opentelemetry-instrumentation==0.50b0"
+    assert expected in versions["detail"]
     assert check(report, "export-grpc")["status"] == "pass"
 
 
@@ -371,7 +373,8 @@ def test_a_user_sitecustomize_is_reported(tmp_path: Path) -> None:
     """One in the working directory (first on the child's path after ours) is the one chained."""
     (tmp_path / "sitecustomize.py").write_text("")
     result = doctor._sitecustomize_check({}, tmp_path)
-    assert result.status == "pass" and result.detail == f"{tmp_path / 'sitecustomize.py'} will run after signoz-litellm's"
+    assert result.status == "pass"
+    assert result.detail == f"{tmp_path / 'sitecustomize.py'} will run after signoz-litellm's"
 
 
 def test_bounded_gives_up_on_a_blocked_call() -> None:
