@@ -42,13 +42,13 @@ PASS, WARN, FAIL, SKIP = "pass", "warn", "fail", "skip"
 CONFIGURATION, ENVIRONMENT, NETWORK, INGESTION, SEND_TEST = (
     "configuration", "environment", "network", "ingestion", "send-test")
 
-BUDGET = 9.0  # seconds for the whole run, start-up excluded (the issue asks for <= 10 s in all)
+BUDGET = 8.5  # seconds for the whole run after start-up (the issue asks for <= 10 s in all)
 DNS_TIMEOUT = 2.0
 CONNECT_TIMEOUT = 2.0
 TLS_TIMEOUT = 2.5
 EXPORT_TIMEOUT = 3.0
 SEND_TIMEOUT = 2.0
-LITELLM_TIMEOUT = 8.0  # importing litellm takes 3-8 s on a busy machine
+LITELLM_TIMEOUT = 7.5  # importing litellm takes 3-8 s on a busy machine
 CERT_WARN_DAYS = 14
 MIN_PYTHON = (3, 10)
 DOCTOR_SERVICE = "signoz-litellm-doctor"
