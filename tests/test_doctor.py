@@ -386,3 +386,28 @@ def test_bounded_gives_up_on_a_blocked_call() -> None:
     assert doctor_net.bounded(lambda: 42, 5) == 42
     with pytest.raises(ZeroDivisionError):
         doctor_net.bounded(lambda: 1 / 0, 5)
+
+
+def test_endpoint_and_per_signal_warnings(tmp_path: Path) -> None:
+    """Configuration-only checks (no network): ports, paths and per-signal variables that `run` keeps."""
+    def checks_for(flags: dict[str, Any], environ: dict[str, str]) -> dict[str, doctor.Check]:
+        _, checks = doctor.configuration_checks(flags, environ, tmp_path, None)
+        return {c.name: c for c in checks}
+
+    grpc_on_4318 = checks_for({"endpoint": "http://collector:4318"}, {})["endpoint"]
+    assert grpc_on_4318.status == "warn" and "--protocol http/protobuf" in grpc_on_4318.hint
+    http_on_4317 = checks_for({"endpoint": "http://collector:4317", "protocol": "http/protobuf"}, {})["endpoint"]
+    assert http_on_4317.status == "warn" and "4318" in http_on_4317.hint
+    signal_path = checks_for({"endpoint": "http://collector:4318/v1/traces", "protocol": "http"}, {})["endpoint"]
+    assert signal_path.status == "warn" and "/v1/traces" in signal_path.hint
+    plain_cloud = checks_for({"region": "eu", "insecure": True}, {"SIGNOZ_INGESTION_KEY": KEY})["endpoint"]
+    assert plain_cloud.status == "fail"
+    # the endpoint comes from the environment, so `run` keeps a per-signal endpoint and per-signal headers
+    env = {"SIGNOZ_ENDPOINT": "http://collector:4317", "SIGNOZ_INGESTION_KEY": KEY,
+           "OTEL_EXPORTER_OTLP_METRICS_ENDPOINT": "http://old:4317", "OTEL_EXPORTER_OTLP_LOGS_HEADERS": "x=1",
+           "OTEL_PYTHON_DISABLED_INSTRUMENTATIONS": "httpx"}
+    otel = checks_for({}, env)["otel-env"]
+    assert otel.status == "warn"
+    for text in ("OTEL_EXPORTER_OTLP_METRICS_ENDPOINT", "OTEL_EXPORTER_OTLP_LOGS_HEADERS", "turns off httpx"):
+        assert text in otel.detail
+    assert KEY not in otel.detail + otel.hint
