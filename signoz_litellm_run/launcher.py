@@ -53,10 +53,15 @@ def exec_command(argv: Sequence[str], env: Mapping[str, str]) -> NoReturn:
     try:
         os.execve(path, list(argv), dict(env))
     except OSError as exc:
-        if exc.errno in (errno.ENOENT, errno.ENOTDIR):
-            raise CommandNotFound(f"Command not found: {argv[0]} ({exc.strerror}).",
-                                  "If it is a script, check its #! line names an installed interpreter.") from None
-        raise CommandNotExecutable(
-            f"Command cannot be executed: {argv[0]} ({exc.strerror}).",
-            "Check it is a program or a script with a #! line, and that you may execute it.",
-        ) from None
+        raise start_error(argv[0], exc) from None
+
+
+def start_error(command: str, exc: OSError) -> CommandNotFound | CommandNotExecutable:
+    """The error for a command the system refused to start (exec or spawn): 127 or 126, as a shell."""
+    if exc.errno in (errno.ENOENT, errno.ENOTDIR):
+        return CommandNotFound(f"Command not found: {command} ({exc.strerror}).",
+                               "If it is a script, check its #! line names an installed interpreter.")
+    return CommandNotExecutable(
+        f"Command cannot be executed: {command} ({exc.strerror}).",
+        "Check it is a program or a script with a #! line, and that you may execute it.",
+    )
