@@ -296,3 +296,52 @@ def test_quickstart_demo_runs_offline(tmp_path: Path) -> None:
     # plain, streaming and the failing call always arrive; the two async ones depend on the async drain (#3)
     assert calls >= 3 and errors == 1, result.stderr
     assert re.search(r"Received: \d+ spans .*[1-9]\d* log records, [1-9]\d* metrics", result.stderr)
+
+
+CTRL_C_APP = textwrap.dedent("""
+    import signal, time
+    received = []
+    signal.signal(signal.SIGINT, lambda signum, frame: received.append(signum))
+    print("ready", flush=True)
+    while not received:
+        time.sleep(0.01)
+    time.sleep(1.0)  # room for a second, duplicated SIGINT to arrive
+    print(f"sigint={len(received)}", flush=True)
+""")
+
+
+def test_ctrl_c_on_a_terminal_reaches_the_command_once(tmp_path: Path) -> None:
+    """Ctrl-C goes to the terminal's whole foreground group: the launcher must not add a second one."""
+    import pty
+
+    (tmp_path / "app.py").write_text(CTRL_C_APP)
+    argv = [sys.executable, "-m", "signoz_litellm_run", "run", "--local", "--", sys.executable, "app.py"]
+    env = launcher_env(tmp_path)
+    pid, master = pty.fork()
+    if pid == 0:  # the child: session leader with the pty as its controlling terminal, in the foreground
+        try:
+            os.chdir(tmp_path)
+            os.execve(argv[0], argv, env)
+        finally:
+            os._exit(127)
+    output = b""
+    try:
+        deadline = time.monotonic() + 60
+        while b"ready" not in output and time.monotonic() < deadline:
+            output += os.read(master, 4096)
+        os.write(master, b"\x03")  # the terminal's interrupt key
+        while time.monotonic() < deadline:
+            try:
+                chunk = os.read(master, 4096)
+            except OSError:  # EIO: the other side closed
+                break
+            if not chunk:
+                break
+            output += chunk
+    finally:
+        _, status = os.waitpid(pid, 0)
+        os.close(master)
+    text = output.decode(errors="replace")
+    assert "sigint=1" in text, text
+    assert os.waitstatus_to_exitcode(status) == 0
+    assert "No LiteLLM calls were seen" in text
