@@ -245,10 +245,11 @@ SIGNAL_APP = textwrap.dedent("""
 
 
 def test_sigterm_reaches_the_command_and_the_status_is_its_own(tmp_path: Path, fake_provider: FakeProvider) -> None:
+    """Also the HTTP/protobuf side of the embedded receiver (the other tests use gRPC, the default)."""
     (tmp_path / "app.py").write_text(SIGNAL_APP)
     env = launcher_env(tmp_path, FAKE_BASE=fake_provider.base_url)
-    proc = subprocess.Popen([sys.executable, "-m", "signoz_litellm_run", "run", "--local", "--", sys.executable,
-                             "app.py"], env=env, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+    proc = subprocess.Popen([sys.executable, "-m", "signoz_litellm_run", "run", "--local", "--protocol",
+                             "http/protobuf", "--", sys.executable, "app.py"], env=env, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             text=True)
     try:
         assert proc.stdout is not None
