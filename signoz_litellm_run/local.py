@@ -100,16 +100,20 @@ def _run_child(argv: Sequence[str], path: str, env: Mapping[str, str]) -> int:
     child: subprocess.Popen[bytes] | None = None
     early: list[int] = []  # signals that came before the command existed
 
-    def forward(signum: int, _frame: FrameType | None) -> None:
-        if child is None:
-            early.append(signum)
-        elif signum in TERMINAL_SIGNALS and _in_terminal_foreground():
-            pass  # the terminal sent it to the whole foreground group: the command has it already
-        elif child.returncode is None:
+    def send(signum: int) -> None:
+        if child is not None and child.returncode is None:
             try:
                 child.send_signal(signum)
             except OSError:
                 pass
+
+    def forward(signum: int, _frame: FrameType | None) -> None:
+        if child is None:
+            early.append(signum)  # the command did not exist yet, so nothing reached it
+        elif signum in TERMINAL_SIGNALS and _in_terminal_foreground():
+            pass  # the terminal sent it to the whole foreground group: the command has it already
+        else:
+            send(signum)
 
     previous = {signum: signal.signal(signum, forward) for signum in FORWARDED}
     try:
@@ -122,7 +126,7 @@ def _run_child(argv: Sequence[str], path: str, env: Mapping[str, str]) -> int:
         except OSError as exc:
             raise start_error(argv[0], exc) from None
         for signum in early:
-            forward(signum, None)
+            send(signum)
         return child.wait()
     finally:
         for signum, handler in previous.items():
