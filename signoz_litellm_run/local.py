@@ -43,7 +43,7 @@ FORWARDED = tuple(
 )
 # Keys a terminal turns into signals for its whole foreground process group (the command included).
 TERMINAL_SIGNALS = tuple(getattr(signal, n) for n in ("SIGINT", "SIGQUIT") if hasattr(signal, n))
-QUIET_PERIOD = 0.25  # seconds without a new request after which delivery is taken as finished
+QUIET_PERIOD = 0.1  # seconds without a new request after which delivery is taken as finished
 # Where the user's environment would send telemetry: replaced by the embedded receiver.
 _DESTINATION_VAR = re.compile(
     r"^OTEL_EXPORTER_OTLP_(TRACES_|METRICS_|LOGS_)?"
