@@ -120,9 +120,10 @@ def _run_child(argv: Sequence[str], path: str, env: Mapping[str, str]) -> int:
         sys.stdout.flush()
         sys.stderr.flush()
         try:
-            # close_fds=False: the command inherits what exec would give it (our own sockets are
-            # close-on-exec); restore_signals: the dispositions a fresh program expects.
-            child = subprocess.Popen(list(argv), executable=path, env=dict(env), close_fds=False)
+            # The command inherits the descriptors exec would give it (our own sockets are not
+            # inheritable). Passing them explicitly, rather than close_fds=False, also keeps CPython off
+            # posix_spawn, which leaves glibc's internal signals 32 and 33 ignored in the command.
+            child = subprocess.Popen(list(argv), executable=path, env=dict(env), pass_fds=_inheritable_fds())
         except OSError as exc:
             raise start_error(argv[0], exc) from None
         for signum in early:
@@ -131,6 +132,24 @@ def _run_child(argv: Sequence[str], path: str, env: Mapping[str, str]) -> int:
     finally:
         for signum, handler in previous.items():
             signal.signal(signum, handler)
+
+
+def _inheritable_fds() -> tuple[int, ...]:
+    """Open descriptors above 2 that an exec would pass on (those not marked close-on-exec)."""
+    directory = "/proc/self/fd" if os.path.isdir("/proc/self/fd") else "/dev/fd"
+    try:
+        names = os.listdir(directory)
+    except OSError:
+        return ()
+    fds = []
+    for name in names:
+        try:
+            fd = int(name)
+            if fd > 2 and os.get_inheritable(fd):
+                fds.append(fd)
+        except (ValueError, OSError):  # the directory's own descriptor, closed by now
+            continue
+    return tuple(sorted(fds))
 
 
 def _in_terminal_foreground() -> bool:

@@ -346,3 +346,24 @@ def test_ctrl_c_on_a_terminal_reaches_the_command_once(tmp_path: Path) -> None:
     assert "sigint=1" in text, text
     assert os.waitstatus_to_exitcode(status) == 0
     assert "No LiteLLM calls were seen" in text
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc/self/fd"), reason="needs /proc")
+def test_the_command_inherits_what_exec_would_give_it(tmp_path: Path) -> None:
+    """Open descriptors the caller passes (e.g. `3>file`) and signal dispositions are those of exec mode."""
+    env = launcher_env(tmp_path)
+    probe = "ls /proc/self/fd | sort -n | tr '\\n' ' '; echo; grep SigIgn /proc/self/status"
+    read_end, write_end = os.pipe()
+    os.set_inheritable(write_end, True)
+    try:
+        outputs = [subprocess.run([sys.executable, "-m", "signoz_litellm_run", "run", *mode, "--", "bash", "-c", probe],
+                                  env=env, cwd=tmp_path, capture_output=True, text=True, timeout=60,
+                                  pass_fds=(write_end,)).stdout.splitlines()
+                   for mode in (["--local"], ["--endpoint", "http://127.0.0.1:4317"])]
+    finally:
+        os.close(read_end)
+        os.close(write_end)
+    (local_fds, local_ignored), (exec_fds, exec_ignored) = outputs
+    assert str(write_end) in local_fds.split() and local_fds == exec_fds
+    # No signal is ignored in the command that exec mode does not ignore too.
+    assert int(local_ignored.split()[1], 16) & ~int(exec_ignored.split()[1], 16) == 0
