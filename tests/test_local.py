@@ -19,7 +19,8 @@ from pathlib import Path
 
 import pytest
 
-from signoz_litellm_run.local import local_base_environment, local_settings, shell_status
+from signoz_litellm_run.launcher import shell_status
+from signoz_litellm_run.local import local_base_environment, local_settings
 from signoz_litellm_run.local_report import build_report, percentile, read_jsonl
 from signoz_litellm_run.receiver import SpanRecord
 from signoz_litellm_run.settings import resolve
