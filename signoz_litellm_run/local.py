@@ -72,7 +72,10 @@ def run_local(settings: Settings, argv: Sequence[str]) -> NoReturn:
         _wait_until_quiet(receiver, max(1.0, settings.shutdown_timeout))
     finally:
         receiver.stop()
-    _finish(receiver, settings.local_output)
+    try:
+        _finish(receiver, settings.local_output)
+    except Exception as exc:  # the report must never cost the command's exit status
+        print(f"signoz-litellm: the --local report failed: {type(exc).__name__}: {exc}", file=sys.stderr)
     exit_like(returncode)
 
 
