@@ -1,7 +1,9 @@
 """The edge where the launcher becomes the user's command: resolve it, then exec it.
 
 `exec_command` is the one place that replaces this process. The command keeps our pid, receives
-signals directly, and its exit status is the job's.
+signals directly, and its exit status is the job's. `spawn_and_wait` + `exit_like` are the same
+promise for a launcher that must outlive the command (`run --local` hosts a receiver): signals passed
+on, the same descriptors, errors and exit status.
 """
 
 from __future__ import annotations
