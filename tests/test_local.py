@@ -368,3 +368,13 @@ def test_the_command_inherits_what_exec_would_give_it(tmp_path: Path) -> None:
     assert str(write_end) in local_fds.split() and local_fds == exec_fds
     # No signal is ignored in the command that exec mode does not ignore too.
     assert int(local_ignored.split()[1], 16) & ~int(exec_ignored.split()[1], 16) == 0
+
+
+def test_local_from_the_environment_needs_no_destination_or_key(tmp_path: Path) -> None:
+    env = launcher_env(tmp_path, SIGNOZ_LOCAL="true", SIGNOZ_REGION="us")  # Cloud region, and no key
+    result = subprocess.run([sys.executable, "-m", "signoz_litellm_run", "run", "--", sys.executable, "-c",
+                             "import os; print(os.environ['OTEL_EXPORTER_OTLP_ENDPOINT'])"],
+                            env=env, cwd=tmp_path, capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert re.fullmatch(r"http://127\.0\.0\.1:\d+\n", result.stdout)
+    assert "No LiteLLM calls were seen" in result.stderr
