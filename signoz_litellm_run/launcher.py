@@ -1,7 +1,9 @@
 """The edge where the launcher becomes the user's command: resolve it, then exec it.
 
 `exec_command` is the one place that replaces this process. The command keeps our pid, receives
-signals directly, and its exit status is the job's.
+signals directly, and its exit status is the job's. `spawn_and_wait` + `exit_like` are the same
+promise for a launcher that must outlive the command (`run --local` hosts a receiver): signals passed
+on, the same descriptors, errors and exit status.
 """
 
 from __future__ import annotations
@@ -9,8 +11,11 @@ from __future__ import annotations
 import errno
 import os
 import shutil
+import signal
+import subprocess
 import sys
 from collections.abc import Mapping, Sequence
+from types import FrameType
 from typing import NoReturn
 
 from signoz_litellm_run.errors import CommandNotExecutable, CommandNotFound, UsageError
@@ -53,10 +58,136 @@ def exec_command(argv: Sequence[str], env: Mapping[str, str]) -> NoReturn:
     try:
         os.execve(path, list(argv), dict(env))
     except OSError as exc:
-        if exc.errno in (errno.ENOENT, errno.ENOTDIR):
-            raise CommandNotFound(f"Command not found: {argv[0]} ({exc.strerror}).",
-                                  "If it is a script, check its #! line names an installed interpreter.") from None
-        raise CommandNotExecutable(
-            f"Command cannot be executed: {argv[0]} ({exc.strerror}).",
-            "Check it is a program or a script with a #! line, and that you may execute it.",
-        ) from None
+        raise start_error(argv[0], exc) from None
+
+
+def start_error(command: str, exc: OSError) -> CommandNotFound | CommandNotExecutable:
+    """The error for a command the system refused to start (exec or spawn): 127 or 126, as a shell."""
+    if exc.errno in (errno.ENOENT, errno.ENOTDIR):
+        return CommandNotFound(f"Command not found: {command} ({exc.strerror}).",
+                               "If it is a script, check its #! line names an installed interpreter.")
+    return CommandNotExecutable(
+        f"Command cannot be executed: {command} ({exc.strerror}).",
+        "Check it is a program or a script with a #! line, and that you may execute it.",
+    )
+
+
+# --------------------------------------------------------------------------------------------- spawn
+# For a launcher that must stay alive while the command runs (`run --local` hosts a receiver).
+
+FORWARDED = tuple(
+    getattr(signal, name)
+    for name in ("SIGINT", "SIGTERM", "SIGHUP", "SIGQUIT", "SIGUSR1", "SIGUSR2")
+    if hasattr(signal, name)
+)
+# Keys a terminal turns into signals for its whole foreground process group (the command included).
+TERMINAL_SIGNALS = tuple(getattr(signal, n) for n in ("SIGINT", "SIGQUIT") if hasattr(signal, n))
+
+
+def spawn_and_wait(argv: Sequence[str], path: str, env: Mapping[str, str]) -> int:
+    """Run the command as a child instead of becoming it, for a launcher that must outlive it.
+
+    Keeps what exec promises: the same descriptors and errors (127 / 126); FORWARDED signals sent to
+    the launcher are passed on (the command stays in our process group, so what a terminal sends the
+    whole foreground group, and group-wide kills, reach it directly: a terminal key is not passed on
+    a second time while we are in the terminal's foreground). Returns the command's `returncode`
+    (-N when signal N killed it); see `exit_like`.
+    """
+    child: subprocess.Popen[bytes] | None = None
+    early: list[int] = []  # signals that came before the command existed
+
+    def send(signum: int) -> None:
+        if child is not None and child.returncode is None:
+            try:
+                child.send_signal(signum)
+            except OSError:
+                pass
+
+    def forward(signum: int, _frame: FrameType | None) -> None:
+        if child is None:
+            early.append(signum)  # the command did not exist yet, so nothing reached it
+        elif signum in TERMINAL_SIGNALS and _in_terminal_foreground():
+            pass  # the terminal sent it to the whole foreground group: the command has it already
+        else:
+            send(signum)
+
+    previous = {signum: signal.signal(signum, forward) for signum in FORWARDED}
+    try:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        try:
+            # The command inherits the descriptors exec would give it (our own sockets are not
+            # inheritable). Passing them explicitly, rather than close_fds=False, also keeps CPython off
+            # posix_spawn, which leaves glibc's internal signals 32 and 33 ignored in the command.
+            child = subprocess.Popen(list(argv), executable=path, env=dict(env), pass_fds=_inheritable_fds())
+        except OSError as exc:
+            raise start_error(argv[0], exc) from None
+        for signum in early:
+            send(signum)
+        return child.wait()
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+
+
+def _inheritable_fds() -> tuple[int, ...]:
+    """Open descriptors above 2 that an exec would pass on (those not marked close-on-exec)."""
+    directory = "/proc/self/fd" if os.path.isdir("/proc/self/fd") else "/dev/fd"
+    try:
+        names = os.listdir(directory)
+    except OSError:
+        return ()
+    fds = []
+    for name in names:
+        try:
+            fd = int(name)
+            if fd > 2 and os.get_inheritable(fd):
+                fds.append(fd)
+        except (ValueError, OSError):  # the directory's own descriptor, closed by now
+            continue
+    return tuple(sorted(fds))
+
+
+def _in_terminal_foreground() -> bool:
+    """True when this process's group is the foreground group of the terminal on stdin/stdout/stderr."""
+    for fd in (0, 1, 2):
+        try:
+            if os.isatty(fd):
+                return os.tcgetpgrp(fd) == os.getpgrp()
+        except OSError:
+            continue
+    return False
+
+
+_CORE_SIGNALS = {getattr(signal, n) for n in ("SIGQUIT", "SIGILL", "SIGTRAP", "SIGABRT", "SIGBUS", "SIGFPE",
+                                              "SIGSEGV", "SIGSYS", "SIGXCPU", "SIGXFSZ") if hasattr(signal, n)}
+
+
+def shell_status(returncode: int) -> int:
+    """A `Popen.returncode` as a shell shows it: -N (killed by signal N) becomes 128+N."""
+    return 128 - returncode if returncode < 0 else returncode
+
+
+def exit_like(returncode: int) -> NoReturn:
+    """Exit with the command's status; when a signal killed it, die of the same signal."""
+    if returncode < 0:
+        signum = -returncode
+        try:
+            sys.stdout.flush()
+            sys.stderr.flush()
+        except (OSError, ValueError):
+            pass
+        if signum in _CORE_SIGNALS:
+            try:
+                import resource
+
+                resource.setrlimit(resource.RLIMIT_CORE, (0, 0))  # the command's core, not ours
+            except (ImportError, OSError, ValueError):
+                pass
+        try:
+            signal.signal(signum, signal.SIG_DFL)
+            signal.pthread_sigmask(signal.SIG_UNBLOCK, {signum})
+            os.kill(os.getpid(), signum)
+        except (OSError, ValueError):
+            pass
+    sys.exit(shell_status(returncode))

@@ -14,7 +14,11 @@ from signoz_litellm_run.settings import OPTIONS, Settings
 
 
 def run(settings: Settings, argv: Sequence[str]) -> NoReturn:
-    """Resolve the command, build its environment and become it."""
+    """Resolve the command, build its environment and become it (with --local: run it, then report)."""
+    if settings.local:
+        from signoz_litellm_run.local import run_local
+
+        run_local(settings, argv)
     cwd = os.getcwd()
     env = environment.child_environment(settings, os.environ, cwd=cwd, pid=os.getpid())
     resolve_executable(argv[0], env)  # fail early, before any other work, with 126 / 127
