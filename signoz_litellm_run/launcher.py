@@ -55,10 +55,23 @@ def exec_command(argv: Sequence[str], env: Mapping[str, str]) -> NoReturn:
     path = resolve_executable(argv[0], env)
     sys.stdout.flush()
     sys.stderr.flush()
+    restore_signals()
     try:
         os.execve(path, list(argv), dict(env))
     except OSError as exc:
         raise start_error(argv[0], exc) from None
+
+
+def restore_signals() -> None:
+    """Python ignores SIGPIPE and SIGXFSZ at start-up, and an exec keeps ignored signals ignored: the
+    command would then behave differently from the same command run from a shell (`yes | head` would
+    never end `yes` by SIGPIPE). Put them back to their defaults, as subprocess does."""
+    import signal
+
+    for name in ("SIGPIPE", "SIGXFSZ"):
+        number = getattr(signal, name, None)
+        if number is not None:
+            signal.signal(number, signal.SIG_DFL)
 
 
 def start_error(command: str, exc: OSError) -> CommandNotFound | CommandNotExecutable:

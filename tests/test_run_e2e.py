@@ -189,3 +189,14 @@ def test_wrapping_opentelemetry_instrument_too_still_gives_one_span_per_call(
     receiver.wait_for(lambda r: False, timeout=1.0)
     assert len(_litellm_spans(receiver)) == 3
     assert receiver.wait_for(lambda r: "gen_ai.client.token.usage" in r.metric_names())
+
+
+def test_command_gets_default_signal_dispositions(receiver: Receiver) -> None:
+    """As from a shell: SIGPIPE is not left ignored by the launcher's Python (`yes | head` must end)."""
+    result = launcher(["run", "--endpoint", receiver.grpc_endpoint, "--", "sh", "-c",
+                       "grep -E '^SigIgn' /proc/self/status; yes | head -n 1"], env=clean_env(), timeout=60)
+    assert result.returncode == 0, result.stderr
+    ignored = int(result.stdout.split()[1], 16)
+    assert not ignored & (1 << (13 - 1)), "SIGPIPE ignored"  # signal 13
+    assert not ignored & (1 << (25 - 1)), "SIGXFSZ ignored"  # signal 25
+    assert result.stdout.splitlines()[-1] == "y"
