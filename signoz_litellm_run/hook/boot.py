@@ -17,9 +17,10 @@ def start() -> None:
     _started = True
     try:
         _initialize_without_recursion()
-        from signoz_litellm_run.hook import litellm_arm
+        from signoz_litellm_run.hook import litellm_arm, proxy
 
         litellm_arm.install()
+        proxy.install()
     except Exception as exc:  # telemetry must never break the program
         import sys
 

@@ -1,0 +1,97 @@
+"""Inside the LiteLLM proxy server: what `litellm --config ...` needs beyond the SDK arming.
+
+- The proxy creates its "Received Proxy Server Request" span only while
+  `litellm.proxy.proxy_server.open_telemetry_logger` is set, and the OpenTelemetry logger sets it
+  when it is created. Our arming creates the logger lazily, at the first LLM call, which is after
+  the first request's span should have started. So when the proxy server module is imported, the
+  one OpenTelemetry logger of the process is created at once (or an existing one adopted); a config
+  that lists `otel` later gets that same instance from LiteLLM, never a second one.
+- Kubernetes and Docker poll the proxy's liveness and readiness endpoints every few seconds. Their
+  server spans (and everything under them) are dropped by a sampler placed in front of the SDK's
+  own, unless `--trace-health-probes` set SIGNOZ_LITELLM_TRACE_HEALTH_PROBES.
+
+The sampler is installed in every process (cheap: it looks only at server spans) but drops nothing
+until the proxy server module has been imported, so other web applications keep their probes.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from typing import Any
+
+_logger = logging.getLogger("signoz_litellm")
+
+TRACE_PROBES_ENV = "SIGNOZ_LITELLM_TRACE_HEALTH_PROBES"
+PROXY_MODULE = "litellm.proxy.proxy_server"
+# The LiteLLM proxy's probe endpoints (litellm/proxy/health_endpoints/_health_endpoints.py).
+# `/health` itself is not one: it is an authenticated check that calls every model.
+PROBE_PATHS = frozenset({"/health/liveliness", "/health/liveness", "/health/readiness"})
+
+_active = False  # set when the proxy server module is imported
+
+
+def install() -> None:
+    """Install the probe filter (unless probes are traced) and the hook on the proxy's import."""
+    import wrapt
+
+    if os.environ.get(TRACE_PROBES_ENV, "").strip().lower() not in ("1", "true", "yes", "on"):
+        _install_probe_sampler()
+    wrapt.register_post_import_hook(_on_proxy_import, PROXY_MODULE)
+
+
+def _on_proxy_import(_module: Any) -> None:
+    global _active
+    _active = True
+    try:
+        import litellm
+
+        from signoz_litellm_run.hook import litellm_arm
+
+        litellm_arm.ensure_registered(litellm)
+    except Exception as exc:  # never break the proxy
+        _logger.warning("signoz-litellm: could not arm the LiteLLM proxy's OpenTelemetry logger: %s", exc)
+
+
+def is_probe(kind: Any, attributes: Any) -> bool:
+    """True for the server span of a request to one of the proxy's probe endpoints."""
+    if not _active or not attributes:
+        return False
+    from opentelemetry.trace import SpanKind
+
+    if kind is not SpanKind.SERVER:
+        return False
+    path = attributes.get("url.path") or attributes.get("http.target")
+    if not isinstance(path, str):
+        return False
+    return path.split("?", 1)[0].rstrip("/") in PROBE_PATHS
+
+
+def _install_probe_sampler() -> None:
+    from opentelemetry import trace
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.sampling import Decision, Sampler, SamplingResult
+
+    provider = trace.get_tracer_provider()
+    if not isinstance(provider, TracerProvider) or getattr(provider.sampler, "_signoz_litellm", False):
+        return
+
+    class ProbeDropSampler(Sampler):
+        """Drops the server span of a probe request (its children follow: the SDK's samplers are
+        parent-based); every other decision is the wrapped sampler's."""
+
+        _signoz_litellm = True
+
+        def __init__(self, inner: Sampler) -> None:
+            self._inner = inner
+
+        def should_sample(self, parent_context: Any, trace_id: int, name: str, kind: Any = None,
+                          attributes: Any = None, links: Any = None, trace_state: Any = None) -> SamplingResult:
+            if is_probe(kind, attributes):
+                return SamplingResult(Decision.DROP)
+            return self._inner.should_sample(parent_context, trace_id, name, kind, attributes, links, trace_state)
+
+        def get_description(self) -> str:
+            return f"SignozLitellmProbeDrop{{{self._inner.get_description()}}}"
+
+    provider.sampler = ProbeDropSampler(provider.sampler)
