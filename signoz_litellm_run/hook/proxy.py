@@ -6,6 +6,11 @@
   the first request's span should have started. So when the proxy server module is imported, the
   one OpenTelemetry logger of the process is created at once (or an existing one adopted); a config
   that lists `otel` later gets that same instance from LiteLLM, never a second one.
+- `docker stop` / Kubernetes termination send SIGTERM. Uvicorn (which serves the proxy) shuts down
+  gracefully (the proxy drains its logging worker), then raises the signal again with its default
+  action, so the process dies without running `atexit`, where the SDK would export what it still
+  holds. So once the server has stopped because of a signal, the telemetry is flushed first, within
+  SIGNOZ_LITELLM_SHUTDOWN_TIMEOUT seconds. (Only for the proxy: signals in general are hook/shutdown.py's.)
 - Kubernetes and Docker poll the proxy's liveness and readiness endpoints every few seconds. Their
   server spans (and everything under them) are dropped by a sampler placed in front of the SDK's
   own, unless `--trace-health-probes` set SIGNOZ_LITELLM_TRACE_HEALTH_PROBES.
@@ -38,6 +43,7 @@ def install() -> None:
     if os.environ.get(TRACE_PROBES_ENV, "").strip().lower() not in ("1", "true", "yes", "on"):
         _install_probe_sampler()
     wrapt.register_post_import_hook(_on_proxy_import, PROXY_MODULE)
+    wrapt.register_post_import_hook(_patch_uvicorn_server, "uvicorn.server")
 
 
 def _on_proxy_import(_module: Any) -> None:
@@ -48,6 +54,11 @@ def _on_proxy_import(_module: Any) -> None:
 
         from signoz_litellm_run.hook import litellm_arm
 
+        if litellm_arm._state.lock.locked():
+            # The logger is being created right now (creating it imports the proxy server when the
+            # proxy's packages are installed, even in an SDK program): it registers itself as the
+            # proxy's logger when done, and waiting here for the lock would deadlock.
+            return
         litellm_arm.ensure_registered(litellm)
     except Exception as exc:  # never break the proxy
         _logger.warning("signoz-litellm: could not arm the LiteLLM proxy's OpenTelemetry logger: %s", exc)
@@ -95,3 +106,47 @@ def _install_probe_sampler() -> None:
             return f"SignozLitellmProbeDrop{{{self._inner.get_description()}}}"
 
     provider.sampler = ProbeDropSampler(provider.sampler)
+
+
+def _patch_uvicorn_server(module: Any) -> None:
+    server_class = getattr(module, "Server", None)
+    original = getattr(server_class, "_serve", None)
+    if original is None or getattr(original, "_signoz_litellm", False):
+        return  # an older uvicorn: it exits normally after a signal, and atexit exports
+
+    async def _serve(self: Any, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return await original(self, *args, **kwargs)
+        finally:
+            if _active and getattr(self, "_captured_signals", None):
+                flush_telemetry()
+
+    _serve._signoz_litellm = True  # type: ignore[attr-defined]
+    server_class._serve = _serve
+
+
+def flush_telemetry() -> None:
+    """Export what the providers hold, within SIGNOZ_LITELLM_SHUTDOWN_TIMEOUT seconds in all."""
+    import time
+
+    try:
+        timeout = float(os.environ.get("SIGNOZ_LITELLM_SHUTDOWN_TIMEOUT") or 1.0)
+    except ValueError:
+        timeout = 1.0
+    deadline = time.monotonic() + timeout
+    try:
+        from opentelemetry import metrics, trace
+        from opentelemetry._logs import get_logger_provider
+
+        providers = (trace.get_tracer_provider(), get_logger_provider(), metrics.get_meter_provider())
+    except Exception:
+        return
+    for provider in providers:
+        flush = getattr(provider, "force_flush", None)
+        if flush is None:
+            continue
+        remaining_ms = max(1, int((deadline - time.monotonic()) * 1000))
+        try:
+            flush(remaining_ms)
+        except Exception:  # never stand in the way of the proxy's exit
+            _logger.debug("Flushing telemetry failed", exc_info=True)
