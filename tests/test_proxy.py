@@ -174,14 +174,16 @@ def otel_and_custom(tmp_path_factory: pytest.TempPathFactory) -> ProxyRun:
 
 
 @pytest.fixture(scope="module")
-def otel_single_probes(tmp_path_factory: pytest.TempPathFactory) -> ProxyRun:
-    """callbacks as a single value, through the `proxy` shorthand, with --trace-health-probes."""
-    settings = "litellm_settings:\n  callbacks: otel\n"
+def single_callback_probes(tmp_path_factory: pytest.TempPathFactory) -> ProxyRun:
+    """callbacks as a single value, which replaces litellm.callbacks (LiteLLM reads a single value
+    as a `module.instance` path, so `callbacks: otel` is not valid LiteLLM config), through the
+    `proxy` shorthand, with --trace-health-probes."""
+    settings = "litellm_settings:\n  callbacks: custom_callbacks.handler\n"
     command = ["proxy", "--trace-health-probes", "--config", "{config}", "--host", "127.0.0.1", "--port", "{port}"]
-    return _run_proxy(tmp_path_factory.mktemp("otel_single"), settings, command)
+    return _run_proxy(tmp_path_factory.mktemp("single_callback"), settings, command)
 
 
-SCENARIOS = ("no_otel", "otel_and_custom", "otel_single_probes")
+SCENARIOS = ("no_otel", "otel_and_custom", "single_callback_probes")
 
 
 @pytest.mark.parametrize("scenario", SCENARIOS)
@@ -229,13 +231,15 @@ def test_health_probes_leave_no_spans_by_default(scenario: str, request: pytest.
     assert probe_spans == []
 
 
-def test_trace_health_probes_brings_them_back(otel_single_probes: ProxyRun) -> None:
+def test_trace_health_probes_brings_them_back(single_callback_probes: ProxyRun) -> None:
     for probe in PROBES:
-        assert otel_single_probes.traces_with_server_span(probe), probe
+        assert single_callback_probes.traces_with_server_span(probe), probe
 
 
-def test_other_callbacks_keep_working(otel_and_custom: ProxyRun) -> None:
-    assert otel_and_custom.callback_lines == CHATS
+@pytest.mark.parametrize("scenario", ("otel_and_custom", "single_callback_probes"))
+def test_other_callbacks_keep_working(scenario: str, request: pytest.FixtureRequest) -> None:
+    run: ProxyRun = request.getfixturevalue(scenario)
+    assert run.callback_lines == CHATS
 
 
 def test_proxy_without_its_dependencies_says_what_to_install(tmp_path: Path) -> None:
@@ -256,3 +260,18 @@ def test_proxy_without_its_dependencies_says_what_to_install(tmp_path: Path) -> 
         assert "fastapi" in done.stderr
         assert "must not start" not in done.stdout
         assert "Traceback" not in done.stderr
+
+
+@pytest.mark.parametrize(("argv", "expected"), [
+    (["litellm", "--config", "c.yaml"], True),
+    (["/venv/bin/litellm-proxy"], True),
+    (["python", "-m", "litellm", "--config", "c.yaml"], True),
+    (["python3.11", "-u", "-m", "litellm.proxy.proxy_cli"], True),
+    (["python", "main.py", "-m", "litellm"], False),
+    (["python", "-m", "uvicorn", "app:api"], False),
+    (["uvicorn", "app:api"], False),
+])
+def test_recognises_the_proxy_command(argv: list[str], expected: bool) -> None:
+    from signoz_litellm_run.proxy import is_proxy_command
+
+    assert is_proxy_command(argv) is expected
