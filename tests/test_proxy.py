@@ -275,3 +275,22 @@ def test_recognises_the_proxy_command(argv: list[str], expected: bool) -> None:
     from signoz_litellm_run.proxy import is_proxy_command
 
     assert is_proxy_command(argv) is expected
+
+
+def test_an_sdk_program_does_not_import_the_proxy_server(receiver: Receiver, fake_provider: FakeProvider) -> None:
+    """With the proxy's packages installed, LiteLLM's OTel logger imports the whole proxy server when
+    it is created (seconds at the first call); under signoz-litellm an SDK program never does."""
+    code = (
+        "import sys, litellm\n"
+        f"litellm.completion(model='openai/fake-model', api_base={fake_provider.base_url!r}, api_key='sk-test',\n"
+        "                  messages=[{'role': 'user', 'content': 'hi'}])\n"
+        "print('PROXY_SERVER_IMPORTED', 'litellm.proxy.proxy_server' in sys.modules)\n"
+    )
+    env = dict(os.environ, LITELLM_LOCAL_MODEL_COST_MAP="True")
+    done = subprocess.run([sys.executable, "-m", "signoz_litellm_run", "run", "--endpoint", receiver.grpc_endpoint,
+                           "--no-bootstrap", "--", sys.executable, "-c", code],
+                          env=env, capture_output=True, text=True, timeout=180)
+    assert done.returncode == 0, done.stderr
+    assert "PROXY_SERVER_IMPORTED False" in done.stdout
+    assert "Proxy Server is not installed" not in done.stderr
+    assert receiver.wait_for(lambda r: any(s.name == "litellm_request" for s in r.spans()), timeout=30)

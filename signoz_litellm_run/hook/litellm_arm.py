@@ -91,7 +91,7 @@ def ensure_registered(litellm: Any) -> None:
 
                 # Registers the instance LiteLLM returns for "otel" from now on, so a program or proxy
                 # config that lists "otel" gets this same logger rather than a second one.
-                with _without_proxy_warning():
+                with _without_proxy_warning(), _proxy_server_kept_out():
                     logger = _init_custom_logger_compatible_class("otel", internal_usage_cache=None, llm_router=None)
             _state.logger = logger
         manager = litellm.logging_callback_manager
@@ -127,6 +127,27 @@ class _without_proxy_warning:
 
     def __exit__(self, *exc: object) -> None:
         logging.getLogger("LiteLLM").removeFilter(self._filter)
+
+
+class _proxy_server_kept_out:
+    """Creating the logger imports LiteLLM's proxy server when its packages are installed (~4 s at
+    an SDK program's first call, for nothing). Outside the proxy that import is made to fail, which
+    LiteLLM treats as "no proxy"; inside the proxy the module is already imported and used."""
+
+    _name = "litellm.proxy.proxy_server"
+
+    def __enter__(self) -> None:
+        import sys
+
+        self._blocked = self._name not in sys.modules
+        if self._blocked:
+            sys.modules[self._name] = None  # type: ignore[assignment]
+
+    def __exit__(self, *exc: object) -> None:
+        import sys
+
+        if self._blocked and sys.modules.get(self._name, 0) is None:
+            del sys.modules[self._name]
 
 
 def _drop_unexportable_log_attribute() -> None:
