@@ -106,6 +106,14 @@ def _few(names: Sequence[str], shown: int = 3) -> str:
 
 def run_proxy(settings: Settings, litellm_args: Sequence[str]) -> NoReturn:
     """`signoz-litellm proxy ARGS`: run `litellm ARGS` instrumented."""
+    import shutil
+
     from signoz_litellm_run import runner
 
-    runner.run(settings, ["litellm", *litellm_args])
+    program = "litellm"
+    if shutil.which(program) is None:
+        # Installed with pipx (or called by full path): the `litellm` beside our own interpreter.
+        beside = os.path.join(os.path.dirname(sys.executable), program)
+        if os.access(beside, os.X_OK):
+            program = beside
+    runner.run(settings, [program, *litellm_args])
