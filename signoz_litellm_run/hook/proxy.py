@@ -34,6 +34,7 @@ PROXY_MODULE = "litellm.proxy.proxy_server"
 PROBE_PATHS = frozenset({"/health/liveliness", "/health/liveness", "/health/readiness"})
 
 _active = False  # set when the proxy server module is imported
+_SERVER_KIND: Any = None  # opentelemetry.trace.SpanKind.SERVER, once the sampler is installed
 
 
 def install() -> None:
@@ -55,9 +56,9 @@ def _on_proxy_import(_module: Any) -> None:
         from signoz_litellm_run.hook import litellm_arm
 
         if litellm_arm._state.lock.locked():
-            # The logger is being created right now (creating it imports the proxy server when the
-            # proxy's packages are installed, even in an SDK program): it registers itself as the
-            # proxy's logger when done, and waiting here for the lock would deadlock.
+            # The logger is being created right now, possibly by this very thread (LiteLLM's logger
+            # imports the proxy server while it initialises): it registers itself as the proxy's
+            # logger when done, and waiting here for the lock could deadlock.
             return
         litellm_arm.ensure_registered(litellm)
     except Exception as exc:  # never break the proxy
@@ -66,11 +67,7 @@ def _on_proxy_import(_module: Any) -> None:
 
 def is_probe(kind: Any, attributes: Any) -> bool:
     """True for the server span of a request to one of the proxy's probe endpoints."""
-    if not _active or not attributes:
-        return False
-    from opentelemetry.trace import SpanKind
-
-    if kind is not SpanKind.SERVER:
+    if not _active or not attributes or kind is not _SERVER_KIND:
         return False
     path = attributes.get("url.path") or attributes.get("http.target")
     if not isinstance(path, str):
@@ -79,6 +76,7 @@ def is_probe(kind: Any, attributes: Any) -> bool:
 
 
 def _install_probe_sampler() -> None:
+    global _SERVER_KIND
     from opentelemetry import trace
     from opentelemetry.sdk.trace import TracerProvider
     from opentelemetry.sdk.trace.sampling import Decision, Sampler, SamplingResult
@@ -105,6 +103,7 @@ def _install_probe_sampler() -> None:
         def get_description(self) -> str:
             return f"SignozLitellmProbeDrop{{{self._inner.get_description()}}}"
 
+    _SERVER_KIND = trace.SpanKind.SERVER
     provider.sampler = ProbeDropSampler(provider.sampler)
 
 
