@@ -15,6 +15,7 @@ Guarantees, whatever the program does with LiteLLM's callback lists:
 from __future__ import annotations
 
 import logging
+import sys
 import threading
 from collections import OrderedDict
 from typing import Any
@@ -91,7 +92,7 @@ def ensure_registered(litellm: Any) -> None:
 
                 # Registers the instance LiteLLM returns for "otel" from now on, so a program or proxy
                 # config that lists "otel" gets this same logger rather than a second one.
-                with _without_proxy_warning(), _proxy_server_kept_out():
+                with _outside_the_proxy():
                     logger = _init_custom_logger_compatible_class("otel", internal_usage_cache=None, llm_router=None)
             _state.logger = logger
         manager = litellm.logging_callback_manager
@@ -116,38 +117,25 @@ class _ProxyWarningFilter(logging.Filter):
         return "Proxy Server is not installed" not in str(record.msg)
 
 
-class _without_proxy_warning:
-    """Outside the proxy, LiteLLM's logger warns that the proxy is not installed when the OTel
-    logger is created; that is expected for an SDK program, so the line is not shown."""
+class _outside_the_proxy:
+    """Creating LiteLLM's OTel logger imports the whole proxy server (FastAPI and all, seconds) just
+    to register itself with it, and warns when the proxy is not installed. In a program that is not
+    the proxy (the proxy server module is not imported yet) neither is useful: the import is
+    blocked for the duration and the warning is not shown."""
 
     _filter = _ProxyWarningFilter()
+    _module = "litellm.proxy.proxy_server"
 
     def __enter__(self) -> None:
+        self._blocked = self._module not in sys.modules
+        if self._blocked:
+            sys.modules[self._module] = None  # type: ignore[assignment]  # makes the import fail fast
         logging.getLogger("LiteLLM").addFilter(self._filter)
 
     def __exit__(self, *exc: object) -> None:
         logging.getLogger("LiteLLM").removeFilter(self._filter)
-
-
-class _proxy_server_kept_out:
-    """Creating the logger imports LiteLLM's proxy server when its packages are installed (~4 s at
-    an SDK program's first call, for nothing). Outside the proxy that import is made to fail, which
-    LiteLLM treats as "no proxy"; inside the proxy the module is already imported and used."""
-
-    _name = "litellm.proxy.proxy_server"
-
-    def __enter__(self) -> None:
-        import sys
-
-        self._blocked = self._name not in sys.modules
-        if self._blocked:
-            sys.modules[self._name] = None  # type: ignore[assignment]
-
-    def __exit__(self, *exc: object) -> None:
-        import sys
-
-        if self._blocked and sys.modules.get(self._name, 0) is None:
-            del sys.modules[self._name]
+        if self._blocked and sys.modules.get(self._module, 0) is None:
+            del sys.modules[self._module]
 
 
 def _drop_unexportable_log_attribute() -> None:

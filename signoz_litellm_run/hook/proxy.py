@@ -42,7 +42,11 @@ def install() -> None:
     import wrapt
 
     if os.environ.get(TRACE_PROBES_ENV, "").strip().lower() not in ("1", "true", "yes", "on"):
-        _install_probe_sampler()
+        if not _install_probe_sampler():
+            # Called before OpenTelemetry built its providers (e.g. from the distro's configure
+            # step): install it when the web framework is imported, before any server tracer exists.
+            for module in ("fastapi", "starlette", PROXY_MODULE):
+                wrapt.register_post_import_hook(lambda _m: _install_probe_sampler(), module)
     wrapt.register_post_import_hook(_on_proxy_import, PROXY_MODULE)
     wrapt.register_post_import_hook(_patch_uvicorn_server, "uvicorn.server")
 
@@ -75,15 +79,18 @@ def is_probe(kind: Any, attributes: Any) -> bool:
     return path.split("?", 1)[0].rstrip("/") in PROBE_PATHS
 
 
-def _install_probe_sampler() -> None:
+def _install_probe_sampler() -> bool:
+    """Put the probe filter in front of the SDK provider's sampler; False if there is no SDK provider yet."""
     global _SERVER_KIND
     from opentelemetry import trace
     from opentelemetry.sdk.trace import TracerProvider
     from opentelemetry.sdk.trace.sampling import Decision, Sampler, SamplingResult
 
     provider = trace.get_tracer_provider()
-    if not isinstance(provider, TracerProvider) or getattr(provider.sampler, "_signoz_litellm", False):
-        return
+    if not isinstance(provider, TracerProvider):
+        return False
+    if getattr(provider.sampler, "_signoz_litellm", False):
+        return True
 
     class ProbeDropSampler(Sampler):
         """Drops the server span of a probe request (its children follow: the SDK's samplers are
@@ -105,6 +112,7 @@ def _install_probe_sampler() -> None:
 
     _SERVER_KIND = trace.SpanKind.SERVER
     provider.sampler = ProbeDropSampler(provider.sampler)
+    return True
 
 
 def _patch_uvicorn_server(module: Any) -> None:
