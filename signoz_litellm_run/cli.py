@@ -180,6 +180,36 @@ def doctor_command(
     raise typer.Exit(status)
 
 
+@app.command(
+    context_settings={"allow_interspersed_args": False, "ignore_unknown_options": True},
+    epilog="Our options come first; everything from the first option we do not know (e.g. --config) "
+    "goes to litellm. Exit status: the proxy's own; 2 usage error or proxy dependencies missing.",
+)
+def proxy(
+    litellm_args: Annotated[Optional[list[str]], typer.Argument(
+        help="Arguments for `litellm` (the LiteLLM proxy server), e.g. --config config.yaml --port 4000.",
+        show_default=False)] = None,
+    region: Region = None, ingestion_key: IngestionKey = None, endpoint: Endpoint = None,
+    protocol: Protocol = None, ca_cert: CaCert = None, insecure: Insecure = None,
+    service_name: ServiceName = None, environment: Environment = None,
+    resource_attributes: ResourceAttributes = None,
+    bootstrap: Bootstrap = None, bootstrap_timeout: BootstrapTimeout = None,
+    shutdown_timeout: ShutdownTimeout = None, local: Local = None, local_output: LocalOutput = None,
+    trace_health_probes: TraceProbes = None,
+) -> None:
+    """Run the LiteLLM proxy server (`litellm ARGS`) with its traces, metrics and logs sent to SigNoz.
+
+    signoz-litellm proxy --region us --config config.yaml is signoz-litellm run --region us -- litellm --config config.yaml
+    (the TOML config of signoz-litellm itself comes from SIGNOZ_LITELLM_CONFIG or the working directory here).
+    """
+    from signoz_litellm_run import proxy as proxy_launcher
+
+    args = list(litellm_args or [])
+    if args and args[0] == "--":
+        args = args[1:]
+    proxy_launcher.run_proxy(_settings(locals(), ["litellm", *args]), args)
+
+
 def main(argv: list[str] | None = None) -> None:
     """Console-script entry point."""
     try:

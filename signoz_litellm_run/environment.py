@@ -22,6 +22,7 @@ SIGNALS = ("traces", "metrics", "logs")
 HTTP_PATHS = {"traces": "/v1/traces", "metrics": "/v1/metrics", "logs": "/v1/logs"}
 ROOT_PID_ENV = "SIGNOZ_LITELLM_ROOT_PID"
 SHUTDOWN_TIMEOUT_ENV = "SIGNOZ_LITELLM_SHUTDOWN_TIMEOUT"
+TRACE_PROBES_ENV = "SIGNOZ_LITELLM_TRACE_HEALTH_PROBES"  # read by hook/proxy.py
 # Our own switches the hook reads, which the user's environment may pre-set.
 OUR_DEFAULTS = {
     "OTEL_TRACES_EXPORTER": "otlp",
@@ -104,6 +105,8 @@ def child_updates(settings: Settings, base_env: Mapping[str, str], *, cwd: str) 
             f"{k}={quote(str(v), safe='/:@.-_~ ')}" for k, v in attributes.items()
         )
     updates[SHUTDOWN_TIMEOUT_ENV] = f"{settings.shutdown_timeout:g}"
+    if settings.trace_health_probes or base_env.get(TRACE_PROBES_ENV):
+        updates[TRACE_PROBES_ENV] = "true" if settings.trace_health_probes else "false"
     return updates
 
 

@@ -1,0 +1,159 @@
+"""Inside the LiteLLM proxy server: what `litellm --config ...` needs beyond the SDK arming.
+
+- The proxy creates its "Received Proxy Server Request" span only while
+  `litellm.proxy.proxy_server.open_telemetry_logger` is set, and the OpenTelemetry logger sets it
+  when it is created. Our arming creates the logger lazily, at the first LLM call, which is after
+  the first request's span should have started. So when the proxy server module is imported, the
+  one OpenTelemetry logger of the process is created at once (or an existing one adopted); a config
+  that lists `otel` later gets that same instance from LiteLLM, never a second one.
+- `docker stop` / Kubernetes termination send SIGTERM. Uvicorn (which serves the proxy) shuts down
+  gracefully (the proxy drains its logging worker), then raises the signal again with its default
+  action, so the process dies without running `atexit`, where the SDK would export what it still
+  holds. So once the server has stopped because of a signal, the telemetry is flushed first, within
+  SIGNOZ_LITELLM_SHUTDOWN_TIMEOUT seconds. (Only for the proxy: signals in general are hook/shutdown.py's.)
+- Kubernetes and Docker poll the proxy's liveness and readiness endpoints every few seconds. Their
+  server spans (and everything under them) are dropped by a sampler placed in front of the SDK's
+  own, unless `--trace-health-probes` set SIGNOZ_LITELLM_TRACE_HEALTH_PROBES.
+
+The sampler is installed in every process (cheap: it looks only at server spans) but drops nothing
+until the proxy server module has been imported, so other web applications keep their probes.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from typing import Any
+
+_logger = logging.getLogger("signoz_litellm")
+
+TRACE_PROBES_ENV = "SIGNOZ_LITELLM_TRACE_HEALTH_PROBES"
+PROXY_MODULE = "litellm.proxy.proxy_server"
+# The LiteLLM proxy's probe endpoints (litellm/proxy/health_endpoints/_health_endpoints.py).
+# `/health` itself is not one: it is an authenticated check that calls every model.
+PROBE_PATHS = frozenset({"/health/liveliness", "/health/liveness", "/health/readiness"})
+
+_active = False  # set when the proxy server module is imported
+_SERVER_KIND: Any = None  # opentelemetry.trace.SpanKind.SERVER, once the sampler is installed
+
+
+def install() -> None:
+    """Install the probe filter (unless probes are traced) and the hook on the proxy's import."""
+    import wrapt
+
+    if os.environ.get(TRACE_PROBES_ENV, "").strip().lower() not in ("1", "true", "yes", "on"):
+        if not _install_probe_sampler():
+            # Called before OpenTelemetry built its providers (e.g. from the distro's configure
+            # step): install it when the web framework is imported, before any server tracer exists.
+            for module in ("fastapi", "starlette", PROXY_MODULE):
+                wrapt.register_post_import_hook(lambda _m: _install_probe_sampler(), module)
+    wrapt.register_post_import_hook(_on_proxy_import, PROXY_MODULE)
+    wrapt.register_post_import_hook(_patch_uvicorn_server, "uvicorn.server")
+
+
+def _on_proxy_import(_module: Any) -> None:
+    global _active
+    _active = True
+    try:
+        import litellm
+
+        from signoz_litellm_run.hook import litellm_arm
+
+        if litellm_arm._state.lock.locked():
+            # The logger is being created right now, possibly by this very thread (LiteLLM's logger
+            # imports the proxy server while it initialises): it registers itself as the proxy's
+            # logger when done, and waiting here for the lock could deadlock.
+            return
+        litellm_arm.ensure_registered(litellm)
+    except Exception as exc:  # never break the proxy
+        _logger.warning("signoz-litellm: could not arm the LiteLLM proxy's OpenTelemetry logger: %s", exc)
+
+
+def is_probe(kind: Any, attributes: Any) -> bool:
+    """True for the server span of a request to one of the proxy's probe endpoints."""
+    if not _active or not attributes or kind is not _SERVER_KIND:
+        return False
+    path = attributes.get("url.path") or attributes.get("http.target")
+    if not isinstance(path, str):
+        return False
+    return path.split("?", 1)[0].rstrip("/") in PROBE_PATHS
+
+
+def _install_probe_sampler() -> bool:
+    """Put the probe filter in front of the SDK provider's sampler; False if there is no SDK provider yet."""
+    global _SERVER_KIND
+    from opentelemetry import trace
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.sampling import Decision, Sampler, SamplingResult
+
+    provider = trace.get_tracer_provider()
+    if not isinstance(provider, TracerProvider):
+        return False
+    if getattr(provider.sampler, "_signoz_litellm", False):
+        return True
+
+    class ProbeDropSampler(Sampler):
+        """Drops the server span of a probe request (its children follow: the SDK's samplers are
+        parent-based); every other decision is the wrapped sampler's."""
+
+        _signoz_litellm = True
+
+        def __init__(self, inner: Sampler) -> None:
+            self._inner = inner
+
+        def should_sample(self, parent_context: Any, trace_id: int, name: str, kind: Any = None,
+                          attributes: Any = None, links: Any = None, trace_state: Any = None) -> SamplingResult:
+            if is_probe(kind, attributes):
+                return SamplingResult(Decision.DROP)
+            return self._inner.should_sample(parent_context, trace_id, name, kind, attributes, links, trace_state)
+
+        def get_description(self) -> str:
+            return f"SignozLitellmProbeDrop{{{self._inner.get_description()}}}"
+
+    _SERVER_KIND = trace.SpanKind.SERVER
+    provider.sampler = ProbeDropSampler(provider.sampler)
+    return True
+
+
+def _patch_uvicorn_server(module: Any) -> None:
+    server_class = getattr(module, "Server", None)
+    original = getattr(server_class, "_serve", None)
+    if original is None or getattr(original, "_signoz_litellm", False):
+        return  # an older uvicorn: it exits normally after a signal, and atexit exports
+
+    async def _serve(self: Any, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return await original(self, *args, **kwargs)
+        finally:
+            if _active and getattr(self, "_captured_signals", None):
+                flush_telemetry()
+
+    _serve._signoz_litellm = True  # type: ignore[attr-defined]
+    server_class._serve = _serve
+
+
+def flush_telemetry() -> None:
+    """Export what the providers hold, within SIGNOZ_LITELLM_SHUTDOWN_TIMEOUT seconds in all."""
+    import time
+
+    try:
+        timeout = float(os.environ.get("SIGNOZ_LITELLM_SHUTDOWN_TIMEOUT") or 1.0)
+    except ValueError:
+        timeout = 1.0
+    deadline = time.monotonic() + timeout
+    try:
+        from opentelemetry import metrics, trace
+        from opentelemetry._logs import get_logger_provider
+
+        providers = (trace.get_tracer_provider(), get_logger_provider(), metrics.get_meter_provider())
+    except Exception:
+        return
+    for provider in providers:
+        flush = getattr(provider, "force_flush", None)
+        if flush is None:
+            continue
+        remaining_ms = max(1, int((deadline - time.monotonic()) * 1000))
+        try:
+            flush(remaining_ms)
+        except Exception:  # never stand in the way of the proxy's exit
+            _logger.debug("Flushing telemetry failed", exc_info=True)

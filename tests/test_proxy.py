@@ -1,0 +1,296 @@
+"""The real LiteLLM proxy server under signoz-litellm: one proxy per config, stopped with SIGTERM.
+
+Each scenario starts `litellm --config ...` on loopback (models pointing at the fake provider),
+sends chat requests and probe requests, stops it with SIGTERM and keeps what the receiver got.
+Export delays are set far beyond the test's length, so everything that arrives was flushed by the
+proxy's exit after SIGTERM.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+import pytest
+
+from signoz_litellm_run.receiver import Receiver, SpanRecord, unused_port
+from tests.support.fake_provider import FakeProvider
+
+MASTER_KEY = "sk-proxy-test-master"
+PROXY_SPAN = "Received Proxy Server Request"
+PROBES = ("/health/liveliness", "/health/liveness", "/health/readiness")
+CHATS = 3
+START_TIMEOUT = 240.0
+
+CUSTOM_CALLBACK = '''
+import os
+from litellm.integrations.custom_logger import CustomLogger
+
+
+class CountingLogger(CustomLogger):
+    async def async_log_success_event(self, kwargs, response_obj, start_time, end_time):
+        with open(os.environ["PROXY_TEST_CALLBACK_FILE"], "a") as out:
+            out.write("success\\n")
+
+
+handler = CountingLogger()
+'''
+
+
+@dataclass
+class ProxyRun:
+    """What one proxy run produced."""
+
+    spans: list[SpanRecord]
+    metric_names: set[str]
+    spans_before_sigterm: int
+    returncode: int
+    stderr: str
+    config_before: bytes
+    config_after: bytes
+    callback_lines: int
+    chat_statuses: list[int] = field(default_factory=list)
+
+    def traces_with_server_span(self, route: str) -> dict[str, list[SpanRecord]]:
+        by_trace: dict[str, list[SpanRecord]] = defaultdict(list)
+        for span in self.spans:
+            by_trace[span.trace_id].append(span)
+        return {t: spans for t, spans in by_trace.items()
+                if any(s.attributes.get("url.path") == route and s.kind == 2 for s in spans)}
+
+
+def _config(base_url: str, litellm_settings: str) -> str:
+    return (
+        "model_list:\n"
+        "  - model_name: fake-model\n"
+        "    litellm_params:\n"
+        "      model: openai/fake-model\n"
+        f"      api_base: {base_url}\n"
+        "      api_key: sk-test\n"
+        + litellm_settings
+    )
+
+
+def _run_proxy(directory: Path, litellm_settings: str, command: list[str]) -> ProxyRun:
+    directory.mkdir(parents=True, exist_ok=True)
+    (directory / "custom_callbacks.py").write_text(CUSTOM_CALLBACK)
+    callback_file = directory / "callbacks.txt"
+    port = unused_port()
+    with FakeProvider() as provider, Receiver() as receiver:
+        config = directory / "config.yaml"
+        config.write_text(_config(provider.base_url, litellm_settings))
+        config_before = config.read_bytes()
+        env = dict(os.environ)
+        env.update({
+            "LITELLM_MASTER_KEY": MASTER_KEY,
+            "LITELLM_LOCAL_MODEL_COST_MAP": "True",
+            "LITELLM_DONT_SHOW_FEEDBACK_BOX": "true",
+            "DISABLE_SCHEMA_UPDATE": "true",
+            "PROXY_TEST_CALLBACK_FILE": str(callback_file),
+            # Nothing is exported on a timer during the test: what arrives was flushed at exit.
+            "OTEL_BSP_SCHEDULE_DELAY": "600000",
+            "OTEL_METRIC_EXPORT_INTERVAL": "600000",
+            "OTEL_BLRP_SCHEDULE_DELAY": "600000",
+            "PATH": os.path.dirname(sys.executable) + os.pathsep + env.get("PATH", ""),
+        })
+        for name in ("DATABASE_URL", "OTEL_SERVICE_NAME", "OTEL_TRACES_SAMPLER", "OTEL_RESOURCE_ATTRIBUTES"):
+            env.pop(name, None)
+        argv = [sys.executable, "-m", "signoz_litellm_run", *command[:1],
+                "--endpoint", receiver.grpc_endpoint, "--no-bootstrap", *command[1:]]
+        argv = [a.replace("{config}", str(config)).replace("{port}", str(port)) for a in argv]
+        out = open(directory / "proxy.log", "w+b")
+        child = subprocess.Popen(argv, cwd=directory, env=env, stdout=out, stderr=subprocess.STDOUT)
+        base = f"http://127.0.0.1:{port}"
+        statuses: list[int] = []
+        try:
+            with httpx.Client(base_url=base, timeout=30.0) as client:
+                deadline = time.monotonic() + START_TIMEOUT
+                while True:
+                    assert child.poll() is None, "proxy exited:\n" + _tail(directory / "proxy.log")
+                    try:
+                        if client.get("/health/readiness").status_code == 200:
+                            break
+                    except httpx.TransportError:
+                        pass
+                    assert time.monotonic() < deadline, "proxy not ready:\n" + _tail(directory / "proxy.log")
+                    time.sleep(0.5)
+                for i in range(CHATS):
+                    response = client.post(
+                        "/v1/chat/completions", headers={"Authorization": f"Bearer {MASTER_KEY}"},
+                        json={"model": "fake-model", "messages": [{"role": "user", "content": f"hello number {i}"}]})
+                    statuses.append(response.status_code)
+                for _ in range(2):
+                    for probe in PROBES:
+                        client.get(probe)
+            # The success callbacks run after the answer is sent; let them finish before stopping.
+            deadline = time.monotonic() + 30
+            while time.monotonic() < deadline and _lines(callback_file) < CHATS and "custom_callbacks" in litellm_settings:
+                time.sleep(0.2)
+            time.sleep(1.0)
+            spans_before = len(receiver.spans())
+            child.send_signal(signal.SIGTERM)
+            returncode = child.wait(timeout=120)
+        finally:
+            if child.poll() is None:
+                child.kill()
+                child.wait()
+            out.close()
+        return ProxyRun(
+            spans=receiver.spans(), metric_names=receiver.metric_names(), spans_before_sigterm=spans_before,
+            returncode=returncode, stderr=(directory / "proxy.log").read_text(errors="replace"),
+            config_before=config_before, config_after=config.read_bytes(),
+            callback_lines=_lines(callback_file), chat_statuses=statuses)
+
+
+def _lines(path: Path) -> int:
+    return len(path.read_text().splitlines()) if path.exists() else 0
+
+
+def _tail(path: Path, n: int = 40) -> str:
+    return "\n".join(path.read_text(errors="replace").splitlines()[-n:])
+
+
+RUN = ["run", "--", "litellm", "--config", "{config}", "--host", "127.0.0.1", "--port", "{port}"]
+
+
+@pytest.fixture(scope="module")
+def no_otel(tmp_path_factory: pytest.TempPathFactory) -> ProxyRun:
+    """A config that does not mention otel at all, run with `run -- litellm`."""
+    return _run_proxy(tmp_path_factory.mktemp("no_otel"), "", RUN)
+
+
+@pytest.fixture(scope="module")
+def otel_and_custom(tmp_path_factory: pytest.TempPathFactory) -> ProxyRun:
+    """callbacks as a list holding another callback and otel."""
+    settings = 'litellm_settings:\n  callbacks: ["custom_callbacks.handler", "otel"]\n'
+    return _run_proxy(tmp_path_factory.mktemp("otel_and_custom"), settings, RUN)
+
+
+@pytest.fixture(scope="module")
+def single_callback_probes(tmp_path_factory: pytest.TempPathFactory) -> ProxyRun:
+    """callbacks as a single value, which replaces litellm.callbacks (LiteLLM reads a single value
+    as a `module.instance` path, so `callbacks: otel` is not valid LiteLLM config), through the
+    `proxy` shorthand, with --trace-health-probes."""
+    settings = "litellm_settings:\n  callbacks: custom_callbacks.handler\n"
+    command = ["proxy", "--trace-health-probes", "--config", "{config}", "--host", "127.0.0.1", "--port", "{port}"]
+    return _run_proxy(tmp_path_factory.mktemp("single_callback"), settings, command)
+
+
+SCENARIOS = ("no_otel", "otel_and_custom", "single_callback_probes")
+
+
+@pytest.mark.parametrize("scenario", SCENARIOS)
+def test_each_request_has_one_proxy_span_and_one_litellm_span(scenario: str, request: pytest.FixtureRequest) -> None:
+    run: ProxyRun = request.getfixturevalue(scenario)
+    assert run.chat_statuses == [200] * CHATS, run.stderr[-3000:]
+    chats = run.traces_with_server_span("/v1/chat/completions")
+    assert len(chats) == CHATS, f"{len(chats)} chat traces: {Counter(s.name for s in run.spans)}"
+    for trace_id, spans in chats.items():
+        names = Counter(s.name for s in spans)
+        assert names[PROXY_SPAN] == 1, (trace_id, names)
+        assert names["litellm_request"] == 1, (trace_id, names)
+    everywhere = Counter(s.name for s in run.spans)
+    assert everywhere["litellm_request"] == CHATS and everywhere[PROXY_SPAN] == CHATS, everywhere
+    llm = next(s for s in run.spans if s.name == "litellm_request")
+    assert llm.service_name == "litellm-proxy"
+    assert llm.attributes.get("gen_ai.request.model") == "fake-model"
+    assert llm.attributes.get("gen_ai.usage.prompt_tokens") == 3  # "hello number N", dashboard alias
+
+
+@pytest.mark.parametrize("scenario", SCENARIOS)
+def test_sigterm_exports_everything_buffered(scenario: str, request: pytest.FixtureRequest) -> None:
+    run: ProxyRun = request.getfixturevalue(scenario)
+    assert run.spans_before_sigterm == 0  # export timers are far away: nothing was sent before
+    # Uvicorn shuts down gracefully, then dies of the signal it got (older releases exit 0): the
+    # proxy's own status, unchanged by us.
+    assert run.returncode in (-signal.SIGTERM, 0), run.stderr[-3000:]
+    assert "Application shutdown complete" in run.stderr
+    assert sum(s.name == "litellm_request" for s in run.spans) == CHATS
+    assert {"gen_ai.client.token.usage", "gen_ai.client.operation.duration"} <= run.metric_names
+
+
+@pytest.mark.parametrize("scenario", SCENARIOS)
+def test_the_users_config_file_is_not_modified(scenario: str, request: pytest.FixtureRequest) -> None:
+    run: ProxyRun = request.getfixturevalue(scenario)
+    assert run.config_after == run.config_before
+
+
+@pytest.mark.parametrize("scenario", ("no_otel", "otel_and_custom"))
+def test_health_probes_leave_no_spans_by_default(scenario: str, request: pytest.FixtureRequest) -> None:
+    run: ProxyRun = request.getfixturevalue(scenario)
+    for probe in PROBES:
+        assert not run.traces_with_server_span(probe), probe
+    probe_spans = [s for s in run.spans if any(p in str(s.attributes.get("url.path", "")) for p in PROBES)]
+    assert probe_spans == []
+
+
+def test_trace_health_probes_brings_them_back(single_callback_probes: ProxyRun) -> None:
+    for probe in PROBES:
+        assert single_callback_probes.traces_with_server_span(probe), probe
+
+
+@pytest.mark.parametrize("scenario", ("otel_and_custom", "single_callback_probes"))
+def test_other_callbacks_keep_working(scenario: str, request: pytest.FixtureRequest) -> None:
+    run: ProxyRun = request.getfixturevalue(scenario)
+    assert run.callback_lines == CHATS
+
+
+def test_proxy_without_its_dependencies_says_what_to_install(tmp_path: Path) -> None:
+    """A `litellm` whose interpreter lacks the server's packages: exit 2 and the extra to install."""
+    venv = tmp_path / "bare"
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True, timeout=120)
+    bin_dir = venv / "bin"
+    script = bin_dir / "litellm"
+    script.write_text(f"#!{bin_dir / 'python'}\nprint('the proxy must not start')\n")
+    script.chmod(0o755)
+    env = dict(os.environ, PATH=str(bin_dir) + os.pathsep + os.environ.get("PATH", ""))
+    for command in (["run", "--endpoint", "http://127.0.0.1:4317", "--", "litellm", "--config", "c.yaml"],
+                    ["proxy", "--endpoint", "http://127.0.0.1:4317", "--config", "c.yaml"]):
+        done = subprocess.run([sys.executable, "-m", "signoz_litellm_run", *command], env=env,
+                              capture_output=True, text=True, timeout=60)
+        assert done.returncode == 2, done.stderr
+        assert "pip install 'signoz-litellm[proxy]'" in done.stderr
+        assert "fastapi" in done.stderr
+        assert "must not start" not in done.stdout
+        assert "Traceback" not in done.stderr
+
+
+@pytest.mark.parametrize(("argv", "expected"), [
+    (["litellm", "--config", "c.yaml"], True),
+    (["/venv/bin/litellm-proxy"], True),
+    (["python", "-m", "litellm", "--config", "c.yaml"], True),
+    (["python3.11", "-u", "-m", "litellm.proxy.proxy_cli"], True),
+    (["python", "main.py", "-m", "litellm"], False),
+    (["python", "-m", "uvicorn", "app:api"], False),
+    (["uvicorn", "app:api"], False),
+])
+def test_recognises_the_proxy_command(argv: list[str], expected: bool) -> None:
+    from signoz_litellm_run.proxy import is_proxy_command
+
+    assert is_proxy_command(argv) is expected
+
+
+def test_an_sdk_program_does_not_import_the_proxy_server(receiver: Receiver, fake_provider: FakeProvider) -> None:
+    """With the proxy's packages installed, LiteLLM's OTel logger imports the whole proxy server when
+    it is created (seconds at the first call); under signoz-litellm an SDK program never does."""
+    code = (
+        "import sys, litellm\n"
+        f"litellm.completion(model='openai/fake-model', api_base={fake_provider.base_url!r}, api_key='sk-test',\n"
+        "                  messages=[{'role': 'user', 'content': 'hi'}])\n"
+        "print('PROXY_SERVER_IMPORTED', 'litellm.proxy.proxy_server' in sys.modules)\n"
+    )
+    env = dict(os.environ, LITELLM_LOCAL_MODEL_COST_MAP="True")
+    done = subprocess.run([sys.executable, "-m", "signoz_litellm_run", "run", "--endpoint", receiver.grpc_endpoint,
+                           "--no-bootstrap", "--", sys.executable, "-c", code],
+                          env=env, capture_output=True, text=True, timeout=180)
+    assert done.returncode == 0, done.stderr
+    assert "PROXY_SERVER_IMPORTED False" in done.stdout
+    assert "Proxy Server is not installed" not in done.stderr
+    assert receiver.wait_for(lambda r: any(s.name == "litellm_request" for s in r.spans()), timeout=30)
