@@ -23,18 +23,15 @@ single characters of the version string).
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import re
 import shlex
 import shutil
-import subprocess
 import sys
-import tempfile
-import threading
 import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
+import zlib
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, TextIO
 
@@ -55,7 +52,8 @@ _MARKERS = (".dist-info", ".egg-info", ".egg-link", ".pth")
 _PYTHON_RE = re.compile(r"^(python|pypy)(\d+(\.\d+)?)?[mtwd]?(\.exe)?$")
 
 
-def _norm(name: str) -> str:
+def norm_name(name: str) -> str:
+    """A distribution name as the package index compares it."""
     return re.sub(r"[-_.]+", "-", name).lower()
 
 
@@ -217,7 +215,7 @@ sys.stdout.write("\n" + MARK + json.dumps(out) + "\n")
 """.replace("MARK", repr(QUERY_MARK))
 
 
-def _subprocess_env(environ: Mapping[str, str]) -> dict[str, str]:
+def subprocess_env(environ: Mapping[str, str]) -> dict[str, str]:
     """The user's environment for the query and the installer, without our sitecustomize (which would
     start telemetry inside pip)."""
     env = dict(environ)
@@ -228,7 +226,10 @@ def _subprocess_env(environ: Mapping[str, str]) -> dict[str, str]:
 
 def query(python: str, environ: Mapping[str, str], timeout: float = 30.0) -> dict[str, Any]:
     """Ask `python` what is installed in its environment (one small subprocess)."""
-    proc = subprocess.run([python, "-c", _QUERY_SCRIPT], env=_subprocess_env(environ), stdin=subprocess.DEVNULL,
+    import subprocess
+    import tempfile
+
+    proc = subprocess.run([python, "-c", _QUERY_SCRIPT], env=subprocess_env(environ), stdin=subprocess.DEVNULL,
                           capture_output=True, text=True, timeout=timeout, cwd=tempfile.gettempdir())
     for line in reversed(proc.stdout.splitlines()):
         if line.startswith(QUERY_MARK):
@@ -239,17 +240,15 @@ def query(python: str, environ: Mapping[str, str], timeout: float = 30.0) -> dic
 
 def fingerprint(dirs: Iterable[str]) -> str:
     """A cheap digest of what is installed: the names of the distribution records in each directory."""
-    digest = hashlib.sha1()
+    crc, adler, count = 0, 1, 0
     for directory in dirs:
-        digest.update(directory.encode("utf-8", "surrogateescape") + b"\0")
         try:
             names = sorted(n for n in os.listdir(directory) if n.endswith(_MARKERS))
         except OSError:
-            digest.update(b"\1absent\0")
-            continue
-        for name in names:
-            digest.update(name.encode("utf-8", "surrogateescape") + b"\0")
-    return digest.hexdigest()
+            names = ["\1absent"]
+        data = "\0".join([directory, *names, ""]).encode("utf-8", "surrogateescape")
+        crc, adler, count = zlib.crc32(data, crc), zlib.adler32(data, adler), count + len(names)
+    return f"{crc:08x}{adler:08x}-{count}"
 
 
 # --------------------------------------------------------------------------------------------- requirements
@@ -257,7 +256,7 @@ def fingerprint(dirs: Iterable[str]) -> str:
 
 def entry_point_name(requirement: str) -> str | None:
     """`opentelemetry-instrumentation-aiohttp-client==0.66b1` -> `aiohttp-client` (openai-v2 -> openai)."""
-    name = _norm(re.split(r"[\s<>=!~;\[(]", requirement.strip(), maxsplit=1)[0])
+    name = norm_name(re.split(r"[\s<>=!~;\[(]", requirement.strip(), maxsplit=1)[0])
     if not name.startswith(INSTRUMENTATION_PREFIX):
         return None
     suffix = name[len(INSTRUMENTATION_PREFIX):]
@@ -273,14 +272,14 @@ def requirements_for(
     from packaging.requirements import InvalidRequirement, Requirement
     from packaging.version import InvalidVersion
 
-    off = {_norm(name) for name in disabled if name.strip()}
+    off = {norm_name(name) for name in disabled if name.strip()}
     wanted: list[str] = list(gen.get("default", []))
     for row in gen.get("libraries", []):
         try:
             library = Requirement(row["library"])
         except (InvalidRequirement, KeyError, TypeError):
             continue
-        version = dists.get(_norm(library.name))
+        version = dists.get(norm_name(library.name))
         if version is None:
             continue
         try:
@@ -296,14 +295,14 @@ def requirements_for(
     seen: set[str] = set()
     for requirement in wanted:
         try:
-            name = _norm(Requirement(requirement).name)
+            name = norm_name(Requirement(requirement).name)
         except InvalidRequirement:
             continue
         if name in seen:
             continue
         seen.add(name)
         entry = entry_point_name(requirement)
-        if entry is not None and _norm(entry) in off:
+        if entry is not None and norm_name(entry) in off:
             reason = ("disabled: LiteLLM makes these spans" if entry in ALWAYS_DISABLED
                       else "disabled by OTEL_PYTHON_DISABLED_INSTRUMENTATIONS")
             skipped.append((requirement, reason))
@@ -323,8 +322,9 @@ def cache_dir(environ: Mapping[str, str]) -> str:
 
 
 def _cache_path(python: str, environ: Mapping[str, str], suffix: str = ".json") -> str:
-    key = hashlib.sha1(python.encode("utf-8", "surrogateescape")).hexdigest()[:16]
-    return os.path.join(cache_dir(environ), f"bootstrap-{key}{suffix}")
+    key = zlib.crc32(python.encode("utf-8", "surrogateescape"))  # the file also records the path it is for
+    name = re.sub(r"[^A-Za-z0-9.]+", "-", os.path.basename(os.path.dirname(os.path.dirname(python))))[-40:]
+    return os.path.join(cache_dir(environ), f"bootstrap-{name}-{key:08x}{suffix}")
 
 
 def _inputs_key(python: str, environ: Mapping[str, str], disabled: Iterable[str]) -> str:
@@ -334,10 +334,10 @@ def _inputs_key(python: str, environ: Mapping[str, str], disabled: Iterable[str]
         stamp = f"{st.st_ino}:{st.st_size}:{st.st_mtime_ns}"
     except OSError:
         stamp = "-"
-    pythonpath = _subprocess_env(environ).get("PYTHONPATH", "")
+    pythonpath = subprocess_env(environ).get("PYTHONPATH", "")
     text = "\0".join([str(CACHE_FORMAT), __version__, python, stamp, pythonpath,
-                      ",".join(sorted({_norm(d) for d in disabled if d.strip()}))])
-    return hashlib.sha1(text.encode("utf-8", "surrogateescape")).hexdigest()
+                      ",".join(sorted({norm_name(d) for d in disabled if d.strip()}))])
+    return text
 
 
 def _load_cache(path: str) -> dict[str, Any]:
@@ -351,6 +351,8 @@ def _load_cache(path: str) -> dict[str, Any]:
 
 def _save_cache(path: str, data: Mapping[str, Any]) -> None:
     """Atomically; a cache that cannot be written only costs the next run a query."""
+    import tempfile
+
     try:
         os.makedirs(os.path.dirname(path), exist_ok=True)
         fd, tmp = tempfile.mkstemp(prefix=".bootstrap-", dir=os.path.dirname(path))
@@ -398,14 +400,19 @@ def plan(
 def _survey(python: str, environ: Mapping[str, str], disabled: Sequence[str], inputs: str, timeout: float,
             previous: Mapping[str, Any]) -> dict[str, Any]:
     """Query the environment and compute the plan's parts (the cold path)."""
+    import subprocess
+
     data: dict[str, Any] = {"format": CACHE_FORMAT, "python": python, "inputs": inputs,
                             "failures": previous.get("failures", {}) if previous.get("python") == python else {}}
     try:
         info = query(python, environ, timeout)
     except (OSError, subprocess.SubprocessError, RuntimeError, ValueError) as exc:
-        reason = f"timed out after {timeout:g} s" if isinstance(exc, subprocess.TimeoutExpired) else str(exc)
-        data.update(dirs=[], fingerprint="", problem=f"could not query {python}: {reason}", kind="query-failed")
-        data["inputs"] = ""  # never fresh: ask again next time
+        timed_out = isinstance(exc, subprocess.TimeoutExpired)
+        reason = f"timed out after {timeout:g} s" if timed_out else str(exc)
+        data.update(dirs=[], fingerprint=fingerprint([]), problem=f"could not query {python}: {reason}",
+                    kind="query-failed")
+        if timed_out:
+            data["inputs"] = ""  # never fresh: ask again next time; a broken interpreter is asked once
         return data
     dists: dict[str, str] = info.get("dists", {})
     data.update(dirs=info.get("dirs", []), python_version=info.get("version"), otel_version=info.get("otel_version"),
@@ -454,200 +461,6 @@ def _ago(seconds: float) -> str:
     return f"{seconds / 3600:.0f} h"
 
 
-# --------------------------------------------------------------------------------------------- installer
-
-
-def find_installer(plan: BootstrapPlan, environ: Mapping[str, str]) -> tuple[str, ...] | None:
-    """The command prefix that installs into `plan.python`: its own pip, else uv, else None."""
-    if plan.has_pip:
-        return (plan.python, "-m", "pip", "install", "--disable-pip-version-check", "--no-input",
-                "--upgrade-strategy", "only-if-needed")
-    uv = _find_uv(plan.python, environ)
-    if uv:
-        return (uv, "pip", "install", "--python", plan.python)
-    return None
-
-
-def _find_uv(python: str, environ: Mapping[str, str]) -> str | None:
-    """uv on PATH, else beside the environment's own interpreter."""
-    found = shutil.which("uv", path=environ.get("PATH", os.defpath))
-    if found:
-        return found
-    candidate = os.path.join(os.path.dirname(python), "uv")
-    return candidate if os.path.isfile(candidate) and os.access(candidate, os.X_OK) else None
-
-
-def constraints_text(installed: Mapping[str, str], exclude: Iterable[str] = ()) -> str:
-    """Every installed distribution pinned to its version: the installer may add packages, never
-    change the user's."""
-    skip = {_norm(n) for n in exclude}
-    lines = [f"{name}=={version}" for name, version in sorted(installed.items())
-             if name not in skip and re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9.+!_-]*", str(version))]
-    return "\n".join(lines) + "\n"
-
-
-_NETWORK = re.compile(r"NewConnectionError|Failed to establish a new connection|Temporary failure in name resolution|"
-                      r"Name or service not known|Network is unreachable|ConnectTimeout|ProxyError|"
-                      r"Failed to fetch|error sending request|dns error|network was disabled", re.I)
-_READ_ONLY = re.compile(r"Permission denied|Read-only file system|\[Errno 13\]|\[Errno 30\]|"
-                        r"externally.managed", re.I)
-_NAME = r"([A-Za-z0-9][A-Za-z0-9._-]*(?:\[[^\]]*\])?(?:\s*(?:[<>=!~]=?|===)\s*[^\s,;]+)?)"
-# pip: "No matching distribution found for X==1"; uv: "X was not found in the package registry",
-# "there is no version of X==1".
-_UNPUBLISHED = re.compile(r"No matching distribution found for " + _NAME + r"|" + _NAME +
-                          r" was not found in the (?:package registry|provided package locations|cache)|"
-                          r"there is no version of " + _NAME)
-# pip: "Cannot install X==1 and Y because these package versions have conflicting dependencies";
-# uv: "... and you require X==1, we can conclude that your requirements are unsatisfiable".
-_CONFLICT_PIP = re.compile(r"Cannot install (.+?) because these package versions have conflicting dependencies")
-_CONFLICT_UV = re.compile(r"you require " + _NAME + r", we can conclude that your requirements are unsatisfiable")
-_DEPENDS = re.compile(r"^\s*\S+ \S+ depends on (\S+)\s*$", re.M)
-
-UNPUBLISHED_REASON = "no such version on the package index"
-
-
-def _req_name(text: str) -> str:
-    return _norm(re.split(r"[\s<>=!~;\[(]", text.strip(), maxsplit=1)[0])
-
-
-def classify_failure(output: str, requirements: Sequence[str]) -> tuple[dict[str, tuple[str, str]], tuple[str, str]]:
-    """Why an installer run failed: ({requirement: (kind, reason)} for the requirements the output names,
-    (kind, reason) for the rest). Kinds: unpublished, conflict, network, read-only, failed."""
-    by_name = {_req_name(r): r for r in requirements}
-    if _NETWORK.search(output):
-        return {}, ("network", "the package index cannot be reached")
-    if _READ_ONLY.search(output):
-        return {}, ("read-only", "the environment is not writable")
-    named: dict[str, tuple[str, str]] = {}
-    for match in _UNPUBLISHED.finditer(output):
-        text = next(g for g in match.groups() if g)
-        if _req_name(text) in by_name:
-            named[by_name[_req_name(text)]] = ("unpublished", UNPUBLISHED_REASON)
-    needs = sorted(set(_DEPENDS.findall(output)))
-    why = f"it needs {', '.join(needs)}, which would change installed packages" if needs else \
-        "it would change installed packages"
-    conflicted = [m.group(1) for m in _CONFLICT_UV.finditer(output)]
-    for match in _CONFLICT_PIP.finditer(output):
-        conflicted += re.split(r",\s*|\s+and\s+", match.group(1))
-    for text in conflicted:
-        if _req_name(text) in by_name and by_name[_req_name(text)] not in named:
-            named[by_name[_req_name(text)]] = ("conflict", why)
-    tail = [line.strip() for line in output.strip().splitlines() if line.strip()]
-    rest = ("conflict", why) if re.search(r"ResolutionImpossible|unsatisfiable", output) else \
-        ("failed", tail[-1][:160] if tail else "the installer failed")
-    return named, rest
-
-
-@dataclass
-class _Run:
-    returncode: int | None  # None: killed on timeout
-    output: str
-
-
-def _run_installer(command: Sequence[str], environ: Mapping[str, str], timeout: float,
-                   on_line: Callable[[str], None]) -> _Run:
-    """Run the installer in its own process group; kill the group when `timeout` runs out."""
-    import signal
-
-    proc = subprocess.Popen(list(command), env=_subprocess_env(environ), stdin=subprocess.DEVNULL,
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, errors="replace",
-                            start_new_session=True)
-    lines: list[str] = []
-
-    def pump() -> None:
-        assert proc.stdout is not None
-        for line in proc.stdout:
-            lines.append(line)
-            try:
-                on_line(line.rstrip())
-            except Exception:
-                pass
-
-    reader = threading.Thread(target=pump, daemon=True)
-    reader.start()
-    try:
-        returncode: int | None = proc.wait(timeout=max(timeout, 0.01))
-    except subprocess.TimeoutExpired:
-        returncode = None
-    finally:
-        if proc.poll() is None:
-            try:
-                os.killpg(proc.pid, signal.SIGKILL)
-            except OSError:
-                proc.kill()
-            proc.wait()
-    reader.join(timeout=2)
-    return _Run(returncode, "".join(lines))
-
-
-# --------------------------------------------------------------------------------------------- display
-
-
-class Display:
-    """Progress while installing: nothing by default."""
-
-    def start(self, text: str) -> None: ...
-
-    def line(self, text: str) -> None: ...
-
-    def stop(self, text: str | None) -> None: ...
-
-
-class PlainDisplay(Display):
-    """CI and pipes: a line when installing starts and one when it ends."""
-
-    def __init__(self, stream: TextIO) -> None:
-        self.stream = stream
-
-    def start(self, text: str) -> None:
-        print(f"signoz-litellm: {text}", file=self.stream, flush=True)
-
-    def stop(self, text: str | None) -> None:
-        if text:
-            print(f"signoz-litellm: {text}", file=self.stream, flush=True)
-
-
-class RichDisplay(Display):
-    """A terminal: a spinner with the installer's latest line, replaced by one summary line."""
-
-    def __init__(self, stream: TextIO) -> None:
-        from rich.console import Console
-
-        self.console = Console(file=stream, highlight=False, soft_wrap=True)
-        self.status: Any = None
-        self.text = ""
-
-    def start(self, text: str) -> None:
-        from rich.markup import escape
-
-        self.text = escape(text)
-        self.status = self.console.status(self.text)
-        self.status.start()
-
-    def line(self, text: str) -> None:
-        from rich.markup import escape
-
-        if self.status is not None and text.strip():
-            self.status.update(f"{self.text}\n  [dim]{escape(text.strip()[:100])}[/dim]")
-
-    def stop(self, text: str | None) -> None:
-        if self.status is not None:
-            self.status.stop()
-            self.status = None
-        if text:
-            self.console.print(f"signoz-litellm: {text}", markup=False)
-
-
-def choose_display(stream: TextIO, environ: Mapping[str, str]) -> Display:
-    """Rich on a terminal, plain lines in CI and when output is redirected."""
-    ci = environ.get("CI", "").strip().lower() not in ("", "0", "false", "no")
-    try:
-        tty = stream.isatty()
-    except (AttributeError, ValueError):
-        tty = False
-    return RichDisplay(stream) if tty and not ci and environ.get("TERM") != "dumb" else PlainDisplay(stream)
-
-
 # --------------------------------------------------------------------------------------------- ensure
 
 
@@ -657,148 +470,67 @@ def ensure(
     *,
     environ: Mapping[str, str] | None = None,
     disabled: Iterable[str] | None = None,
-    display: Display | None = None,
+    progress: TextIO | None = None,
     retry_failed: bool = False,
 ) -> BootstrapResult:
     """Install what `plan()` finds missing, in one resolver run, within `timeout` seconds. Never raises
-    for an install that fails: the result says what failed and why."""
+    for an install that fails: the result says what failed and why. `progress`: where to show the
+    installation (a spinner on a terminal, plain lines otherwise); None shows nothing."""
     environ = os.environ if environ is None else environ
     disabled = default_disabled(environ) if disabled is None else tuple(disabled)
-    display = display or Display()
     started = time.monotonic()
     deadline = started + timeout
 
     def left() -> float:
         return deadline - time.monotonic()
 
-    the_plan = plan(python, environ=environ, disabled=disabled, retry_failed=retry_failed,
-                    timeout=max(min(left(), 30.0), 0.5))
-    if the_plan.problem is not None:
-        return BootstrapResult(the_plan, "skipped", seconds=time.monotonic() - started)
-    if not the_plan.missing:
-        return BootstrapResult(the_plan, "ready", seconds=time.monotonic() - started)
+    def survey_budget() -> float:
+        return max(min(left(), 30.0), 0.5)
 
-    with _Lock(_cache_path(the_plan.python, environ, ".lock"), deadline) as locked:
+    the_plan = plan(python, environ=environ, disabled=disabled, retry_failed=retry_failed, timeout=survey_budget())
+    if the_plan.problem is not None or not the_plan.missing:
+        return BootstrapResult(the_plan, "skipped" if the_plan.problem else "ready",
+                               seconds=time.monotonic() - started)
+
+    from signoz_litellm_run import bootstrap_install
+
+    with bootstrap_install.Lock(_cache_path(the_plan.python, environ, ".lock"), deadline) as locked:
         if not locked:
             failed = tuple((r, "another bootstrap of this environment is still running") for r in the_plan.missing)
             return BootstrapResult(the_plan, "failed", failed=failed, seconds=time.monotonic() - started)
-        # Another process may have installed meanwhile.
+        # Another process may have installed it meanwhile.
         the_plan = plan(python, environ=environ, disabled=disabled, retry_failed=retry_failed,
-                        timeout=max(min(left(), 30.0), 0.5))
+                        timeout=survey_budget())
         if the_plan.problem is not None or not the_plan.missing:
-            status = "skipped" if the_plan.problem else "ready"
-            return BootstrapResult(the_plan, status, seconds=time.monotonic() - started)
-        return _install(the_plan, environ, disabled, display, started, left)
+            return BootstrapResult(the_plan, "skipped" if the_plan.problem else "ready",
+                                   seconds=time.monotonic() - started)
+        display = bootstrap_install.choose_display(progress, environ) if progress else bootstrap_install.Display()
+        failures, command = bootstrap_install.install(the_plan, environ, display, left, timeout)
 
-
-def _install(the_plan: BootstrapPlan, environ: Mapping[str, str], disabled: Sequence[str], display: Display,
-             started: float, left: Callable[[], float]) -> BootstrapResult:
-    prefix = find_installer(the_plan, environ)
-    wanted = list(the_plan.missing)
-    failures: dict[str, tuple[str, str]] = {}  # requirement -> (kind, reason)
-    command: tuple[str, ...] = ()
-    if prefix is None:
-        for requirement in wanted:
-            failures[requirement] = ("no-installer", f"{the_plan.python} has no pip and uv was not found")
-        wanted = []
-    tool = "pip" if prefix and prefix[1:3] == ("-m", "pip") else "uv"
-    todo = list(wanted)
-    with tempfile.TemporaryDirectory(prefix="signoz-bootstrap-") as tmp:
-        constraints = os.path.join(tmp, "constraints.txt")
-        with open(constraints, "w", encoding="utf-8") as handle:
-            handle.write(constraints_text(the_plan.installed))
-        for _attempt in range(3):  # again only without what the last run named as impossible
-            if not todo or prefix is None:
-                break
-            if left() <= 0:
-                for requirement in todo:
-                    failures[requirement] = ("timeout", "bootstrap ran out of time; raise --bootstrap-timeout")
-                break
-            command = (*prefix, "-c", constraints, *todo)
-            display.start(f"bootstrap: installing {len(todo)} instrumentation package(s) into "
-                          f"{the_plan.python} with {tool}: {', '.join(todo)}")
-            run = _run_installer(command, environ, left(), display.line)
-            if run.returncode == 0:
-                display.stop(f"bootstrap: installed {', '.join(todo)} in {time.monotonic() - started:.1f} s")
-                todo = []
-                break
-            display.stop(None)
-            if run.returncode is None:
-                for requirement in todo:
-                    failures[requirement] = ("timeout", f"timed out after {time.monotonic() - started:.0f} s; "
-                                             "raise --bootstrap-timeout")
-                break
-            named, rest = classify_failure(run.output, todo)
-            failures.update(named)
-            if not named:
-                for requirement in todo:
-                    failures[requirement] = rest
-                break
-            todo = [r for r in todo if r not in named]
-
-    # Look again: what is really there now (a fresh cache for the next run), then remember failures
-    # against the environment as it is now.
-    after = plan(the_plan.python, environ=environ, disabled=disabled, retry_failed=True,
-                 timeout=max(min(left(), 30.0), 5.0))
-    path = _cache_path(the_plan.python, environ)
-    cache = _load_cache(path)
-    if cache:
-        now = time.time()
-        records = {r: f for r, f in cache.get("failures", {}).items() if r not in the_plan.missing}
-        for requirement, (kind, reason) in failures.items():
-            records[requirement] = {"kind": kind, "reason": reason, "at": now, "fingerprint": cache.get("fingerprint")}
-        cache["failures"] = records
-        _save_cache(path, cache)
+        # Look again: what is really there now (a fresh cache for the next run); then remember the
+        # failures against the environment as it is now.
+        after = plan(the_plan.python, environ=environ, disabled=disabled, retry_failed=True,
+                     timeout=max(survey_budget(), 5.0))
+        _remember_failures(_cache_path(the_plan.python, environ), the_plan.missing, failures)
     still = set(after.missing) if after.problem is None else set(the_plan.missing)
     installed = tuple(r for r in the_plan.missing if r not in still)
     failed = tuple((r, failures.get(r, ("failed", "not installed"))[1]) for r in the_plan.missing if r in still)
-    if failed and installed:
-        status = "partial"
-    elif failed:
-        status = "failed"
-    else:
-        status = "installed"
+    status = "partial" if failed and installed else "failed" if failed else "installed"
     return BootstrapResult(replace(after, cached=False), status, installed=installed, failed=failed,
-                           seconds=time.monotonic() - started, command=_shown(command))
+                           seconds=time.monotonic() - started, command=command)
 
 
-def _shown(command: Sequence[str]) -> tuple[str, ...]:
-    """The command for display, without the temporary constraints file."""
-    shown = list(command)
-    if "-c" in shown:
-        i = shown.index("-c")
-        del shown[i:i + 2]
-    return tuple(shown)
-
-
-class _Lock:
-    """An exclusive lock on a file, waited for until `deadline` (so two jobs never run pip together)."""
-
-    def __init__(self, path: str, deadline: float) -> None:
-        self.path, self.deadline, self.handle = path, deadline, None
-
-    def __enter__(self) -> bool:
-        try:
-            import fcntl
-        except ImportError:  # not POSIX: no lock
-            return True
-        try:
-            os.makedirs(os.path.dirname(self.path), exist_ok=True)
-            self.handle = open(self.path, "a")
-        except OSError:
-            return True
-        while True:
-            try:
-                fcntl.flock(self.handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                return True
-            except OSError:
-                if time.monotonic() >= self.deadline:
-                    return False
-                time.sleep(0.1)
-
-    def __exit__(self, *exc: object) -> None:
-        if self.handle is not None:
-            self.handle.close()  # closing releases the lock
+def _remember_failures(path: str, attempted: Iterable[str], failures: Mapping[str, tuple[str, str]]) -> None:
+    cache = _load_cache(path)
+    if not cache:
+        return
+    now = time.time()
+    attempted = set(attempted)
+    records = {r: f for r, f in cache.get("failures", {}).items() if r not in attempted}
+    for requirement, (kind, reason) in failures.items():
+        records[requirement] = {"kind": kind, "reason": reason, "at": now, "fingerprint": cache.get("fingerprint")}
+    cache["failures"] = records
+    _save_cache(path, cache)
 
 
 # --------------------------------------------------------------------------------------------- entry points
@@ -813,10 +545,10 @@ def before_run(argv: Sequence[str], child_env: Mapping[str, str], *, timeout: fl
         if python is None:
             return None
         disabled = default_disabled(child_env)
-        result = ensure(python, timeout, environ=environ, disabled=disabled, display=choose_display(stream, environ))
+        result = ensure(python, timeout, environ=environ, disabled=disabled, progress=stream)
         message = result.warning()
-        if message is None and result.status == "skipped" and result.plan.problem and \
-                result.plan.problem.startswith("could not query"):
+        if message is None and result.status == "skipped" and not result.plan.cached and \
+                (result.plan.problem or "").startswith("could not query"):
             message = f"signoz-litellm: warning: bootstrap skipped: {result.plan.problem}"
         if message:
             print(message, file=stream, flush=True)
@@ -860,8 +592,8 @@ def command(python: str | None, *, dry_run: bool, timeout: float, environ: Mappi
         else:
             print("nothing to install", file=out)
         return EXIT_OK
-    result = ensure(target, timeout, environ=environ, display=choose_display(sys.stderr, environ), retry_failed=True)
-    _print_plan(result.plan, out, present=result.status == "ready")
+    result = ensure(target, timeout, environ=environ, progress=sys.stderr, retry_failed=True)
+    _print_plan(result.plan, out)
     if result.installed:
         print(f"installed ({len(result.installed)}): {' '.join(result.installed)}", file=out)
     for requirement, reason in result.failed:
@@ -872,14 +604,13 @@ def command(python: str | None, *, dry_run: bool, timeout: float, environ: Mappi
     return EXIT_OK if result.ok else EXIT_FAILED
 
 
-def _print_plan(the_plan: BootstrapPlan, out: TextIO, *, present: bool = True) -> None:
+def _print_plan(the_plan: BootstrapPlan, out: TextIO) -> None:
     version = f"Python {the_plan.python_version}" if the_plan.python_version else "Python"
     otel = f", opentelemetry-instrumentation {the_plan.otel_version}" if the_plan.otel_version else ""
     print(f"environment: {the_plan.python} ({version}{otel}{'; cached' if the_plan.cached else ''})", file=out)
     if the_plan.problem:
         print(f"problem: {the_plan.problem}", file=out)
         return
-    if present:
-        print(f"present ({len(the_plan.present)}): {' '.join(the_plan.present) or '-'}", file=out)
+    print(f"present ({len(the_plan.present)}): {' '.join(the_plan.present) or '-'}", file=out)
     for requirement, reason in the_plan.skipped:
         print(f"skipped: {requirement}: {reason}", file=out)

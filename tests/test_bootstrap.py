@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from signoz_litellm_run import bootstrap
+from signoz_litellm_run import bootstrap, bootstrap_install
 from tests.support.tiny_wheels import (build_wheel, fake_bootstrap_gen, make_venv, site_packages,
                                        unpack_wheel)
 
@@ -121,7 +121,7 @@ def test_run_installs_the_missing_package_once_then_is_silent(tmp_path: Path, wh
     first = _run(python, env)
     assert (first.returncode, first.stdout.split()) == (7, ["instrumented"]), first.stderr
     lines = _bootstrap_lines(first.stderr)
-    assert any(f"installing 1 instrumentation package(s) into {python} with pip: {FAKE}" in x for x in lines), lines
+    assert any(f"installing 1 instrumentation package(s) with pip into {python}: {FAKE}" in x for x in lines), lines
     assert any(f"installed {FAKE}" in x for x in lines), lines
     assert not any("warning" in x for x in lines), lines
     # The disabled OpenAI instrumentation and the one for an out-of-range oldlib were left alone.
@@ -196,7 +196,7 @@ def test_environment_without_pip_is_bootstrapped_with_uv(tmp_path: Path, wheels:
 
     proc = _launch(["bootstrap", "--python", str(python)], env)
     assert proc.returncode == 0, proc.stdout + proc.stderr
-    assert f"with uv: {FAKE}" in proc.stderr
+    assert f"with uv into {python}: {FAKE}" in proc.stderr
     assert f"installed (1): {FAKE}" in proc.stdout
     assert _installed(python, "opentelemetry-instrumentation-fakelib")
 
@@ -336,6 +336,6 @@ ERROR: Could not install packages due to an OSError: [Errno 30] Read-only file s
     (PIP_READ_ONLY, {}, "read-only"),
 ])
 def test_installer_failures_are_named(output: str, named: dict[str, str], rest_kind: str) -> None:
-    found, rest = bootstrap.classify_failure(output, [FAKE, GHOST, PINNED, "opentelemetry-instrumentation-zzz==0.1"])
+    found, rest = bootstrap_install.classify_failure(output, [FAKE, GHOST, PINNED, "opentelemetry-instrumentation-zzz==0.1"])
     assert {r: kind for r, (kind, _reason) in found.items()} == named
     assert rest[0] == rest_kind
