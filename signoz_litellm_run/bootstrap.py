@@ -390,7 +390,8 @@ def plan(
     path = _cache_path(python, environ)
     inputs = _inputs_key(python, environ, disabled)
     cache = _load_cache(path)
-    fresh = bool(cache) and cache.get("inputs") == inputs and cache.get("fingerprint") == fingerprint(cache["dirs"])
+    fresh = (bool(cache) and cache.get("inputs") == inputs and isinstance(cache.get("dirs"), list)
+             and cache.get("fingerprint") == fingerprint(cache["dirs"]))
     if not fresh:
         cache = _survey(python, environ, disabled, inputs, timeout, previous=cache)
         _save_cache(path, cache)

@@ -55,8 +55,8 @@ def constraints_text(installed: Mapping[str, str], exclude: Iterable[str] = ()) 
 _NETWORK = re.compile(r"NewConnectionError|Failed to establish a new connection|Temporary failure in name resolution|"
                       r"Name or service not known|Network is unreachable|ConnectTimeout|ProxyError|"
                       r"Failed to fetch|error sending request|dns error|network was disabled", re.I)
-_READ_ONLY = re.compile(r"Permission denied|Read-only file system|\[Errno 13\]|\[Errno 30\]|"
-                        r"externally.managed", re.I)
+_READ_ONLY = re.compile(r"Permission denied|Read-only file system|\[Errno 13\]|\[Errno 30\]", re.I)
+_MANAGED = re.compile(r"externally.managed", re.I)
 _NAME = r"([A-Za-z0-9][A-Za-z0-9._-]*(?:\[[^\]]*\])?(?:\s*(?:[<>=!~]=?|===)\s*[^\s,;]+)?)"
 # pip: "No matching distribution found for X==1"; uv: "X was not found in the package registry",
 # "there is no version of X==1".
@@ -82,6 +82,8 @@ def classify_failure(output: str, requirements: Sequence[str]) -> tuple[dict[str
     by_name = {_req_name(r): r for r in requirements}
     if _NETWORK.search(output):
         return {}, ("network", "the package index cannot be reached")
+    if _MANAGED.search(output):
+        return {}, ("read-only", "the environment is externally managed (PEP 668): use a virtual environment")
     if _READ_ONLY.search(output):
         return {}, ("read-only", "the environment is not writable")
     named: dict[str, tuple[str, str]] = {}
