@@ -65,14 +65,16 @@ class BootstrapPlan:
     """What bootstrap would do for one interpreter, and why.
 
     `missing` are requirement strings to install, `present` the ones already installed, `skipped`
-    (requirement, reason) pairs left out on purpose (disabled, or failed recently). `problem` says why
-    there is no plan at all (no OpenTelemetry in the environment, the interpreter cannot be queried).
+    (requirement, reason) pairs left out on purpose (disabled), `deferred` (requirement, reason) pairs
+    still missing but not retried yet because they failed recently. `problem` says why there is no plan
+    at all (no OpenTelemetry in the environment, the interpreter cannot be queried).
     """
 
     python: str
     missing: tuple[str, ...] = ()
     present: tuple[str, ...] = ()
     skipped: tuple[tuple[str, str], ...] = ()
+    deferred: tuple[tuple[str, str], ...] = ()
     problem: str | None = None
     python_version: str | None = None
     otel_version: str | None = None
@@ -83,12 +85,13 @@ class BootstrapPlan:
 
     @property
     def ready(self) -> bool:
-        return self.problem is None and not self.missing
+        return self.problem is None and not self.missing and not self.deferred
 
 
 @dataclass(frozen=True)
 class BootstrapResult:
-    """What `ensure()` did. `status`: ready, installed, partial, failed or skipped (no plan)."""
+    """What `ensure()` did. `status`: ready, installed, partial, failed, deferred (only requirements that
+    failed recently are missing; not retried yet) or skipped (no plan: see `plan.problem`)."""
 
     plan: BootstrapPlan
     status: str
@@ -433,7 +436,7 @@ def _survey(python: str, environ: Mapping[str, str], disabled: Sequence[str], in
 def _plan_from_cache(python: str, cache: Mapping[str, Any], *, cached: bool, retry_failed: bool,
                      now: float) -> BootstrapPlan:
     missing: list[str] = []
-    skipped = [tuple(pair) for pair in cache.get("skipped", [])]
+    deferred: list[tuple[str, str]] = []
     failures: Mapping[str, Mapping[str, Any]] = cache.get("failures", {})
     for requirement in cache.get("missing", []):
         failure = failures.get(requirement)
@@ -441,13 +444,14 @@ def _plan_from_cache(python: str, cache: Mapping[str, Any], *, cached: bool, ret
             wait = RETRY_AFTER.get(failure.get("kind", ""), RETRY_AFTER_DEFAULT)
             changed = failure.get("kind") == "conflict" and failure.get("fingerprint") != cache.get("fingerprint")
             if not changed and now - float(failure.get("at", 0)) < wait:
-                skipped.append((requirement, f"could not be installed {_ago(now - failure['at'])} ago: "
-                                             f"{failure.get('reason')}; `signoz-litellm bootstrap` retries"))
+                deferred.append((requirement, f"could not be installed {_ago(now - failure['at'])} ago: "
+                                              f"{failure.get('reason')}; `signoz-litellm bootstrap` retries"))
                 continue
         missing.append(requirement)
     return BootstrapPlan(
         python=python, missing=tuple(missing), present=tuple(cache.get("present", [])),
-        skipped=tuple((str(r), str(why)) for r, why in skipped), problem=cache.get("problem"),
+        skipped=tuple((str(r), str(why)) for r, why in cache.get("skipped", [])), deferred=tuple(deferred),
+        problem=cache.get("problem"),
         python_version=cache.get("python_version"), otel_version=cache.get("otel_version"),
         has_pip=bool(cache.get("has_pip")), cached=cached, installed=dict(cache.get("installed", {})),
     )
@@ -490,8 +494,7 @@ def ensure(
 
     the_plan = plan(python, environ=environ, disabled=disabled, retry_failed=retry_failed, timeout=survey_budget())
     if the_plan.problem is not None or not the_plan.missing:
-        return BootstrapResult(the_plan, "skipped" if the_plan.problem else "ready",
-                               seconds=time.monotonic() - started)
+        return BootstrapResult(the_plan, _idle_status(the_plan), seconds=time.monotonic() - started)
 
     from signoz_litellm_run import bootstrap_install
 
@@ -503,8 +506,7 @@ def ensure(
         the_plan = plan(python, environ=environ, disabled=disabled, retry_failed=retry_failed,
                         timeout=survey_budget())
         if the_plan.problem is not None or not the_plan.missing:
-            return BootstrapResult(the_plan, "skipped" if the_plan.problem else "ready",
-                                   seconds=time.monotonic() - started)
+            return BootstrapResult(the_plan, _idle_status(the_plan), seconds=time.monotonic() - started)
         display = bootstrap_install.choose_display(progress, environ) if progress else bootstrap_install.Display()
         failures, command = bootstrap_install.install(the_plan, environ, display, left, timeout)
 
@@ -519,6 +521,10 @@ def ensure(
     status = "partial" if failed and installed else "failed" if failed else "installed"
     return BootstrapResult(replace(after, cached=False), status, installed=installed, failed=failed,
                            seconds=time.monotonic() - started, command=command)
+
+
+def _idle_status(the_plan: BootstrapPlan) -> str:
+    return "skipped" if the_plan.problem else "deferred" if the_plan.deferred else "ready"
 
 
 def _remember_failures(path: str, attempted: Iterable[str], failures: Mapping[str, tuple[str, str]]) -> None:
@@ -615,3 +621,5 @@ def _print_plan(the_plan: BootstrapPlan, out: TextIO) -> None:
     print(f"present ({len(the_plan.present)}): {' '.join(the_plan.present) or '-'}", file=out)
     for requirement, reason in the_plan.skipped:
         print(f"skipped: {requirement}: {reason}", file=out)
+    for requirement, reason in the_plan.deferred:
+        print(f"deferred: {requirement}: {reason}", file=out)

@@ -241,6 +241,30 @@ def test_ready_environment_starts_no_subprocess_until_something_changes(
     assert (changed.cached, changed.missing) == (False, (OTHER,))
 
 
+def test_unreachable_index_is_named_then_deferred_without_a_subprocess(
+        tmp_path: Path, wheels: dict[str, Path], monkeypatch: pytest.MonkeyPatch) -> None:
+    python = _target(tmp_path, wheels, "fakelib")
+    env = _env(tmp_path, wheels)
+    del env["PIP_NO_INDEX"]
+    (tmp_path / "no-wheels").mkdir()
+    # Nothing listens on port 9. pip says why only when it retries (default 5 times; once here).
+    env.update(PIP_INDEX_URL="http://127.0.0.1:9/simple", PIP_RETRIES="1", PIP_FIND_LINKS=str(tmp_path / "no-wheels"))
+
+    first = bootstrap.ensure(str(python), 120, environ=env)
+    assert (first.status, first.installed) == ("failed", ())
+    assert first.failed == ((FAKE, "the package index cannot be reached"),)
+
+    def no_subprocess(*args: object, **kwargs: object) -> None:
+        raise AssertionError(f"a subprocess was started: {args}")
+
+    with monkeypatch.context() as patch:
+        patch.setattr(subprocess, "Popen", no_subprocess)
+        later = bootstrap.ensure(str(python), 120, environ=env)
+    assert (later.status, later.plan.cached, later.plan.missing) == ("deferred", True, ())
+    assert [r for r, _why in later.plan.deferred] == [FAKE]
+    assert "the package index cannot be reached" in later.plan.deferred[0][1]
+
+
 # --------------------------------------------------------------------------------------------- pure parts
 
 
