@@ -13,7 +13,6 @@ import os
 import re
 import shutil
 import subprocess
-import sys
 import tempfile
 import threading
 import time
@@ -22,6 +21,7 @@ from dataclasses import dataclass
 from typing import Any, TextIO
 
 from signoz_litellm_run.bootstrap import BootstrapPlan, norm_name, subprocess_env
+
 
 def find_installer(plan: BootstrapPlan, environ: Mapping[str, str]) -> tuple[str, ...] | None:
     """The command prefix that installs into `plan.python`: its own pip, else uv, else None."""
@@ -248,7 +248,13 @@ def install(the_plan: BootstrapPlan, environ: Mapping[str, str], display: Displa
             again = f"retrying without {len(failures)} that failed: " if failures else ""
             display.start(f"bootstrap: {again}installing {len(todo)} instrumentation package(s) with {tool}",
                           f"into {the_plan.python}: {', '.join(todo)}")
-            run = run_installer(command, environ, left(), display.line)
+            try:
+                run = run_installer(command, environ, left(), display.line)
+            except OSError as exc:
+                display.stop(None)
+                for requirement in todo:
+                    failures[requirement] = ("failed", f"{prefix[0]} could not be started: {exc.strerror or exc}")
+                break
             if run.returncode == 0:
                 display.stop(f"bootstrap: installed {', '.join(todo)} in {time.monotonic() - started:.1f} s")
                 todo = []
@@ -265,6 +271,9 @@ def install(the_plan: BootstrapPlan, environ: Mapping[str, str], display: Displa
                     failures[requirement] = rest
                 break
             todo = [r for r in todo if r not in named]
+        else:
+            for requirement in todo:
+                failures.setdefault(requirement, ("failed", "not attempted after three failed installer runs"))
 
     return failures, shown(command)
 
