@@ -43,8 +43,15 @@ CACHE_FORMAT = 1
 CACHE_SUBDIR = "signoz-litellm"
 QUERY_MARK = "SIGNOZ-LITELLM-BOOTSTRAP-QUERY "
 INSTRUMENTATION_PREFIX = "opentelemetry-instrumentation-"
-# Instrumentation package suffix -> its entry point name, where they differ.
-ENTRY_POINT_ALIASES = {"openai-v2": "openai"}
+# Instrumentation package suffix -> its `opentelemetry_instrumentor` entry point names, where they differ
+# (as published for 0.66b1). A package is left out when all its entry points are disabled.
+ENTRY_POINTS = {
+    "openai-v2": ("openai",),
+    "boto3sqs": ("boto3",),
+    "botocore": ("botocore", "aiobotocore"),
+    "grpc": ("grpc_client", "grpc_server", "grpc_aio_client", "grpc_aio_server"),
+    "httpx": ("httpx", "httpx2"),
+}
 # How long `run` leaves a failed requirement alone before trying again, by kind of failure.
 RETRY_AFTER = {"unpublished": 24 * 3600.0, "conflict": 24 * 3600.0}  # a conflict: also when packages change
 RETRY_AFTER_DEFAULT = 3600.0
@@ -257,13 +264,13 @@ def fingerprint(dirs: Iterable[str]) -> str:
 # --------------------------------------------------------------------------------------------- requirements
 
 
-def entry_point_name(requirement: str) -> str | None:
-    """`opentelemetry-instrumentation-aiohttp-client==0.66b1` -> `aiohttp-client` (openai-v2 -> openai)."""
+def entry_point_names(requirement: str) -> tuple[str, ...]:
+    """`opentelemetry-instrumentation-aiohttp-client==0.66b1` -> (`aiohttp-client`,); openai-v2 -> (`openai`,)."""
     name = norm_name(re.split(r"[\s<>=!~;\[(]", requirement.strip(), maxsplit=1)[0])
     if not name.startswith(INSTRUMENTATION_PREFIX):
-        return None
+        return ()
     suffix = name[len(INSTRUMENTATION_PREFIX):]
-    return ENTRY_POINT_ALIASES.get(suffix, suffix)
+    return ENTRY_POINTS.get(suffix, (suffix,))
 
 
 def requirements_for(
@@ -304,9 +311,9 @@ def requirements_for(
         if name in seen:
             continue
         seen.add(name)
-        entry = entry_point_name(requirement)
-        if entry is not None and norm_name(entry) in off:
-            reason = ("disabled: LiteLLM makes these spans" if entry in ALWAYS_DISABLED
+        entries = entry_point_names(requirement)
+        if entries and all(norm_name(e) in off for e in entries):
+            reason = ("disabled: LiteLLM makes these spans" if set(entries) <= set(ALWAYS_DISABLED)
                       else "disabled by OTEL_PYTHON_DISABLED_INSTRUMENTATIONS")
             skipped.append((requirement, reason))
         elif name in dists:
