@@ -42,7 +42,6 @@ LAZY_MODULES = {
     "aiobotocore": "aiobotocore",  # opentelemetry-instrumentation-botocore's second entry point
     "boto3sqs": "boto3",
     "boto3": "boto3",  # opentelemetry-instrumentation-boto3sqs's entry point is named boto3
-    "httpx2": "httpx2",
     "tortoiseorm": "tortoise",
     "celery": "celery",
     "jinja2": "jinja2",
