@@ -12,8 +12,9 @@ single characters of the version string).
   uninstall changes the fingerprint and the next run plans again (one small query subprocess).
 - Missing packages: one resolver run (`python -m pip install`, or `uv pip install --python` where the
   environment has no pip), with every installed distribution pinned by a constraints file so the user's
-  own libraries are never upgraded or downgraded. A requirement the index does not have is dropped and
-  the rest installed in a second run.
+  own libraries are never upgraded or downgraded. A requirement the installer names as impossible (a
+  version the index does not have, a conflict with the pinned packages) is dropped and the rest
+  installed in another run (`bootstrap_install.py`, imported only then).
 - Nothing here fails the job: `ensure()` returns a `BootstrapResult`; `before_run()` turns it into at most
   one warning line; the installer is killed when the time budget runs out. A failure is remembered and
   not retried by `run` for a while (`signoz-litellm bootstrap` always retries).
