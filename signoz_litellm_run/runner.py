@@ -22,6 +22,10 @@ def run(settings: Settings, argv: Sequence[str]) -> NoReturn:
     cwd = os.getcwd()
     env = environment.child_environment(settings, os.environ, cwd=cwd, pid=os.getpid())
     resolve_executable(argv[0], env)  # fail early, before any other work, with 126 / 127
+    if settings.bootstrap:  # never fails the job; no subprocess when the environment is known ready
+        from signoz_litellm_run import bootstrap
+
+        bootstrap.before_run(argv, env, timeout=settings.bootstrap_timeout, environ=os.environ)
     exec_command(argv, env)
 
 
