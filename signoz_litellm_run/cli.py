@@ -179,6 +179,25 @@ def doctor_command(
                            send_test=send_test, check_litellm=not fast)
     raise typer.Exit(status)
 
+@app.command(
+    "bootstrap",
+    epilog="Exit status: 0 nothing is missing (or --dry-run planned it); 1 something could not be installed, "
+    "or the environment has no OpenTelemetry / cannot be queried; 2 usage error.",
+)
+def bootstrap_command(
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Print what would be installed; install nothing.")] = False,
+    python: Annotated[Optional[str], typer.Option(
+        "--python", help="Interpreter of the environment to bootstrap (default: the one running signoz-litellm).",
+        show_default=False)] = None,
+    bootstrap_timeout: BootstrapTimeout = None, config: Config = None,
+) -> None:
+    """Install the instrumentation packages the environment's libraries need (for a Dockerfile RUN step or CI)."""
+    settings = _settings(locals(), require_destination=False)
+    from signoz_litellm_run import bootstrap as bootstrap_module
+
+    raise typer.Exit(bootstrap_module.command(python, dry_run=dry_run, timeout=settings.bootstrap_timeout,
+                                       environ=os.environ))
+
 
 @app.command(
     context_settings={"allow_interspersed_args": False, "ignore_unknown_options": True},

@@ -26,6 +26,10 @@ def run(settings: Settings, argv: Sequence[str]) -> NoReturn:
 
     if proxy.is_proxy_command(argv):
         proxy.check_installed(executable, argv, env)
+    if settings.bootstrap:  # never fails the job; no subprocess when the environment is known ready
+        from signoz_litellm_run import bootstrap
+
+        bootstrap.before_run(argv, env, timeout=settings.bootstrap_timeout, environ=os.environ)
     exec_command(argv, env)
 
 

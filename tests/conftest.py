@@ -12,6 +12,9 @@ import pytest
 
 # litellm must never reach the network for its model cost map; set before anything imports it.
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
+# `run` would otherwise bootstrap the test venv itself (pip, network, extra instrumentations in every child);
+# tests/test_bootstrap.py turns it on for its own throwaway environments.
+os.environ.setdefault("SIGNOZ_BOOTSTRAP", "false")
 
 from signoz_litellm_run.receiver import Receiver  # noqa: E402
 from tests.support.fake_provider import FakeProvider  # noqa: E402

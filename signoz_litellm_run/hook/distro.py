@@ -42,7 +42,10 @@ LAZY_MODULES = {
     "pymongo": "pymongo",
     "pymysql": "pymysql",
     "botocore": "botocore",
+    "aiobotocore": "aiobotocore",  # opentelemetry-instrumentation-botocore's second entry point
     "boto3sqs": "boto3",
+    "boto3": "boto3",  # opentelemetry-instrumentation-boto3sqs's entry point is named boto3
+    "tortoiseorm": "tortoise",
     "celery": "celery",
     "jinja2": "jinja2",
     "click": "click",

@@ -19,6 +19,7 @@ def clean_env(extra: Mapping[str, str] | None = None) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(_SCRUB)}
     env["LITELLM_LOCAL_MODEL_COST_MAP"] = "True"
     env["PYTHONUNBUFFERED"] = "1"
+    env["SIGNOZ_BOOTSTRAP"] = "false"  # never reach a package index from a test (tests/test_bootstrap.py covers it)
     env.update(extra or {})
     return env
 
