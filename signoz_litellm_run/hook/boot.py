@@ -17,8 +17,10 @@ def start() -> None:
     _started = True
     try:
         _initialize_without_recursion()
-        from signoz_litellm_run.hook import litellm_arm
+        from signoz_litellm_run.hook import litellm_arm, report, shutdown
 
+        shutdown.install()
+        report.install()
         litellm_arm.install()
     except Exception as exc:  # telemetry must never break the program
         import sys
