@@ -18,6 +18,10 @@ def run(settings: Settings, argv: Sequence[str]) -> NoReturn:
     cwd = os.getcwd()
     env = environment.child_environment(settings, os.environ, cwd=cwd, pid=os.getpid())
     resolve_executable(argv[0], env)  # fail early, before any other work, with 126 / 127
+    if settings.fail_on_telemetry_loss:
+        from signoz_litellm_run.supervisor import run_supervised
+
+        sys.exit(run_supervised(argv, env))
     exec_command(argv, env)
 
 
