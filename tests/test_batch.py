@@ -233,3 +233,48 @@ def test_github_actions_run_gets_ci_attributes_and_a_step_summary(
     assert resource["vcs.ref.head.name"] == "mine"  # the user's attribute wins
     text = summary.read_text()
     assert "SigNoz telemetry" in text and "| spans |" in text and "all telemetry delivered" in text
+
+
+def test_uvicorn_graceful_shutdown_still_works_and_delivers(
+        receiver: Receiver, fake_provider: FakeProvider, tmp_path: Path) -> None:
+    """uvicorn (the LiteLLM proxy's server) installs its own SIGTERM handler, shuts down gracefully,
+    restores the previous handler and raises the signal again: all of it must keep working."""
+    pytest.importorskip("uvicorn")
+    import urllib.request
+
+    (tmp_path / "asgi_app.py").write_text(
+        "import os, litellm\n"
+        "async def app(scope, receive, send):\n"
+        "    if scope['type'] != 'http':\n"
+        "        return\n"
+        "    await litellm.acompletion(model='openai/gpt-4o-mini', api_base=os.environ['FAKE_BASE'],\n"
+        "                              api_key='sk-fake', messages=[{'role': 'user', 'content': 'hi'}])\n"
+        "    await send({'type': 'http.response.start', 'status': 200, 'headers': []})\n"
+        "    await send({'type': 'http.response.body', 'body': b'ok'})\n")
+    port = unused_port()
+    env = {k: v for k, v in os.environ.items() if k not in CI_VARS and not k.startswith(("OTEL_", "SIGNOZ_"))}
+    env.update(LITELLM_LOCAL_MODEL_COST_MAP="True", FAKE_BASE=fake_provider.base_url)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "signoz_litellm_run", "run", "--endpoint", receiver.grpc_endpoint, "--", sys.executable,
+         "-m", "uvicorn", "asgi_app:app", "--port", str(port)],
+        cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=10).read()
+                break
+            except OSError:
+                assert time.monotonic() < deadline and proc.poll() is None, proc.stderr and proc.stderr.read()
+                time.sleep(0.2)
+        for _ in range(3):
+            assert urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=10).read() == b"ok"
+        proc.send_signal(signal.SIGTERM)
+        _, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert "Application shutdown complete" in err  # uvicorn's own graceful shutdown ran
+    assert proc.returncode == -signal.SIGTERM  # as without the launcher: uvicorn re-raises the signal
+    settle(receiver, 4)
+    assert len(llm_spans(receiver)) == 4
