@@ -160,11 +160,12 @@ def test_a_full_queue_is_counted_not_silent(receiver: Receiver, fake_provider: F
 # --------------------------------------------------------------------------------------------- bad endpoints
 
 
-@pytest.mark.parametrize("kind", ["refused", "hanging"])
-def test_a_dead_endpoint_neither_changes_the_status_nor_hangs(fake_provider: FakeProvider, kind: str) -> None:
+@pytest.mark.parametrize(("kind", "protocol"), [("refused", "grpc"), ("hanging", "grpc"), ("hanging", "http/protobuf")])
+def test_a_dead_endpoint_neither_changes_the_status_nor_hangs(
+        fake_provider: FakeProvider, kind: str, protocol: str) -> None:
     with SilentServer() as silent:
         endpoint = f"http://127.0.0.1:{unused_port()}" if kind == "refused" else silent.endpoint
-        job = run_job(endpoint, fake_provider, app_env={"CALLS": "2", "END": "exit:4"})
+        job = run_job(endpoint, fake_provider, args=("--protocol", protocol), app_env={"CALLS": "2", "END": "exit:4"})
     assert job.returncode == 4, job.stderr
     assert job.seconds < 30  # only catches a hang; the real figure is in scripts/bench_batch.py
     warnings = job.warning_lines()
@@ -173,13 +174,14 @@ def test_a_dead_endpoint_neither_changes_the_status_nor_hangs(fake_provider: Fak
     assert "Traceback" not in job.stderr and "Failed to export" not in job.stderr
 
 
-@pytest.mark.parametrize("behavior", ["unavailable", "fail", "partial"])
+@pytest.mark.parametrize(("behavior", "protocol"), [("unavailable", "grpc"), ("fail", "grpc"), ("partial", "grpc"),
+                                                   ("partial", "http/protobuf")])
 def test_the_report_says_when_the_receiver_refuses(
-        receiver: Receiver, fake_provider: FakeProvider, tmp_path: Path, behavior: str) -> None:
+        receiver: Receiver, fake_provider: FakeProvider, tmp_path: Path, behavior: str, protocol: str) -> None:
     receiver.behavior = behavior
     report_file = tmp_path / "report.json"
-    job = run_job(receiver.grpc_endpoint, fake_provider, args=("--report", "--report-file", str(report_file)),
-                  app_env={"CALLS": "2"})
+    job = run_job(receiver.endpoint(protocol), fake_provider,
+                  args=("--protocol", protocol, "--report", "--report-file", str(report_file)), app_env={"CALLS": "2"})
     assert job.returncode == 0, job.stderr
     report = json.loads(report_file.read_text())
     traces = report["signals"]["traces"]

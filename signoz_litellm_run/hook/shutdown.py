@@ -103,12 +103,22 @@ def timeout_seconds() -> float:
 def install() -> None:
     """Wrap the providers' exporters, arm the exit paths. Cheap: a few attribute look-ups."""
     _wrap_providers()
+    if hasattr(os, "register_at_fork"):
+        os.register_at_fork(after_in_child=_forget_parent_counts)
     atexit.register(_at_exit)
     _install_signal_handling()
     _quiet_sdk_loggers()
     import wrapt
 
     wrapt.register_post_import_hook(_patch_asyncio_runners, "asyncio.runners")
+
+
+def _forget_parent_counts() -> None:
+    """A forked child reports its own deliveries, not a copy of its parent's."""
+    global ledger
+    fresh = Ledger()
+    fresh.endpoints = dict(ledger.endpoints)
+    ledger = fresh
 
 
 def on_exit(hook: Callable[[Ledger, float], None]) -> None:
@@ -285,14 +295,17 @@ class _StubProxy:
 class _QuietFilter(logging.Filter):
     """Keeps the SDK's export error lines off the program's stderr; remembers the last reason."""
 
+    _EXPORT_WORDS = ("xport", "etry", "Queue full", "hutdown", "dropping")
+
     def filter(self, record: logging.LogRecord) -> bool:
+        try:
+            message = record.getMessage()
+        except Exception:
+            message = str(record.msg)
+        if not any(word in message for word in self._EXPORT_WORDS):
+            return True  # not about delivery: left alone
         if record.levelno >= logging.WARNING:
-            try:
-                message = record.getMessage()
-            except Exception:
-                message = str(record.msg)
-            if "xport" in message or "etry" in message or "Queue full" in message:
-                ledger.last_error = _reason(message) or ledger.last_error
+            ledger.last_error = _reason(message) or ledger.last_error
         return False
 
 
