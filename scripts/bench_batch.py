@@ -8,8 +8,9 @@ with `litellm.callbacks = ["otel"]` in the program (../shared/FACTS.md). Both ru
 Prints, for each recipe: spans lost on SIGTERM (99 calls then SIGTERM), spans lost in asyncio.run
 (20 concurrent acompletion), spans lost in a burst (5,000 acompletion at concurrency 50; --quick skips),
 the exit delay added by an endpoint refusing connections and by one accepting but never answering
-(1-call job; time from the last call to exit, minus the same with a healthy endpoint), and the
-per-call cost over uninstrumented LiteLLM (sync completion, median of 300 calls after warm-up).
+(1-call job; time from the last call to exit, minus the same with a healthy endpoint, medians of
+interleaved runs), and the per-call cost over uninstrumented LiteLLM (sync completion: each run's
+median over 300 calls after warm-up, then the median over --repeat interleaved runs).
 
 Usage: .venv/bin/python scripts/bench_batch.py [--quick] [--repeat N]
 """
@@ -100,9 +101,13 @@ def lost_in_asyncio(recipe: str, receiver: Receiver, provider: FakeProvider, cal
     return calls - settle(receiver, calls)
 
 
-def exit_delay(recipe: str, endpoint: str, provider: FakeProvider, repeat: int) -> float:
-    times = [run(recipe, endpoint, provider, {"CALLS": "1"}, wait_lines=1)["exit_seconds"] for _ in range(repeat)]
-    return statistics.median(times)
+def exit_delays(recipe: str, endpoints: dict[str, str], provider: FakeProvider, repeat: int) -> dict[str, float]:
+    """Median seconds from the last call to the exit, per endpoint; runs interleaved so load drifts evenly."""
+    times: dict[str, list[float]] = {name: [] for name in endpoints}
+    for _ in range(repeat):
+        for name, endpoint in endpoints.items():
+            times[name].append(run(recipe, endpoint, provider, {"CALLS": "1"}, wait_lines=1)["exit_seconds"])
+    return {name: statistics.median(values) for name, values in times.items()}
 
 
 def per_call_ms(recipe: str, receiver: Receiver, provider: FakeProvider) -> float:
@@ -114,7 +119,7 @@ def per_call_ms(recipe: str, receiver: Receiver, provider: FakeProvider) -> floa
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="skip the 5,000-call burst")
-    parser.add_argument("--repeat", type=int, default=3, help="runs per exit-delay figure (median)")
+    parser.add_argument("--repeat", type=int, default=5, help="runs per exit-delay and per-call figure (median)")
     args = parser.parse_args()
     recipes = ("plain", "signoz-litellm")
     rows: dict[str, dict[str, str]] = {r: {} for r in recipes}
@@ -131,14 +136,18 @@ def main() -> None:
                 rows[recipe]["spans lost, 5,000 calls at concurrency 50"] = str(
                     lost_in_asyncio(recipe, receiver, provider, 5000, 50))
             print(f"[{recipe}] exit delays ...", file=sys.stderr, flush=True)
-            healthy = exit_delay(recipe, receiver.grpc_endpoint, provider, args.repeat)
-            for name, endpoint in (("refusing connections", refused), ("never answering", silent.endpoint)):
-                added = exit_delay(recipe, endpoint, provider, args.repeat) - healthy
-                rows[recipe][f"exit delay added, endpoint {name}"] = f"{added:+.2f} s"
+            delays = exit_delays(recipe, {"healthy": receiver.grpc_endpoint, "refusing connections": refused,
+                                          "never answering": silent.endpoint}, provider, args.repeat)
+            for name in ("refusing connections", "never answering"):
+                rows[recipe][f"exit delay added, endpoint {name}"] = f"{delays[name] - delays['healthy']:+.2f} s"
         print("[bare / plain / signoz-litellm] per-call cost ...", file=sys.stderr, flush=True)
-        bare = per_call_ms("bare", receiver, provider)
+        per_call: dict[str, list[float]] = {"bare": [], **{r: [] for r in recipes}}
+        for _ in range(args.repeat):
+            for recipe in per_call:
+                per_call[recipe].append(per_call_ms(recipe, receiver, provider))
+        bare = statistics.median(per_call["bare"])
         for recipe in recipes:
-            ms = per_call_ms(recipe, receiver, provider)
+            ms = statistics.median(per_call[recipe])
             rows[recipe]["per-call cost over bare LiteLLM (sync completion)"] = (
                 f"{ms - bare:+.2f} ms ({ms:.2f} vs {bare:.2f} ms)")
     names = list(rows["plain"])
