@@ -101,6 +101,7 @@ def test_sigint_delivers_and_ends_like_ctrl_c(receiver: Receiver, fake_provider:
                   signal_after=5, signum=signal.SIGINT)
     assert job.returncode == -signal.SIGINT, job.stderr  # KeyboardInterrupt, then 130 in a shell
     assert "KeyboardInterrupt" in job.stderr
+    assert "getsignal SIGINT default_int_handler" in job.stdout  # what asyncio.Runner checks
     settle(receiver, 5)
     assert len(llm_spans(receiver)) == 5
 
@@ -172,6 +173,20 @@ def test_a_dead_endpoint_neither_changes_the_status_nor_hangs(
     assert len(warnings) == 1, job.stderr
     assert endpoint in warnings[0] and "spans" in warnings[0]
     assert "Traceback" not in job.stderr and "Failed to export" not in job.stderr
+
+
+def test_a_long_running_process_hears_about_a_failing_endpoint_when_it_happens(
+        receiver: Receiver, fake_provider: FakeProvider) -> None:
+    receiver.behavior = "fail"
+    # The threshold (30 s of run time by default) is lowered so a short job behaves like a server.
+    job = run_job(receiver.grpc_endpoint, fake_provider,
+                  app_env={"CALLS": "2", "WAIT": "2.5", "SIGNOZ_LITELLM_EARLY_WARNING_AFTER": "0"})
+    assert job.returncode == 0, job.stderr
+    warnings = job.warning_lines()
+    assert len(warnings) == 2, job.stderr
+    assert warnings[0].startswith("signoz-litellm: warning: cannot deliver traces to")
+    assert str(receiver.grpc_port) in warnings[0]
+    assert "could not deliver" in warnings[1]
 
 
 @pytest.mark.parametrize(("behavior", "protocol"), [("unavailable", "grpc"), ("fail", "grpc"), ("partial", "grpc"),

@@ -17,8 +17,9 @@ Started from `hook/boot.py` right after OpenTelemetry's `initialize()` built the
   reports what the program set.
 - `asyncio.run(...)`: before the loop cancels its leftover tasks, LiteLLM's background logging
   worker is drained on that loop, so the spans of the last calls are not cancelled with it.
-- One warning line on stderr when something could not be delivered; the OpenTelemetry exporters'
-  own retry and error log lines are counted instead of printed.
+- One warning line on stderr at exit when something could not be delivered (plus one when it first
+  happens in a process that has run for 30 s, such as a server); the OpenTelemetry exporters' own
+  retry and error log lines are counted instead of printed.
 """
 
 from __future__ import annotations
@@ -199,9 +200,32 @@ def _wrap_exporter(signal_name: str, exporter: Any) -> None:
                 ledger.failed[signal_name] += rejected if ok else count
                 if rejected:
                     ledger.last_error = ledger.last_error or "the endpoint rejected part of the data (partial success)"
+            if not ok or rejected:
+                _early_warning(signal_name)
 
     exporter.export = export
     _watch_partial_success(signal_name, exporter)
+
+
+_STARTED = time.monotonic()
+# Seconds of run time after which a failure is reported at once, not only at exit.
+EARLY_WARNING_AFTER = float(os.environ.get("SIGNOZ_LITELLM_EARLY_WARNING_AFTER", "30") or 30)
+_early_warned = threading.Event()
+
+
+def _early_warning(signal_name: str) -> None:
+    """A long-running process (a server, the proxy) hears about a dead endpoint once, when it happens;
+    a short job only gets the line at exit."""
+    if _early_warned.is_set() or _final_lock.locked() or time.monotonic() - _STARTED < EARLY_WARNING_AFTER:
+        return
+    _early_warned.set()
+    reason = f" ({ledger.last_error})" if ledger.last_error else ""
+    try:
+        sys.stderr.write(f"signoz-litellm: warning: cannot deliver {signal_name} to {ledger.endpoints.get(signal_name)}"
+                         f"{reason}; the program runs on, and what was lost is counted at exit.\n")
+        sys.stderr.flush()
+    except Exception:
+        pass
 
 
 def _endpoint_of(exporter: Any) -> str:
@@ -389,8 +413,6 @@ def _remaining(deadline: float) -> float:
 
 def _drain_litellm(deadline: float) -> None:
     """Let LiteLLM finish the logging callbacks of calls that already returned (they create the spans)."""
-    executor_module = sys.modules.get("litellm.litellm_core_utils.thread_pool_executor")
-    executor = getattr(executor_module, "executor", None)
     worker_module = sys.modules.get("litellm.litellm_core_utils.logging_worker")
     worker = getattr(worker_module, "GLOBAL_LOGGING_WORKER", None)
     if worker is not None and getattr(worker, "_queue", None) is not None and _worker_pending(worker):
@@ -398,6 +420,12 @@ def _drain_litellm(deadline: float) -> None:
         thread = threading.Thread(target=_silently(worker._flush_on_exit), name="signoz-litellm-drain", daemon=True)
         thread.start()
         thread.join(_remaining(deadline))
+    _wait_executor_idle(deadline)
+
+
+def _wait_executor_idle(deadline: float) -> None:
+    """Wait until LiteLLM's logging thread pool has no callback queued or running."""
+    executor = getattr(sys.modules.get("litellm.litellm_core_utils.thread_pool_executor"), "executor", None)
     if executor is not None:
         while _executor_pending(executor) and time.monotonic() < deadline:
             time.sleep(0.005)
@@ -519,8 +547,9 @@ def _install_signal_handling() -> None:
         try:
             current = _original_getsignal(signum)
             _app_handlers[signum] = current
-            if current == signal.SIG_DFL:
-                _original_signal(signum, _on_fatal_signal)
+            real = _real_handler(signum, current)
+            if real is not current:
+                _original_signal(signum, real)
         except (ValueError, OSError):
             _app_handlers.pop(signum, None)
     signal.signal = _signal
@@ -531,8 +560,7 @@ def _signal(signalnum: Any, handler: Any) -> Any:
     """`signal.signal` as the program knows it; SIG_DFL for SIGTERM/SIGINT keeps our flush first."""
     if signalnum not in _app_handlers:
         return _original_signal(signalnum, handler)
-    real = _on_fatal_signal if (not callable(handler) and handler == signal.SIG_DFL) else handler
-    _original_signal(signalnum, real)  # raises exactly what the original would
+    _original_signal(signalnum, _real_handler(signalnum, handler))  # raises exactly what the original would
     previous = _app_handlers[signalnum]
     if not callable(handler) and handler in (signal.SIG_DFL, signal.SIG_IGN):
         handler = signal.Handlers(handler)
@@ -540,10 +568,28 @@ def _signal(signalnum: Any, handler: Any) -> Any:
     return previous
 
 
+def _real_handler(signum: int, handler: Any) -> Any:
+    """What is really installed for the handler the program asked for."""
+    if not callable(handler) and handler == signal.SIG_DFL:
+        return _on_fatal_signal
+    if signum == signal.SIGINT and handler is signal.default_int_handler:
+        return _on_default_sigint
+    return handler
+
+
 def _getsignal(signalnum: Any) -> Any:
     if signalnum in _app_handlers:
         return _app_handlers[signalnum]
     return _original_getsignal(signalnum)
+
+
+def _on_default_sigint(signum: int, frame: Any) -> None:
+    """Python's own SIGINT behaviour (KeyboardInterrupt), after LiteLLM finished the callbacks of the calls
+    that already returned. Besides delivering them, this keeps the exit status: a LiteLLM logging thread
+    still importing modules while the interpreter exits makes Python forget that it is dying of SIGINT
+    (status 1 instead of 130)."""
+    _wait_executor_idle(time.monotonic() + timeout_seconds())
+    signal.default_int_handler(signum, frame)
 
 
 def _on_fatal_signal(signum: int, frame: Any) -> None:

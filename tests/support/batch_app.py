@@ -12,7 +12,7 @@ WAIT=<seconds>          after the calls, sleep this long (a job waiting to be ca
 END=exit:<n> | raise    end with sys.exit(n) or an uncaught exception (default: fall off the end)
 TIMING=1                print "timing <median ms per call> <mean ms>" over the sync calls after 20 warm-up calls
 QUIET=1                 do not print "done <i>" lines
-Prints "done <i>" after each completed call, and "getsignal SIG_DFL" when SIGTERM looks untouched.
+Prints "done <i>" after each completed call, and "getsignal ..." lines when SIGTERM / SIGINT look untouched.
 """
 
 import os
@@ -26,6 +26,8 @@ if os.environ.get("APP_OTEL"):
     litellm.callbacks = ["otel"]
 if signal.getsignal(signal.SIGTERM) == signal.SIG_DFL:
     print("getsignal SIG_DFL", flush=True)
+if signal.getsignal(signal.SIGINT) is signal.default_int_handler:
+    print("getsignal SIGINT default_int_handler", flush=True)
 if os.environ.get("APP_HANDLER"):
     def _handler(signum, frame):
         print("APP-HANDLER", signum, flush=True)
