@@ -13,6 +13,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from urllib.parse import quote
 
+from signoz_litellm_run import ci
 from signoz_litellm_run.settings import KEY_HEADER, Settings, mask_secret
 
 SITE_DIR = str(Path(__file__).resolve().parent / "_site")
@@ -23,6 +24,16 @@ HTTP_PATHS = {"traces": "/v1/traces", "metrics": "/v1/metrics", "logs": "/v1/log
 ROOT_PID_ENV = "SIGNOZ_LITELLM_ROOT_PID"
 SHUTDOWN_TIMEOUT_ENV = "SIGNOZ_LITELLM_SHUTDOWN_TIMEOUT"
 TRACE_PROBES_ENV = "SIGNOZ_LITELLM_TRACE_HEALTH_PROBES"  # read by hook/proxy.py
+REPORT_ENV = "SIGNOZ_LITELLM_REPORT"
+REPORT_FILE_ENV = "SIGNOZ_LITELLM_REPORT_FILE"
+# Batch processors sized for bursts (the SDK's 2,048-span queue overflows at 5,000 calls at concurrency
+# 50) and exporting every second, so little is left to deliver at exit. The user's own values win.
+BATCH_DEFAULTS = {
+    "OTEL_BSP_MAX_QUEUE_SIZE": "16384",
+    "OTEL_BSP_SCHEDULE_DELAY": "1000",
+    "OTEL_BLRP_MAX_QUEUE_SIZE": "16384",
+    "OTEL_BLRP_SCHEDULE_DELAY": "1000",
+}
 # Our own switches the hook reads, which the user's environment may pre-set.
 OUR_DEFAULTS = {
     "OTEL_TRACES_EXPORTER": "otlp",
@@ -70,7 +81,7 @@ def _signal_endpoint(settings: Settings, signal: str) -> str:
 def child_updates(settings: Settings, base_env: Mapping[str, str], *, cwd: str) -> dict[str, str]:
     """Every variable `run` sets or changes in the child's environment, in a stable order."""
     updates: dict[str, str] = {"PYTHONPATH": compose_pythonpath(base_env.get("PYTHONPATH"), cwd)}
-    for name, value in OUR_DEFAULTS.items():
+    for name, value in {**OUR_DEFAULTS, **BATCH_DEFAULTS}.items():
         if not base_env.get(name):
             updates[name] = value
     updates["OTEL_PYTHON_DISABLED_INSTRUMENTATIONS"] = merge_csv(
@@ -98,6 +109,8 @@ def child_updates(settings: Settings, base_env: Mapping[str, str], *, cwd: str) 
     if settings.service_name:
         updates["OTEL_SERVICE_NAME"] = settings.service_name
     attributes = dict(settings.resource_attributes)
+    for key, value in ci.resource_attributes(base_env).items():
+        attributes.setdefault(key, value)  # CI/CD and VCS attributes never override the user's
     if settings.environment:
         attributes["deployment.environment"] = settings.environment
     if attributes:
@@ -107,6 +120,9 @@ def child_updates(settings: Settings, base_env: Mapping[str, str], *, cwd: str) 
     updates[SHUTDOWN_TIMEOUT_ENV] = f"{settings.shutdown_timeout:g}"
     if settings.trace_health_probes or base_env.get(TRACE_PROBES_ENV):
         updates[TRACE_PROBES_ENV] = "true" if settings.trace_health_probes else "false"
+    updates[REPORT_ENV] = "1" if ci.report_enabled(settings.report, base_env) else "0"
+    if settings.report_file:
+        updates[REPORT_FILE_ENV] = str(Path(cwd, settings.report_file).resolve())
     return updates
 
 

@@ -30,6 +30,10 @@ def run(settings: Settings, argv: Sequence[str]) -> NoReturn:
         from signoz_litellm_run import bootstrap
 
         bootstrap.before_run(argv, env, timeout=settings.bootstrap_timeout, environ=os.environ)
+    if settings.fail_on_telemetry_loss:
+        from signoz_litellm_run.supervisor import run_supervised
+
+        sys.exit(run_supervised(argv, env))
     exec_command(argv, env)
 
 

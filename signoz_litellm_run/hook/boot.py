@@ -17,6 +17,10 @@ def start() -> None:
     _started = True
     try:
         _initialize_without_recursion()  # our distro arms LiteLLM (hook/distro.py)
+        from signoz_litellm_run.hook import report, shutdown
+
+        shutdown.install()
+        report.install()
     except Exception as exc:  # telemetry must never break the program
         import sys
 

@@ -133,27 +133,8 @@ def _patch_uvicorn_server(module: Any) -> None:
 
 
 def flush_telemetry() -> None:
-    """Export what the providers hold, within SIGNOZ_LITELLM_SHUTDOWN_TIMEOUT seconds in all."""
-    import time
+    """Deliver what the proxy holds before uvicorn re-raises the signal and the process dies without
+    running atexit: the same bounded, counted final flush every other exit path uses."""
+    from signoz_litellm_run.hook import shutdown
 
-    try:
-        timeout = float(os.environ.get("SIGNOZ_LITELLM_SHUTDOWN_TIMEOUT") or 1.0)
-    except ValueError:
-        timeout = 1.0
-    deadline = time.monotonic() + timeout
-    try:
-        from opentelemetry import metrics, trace
-        from opentelemetry._logs import get_logger_provider
-
-        providers = (trace.get_tracer_provider(), get_logger_provider(), metrics.get_meter_provider())
-    except Exception:
-        return
-    for provider in providers:
-        flush = getattr(provider, "force_flush", None)
-        if flush is None:
-            continue
-        remaining_ms = max(1, int((deadline - time.monotonic()) * 1000))
-        try:
-            flush(remaining_ms)
-        except Exception:  # never stand in the way of the proxy's exit
-            _logger.debug("Flushing telemetry failed", exc_info=True)
+    shutdown.final_flush("SIGTERM")

@@ -1,0 +1,605 @@
+"""Deliver everything at exit, fast, and count what was delivered.
+
+Started from `hook/boot.py` right after OpenTelemetry's `initialize()` built the providers.
+
+- Counting: the exporters the SDK built are wrapped (instance attributes, nothing global) so every
+  span, log record and metric export is counted as sent, failed (the endpoint refused or never
+  answered, or rejected it through OTLP partial success) or dropped (a full queue, or still queued
+  when the deadline passed). Nothing is lost silently.
+- Exit with a deadline: one `atexit` handler, registered after the SDK's so it runs first, drains
+  LiteLLM's pending callbacks, then shuts the providers down in helper threads and waits at most
+  `SIGNOZ_LITELLM_SHUTDOWN_TIMEOUT` seconds (default 1). The SDK's own exit handlers are then
+  unregistered: they would wait up to 30 s on a dead endpoint.
+- Signals: a SIGTERM or SIGINT whose disposition is the default (the process would die on the spot,
+  skipping `atexit`) first delivers the telemetry, then dies of the same signal, so the status
+  the parent sees is unchanged (143 / 130 in a shell). A handler the program installs (before or
+  after us) is left in place and runs as usual; an ignored signal stays ignored; `signal.getsignal`
+  reports what the program set.
+- `asyncio.run(...)`: before the loop cancels its leftover tasks, LiteLLM's background logging
+  worker is drained on that loop, so the spans of the last calls are not cancelled with it.
+- One warning line on stderr at exit when something could not be delivered (plus one when it first
+  happens in a process that has run for 30 s, such as a server); the OpenTelemetry exporters' own
+  retry and error log lines are counted instead of printed.
+"""
+
+from __future__ import annotations
+
+import atexit
+import logging
+import os
+import signal
+import sys
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+TIMEOUT_ENV = "SIGNOZ_LITELLM_SHUTDOWN_TIMEOUT"
+SIGNALS = ("traces", "logs", "metrics")
+_FATAL_SIGNALS = (signal.SIGTERM, signal.SIGINT)
+# Loggers whose lines (retries, "Failed to export", "Queue full") are replaced by our count.
+_QUIET_LOGGERS = (
+    "opentelemetry.exporter.otlp.proto.grpc.exporter",
+    "opentelemetry.exporter.otlp.proto.grpc.trace_exporter",
+    "opentelemetry.exporter.otlp.proto.grpc._log_exporter",
+    "opentelemetry.exporter.otlp.proto.grpc.metric_exporter",
+    "opentelemetry.exporter.otlp.proto.http.trace_exporter",
+    "opentelemetry.exporter.otlp.proto.http._log_exporter",
+    "opentelemetry.exporter.otlp.proto.http.metric_exporter",
+    "opentelemetry.exporter.otlp.common.http",
+    "opentelemetry.sdk._shared_internal",
+    "opentelemetry.sdk.metrics._internal",
+    "opentelemetry.sdk.metrics._internal.export",
+)
+_PARTIAL_FIELDS = {"traces": "rejected_spans", "logs": "rejected_log_records", "metrics": "rejected_data_points"}
+
+
+class Ledger:
+    """What happened to each signal's telemetry in this process."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.sent = dict.fromkeys(SIGNALS, 0)
+        self.failed = dict.fromkeys(SIGNALS, 0)
+        self.dropped = dict.fromkeys(SIGNALS, 0)
+        self.in_flight = dict.fromkeys(SIGNALS, 0)
+        self.endpoints: dict[str, str] = {}
+        self.last_error: str | None = None
+
+    def add(self, kind: str, signal_name: str, count: int) -> None:
+        with self.lock:
+            getattr(self, kind)[signal_name] += count
+
+    @property
+    def lost(self) -> int:
+        return sum(self.failed.values()) + sum(self.dropped.values())
+
+    def snapshot(self) -> dict[str, Any]:
+        with self.lock:
+            return {s: {"sent": self.sent[s], "failed": self.failed[s] + self.in_flight[s],
+                        "dropped": self.dropped[s]} for s in SIGNALS}
+
+
+ledger = Ledger()
+_tls = threading.local()
+_providers: list[tuple[str, Any]] = []  # (signal, provider)
+_batch_processors: list[tuple[str, Any]] = []  # (signal, sdk BatchProcessor)
+_exporters: list[tuple[str, Any]] = []  # (signal, exporter)
+_final_done = threading.Event()
+_final_lock = threading.Lock()
+_app_handlers: dict[int, Any] = {}
+_original_signal = signal.signal
+_original_getsignal = signal.getsignal
+_exit_hooks: list[Callable[[Ledger, float], None]] = []  # run after the final flush (the report)
+
+
+def timeout_seconds() -> float:
+    try:
+        value = float(os.environ.get(TIMEOUT_ENV, "1"))
+    except ValueError:
+        return 1.0
+    return value if value >= 0 else 1.0
+
+
+def install() -> None:
+    """Wrap the providers' exporters, arm the exit paths. Cheap: a few attribute look-ups."""
+    _wrap_providers()
+    if hasattr(os, "register_at_fork"):
+        os.register_at_fork(after_in_child=_forget_parent_counts)
+    atexit.register(_at_exit)
+    _install_signal_handling()
+    _quiet_sdk_loggers()
+    import wrapt
+
+    wrapt.register_post_import_hook(_patch_asyncio_runners, "asyncio.runners")
+
+
+def _forget_parent_counts() -> None:
+    """A forked child reports its own deliveries, not a copy of its parent's."""
+    global ledger
+    fresh = Ledger()
+    fresh.endpoints = dict(ledger.endpoints)
+    ledger = fresh
+
+
+def on_exit(hook: Callable[[Ledger, float], None]) -> None:
+    """Run `hook(ledger, seconds_spent)` once, after the final flush (used by the report)."""
+    _exit_hooks.append(hook)
+
+
+# --------------------------------------------------------------------------------------------- counting
+
+
+def _wrap_providers() -> None:
+    from opentelemetry import _logs, metrics, trace
+
+    tracer_provider = trace.get_tracer_provider()
+    processors = getattr(getattr(tracer_provider, "_active_span_processor", None), "_span_processors", ())
+    if processors:
+        _providers.append(("traces", tracer_provider))
+    for processor in processors:
+        _wrap_processor("traces", processor)
+    logger_provider = _logs.get_logger_provider()
+    processors = getattr(getattr(logger_provider, "_multi_log_record_processor", None), "_log_record_processors", ())
+    if processors:
+        _providers.append(("logs", logger_provider))
+    for processor in processors:
+        _wrap_processor("logs", processor)
+    meter_provider = metrics.get_meter_provider()
+    readers = getattr(meter_provider, "_metric_readers", ()) or ()
+    if readers:
+        _providers.append(("metrics", meter_provider))
+    for reader in readers:
+        exporter = getattr(reader, "_exporter", None)
+        if exporter is not None:
+            _wrap_exporter("metrics", exporter)
+
+
+def _wrap_processor(signal_name: str, processor: Any) -> None:
+    batch = getattr(processor, "_batch_processor", None)
+    exporter = getattr(batch, "_exporter", None) or getattr(processor, "span_exporter", None) or getattr(
+        processor, "_exporter", None)
+    if exporter is not None:
+        _wrap_exporter(signal_name, exporter)
+    if batch is not None and hasattr(batch, "_queue") and hasattr(batch, "emit"):
+        _batch_processors.append((signal_name, batch))
+        original_emit = batch.emit
+
+        def emit(data: Any) -> None:
+            if batch._shutdown or len(batch._queue) >= batch._max_queue_size:
+                ledger.add("dropped", signal_name, 1)  # the SDK drops it (queue full / shut down)
+            original_emit(data)
+
+        batch.emit = emit
+
+
+def _wrap_exporter(signal_name: str, exporter: Any) -> None:
+    if getattr(exporter, "_signoz_counted", False):
+        return
+    exporter._signoz_counted = True
+    _exporters.append((signal_name, exporter))
+    ledger.endpoints.setdefault(signal_name, _endpoint_of(exporter))
+    original_export = exporter.export
+
+    def export(batch: Any, *args: Any, **kwargs: Any) -> Any:
+        count = 1 if signal_name == "metrics" else len(batch)
+        ledger.add("in_flight", signal_name, count)
+        _tls.rejected = 0
+        ok = False
+        try:
+            result = original_export(batch, *args, **kwargs)
+            ok = getattr(result, "name", "") == "SUCCESS"
+            return result
+        finally:
+            rejected = min(count, getattr(_tls, "rejected", 0)) if ok else 0
+            if signal_name == "metrics" and rejected:
+                rejected = 1
+            with ledger.lock:
+                ledger.in_flight[signal_name] -= count
+                ledger.sent[signal_name] += count - rejected if ok else 0
+                ledger.failed[signal_name] += rejected if ok else count
+                if rejected:
+                    ledger.last_error = ledger.last_error or "the endpoint rejected part of the data (partial success)"
+            if not ok or rejected:
+                _early_warning(signal_name)
+
+    exporter.export = export
+    _watch_partial_success(signal_name, exporter)
+
+
+_STARTED = time.monotonic()
+# Seconds of run time after which a failure is reported at once, not only at exit.
+EARLY_WARNING_AFTER = float(os.environ.get("SIGNOZ_LITELLM_EARLY_WARNING_AFTER", "30") or 30)
+_early_warned = threading.Event()
+
+
+def _early_warning(signal_name: str) -> None:
+    """A long-running process (a server, the proxy) hears about a dead endpoint once, when it happens;
+    a short job only gets the line at exit."""
+    if _early_warned.is_set() or _final_lock.locked() or time.monotonic() - _STARTED < EARLY_WARNING_AFTER:
+        return
+    _early_warned.set()
+    reason = f" ({ledger.last_error})" if ledger.last_error else ""
+    try:
+        sys.stderr.write(f"signoz-litellm: warning: cannot deliver {signal_name} to {ledger.endpoints.get(signal_name)}"
+                         f"{reason}; the program runs on, and what was lost is counted at exit.\n")
+        sys.stderr.flush()
+    except Exception:
+        pass
+
+
+def _endpoint_of(exporter: Any) -> str:
+    client = getattr(exporter, "_client", None)
+    endpoint = getattr(client, "_endpoint", None) if client is not None and not hasattr(client, "Export") else None
+    endpoint = endpoint or getattr(exporter, "_endpoint", None) or os.environ.get("OTEL_EXPORTER_OTLP_ENDPOINT", "")
+    return str(endpoint)
+
+
+def _record_rejected(response: Any, signal_name: str) -> None:
+    try:
+        if response is not None and response.HasField("partial_success"):
+            _tls.rejected = int(getattr(response.partial_success, _PARTIAL_FIELDS[signal_name], 0) or 0)
+    except Exception:
+        pass
+
+
+def _watch_partial_success(signal_name: str, exporter: Any) -> None:
+    """The SDK treats an OTLP partial success as success; count the rejected items as failed."""
+    if hasattr(exporter, "_initialize_channel_and_stub"):  # gRPC: the stub is rebuilt on reconnect
+        original_init = exporter._initialize_channel_and_stub
+
+        def wrap_stub() -> None:
+            stub = exporter._client
+            if stub is None or isinstance(stub, _StubProxy):
+                return
+            exporter._client = _StubProxy(stub, signal_name)
+
+        def initialize() -> Any:
+            result = original_init()
+            wrap_stub()
+            return result
+
+        exporter._initialize_channel_and_stub = initialize
+        wrap_stub()
+        return
+    transport = getattr(getattr(exporter, "_client", None), "_transport", None)
+    if transport is None or not hasattr(transport, "request"):
+        return
+    original_request = transport.request
+    response_class = _http_response_class(signal_name)
+
+    def request(*args: Any, **kwargs: Any) -> Any:
+        result = original_request(*args, **kwargs)
+        try:
+            status = result.status_code
+            if status is not None and 200 <= status < 300 and response_class is not None:
+                body = result.content()
+                if body:
+                    response = response_class()
+                    response.ParseFromString(body)
+                    _record_rejected(response, signal_name)
+        except Exception:
+            pass
+        return result
+
+    transport.request = request
+
+
+def _http_response_class(signal_name: str) -> Any:
+    try:
+        if signal_name == "traces":
+            from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceResponse as cls
+        elif signal_name == "logs":
+            from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceResponse as cls
+        else:
+            from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import (
+                ExportMetricsServiceResponse as cls,
+            )
+    except ImportError:
+        return None
+    return cls
+
+
+class _StubProxy:
+    """A gRPC Export stub that notes the partial-success count of each answer."""
+
+    def __init__(self, stub: Any, signal_name: str) -> None:
+        self._stub = stub
+        self._signal = signal_name
+
+    def Export(self, *args: Any, **kwargs: Any) -> Any:  # noqa: N802 (gRPC method name)
+        response = self._stub.Export(*args, **kwargs)
+        _record_rejected(response, self._signal)
+        return response
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._stub, name)
+
+
+class _QuietFilter(logging.Filter):
+    """Keeps the SDK's export error lines off the program's stderr; remembers the last reason."""
+
+    _EXPORT_WORDS = ("xport", "etry", "Queue full", "hutdown", "dropping")
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        try:
+            message = record.getMessage()
+        except Exception:
+            message = str(record.msg)
+        if not any(word in message for word in self._EXPORT_WORDS):
+            return True  # not about delivery: left alone
+        if record.levelno >= logging.WARNING:
+            ledger.last_error = _reason(message) or ledger.last_error
+        return False
+
+
+def _reason(message: str) -> str | None:
+    lowered = message.lower()
+    for needle, text in (("unavailable", "unavailable / connection refused"),
+                         ("deadline_exceeded", "no answer (timed out)"), ("timed out", "no answer (timed out)"),
+                         ("timeout", "no answer (timed out)"), ("unauthenticated", "rejected: unauthenticated"),
+                         ("permission_denied", "rejected: permission denied"), ("401", "rejected: HTTP 401"),
+                         ("403", "rejected: HTTP 403"), ("connection", "connection failed"),
+                         ("internal", "rejected: internal error"), ("500", "rejected: HTTP 500"),
+                         ("503", "unavailable (HTTP 503)"), ("queue full", "queue full")):
+        if needle in lowered:
+            return text
+    return None
+
+
+def _quiet_sdk_loggers() -> None:
+    quiet = _QuietFilter()
+    for name in _QUIET_LOGGERS:
+        logging.getLogger(name).addFilter(quiet)
+
+
+# --------------------------------------------------------------------------------------------- exit
+
+
+def _at_exit() -> None:
+    final_flush("exit")
+
+
+def final_flush(reason: str) -> None:
+    """Deliver what is produced, within the deadline, once per process; then run the exit hooks."""
+    if not _final_lock.acquire(blocking=False):
+        return  # another exit path is doing it
+    try:
+        if _final_done.is_set() or not _providers:
+            return
+        started = time.monotonic()
+        deadline = started + timeout_seconds()
+        previous_int = _ignore_sigint_while_flushing()
+        try:
+            _drain_litellm(deadline)
+            _shutdown_providers(deadline)
+        finally:
+            _final_done.set()
+            _restore_sigint(previous_int)
+        spent = time.monotonic() - started
+        for hook in _exit_hooks:
+            try:
+                hook(ledger, spent)
+            except Exception:
+                pass
+    except Exception:
+        pass
+    finally:
+        _final_lock.release()
+
+
+def _ignore_sigint_while_flushing() -> Any:
+    """A second Ctrl-C must not abort the bounded flush half-way (it lasts at most the deadline)."""
+    if threading.current_thread() is not threading.main_thread():
+        return None
+    try:
+        return _original_signal(signal.SIGINT, signal.SIG_IGN)
+    except (ValueError, OSError):
+        return None
+
+
+def _restore_sigint(previous: Any) -> None:
+    if previous is None:
+        return
+    try:
+        _original_signal(signal.SIGINT, previous)
+    except (ValueError, OSError, TypeError):
+        pass
+
+
+def _remaining(deadline: float) -> float:
+    return max(0.0, deadline - time.monotonic())
+
+
+def _drain_litellm(deadline: float) -> None:
+    """Let LiteLLM finish the logging callbacks of calls that already returned (they create the spans)."""
+    worker_module = sys.modules.get("litellm.litellm_core_utils.logging_worker")
+    worker = getattr(worker_module, "GLOBAL_LOGGING_WORKER", None)
+    if worker is not None and getattr(worker, "_queue", None) is not None and _worker_pending(worker):
+        # Off the main thread: the program's own event loop may be the one interrupted by a signal.
+        thread = threading.Thread(target=_silently(worker._flush_on_exit), name="signoz-litellm-drain", daemon=True)
+        thread.start()
+        thread.join(_remaining(deadline))
+    _wait_executor_idle(deadline)
+
+
+def _wait_executor_idle(deadline: float) -> None:
+    """Wait until LiteLLM's logging thread pool has no callback queued or running."""
+    executor = getattr(sys.modules.get("litellm.litellm_core_utils.thread_pool_executor"), "executor", None)
+    if executor is not None:
+        while _executor_pending(executor) and time.monotonic() < deadline:
+            time.sleep(0.005)
+
+
+def _worker_pending(worker: Any) -> bool:
+    try:
+        return bool(worker.pending_count)
+    except Exception:
+        return False
+
+
+def _executor_pending(executor: Any) -> bool:
+    slots = getattr(executor, "_pending_slots", None)
+    maximum = getattr(executor, "_max_pending_tasks", None)
+    if slots is not None and maximum is not None and hasattr(slots, "_value"):
+        return slots._value < maximum
+    queue = getattr(executor, "_work_queue", None)
+    return bool(queue is not None and not queue.empty())
+
+
+def _silently(function: Callable[[], Any]) -> Callable[[], None]:
+    def run() -> None:
+        try:
+            function()
+        except BaseException:
+            pass
+
+    return run
+
+
+def _shutdown_providers(deadline: float) -> None:
+    remaining = _remaining(deadline)
+    for signal_name, exporter in _exporters:  # no single export may outlive the deadline
+        _cap_timeout(exporter, remaining)
+    threads = []
+    for signal_name, provider in _providers:
+        _unregister_sdk_atexit(provider)
+        if signal_name == "metrics":
+            target = _silently(lambda p=provider: p.shutdown(timeout_millis=max(1.0, _remaining(deadline) * 1000)))
+        else:
+            target = _silently(provider.shutdown)
+        thread = threading.Thread(target=target, name=f"signoz-litellm-{signal_name}-flush", daemon=True)
+        thread.start()
+        threads.append(thread)
+    for thread in threads:
+        thread.join(_remaining(deadline))
+    if any(t.is_alive() for t in threads):
+        # The deadline passed: stop every retry and cancel what is on the wire.
+        ledger.last_error = ledger.last_error or f"no answer within the {timeout_seconds():g} s exit deadline"
+        for _, exporter in _exporters:
+            _silently(exporter.shutdown)()
+        for _, batch in _batch_processors:
+            batch._shutdown = True
+            batch._shutdown_timeout_exceeded = True
+        for thread in threads:
+            thread.join(0.05)
+    for signal_name, batch in _batch_processors:
+        left = len(getattr(batch, "_queue", ()))
+        if left:
+            ledger.add("dropped", signal_name, left)  # never handed to the exporter
+            batch._queue.clear()
+
+
+def _cap_timeout(exporter: Any, seconds: float) -> None:
+    seconds = max(seconds, 0.05)
+    client = getattr(exporter, "_client", None)
+    if client is not None and hasattr(client, "_timeout") and not isinstance(client, _StubProxy):
+        client._timeout = min(client._timeout, seconds)
+    if isinstance(getattr(exporter, "_timeout", None), (int, float)):
+        exporter._timeout = min(exporter._timeout, seconds)
+
+
+def _unregister_sdk_atexit(provider: Any) -> None:
+    for name in ("_atexit_handler", "_at_exit_handler"):
+        handler = getattr(provider, name, None)
+        if handler is not None:
+            atexit.unregister(handler)
+            setattr(provider, name, None)
+
+
+# --------------------------------------------------------------------------------------------- asyncio
+
+
+def _patch_asyncio_runners(runners: Any) -> None:
+    original = getattr(runners, "_cancel_all_tasks", None)
+    if original is None or getattr(original, "_signoz_litellm", False):
+        return
+
+    def _cancel_all_tasks(loop: Any) -> Any:
+        _drain_worker_on(loop)
+        return original(loop)
+
+    _cancel_all_tasks._signoz_litellm = True  # type: ignore[attr-defined]
+    runners._cancel_all_tasks = _cancel_all_tasks
+
+
+def _drain_worker_on(loop: Any) -> None:
+    """Before asyncio.run cancels what is left, let LiteLLM's logging worker finish on this loop."""
+    worker_module = sys.modules.get("litellm.litellm_core_utils.logging_worker")
+    worker = getattr(worker_module, "GLOBAL_LOGGING_WORKER", None)
+    if worker is None or getattr(worker, "_bound_loop", None) is not loop or not _worker_pending(worker):
+        return
+    try:
+        import asyncio
+
+        loop.run_until_complete(asyncio.wait_for(worker.flush(), timeout=max(timeout_seconds(), 0.1)))
+    except BaseException:
+        pass
+
+
+# --------------------------------------------------------------------------------------------- signals
+
+
+def _install_signal_handling() -> None:
+    if threading.current_thread() is not threading.main_thread():
+        return
+    for signum in _FATAL_SIGNALS:
+        try:
+            current = _original_getsignal(signum)
+            _app_handlers[signum] = current
+            real = _real_handler(signum, current)
+            if real is not current:
+                _original_signal(signum, real)
+        except (ValueError, OSError):
+            _app_handlers.pop(signum, None)
+    signal.signal = _signal
+    signal.getsignal = _getsignal
+
+
+def _signal(signalnum: Any, handler: Any) -> Any:
+    """`signal.signal` as the program knows it; SIG_DFL for SIGTERM/SIGINT keeps our flush first."""
+    if signalnum not in _app_handlers:
+        return _original_signal(signalnum, handler)
+    _original_signal(signalnum, _real_handler(signalnum, handler))  # raises exactly what the original would
+    previous = _app_handlers[signalnum]
+    if not callable(handler) and handler in (signal.SIG_DFL, signal.SIG_IGN):
+        handler = signal.Handlers(handler)
+    _app_handlers[signalnum] = handler
+    return previous
+
+
+def _real_handler(signum: int, handler: Any) -> Any:
+    """What is really installed for the handler the program asked for."""
+    if not callable(handler) and handler == signal.SIG_DFL:
+        return _on_fatal_signal
+    if signum == signal.SIGINT and handler is signal.default_int_handler:
+        return _on_default_sigint
+    return handler
+
+
+def _getsignal(signalnum: Any) -> Any:
+    if signalnum in _app_handlers:
+        return _app_handlers[signalnum]
+    return _original_getsignal(signalnum)
+
+
+def _on_default_sigint(signum: int, frame: Any) -> None:
+    """Python's own SIGINT behaviour (KeyboardInterrupt), after LiteLLM finished the callbacks of the calls
+    that already returned. Besides delivering them, this keeps the exit status: a LiteLLM logging thread
+    still importing modules while the interpreter exits makes Python forget that it is dying of SIGINT
+    (status 1 instead of 130)."""
+    _wait_executor_idle(time.monotonic() + timeout_seconds())
+    signal.default_int_handler(signum, frame)
+
+
+def _on_fatal_signal(signum: int, frame: Any) -> None:
+    """The program left this signal at its default (die at once): deliver, then die of it."""
+    try:
+        if not _final_lock.locked():
+            final_flush(signal.Signals(signum).name)
+    finally:
+        try:
+            _original_signal(signum, signal.SIG_DFL)
+            signal.raise_signal(signum)
+        finally:
+            os._exit(128 + signum)  # only if the signal is blocked

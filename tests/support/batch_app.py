@@ -1,0 +1,86 @@
+"""A LiteLLM batch job, configured by environment variables; used by tests/test_batch.py and
+scripts/bench_batch.py (run as a script, never imported by them).
+
+CALLS (default 5)       number of chat completions
+MODE                    "sync" (default) or "async" (asyncio.run with CONCURRENCY concurrent acompletion)
+CONCURRENCY             async concurrency (default: CALLS)
+FAKE_BASE               the fake provider's base URL
+APP_OTEL=1              set litellm.callbacks = ["otel"] as SigNoz's guide tells users (the plain recipe)
+APP_HANDLER=<status>    install a SIGTERM handler that prints APP-HANDLER and exits with <status>
+APP_IGNORE=1            ignore SIGTERM
+WAIT=<seconds>          after the calls, sleep this long (a job waiting to be cancelled)
+END=exit:<n> | raise    end with sys.exit(n) or an uncaught exception (default: fall off the end)
+TIMING=1                print "timing <median ms per call> <mean ms>" over the sync calls after 20 warm-up calls
+QUIET=1                 do not print "done <i>" lines
+Prints "done <i>" after each completed call, and "getsignal ..." lines when SIGTERM / SIGINT look untouched.
+"""
+
+import os
+import signal
+import sys
+import time
+
+import litellm
+
+if os.environ.get("APP_OTEL"):
+    litellm.callbacks = ["otel"]
+if signal.getsignal(signal.SIGTERM) == signal.SIG_DFL:
+    print("getsignal SIG_DFL", flush=True)
+if signal.getsignal(signal.SIGINT) is signal.default_int_handler:
+    print("getsignal SIGINT default_int_handler", flush=True)
+if os.environ.get("APP_HANDLER"):
+    def _handler(signum, frame):
+        print("APP-HANDLER", signum, flush=True)
+        sys.exit(int(os.environ["APP_HANDLER"]))
+
+    signal.signal(signal.SIGTERM, _handler)
+if os.environ.get("APP_IGNORE"):
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+
+CALLS = int(os.environ.get("CALLS", "5"))
+ARGS = {"model": "openai/gpt-4o-mini", "api_base": os.environ.get("FAKE_BASE"), "api_key": "sk-fake"}
+
+
+QUIET = bool(os.environ.get("QUIET"))
+
+
+def run_sync() -> None:
+    durations = []
+    for i in range(CALLS):
+        started = time.perf_counter()
+        litellm.completion(messages=[{"role": "user", "content": f"hello {i}"}], **ARGS)
+        durations.append(time.perf_counter() - started)
+        if not QUIET:
+            print(f"done {i}", flush=True)
+    if os.environ.get("TIMING") and len(durations) > 20:
+        import statistics
+
+        kept = durations[20:]
+        print(f"timing {statistics.median(kept) * 1000:.3f} {statistics.fmean(kept) * 1000:.3f}", flush=True)
+
+
+def run_async() -> None:
+    import asyncio
+
+    async def main() -> None:
+        gate = asyncio.Semaphore(int(os.environ.get("CONCURRENCY") or CALLS))
+
+        async def one(i: int) -> None:
+            async with gate:
+                await litellm.acompletion(messages=[{"role": "user", "content": f"hello {i}"}], **ARGS)
+                if not QUIET:
+                    print(f"done {i}", flush=True)
+
+        await asyncio.gather(*(one(i) for i in range(CALLS)))
+
+    asyncio.run(main())
+
+
+(run_async if os.environ.get("MODE") == "async" else run_sync)()
+if os.environ.get("WAIT"):
+    time.sleep(float(os.environ["WAIT"]))
+END = os.environ.get("END", "")
+if END.startswith("exit:"):
+    sys.exit(int(END[5:]))
+if END == "raise":
+    raise RuntimeError("the batch job failed")

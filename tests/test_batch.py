@@ -1,0 +1,297 @@
+"""Batch jobs and CI: nothing lost on signals, asyncio or exit paths; a bounded exit on a dead
+endpoint; a delivery report that matches what the receiver got; --fail-on-telemetry-loss.
+
+Every test runs a real LiteLLM job (tests/support/batch_app.py) under `signoz-litellm run` in a
+child process, against the real OTLP receiver and the fake provider, and asserts on what arrived.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from signoz_litellm_run.receiver import Receiver, SilentServer, unused_port
+from tests.support.fake_provider import FakeProvider
+
+pytestmark = pytest.mark.timeout(120)
+
+APP = str(Path(__file__).parent / "support" / "batch_app.py")
+CI_VARS = ("CI", "GITHUB_ACTIONS", "GITLAB_CI", "BUILDKITE", "CIRCLECI", "JENKINS_URL", "TF_BUILD",
+           "GITHUB_STEP_SUMMARY", "OTEL_RESOURCE_ATTRIBUTES")
+
+
+class Job:
+    """A finished (or signalled) child run."""
+
+    def __init__(self, returncode: int, stdout: str, stderr: str, seconds: float) -> None:
+        self.returncode, self.stdout, self.stderr, self.seconds = returncode, stdout, stderr, seconds
+
+    def warning_lines(self) -> list[str]:
+        return [line for line in self.stderr.splitlines() if line.startswith("signoz-litellm: warning:")]
+
+
+def run_job(endpoint: str, provider: FakeProvider, *, args: tuple[str, ...] = (), app_env: Mapping[str, str] = {},
+            signal_after: int | None = None, signum: int = signal.SIGTERM) -> Job:
+    """Run the batch app under the launcher. With `signal_after`, send `signum` once that many
+    calls have printed "done" (and the app is waiting)."""
+    env = {k: v for k, v in os.environ.items() if k not in CI_VARS and not k.startswith(("OTEL_", "SIGNOZ_"))}
+    env.update(LITELLM_LOCAL_MODEL_COST_MAP="True", FAKE_BASE=provider.base_url, **app_env)
+    command = [sys.executable, "-m", "signoz_litellm_run", "run", "--endpoint", endpoint, "--service-name", "batch",
+               *args, "--", sys.executable, APP]
+    started = time.monotonic()
+    proc = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    lines: list[str] = []
+    if signal_after is not None:
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            lines.append(line)
+            if sum(1 for x in lines if x.startswith("done ")) >= signal_after:
+                break
+        proc.send_signal(signum)
+    try:
+        out, err = proc.communicate(timeout=90)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        out, err = proc.communicate()
+        pytest.fail(f"the job hung; stderr:\n{err}")
+    return Job(proc.returncode, "".join(lines) + out, err, time.monotonic() - started)
+
+
+def llm_spans(receiver: Receiver) -> list[Any]:
+    return [s for s in receiver.spans() if s.name == "litellm_request"]
+
+
+def settle(receiver: Receiver, expected: int) -> None:
+    receiver.wait_for(lambda r: len(llm_spans(r)) >= expected, timeout=5)
+
+
+# --------------------------------------------------------------------------------------------- signals
+
+
+def test_sigterm_delivers_every_completed_call_and_reports_what_arrived(
+        receiver: Receiver, fake_provider: FakeProvider, tmp_path: Path) -> None:
+    report_file = tmp_path / "report.json"
+    job = run_job(receiver.grpc_endpoint, fake_provider, args=("--report", "--report-file", str(report_file)),
+                  app_env={"CALLS": "40", "WAIT": "60"}, signal_after=40)
+    assert job.returncode == -signal.SIGTERM, job.stderr  # a shell shows 143
+    settle(receiver, 40)
+    assert len(llm_spans(receiver)) == 40
+    # The report's counts are what the receiver got.
+    report = json.loads(report_file.read_text())
+    assert report["signals"]["traces"] == {"sent": len(receiver.spans()), "failed": 0, "dropped": 0}
+    assert report["signals"]["logs"]["sent"] == len(receiver.log_records())
+    assert report["signals"]["metrics"]["sent"] == len([r for r in receiver.requests if r.signal == "metrics"]) >= 1
+    assert report["lost"] == 0 and report["endpoint"] == receiver.grpc_endpoint
+    summary = [line for line in job.stderr.splitlines() if line.startswith("signoz-litellm: telemetry report")]
+    assert len(summary) == 1 and f"spans {len(receiver.spans())} sent, 0 failed, 0 dropped" in summary[0]
+    assert not job.warning_lines()
+
+
+def test_sigint_delivers_and_ends_like_ctrl_c(receiver: Receiver, fake_provider: FakeProvider) -> None:
+    job = run_job(receiver.grpc_endpoint, fake_provider, app_env={"CALLS": "5", "WAIT": "60"},
+                  signal_after=5, signum=signal.SIGINT)
+    assert job.returncode == -signal.SIGINT, job.stderr  # KeyboardInterrupt, then 130 in a shell
+    assert "KeyboardInterrupt" in job.stderr
+    assert "getsignal SIGINT default_int_handler" in job.stdout  # what asyncio.Runner checks
+    settle(receiver, 5)
+    assert len(llm_spans(receiver)) == 5
+
+
+def test_the_programs_own_sigterm_handler_still_runs(receiver: Receiver, fake_provider: FakeProvider) -> None:
+    job = run_job(receiver.grpc_endpoint, fake_provider, app_env={"CALLS": "5", "WAIT": "60", "APP_HANDLER": "7"},
+                  signal_after=5)
+    assert "getsignal SIG_DFL" in job.stdout  # the program sees the signal as it left it
+    assert f"APP-HANDLER {int(signal.SIGTERM)}" in job.stdout
+    assert job.returncode == 7, job.stderr
+    settle(receiver, 5)
+    assert len(llm_spans(receiver)) == 5
+
+
+def test_an_ignored_sigterm_stays_ignored(receiver: Receiver, fake_provider: FakeProvider) -> None:
+    job = run_job(receiver.grpc_endpoint, fake_provider,
+                  app_env={"CALLS": "3", "WAIT": "2", "APP_IGNORE": "1", "END": "exit:5"}, signal_after=3)
+    assert job.returncode == 5, job.stderr
+    settle(receiver, 3)
+    assert len(llm_spans(receiver)) == 3
+
+
+# --------------------------------------------------------------------------------------------- exit paths
+
+
+def test_asyncio_run_delivers_every_concurrent_call(receiver: Receiver, fake_provider: FakeProvider) -> None:
+    job = run_job(receiver.grpc_endpoint, fake_provider, app_env={"MODE": "async", "CALLS": "20"})
+    assert job.returncode == 0, job.stderr
+    settle(receiver, 20)
+    assert len(llm_spans(receiver)) == 20
+    assert len({s.attributes.get("gen_ai.input.messages") for s in llm_spans(receiver)}) == 20
+
+
+@pytest.mark.parametrize(("end", "status"), [("exit:3", 3), ("raise", 1)])
+def test_sys_exit_and_uncaught_exception_keep_status_and_deliver(
+        receiver: Receiver, fake_provider: FakeProvider, end: str, status: int) -> None:
+    job = run_job(receiver.grpc_endpoint, fake_provider, app_env={"CALLS": "3", "END": end})
+    assert job.returncode == status, job.stderr
+    settle(receiver, 3)
+    assert len(llm_spans(receiver)) == 3
+
+
+def test_a_full_queue_is_counted_not_silent(receiver: Receiver, fake_provider: FakeProvider, tmp_path: Path) -> None:
+    report_file = tmp_path / "report.json"
+    # A 4-span queue that is exported only at exit: most of the 20 calls' spans are dropped.
+    app_env = {"MODE": "async", "CALLS": "20", "OTEL_BSP_MAX_QUEUE_SIZE": "4", "OTEL_BSP_MAX_EXPORT_BATCH_SIZE": "4",
+               "OTEL_BSP_SCHEDULE_DELAY": "600000"}
+    job = run_job(receiver.grpc_endpoint, fake_provider, args=("--report-file", str(report_file)), app_env=app_env)
+    assert job.returncode == 0, job.stderr
+    traces = json.loads(report_file.read_text())["signals"]["traces"]
+    receiver.wait_for(lambda r: len(r.spans()) >= traces["sent"], timeout=5)
+    assert traces["sent"] == len(receiver.spans())
+    assert traces["dropped"] > 0 and traces["sent"] + traces["dropped"] + traces["failed"] >= 40
+    assert any("spans" in line and "could not deliver" in line for line in job.warning_lines())
+
+
+# --------------------------------------------------------------------------------------------- bad endpoints
+
+
+@pytest.mark.parametrize(("kind", "protocol"), [("refused", "grpc"), ("hanging", "grpc"), ("hanging", "http/protobuf")])
+def test_a_dead_endpoint_neither_changes_the_status_nor_hangs(
+        fake_provider: FakeProvider, kind: str, protocol: str) -> None:
+    with SilentServer() as silent:
+        endpoint = f"http://127.0.0.1:{unused_port()}" if kind == "refused" else silent.endpoint
+        job = run_job(endpoint, fake_provider, args=("--protocol", protocol), app_env={"CALLS": "2", "END": "exit:4"})
+    assert job.returncode == 4, job.stderr
+    assert job.seconds < 30  # only catches a hang; the real figure is in scripts/bench_batch.py
+    warnings = job.warning_lines()
+    assert len(warnings) == 1, job.stderr
+    assert endpoint in warnings[0] and "spans" in warnings[0]
+    assert "Traceback" not in job.stderr and "Failed to export" not in job.stderr
+
+
+def test_a_long_running_process_hears_about_a_failing_endpoint_when_it_happens(
+        receiver: Receiver, fake_provider: FakeProvider) -> None:
+    receiver.behavior = "fail"
+    # The threshold (30 s of run time by default) is lowered so a short job behaves like a server.
+    job = run_job(receiver.grpc_endpoint, fake_provider,
+                  app_env={"CALLS": "2", "WAIT": "2.5", "SIGNOZ_LITELLM_EARLY_WARNING_AFTER": "0"})
+    assert job.returncode == 0, job.stderr
+    warnings = job.warning_lines()
+    assert len(warnings) == 2, job.stderr
+    assert warnings[0].startswith("signoz-litellm: warning: cannot deliver traces to")
+    assert str(receiver.grpc_port) in warnings[0]
+    assert "could not deliver" in warnings[1]
+
+
+@pytest.mark.parametrize(("behavior", "protocol"), [("unavailable", "grpc"), ("fail", "grpc"), ("partial", "grpc"),
+                                                   ("partial", "http/protobuf")])
+def test_the_report_says_when_the_receiver_refuses(
+        receiver: Receiver, fake_provider: FakeProvider, tmp_path: Path, behavior: str, protocol: str) -> None:
+    receiver.behavior = behavior
+    report_file = tmp_path / "report.json"
+    job = run_job(receiver.endpoint(protocol), fake_provider,
+                  args=("--protocol", protocol, "--report", "--report-file", str(report_file)), app_env={"CALLS": "2"})
+    assert job.returncode == 0, job.stderr
+    report = json.loads(report_file.read_text())
+    traces = report["signals"]["traces"]
+    assert traces["sent"] == 0 and traces["failed"] + traces["dropped"] >= 4
+    assert report["lost"] > 0
+    assert len(job.warning_lines()) == 1
+    assert "0 sent" in next(line for line in job.stderr.splitlines() if "telemetry report" in line)
+
+
+def test_fail_on_telemetry_loss_turns_success_into_status_3(
+        receiver: Receiver, fake_provider: FakeProvider) -> None:
+    receiver.behavior = "fail"
+    job = run_job(receiver.grpc_endpoint, fake_provider, args=("--fail-on-telemetry-loss",), app_env={"CALLS": "1"})
+    assert job.returncode == 3, job.stderr
+    assert "--fail-on-telemetry-loss" in job.stderr
+    receiver.behavior = "accept"
+    receiver.clear()
+    job = run_job(receiver.grpc_endpoint, fake_provider, args=("--fail-on-telemetry-loss",),
+                  app_env={"CALLS": "1", "END": "exit:5"})
+    assert job.returncode == 5, job.stderr
+    settle(receiver, 1)
+    assert len(llm_spans(receiver)) == 1
+
+
+def test_fail_on_telemetry_loss_passes_sigterm_on(receiver: Receiver, fake_provider: FakeProvider) -> None:
+    job = run_job(receiver.grpc_endpoint, fake_provider, args=("--fail-on-telemetry-loss",),
+                  app_env={"CALLS": "3", "WAIT": "60"}, signal_after=3)
+    assert job.returncode == -signal.SIGTERM, job.stderr
+    settle(receiver, 3)
+    assert len(llm_spans(receiver)) == 3
+
+
+# --------------------------------------------------------------------------------------------- CI
+
+
+def test_github_actions_run_gets_ci_attributes_and_a_step_summary(
+        receiver: Receiver, fake_provider: FakeProvider, tmp_path: Path) -> None:
+    summary = tmp_path / "summary.md"
+    github = {"GITHUB_ACTIONS": "true", "GITHUB_STEP_SUMMARY": str(summary), "GITHUB_WORKFLOW": "nightly-eval",
+              "GITHUB_RUN_ID": "4242", "GITHUB_REPOSITORY": "acme/evals", "GITHUB_SERVER_URL": "https://github.com",
+              "GITHUB_REF_NAME": "main", "GITHUB_SHA": "abc123", "OTEL_RESOURCE_ATTRIBUTES": "vcs.ref.head.name=mine"}
+    job = run_job(receiver.grpc_endpoint, fake_provider, app_env={"CALLS": "1", **github})
+    assert job.returncode == 0, job.stderr
+    assert any("telemetry report" in line for line in job.stderr.splitlines())  # on by default in CI
+    settle(receiver, 1)
+    resource = llm_spans(receiver)[0].resource
+    assert resource["cicd.pipeline.name"] == "nightly-eval"
+    assert resource["cicd.pipeline.run.id"] == "4242"
+    assert resource["vcs.repository.url.full"] == "https://github.com/acme/evals"
+    assert resource["vcs.ref.head.revision"] == "abc123"
+    assert resource["vcs.ref.head.name"] == "mine"  # the user's attribute wins
+    text = summary.read_text()
+    assert "SigNoz telemetry" in text and "| spans |" in text and "all telemetry delivered" in text
+
+
+def test_uvicorn_graceful_shutdown_still_works_and_delivers(
+        receiver: Receiver, fake_provider: FakeProvider, tmp_path: Path) -> None:
+    """uvicorn (the LiteLLM proxy's server) installs its own SIGTERM handler, shuts down gracefully,
+    restores the previous handler and raises the signal again: all of it must keep working."""
+    pytest.importorskip("uvicorn")
+    import urllib.request
+
+    (tmp_path / "asgi_app.py").write_text(
+        "import os, litellm\n"
+        "async def app(scope, receive, send):\n"
+        "    if scope['type'] != 'http':\n"
+        "        return\n"
+        "    await litellm.acompletion(model='openai/gpt-4o-mini', api_base=os.environ['FAKE_BASE'],\n"
+        "                              api_key='sk-fake', messages=[{'role': 'user', 'content': 'hi'}])\n"
+        "    await send({'type': 'http.response.start', 'status': 200, 'headers': []})\n"
+        "    await send({'type': 'http.response.body', 'body': b'ok'})\n")
+    port = unused_port()
+    env = {k: v for k, v in os.environ.items() if k not in CI_VARS and not k.startswith(("OTEL_", "SIGNOZ_"))}
+    env.update(LITELLM_LOCAL_MODEL_COST_MAP="True", FAKE_BASE=fake_provider.base_url)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "signoz_litellm_run", "run", "--endpoint", receiver.grpc_endpoint, "--", sys.executable,
+         "-m", "uvicorn", "asgi_app:app", "--port", str(port)],
+        cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=10).read()
+                break
+            except OSError:
+                assert time.monotonic() < deadline and proc.poll() is None, proc.stderr and proc.stderr.read()
+                time.sleep(0.2)
+        for _ in range(3):
+            assert urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=10).read() == b"ok"
+        proc.send_signal(signal.SIGTERM)
+        _, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert "Application shutdown complete" in err  # uvicorn's own graceful shutdown ran
+    assert proc.returncode == -signal.SIGTERM  # as without the launcher: uvicorn re-raises the signal
+    settle(receiver, 4)
+    assert len(llm_spans(receiver)) == 4
