@@ -33,7 +33,7 @@ def run(settings: Settings, argv: Sequence[str]) -> NoReturn:
     if settings.fail_on_telemetry_loss:
         from signoz_litellm_run.supervisor import run_supervised
 
-        sys.exit(run_supervised(argv, env))
+        run_supervised(argv, env)
     exec_command(argv, env)
 
 
