@@ -372,7 +372,7 @@ def _version(dist: str) -> str | None:
 
 def environment_checks(protocol: str, environ: Mapping[str, str], cwd: Path) -> list[Check]:
     checks = [_python_check(), _litellm_check(), _otel_versions_check(), *_entry_point_checks(),
-              _grpc_check(protocol), *_instrumentation_checks(), _bootstrap_check(), _sitecustomize_check(environ, cwd)]
+              _grpc_check(protocol), *_instrumentation_checks(), _bootstrap_check(environ), _sitecustomize_check(environ, cwd)]
     return checks
 
 
@@ -508,39 +508,24 @@ def _instrumentation_checks() -> list[Check]:
     return checks
 
 
-def bootstrap_missing() -> list[str]:
-    """Instrumentation packages `opentelemetry-bootstrap` would add for the installed libraries.
-
-    Isolated so it can be swapped for `signoz_litellm_run.bootstrap.plan()` once that exists.
-    """
-    from importlib.metadata import PackageNotFoundError, version
-
-    from opentelemetry.instrumentation.bootstrap_gen import default_instrumentations, libraries
+def bootstrap_missing(environ: Mapping[str, str]) -> list[str]:
+    """Instrumentation packages bootstrap would add to this environment (the plan `run` acts on)."""
     from packaging.requirements import Requirement
 
-    def installed(spec: str) -> bool:
-        req = Requirement(spec)
-        try:
-            return req.specifier.contains(version(req.name), prereleases=True)
-        except PackageNotFoundError:
-            return False
+    from signoz_litellm_run import bootstrap
 
-    wanted = list(default_instrumentations) + [lib["instrumentation"] for lib in libraries if installed(lib["library"])]
-    missing = []
-    for spec in wanted:
-        name = Requirement(spec).name
-        if name.replace("-", "_").lower().endswith("openai_v2") or _version(name) is not None:
-            continue  # present; openai-v2 is disabled by signoz-litellm (it duplicates LiteLLM's spans)
-        missing.append(name)
-    return sorted(set(missing))
+    plan = bootstrap.plan(sys.executable, environ=environ, timeout=5.0)
+    if plan.problem:
+        raise RuntimeError(plan.problem)
+    return sorted({Requirement(spec).name for spec in (*plan.missing, *(spec for spec, _ in plan.deferred))})
 
 
-def _bootstrap_check() -> Check:
+def _bootstrap_check(environ: Mapping[str, str]) -> Check:
     try:
-        missing = bootstrap_missing()
+        missing = bootstrap_missing(environ)
     except Exception as exc:  # noqa: BLE001
         return Check("bootstrap", ENVIRONMENT, WARN, f"could not compute: {type(exc).__name__}: {exc}",
-                     "Run opentelemetry-bootstrap -a requirements to see the list.")
+                     "Run signoz-litellm bootstrap --dry-run to see the list.")
     if not missing:
         return Check("bootstrap", ENVIRONMENT, PASS, "every instrumentation for the installed libraries is present")
     shown = ", ".join(m.removeprefix("opentelemetry-instrumentation-") for m in missing[:6])

@@ -295,8 +295,8 @@ def test_quickstart_demo_runs_offline(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr
     assert "offline, mock responses" in result.stdout and "failed call, as planned" in result.stdout
     calls, errors = (int(x) for x in model_row(result.stderr, "gpt-4o-mini")[:2])
-    # plain, streaming and the failing call always arrive; the two async ones depend on the async drain (#3)
-    assert calls >= 3 and errors == 1, result.stderr
+    # plain, streaming, two async (delivered by the hook's asyncio drain) and the failing call
+    assert calls == 5 and errors == 1, result.stderr
     assert re.search(r"Received: \d+ spans .*[1-9]\d* log records, [1-9]\d* metrics", result.stderr)
 
 
