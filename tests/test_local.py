@@ -127,7 +127,6 @@ def test_local_environment_drops_other_destinations(tmp_path: Path) -> None:
 APP = textwrap.dedent("""
     import asyncio, logging, os, sys
     import litellm
-    from litellm.litellm_core_utils.logging_worker import GLOBAL_LOGGING_WORKER
 
     litellm.suppress_debug_info = True  # LiteLLM prints "Give Feedback / Get Help" on stdout on errors
     base = dict(api_base=os.environ["FAKE_BASE"], api_key="sk-fake", num_retries=0)
@@ -146,9 +145,6 @@ APP = textwrap.dedent("""
     async def main():
         await asyncio.gather(*(litellm.acompletion(model=big, messages=[{{"role": "user", "content": p}}], **base)
                                for p in {async_!r}))
-        # Drain LiteLLM's async logging worker before asyncio.run closes the loop: keeps this test about
-        # --local; delivering every async span without it is the batch issue's (#3) job.
-        await GLOBAL_LOGGING_WORKER.flush()
 
     asyncio.run(main())
     log = logging.getLogger("local-test")
