@@ -46,28 +46,6 @@ def is_proxy_command(argv: Sequence[str]) -> bool:
     return False
 
 
-def interpreter_of(executable: str, argv: Sequence[str]) -> str | None:
-    """The Python interpreter that will run the proxy: the command itself when it is Python,
-    else the one named on the script's `#!` line."""
-    if os.path.basename(argv[0]).startswith("python"):
-        return executable
-    try:
-        with open(executable, "rb") as script:
-            first = script.readline(512)
-    except OSError:
-        return None
-    if not first.startswith(b"#!"):
-        return None
-    parts = first[2:].decode(errors="replace").split()
-    if not parts:
-        return None
-    if os.path.basename(parts[0]) == "env" and len(parts) > 1:
-        import shutil
-
-        return shutil.which(parts[1])
-    return parts[0]
-
-
 def missing_server_modules(python: str | None, env: Mapping[str, str]) -> list[str]:
     """The proxy server's modules that `python` cannot find; empty when unsure (never blocks)."""
     if python is None:
@@ -89,9 +67,11 @@ def missing_server_modules(python: str | None, env: Mapping[str, str]) -> list[s
     return done.stdout.split()
 
 
-def check_installed(executable: str, argv: Sequence[str], env: Mapping[str, str]) -> None:
+def check_installed(argv: Sequence[str], env: Mapping[str, str]) -> None:
     """Raise a UsageError naming the extra to install when the proxy server cannot start."""
-    missing = missing_server_modules(interpreter_of(executable, argv), env)
+    from signoz_litellm_run.bootstrap import find_python  # the interpreter that will run the command
+
+    missing = missing_server_modules(find_python(argv, env), env)
     if missing:
         raise UsageError(
             f"The LiteLLM proxy server's dependencies are not installed (missing: {_few(missing)}).",

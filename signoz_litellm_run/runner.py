@@ -21,11 +21,11 @@ def run(settings: Settings, argv: Sequence[str]) -> NoReturn:
         run_local(settings, argv)
     cwd = os.getcwd()
     env = environment.child_environment(settings, os.environ, cwd=cwd, pid=os.getpid())
-    executable = resolve_executable(argv[0], env)  # fail early, before any other work, with 126 / 127
+    resolve_executable(argv[0], env)  # fail early, before any other work, with 126 / 127
     from signoz_litellm_run import proxy
 
     if proxy.is_proxy_command(argv):
-        proxy.check_installed(executable, argv, env)
+        proxy.check_installed(argv, env)
     if settings.bootstrap:  # never fails the job; no subprocess when the environment is known ready
         from signoz_litellm_run import bootstrap
 
