@@ -46,7 +46,7 @@ def base_env(provider: FakeProvider, extra: dict[str, str]) -> dict[str, str]:
 
 def command(recipe: str, endpoint: str, env: dict[str, str]) -> list[str]:
     if recipe == "signoz-litellm":
-        return [sys.executable, "-m", "signoz_litellm_run", "run", "--endpoint", endpoint, "--service-name", "bench",
+        return [sys.executable, "-m", "signoz_litellm_run", "run", "--no-bootstrap", "--endpoint", endpoint, "--service-name", "bench",
                 "--", sys.executable, APP]
     if recipe == "plain":
         env.update(OTEL_EXPORTER_OTLP_ENDPOINT=endpoint, OTEL_EXPORTER_OTLP_INSECURE="true", OTEL_SERVICE_NAME="bench",

@@ -37,7 +37,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any, TextIO
 
 from signoz_litellm_run import __version__
-from signoz_litellm_run.environment import ALWAYS_DISABLED, SITE_DIR
+from signoz_litellm_run.environment import ALWAYS_DISABLED, DISABLED_REASONS, SITE_DIR
 from signoz_litellm_run.errors import LauncherError, UsageError
 
 CACHE_FORMAT = 1
@@ -314,7 +314,8 @@ def requirements_for(
         seen.add(name)
         entries = entry_point_names(requirement)
         if entries and all(norm_name(e) in off for e in entries):
-            reason = ("disabled: LiteLLM makes these spans" if set(entries) <= set(ALWAYS_DISABLED)
+            ours = [DISABLED_REASONS[e] for e in entries if e in DISABLED_REASONS]
+            reason = (f"disabled: {ours[0]}" if len(ours) == len(entries)
                       else "disabled by OTEL_PYTHON_DISABLED_INSTRUMENTATIONS")
             skipped.append((requirement, reason))
         elif name in dists:

@@ -18,7 +18,14 @@ from signoz_litellm_run.settings import KEY_HEADER, Settings, mask_secret
 
 SITE_DIR = str(Path(__file__).resolve().parent / "_site")
 DISTRO_NAME = "signoz_litellm"
-ALWAYS_DISABLED = ("openai",)  # the OpenAI instrumentor would duplicate LiteLLM's own spans
+# Instrumentations the command never gets, and why (bootstrap does not install them either).
+DISABLED_REASONS = {
+    "openai": "LiteLLM makes these spans",  # the OpenAI instrumentor would report every call twice
+    # A span around a whole click command run: a server started by a click CLI (`litellm --config`,
+    # `uvicorn`) would put every request it ever serves in that one never-ending trace.
+    "click": "it would put every request of a server started by a click CLI (litellm, uvicorn) in one trace",
+}
+ALWAYS_DISABLED = tuple(DISABLED_REASONS)
 SIGNALS = ("traces", "metrics", "logs")
 HTTP_PATHS = {"traces": "/v1/traces", "metrics": "/v1/metrics", "logs": "/v1/logs"}
 ROOT_PID_ENV = "SIGNOZ_LITELLM_ROOT_PID"

@@ -44,7 +44,7 @@ def run_job(endpoint: str, provider: FakeProvider, *, args: tuple[str, ...] = ()
     """Run the batch app under the launcher. With `signal_after`, send `signum` once that many
     calls have printed "done" (and the app is waiting)."""
     env = {k: v for k, v in os.environ.items() if k not in CI_VARS and not k.startswith(("OTEL_", "SIGNOZ_"))}
-    env.update(LITELLM_LOCAL_MODEL_COST_MAP="True", FAKE_BASE=provider.base_url, **app_env)
+    env.update(LITELLM_LOCAL_MODEL_COST_MAP="True", FAKE_BASE=provider.base_url, SIGNOZ_BOOTSTRAP="false", **app_env)
     command = [sys.executable, "-m", "signoz_litellm_run", "run", "--endpoint", endpoint, "--service-name", "batch",
                *args, "--", sys.executable, APP]
     started = time.monotonic()
@@ -270,7 +270,7 @@ def test_uvicorn_graceful_shutdown_still_works_and_delivers(
         "    await send({'type': 'http.response.body', 'body': b'ok'})\n")
     port = unused_port()
     env = {k: v for k, v in os.environ.items() if k not in CI_VARS and not k.startswith(("OTEL_", "SIGNOZ_"))}
-    env.update(LITELLM_LOCAL_MODEL_COST_MAP="True", FAKE_BASE=fake_provider.base_url)
+    env.update(LITELLM_LOCAL_MODEL_COST_MAP="True", FAKE_BASE=fake_provider.base_url, SIGNOZ_BOOTSTRAP="false")
     proc = subprocess.Popen(
         [sys.executable, "-m", "signoz_litellm_run", "run", "--endpoint", receiver.grpc_endpoint, "--", sys.executable,
          "-m", "uvicorn", "asgi_app:app", "--port", str(port)],
