@@ -41,6 +41,29 @@ def report_enabled(report: bool | None, environ: Mapping[str, str]) -> bool:
     return report if report is not None else detect_ci(environ) is not None
 
 
+# Attribute -> the CI's variable, for the systems whose variables map one to one.
+_VARIABLES: dict[str, dict[str, str]] = {
+    "buildkite": {
+        "cicd.pipeline.name": "BUILDKITE_PIPELINE_SLUG", "cicd.pipeline.run.id": "BUILDKITE_BUILD_ID",
+        "cicd.pipeline.run.url.full": "BUILDKITE_BUILD_URL", "cicd.pipeline.task.name": "BUILDKITE_LABEL",
+        "vcs.repository.url.full": "BUILDKITE_REPO", "vcs.ref.head.name": "BUILDKITE_BRANCH",
+        "vcs.ref.head.revision": "BUILDKITE_COMMIT"},
+    "circleci": {
+        "cicd.pipeline.name": "CIRCLE_PROJECT_REPONAME", "cicd.pipeline.run.id": "CIRCLE_WORKFLOW_ID",
+        "cicd.pipeline.run.url.full": "CIRCLE_BUILD_URL", "cicd.pipeline.task.name": "CIRCLE_JOB",
+        "vcs.repository.url.full": "CIRCLE_REPOSITORY_URL", "vcs.ref.head.name": "CIRCLE_BRANCH",
+        "vcs.ref.head.revision": "CIRCLE_SHA1"},
+    "jenkins": {
+        "cicd.pipeline.name": "JOB_NAME", "cicd.pipeline.run.id": "BUILD_NUMBER",
+        "cicd.pipeline.run.url.full": "BUILD_URL", "vcs.repository.url.full": "GIT_URL",
+        "vcs.ref.head.name": "GIT_BRANCH", "vcs.ref.head.revision": "GIT_COMMIT"},
+    "azure-pipelines": {
+        "cicd.pipeline.name": "BUILD_DEFINITIONNAME", "cicd.pipeline.run.id": "BUILD_BUILDID",
+        "cicd.pipeline.task.name": "SYSTEM_JOBDISPLAYNAME", "vcs.repository.url.full": "BUILD_REPOSITORY_URI",
+        "vcs.ref.head.name": "BUILD_SOURCEBRANCHNAME", "vcs.ref.head.revision": "BUILD_SOURCEVERSION"},
+}
+
+
 def resource_attributes(environ: Mapping[str, str]) -> dict[str, str]:
     """CI/CD and VCS resource attributes of the current run (empty outside a known CI)."""
     system = detect_ci(environ)
@@ -48,30 +71,8 @@ def resource_attributes(environ: Mapping[str, str]) -> dict[str, str]:
         attributes = _github(environ)
     elif system == "gitlab-ci":
         attributes = _gitlab(environ)
-    elif system == "buildkite":
-        attributes = _pick(environ, {
-            "cicd.pipeline.name": "BUILDKITE_PIPELINE_SLUG", "cicd.pipeline.run.id": "BUILDKITE_BUILD_ID",
-            "cicd.pipeline.run.url.full": "BUILDKITE_BUILD_URL", "cicd.pipeline.task.name": "BUILDKITE_LABEL",
-            "vcs.repository.url.full": "BUILDKITE_REPO", "vcs.ref.head.name": "BUILDKITE_BRANCH",
-            "vcs.ref.head.revision": "BUILDKITE_COMMIT"})
-    elif system == "circleci":
-        attributes = _pick(environ, {
-            "cicd.pipeline.name": "CIRCLE_PROJECT_REPONAME", "cicd.pipeline.run.id": "CIRCLE_WORKFLOW_ID",
-            "cicd.pipeline.run.url.full": "CIRCLE_BUILD_URL", "cicd.pipeline.task.name": "CIRCLE_JOB",
-            "vcs.repository.url.full": "CIRCLE_REPOSITORY_URL", "vcs.ref.head.name": "CIRCLE_BRANCH",
-            "vcs.ref.head.revision": "CIRCLE_SHA1"})
-    elif system == "jenkins":
-        attributes = _pick(environ, {
-            "cicd.pipeline.name": "JOB_NAME", "cicd.pipeline.run.id": "BUILD_NUMBER",
-            "cicd.pipeline.run.url.full": "BUILD_URL", "vcs.repository.url.full": "GIT_URL",
-            "vcs.ref.head.name": "GIT_BRANCH", "vcs.ref.head.revision": "GIT_COMMIT"})
-    elif system == "azure-pipelines":
-        attributes = _pick(environ, {
-            "cicd.pipeline.name": "BUILD_DEFINITIONNAME", "cicd.pipeline.run.id": "BUILD_BUILDID",
-            "cicd.pipeline.task.name": "SYSTEM_JOBDISPLAYNAME", "vcs.repository.url.full": "BUILD_REPOSITORY_URI",
-            "vcs.ref.head.name": "BUILD_SOURCEBRANCHNAME", "vcs.ref.head.revision": "BUILD_SOURCEVERSION"})
     else:
-        attributes = {}
+        attributes = _pick(environ, _VARIABLES.get(system or "", {}))
     return {k: v for k, v in attributes.items() if v}
 
 
