@@ -97,3 +97,12 @@ def test_child_updates_batch_settings() -> None:
     updates = _updates(base, {"report_file": "out/report.json", "shutdown_timeout": 2.5})
     assert updates["SIGNOZ_LITELLM_REPORT_FILE"] == str(Path("/tmp/out/report.json").resolve())
     assert updates["SIGNOZ_LITELLM_SHUTDOWN_TIMEOUT"] == "2.5"
+
+
+def test_table_driven_systems_map_their_variables() -> None:
+    env = {"BUILDKITE": "true", "BUILDKITE_PIPELINE_SLUG": "nightly", "BUILDKITE_BUILD_ID": "42",
+           "BUILDKITE_BRANCH": "main", "BUILDKITE_COMMIT": "abc123"}
+    assert ci.resource_attributes(env) == {"cicd.pipeline.name": "nightly", "cicd.pipeline.run.id": "42",
+                                           "vcs.ref.head.name": "main", "vcs.ref.head.revision": "abc123"}
+    assert ci.resource_attributes({"JENKINS_URL": "http://j", "JOB_NAME": "eval"}) == {"cicd.pipeline.name": "eval"}
+    assert ci.resource_attributes({}) == {}
