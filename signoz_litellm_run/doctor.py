@@ -189,7 +189,7 @@ def configuration_checks(flags: Mapping[str, Any], environ: Mapping[str, str], c
         checks += [_region_check(settings), _key_check(settings, environ), _endpoint_check(settings),
                    Check("protocol", CONFIGURATION, PASS, f"{settings.protocol} ({settings.source('protocol')})")]
     if settings.ca_cert:
-        checks.append(_ca_cert_check(settings))
+        checks.append(_ca_cert_check(settings, environ))
     checks.append(_service_check(settings))
     checks.append(_otel_env_check(settings, environ, cwd))
     return settings, checks
@@ -290,7 +290,7 @@ def _endpoint_check(settings: Settings) -> Check:
     return Check("endpoint", CONFIGURATION, PASS, f"{target.authority}, {mode}, {protocol}")
 
 
-def _ca_cert_check(settings: Settings) -> Check:
+def _ca_cert_check(settings: Settings, environ: Mapping[str, str]) -> Check:
     assert settings.ca_cert
     try:
         context = net.tls_context(settings.ca_cert)
@@ -298,6 +298,15 @@ def _ca_cert_check(settings: Settings) -> Check:
         return Check("ca-cert", CONFIGURATION, FAIL, f"{settings.ca_cert} cannot be loaded: {exc}",
                      "Give a PEM file holding the CA certificate(s) that signed the endpoint's certificate.")
     count = len(context.get_ca_certs())
+    # The HTTP exporter sends through `requests`, which lets these variables override the exporter's own
+    # certificate file: the TLS handshake then fails against the CA given here, and every export is retried.
+    overriding = [name for name in ("REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE") if environ.get(name)]
+    if settings.protocol == "http/protobuf" and overriding:
+        return Check("ca-cert", CONFIGURATION, WARN,
+                     f"{settings.ca_cert}: {count} CA certificate(s), but {' and '.join(overriding)} is set and "
+                     "overrides it for the HTTP exporter",
+                     f"Unset {' and '.join(overriding)} for the command, add this CA to that bundle, or use "
+                     "--protocol grpc (not affected).")
     return Check("ca-cert", CONFIGURATION, PASS, f"{settings.ca_cert}: {count} CA certificate(s)")
 
 

@@ -411,3 +411,18 @@ def test_endpoint_and_per_signal_warnings(tmp_path: Path) -> None:
     for text in ("OTEL_EXPORTER_OTLP_METRICS_ENDPOINT", "OTEL_EXPORTER_OTLP_LOGS_HEADERS", "turns off httpx"):
         assert text in otel.detail
     assert KEY not in otel.detail + otel.hint
+
+
+def test_ca_bundle_variables_that_override_the_http_exporters_ca_are_a_warning(tmp_path: Path) -> None:
+    """requests lets REQUESTS_CA_BUNDLE / CURL_CA_BUNDLE win over the HTTP exporter's certificate file."""
+    cert, _key = make_cert(tmp_path, days=90)
+    args = ("--endpoint", "https://127.0.0.1:4318", "--protocol", "http/protobuf", "--ca-cert", cert)
+    _, report, _, _ = run_doctor(tmp_path, *args, env={"REQUESTS_CA_BUNDLE": "/etc/ssl/certs/ca-certificates.crt"})
+    ca = check(report, "ca-cert")
+    assert ca["status"] == "warn" and "REQUESTS_CA_BUNDLE" in ca["detail"] and "--protocol grpc" in ca["hint"]
+    clean = {name: "" for name in ("REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE")}
+    _, report, _, _ = run_doctor(tmp_path, *args, env=clean)
+    assert check(report, "ca-cert")["status"] == "pass"
+    _, report, _, _ = run_doctor(tmp_path, "--endpoint", "https://127.0.0.1:4317", "--ca-cert", cert,
+                                 env={"CURL_CA_BUNDLE": "/etc/ssl/certs/ca-certificates.crt"})
+    assert check(report, "ca-cert")["status"] == "pass"  # gRPC is not affected
