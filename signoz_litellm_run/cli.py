@@ -63,9 +63,13 @@ TraceProbes = Annotated[Optional[bool], _opt("trace_health_probes", _TELEMETRY, 
 _SETTING_NAMES = tuple(OPTIONS_BY_NAME)
 
 
+def _flags(values: dict[str, Any]) -> dict[str, Any]:
+    """The setting flags the user gave (a command's `locals()`), for `settings.resolve()`."""
+    return {name: values.get(name) for name in _SETTING_NAMES if values.get(name) is not None}
+
+
 def _settings(values: dict[str, Any], command: list[str] | None = None, *, require_destination: bool = True) -> Settings:
-    flags = {name: values.get(name) for name in _SETTING_NAMES if values.get(name) is not None}
-    return resolve(flags, os.environ, Path.cwd(), command or (), config_path=values.get("config"),
+    return resolve(_flags(values), os.environ, Path.cwd(), command or (), config_path=values.get("config"),
                    require_destination=require_destination)
 
 
@@ -173,9 +177,7 @@ def doctor_command(
     """
     from signoz_litellm_run import doctor
 
-    values = locals()
-    flags = {name: values.get(name) for name in _SETTING_NAMES if values.get(name) is not None}
-    status = doctor.doctor(flags, os.environ, Path.cwd(), config_path=config, json_output=json_output,
+    status = doctor.doctor(_flags(locals()), os.environ, Path.cwd(), config_path=config, json_output=json_output,
                            send_test=send_test, check_litellm=not fast)
     raise typer.Exit(status)
 

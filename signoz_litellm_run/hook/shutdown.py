@@ -133,18 +133,16 @@ def on_exit(hook: Callable[[Ledger, float], None]) -> None:
 def _wrap_providers() -> None:
     from opentelemetry import _logs, metrics, trace
 
-    tracer_provider = trace.get_tracer_provider()
-    processors = getattr(getattr(tracer_provider, "_active_span_processor", None), "_span_processors", ())
-    if processors:
-        _providers.append(("traces", tracer_provider))
-    for processor in processors:
-        _wrap_processor("traces", processor)
-    logger_provider = _logs.get_logger_provider()
-    processors = getattr(getattr(logger_provider, "_multi_log_record_processor", None), "_log_record_processors", ())
-    if processors:
-        _providers.append(("logs", logger_provider))
-    for processor in processors:
-        _wrap_processor("logs", processor)
+    # (signal, provider, attribute holding its composite processor, that one's list of processors)
+    for signal_name, provider, composite, members in (
+        ("traces", trace.get_tracer_provider(), "_active_span_processor", "_span_processors"),
+        ("logs", _logs.get_logger_provider(), "_multi_log_record_processor", "_log_record_processors"),
+    ):
+        processors = getattr(getattr(provider, composite, None), members, ())
+        if processors:
+            _providers.append((signal_name, provider))
+        for processor in processors:
+            _wrap_processor(signal_name, processor)
     meter_provider = metrics.get_meter_provider()
     readers = getattr(meter_provider, "_metric_readers", ()) or ()
     if readers:
