@@ -105,6 +105,48 @@ def test_exactly_one_span_per_call_whatever_the_app_does_with_callbacks(
         assert "own logger events 4 function events 4" in result.stdout, result.stdout
 
 
+def _last_points(receiver: Receiver, name: str) -> list[dict]:
+    """Data points of the last export of a cumulative metric (it holds every series)."""
+    exports = [m for m in receiver.metrics() if m.name == name]
+    return exports[-1].data_points if exports else []
+
+
+def test_genai_metrics_have_one_series_per_model_not_one_per_call(
+        receiver: Receiver, fake_provider: FakeProvider) -> None:
+    # LiteLLM labels each measurement with per-call values (hidden_params: overhead ms, Date header,
+    # cost); unbounded, each call would be a new series kept for the life of the process.
+    result = _run(receiver, fake_provider, [sys.executable, app("sync_app.py")], extra_env={"CALLS": "6"})
+    assert result.returncode == 0, result.stderr
+    assert receiver.wait_for(lambda r: _last_points(r, "gen_ai.client.operation.duration"))
+    points = _last_points(receiver, "gen_ai.client.operation.duration")
+    assert sum(p["count"] for p in points) == 7  # 6 calls + 1 streaming call
+    assert len(points) <= 2, [p["attributes"] for p in points]  # at most streaming / not streaming
+    for point in points:
+        assert point["attributes"]["gen_ai.request.model"] == "gpt-4o-mini"
+        assert not {"hidden_params", "metadata.requester_metadata"} & set(point["attributes"])
+    tokens = _last_points(receiver, "gen_ai.client.token.usage")
+    assert sorted(p["attributes"]["gen_ai.token.type"] for p in tokens) == ["input", "output"]
+
+
+def test_the_programs_own_metric_attribute_choice_wins(
+        receiver: Receiver, fake_provider: FakeProvider, tmp_path: Path) -> None:
+    script = tmp_path / "attrs_app.py"
+    script.write_text(textwrap.dedent("""
+        import os
+        import litellm
+
+        litellm.callback_settings = {"otel": {"attributes": {"include_list": ["gen_ai.request.model", "hidden_params"]}}}
+        for i in range(2):
+            litellm.completion(model="openai/gpt-4o-mini", api_base=os.environ["FAKE_BASE_URL"], api_key="sk-test",
+                               messages=[{"role": "user", "content": f"hello {i}"}])
+    """))
+    result = _run(receiver, fake_provider, [sys.executable, str(script)])
+    assert result.returncode == 0, result.stderr
+    assert receiver.wait_for(lambda r: _last_points(r, "gen_ai.client.operation.duration"))
+    points = _last_points(receiver, "gen_ai.client.operation.duration")
+    assert {frozenset(p["attributes"]) for p in points} == {frozenset({"gen_ai.request.model", "hidden_params"})}
+
+
 def test_call_inside_an_app_span_is_a_child_in_its_trace(receiver: Receiver, fake_provider: FakeProvider) -> None:
     result = _run(receiver, fake_provider, [sys.executable, app("span_app.py")])
     assert result.returncode == 0, result.stderr

@@ -9,7 +9,12 @@ Guarantees, whatever the program does with LiteLLM's callback lists:
 - a call made inside a span the program has open becomes a child `litellm_request` span in that
   trace, also for async calls whose logging LiteLLM runs later on a background worker, where the
   caller's context is gone: the context is captured when the call starts;
-- spans also carry the token attribute names SigNoz's LiteLLM dashboards chart.
+- spans also carry the token attribute names SigNoz's LiteLLM dashboards chart;
+- GenAI metrics get one series per model and operation, not one per call: LiteLLM labels every
+  measurement with attributes unique to the call (`hidden_params` holds its overhead in ms, the
+  provider's Date header, its cost), so each call minted a new cumulative series, kept in memory and
+  re-exported for the life of the process. Those attributes are excluded unless the program or the
+  proxy config chooses its own (`callback_settings.otel.attributes`, or the logger's config).
 """
 
 from __future__ import annotations
@@ -31,6 +36,16 @@ DASHBOARD_ALIASES = (
 _CALLBACK_LISTS = ("input_callback", "success_callback", "failure_callback",
                    "_async_success_callback", "_async_failure_callback")
 _MAX_PENDING_PARENTS = 4096
+# GenAI metric attributes whose value differs per call or per request (LiteLLM's names).
+PER_CALL_METRIC_ATTRIBUTES = (
+    "hidden_params",
+    "metadata.spend_logs_metadata",
+    "metadata.requester_metadata",
+    "metadata.requester_ip_address",
+    "metadata.prompt_management_metadata",
+    "metadata.mcp_tool_call_metadata",
+    "metadata.vector_store_request_metadata",
+)
 
 
 class _State:
@@ -213,4 +228,28 @@ def _patch_logger_class(otel_class: Any) -> None:
 
     otel_class._get_span_context = _get_span_context
     otel_class.set_attributes = set_attributes
+    _bound_metric_attributes(otel_class)
     otel_class._signoz_litellm_patched = True
+
+
+def _bound_metric_attributes(otel_class: Any) -> None:
+    """Exclude the per-call metric attributes when nothing else was chosen. LiteLLM resolves its
+    metric attribute filter at the first measurement (after the proxy has read its config), so the
+    default is applied there, and only when neither an include nor an exclude list was configured."""
+    original = getattr(otel_class, "_ensure_metric_attribute_filter", None)
+    if original is None:  # a LiteLLM without the filter: nothing to hook into
+        return
+    try:
+        from litellm.integrations.opentelemetry import VALID_METRIC_ATTRIBUTE_NAMES as valid
+    except ImportError:
+        valid = frozenset(PER_CALL_METRIC_ATTRIBUTES)
+    exclude = frozenset(name for name in PER_CALL_METRIC_ATTRIBUTES if name in valid)
+
+    def _ensure_metric_attribute_filter(self: Any) -> None:
+        resolved_before = getattr(self, "_metric_attr_filter_resolved", False)
+        original(self)
+        if (not resolved_before and getattr(self, "_metric_attr_include", None) is None
+                and getattr(self, "_metric_attr_exclude", None) is None):
+            self._metric_attr_exclude = exclude
+
+    otel_class._ensure_metric_attribute_filter = _ensure_metric_attribute_filter
