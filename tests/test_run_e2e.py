@@ -50,6 +50,9 @@ def test_sync_script_traces_logs_metrics(receiver: Receiver, fake_provider: Fake
         assert span.attributes["gen_ai.usage.prompt_tokens"] == span.attributes["gen_ai.usage.input_tokens"]
         assert span.attributes["gen_ai.usage.completion_tokens"] == span.attributes["gen_ai.usage.output_tokens"]
         assert span.attributes["llm.usage.total_tokens"] == span.attributes["gen_ai.usage.total_tokens"]
+        # what LiteLLM has no value for is left out, not written as "" (some 36 metadata.* attributes)
+        assert [k for k, v in span.attributes.items() if v == ""] == []
+        assert "metadata.user_api_key_hash" not in span.attributes
     # The HTTP client span of each sync call (httpx).
     http_spans = [s for s in receiver.spans() if s.scope.startswith("opentelemetry.instrumentation.httpx")]
     assert len(http_spans) >= 4

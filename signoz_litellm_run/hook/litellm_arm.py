@@ -9,7 +9,9 @@ Guarantees, whatever the program does with LiteLLM's callback lists:
 - a call made inside a span the program has open becomes a child `litellm_request` span in that
   trace, also for async calls whose logging LiteLLM runs later on a background worker, where the
   caller's context is gone: the context is captured when the call starts;
-- spans also carry the token attribute names SigNoz's LiteLLM dashboards chart;
+- spans also carry the token attribute names SigNoz's LiteLLM dashboards chart, and leave out the
+  attributes LiteLLM has no value for (it writes "" for each: some 36 empty `metadata.*` attributes
+  on every span of an SDK program, each paid for in the program, the export and the backend);
 - GenAI metrics get one series per model and operation, not one per call: LiteLLM labels every
   measurement with attributes unique to the call (`hidden_params` holds its overhead in ms, the
   provider's Date header, its cost), so each call minted a new cumulative series, kept in memory and
@@ -206,6 +208,7 @@ def _patch_logger_class(otel_class: Any) -> None:
         return
     original_context = otel_class._get_span_context
     original_set_attributes = otel_class.set_attributes
+    original_safe_set_attribute = otel_class.safe_set_attribute
 
     def _get_span_context(self: Any, kwargs: Any, default_span: Any = None) -> Any:
         captured = _take_parent(kwargs)
@@ -226,8 +229,13 @@ def _patch_logger_class(otel_class: Any) -> None:
                     span.set_attribute(alias, value)
         return result
 
+    def safe_set_attribute(self: Any, span: Any, key: str, value: Any) -> None:
+        if value is not None:  # LiteLLM would write None as ""
+            original_safe_set_attribute(self, span, key, value)
+
     otel_class._get_span_context = _get_span_context
     otel_class.set_attributes = set_attributes
+    otel_class.safe_set_attribute = safe_set_attribute
     _bound_metric_attributes(otel_class)
     otel_class._signoz_litellm_patched = True
 
