@@ -9,10 +9,16 @@ Prints, for each recipe: spans lost on SIGTERM (99 calls then SIGTERM), spans lo
 (20 concurrent acompletion), spans lost in a burst (5,000 acompletion at concurrency 50; --quick skips),
 the exit delay added by an endpoint refusing connections and by one accepting but never answering
 (1-call job; time from the last call to exit, minus the same with a healthy endpoint, medians of
-interleaved runs), and the per-call cost over uninstrumented LiteLLM (sync completion: each run's
-median over 300 calls after warm-up, then the median over --repeat interleaved runs).
+interleaved runs), and the per-call cost over uninstrumented LiteLLM (sync completion, 500 calls after
+20 warm-up calls per run, --repeat interleaved runs; the median over runs of each run's median call time, of
+its mean call time, and of its process CPU time per call, all threads).
 
-Usage: .venv/bin/python scripts/bench_batch.py [--quick] [--repeat N]
+Per-call timing is noisy on a small machine: the job, the fake provider and the receiver share the CPUs, and
+LiteLLM's callbacks and the exporters run on threads of the job. With two or more CPUs the job is pinned to the
+last CPU and this script (fake provider and receiver) to the others, so every recipe is measured alike
+(--no-pin turns that off).
+
+Usage: .venv/bin/python scripts/bench_batch.py [--quick] [--per-call-only] [--no-pin] [--repeat N]
 """
 
 from __future__ import annotations
@@ -36,6 +42,19 @@ from tests.support.fake_provider import FakeProvider  # noqa: E402
 APP = str(ROOT / "tests" / "support" / "batch_app.py")
 BIN = Path(sys.executable).parent
 STRIP = ("OTEL_", "SIGNOZ_", "CI", "GITHUB_", "GITLAB_")
+JOB_CPU: list[str] = []  # prefix that pins a job to one CPU (set in main)
+PIN = ("import os, sys; os.sched_setaffinity(0, {int(sys.argv[1])}); "
+       "os.execvp(sys.argv[2], sys.argv[2:])")
+
+
+def pin_cpus() -> str:
+    """Pin this process (receiver, fake provider) to all CPUs but the last, and jobs to the last one."""
+    cpus = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else []
+    if len(cpus) < 2:
+        return "not pinned (one CPU)"
+    os.sched_setaffinity(0, set(cpus[:-1]))
+    JOB_CPU[:] = [sys.executable, "-c", PIN, str(cpus[-1])]
+    return f"job pinned to CPU {cpus[-1]}, receiver and fake provider to CPU {cpus[:-1]}"
 
 
 def base_env(provider: FakeProvider, extra: dict[str, str]) -> dict[str, str]:
@@ -61,7 +80,7 @@ def run(recipe: str, endpoint: str, provider: FakeProvider, extra: dict[str, str
         signal_after: int | None = None, wait_lines: int | None = None) -> dict[str, Any]:
     """Run a job; returns returncode, stdout, and seconds from the last awaited line to the exit."""
     env = base_env(provider, extra)
-    cmd = command(recipe, endpoint, env)
+    cmd = JOB_CPU + command(recipe, endpoint, env)
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
     assert proc.stdout is not None
     lines: list[str] = []
@@ -110,22 +129,46 @@ def exit_delays(recipe: str, endpoints: dict[str, str], provider: FakeProvider, 
     return {name: statistics.median(values) for name, values in times.items()}
 
 
-def per_call_ms(recipe: str, receiver: Receiver, provider: FakeProvider) -> float:
-    result = run(recipe, receiver.grpc_endpoint, provider, {"CALLS": "320", "TIMING": "1", "QUIET": "1"})
+def per_call_ms(recipe: str, receiver: Receiver, provider: FakeProvider,
+                calls: int = 500) -> tuple[float, float, float]:
+    """(median ms per call, mean ms per call, process CPU ms per call) of one run."""
+    result = run(recipe, receiver.grpc_endpoint, provider, {"CALLS": str(calls + 20), "TIMING": "1", "QUIET": "1"})
     line = next(x for x in result["stdout"].splitlines() if x.startswith("timing "))
-    return float(line.split()[1])
+    median, mean, cpu = (float(x) for x in line.split()[1:4])
+    return median, mean, cpu
+
+
+def per_call_rows(rows: dict[str, dict[str, str]], recipes: tuple[str, ...], receiver: Receiver,
+                  provider: FakeProvider, repeat: int, label: str, kinds: tuple[str, ...], calls: int = 500) -> None:
+    """Per-call figures of each recipe over bare LiteLLM: the median over interleaved runs of each run's figure."""
+    per_call: dict[str, list[tuple[float, float, float]]] = {"bare": [], **{r: [] for r in recipes}}
+    for _ in range(repeat):
+        for recipe in per_call:
+            per_call[recipe].append(per_call_ms(recipe, receiver, provider, calls))
+    figures = {recipe: [statistics.median(run[i] for run in runs) for i in range(3)]
+               for recipe, runs in per_call.items()}
+    bare = figures["bare"]
+    for recipe in recipes:
+        for i, what in enumerate(("median call", "mean call", "CPU per call")):
+            if what in kinds:
+                ms = figures[recipe][i]
+                rows[recipe][f"per-call cost over bare LiteLLM (sync completion{label}), {what}"] = (
+                    f"{ms - bare[i]:+.2f} ms ({ms:.2f} vs {bare[i]:.2f} ms)")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="skip the 5,000-call burst")
+    parser.add_argument("--per-call-only", action="store_true", help="only the per-call cost")
+    parser.add_argument("--no-pin", action="store_true", help="do not pin the job and this script to CPUs")
     parser.add_argument("--repeat", type=int, default=5, help="runs per exit-delay and per-call figure (median)")
     args = parser.parse_args()
+    print("cpus:", "not pinned (--no-pin)" if args.no_pin else pin_cpus(), file=sys.stderr, flush=True)
     recipes = ("plain", "signoz-litellm")
     rows: dict[str, dict[str, str]] = {r: {} for r in recipes}
     with Receiver() as receiver, FakeProvider() as provider, SilentServer() as silent:
         refused = f"http://127.0.0.1:{unused_port()}"
-        for recipe in recipes:
+        for recipe in () if args.per_call_only else recipes:
             print(f"[{recipe}] SIGTERM ...", file=sys.stderr, flush=True)
             rows[recipe]["spans lost on SIGTERM after 99 calls"] = str(lost_on_sigterm(recipe, receiver, provider))
             print(f"[{recipe}] asyncio ...", file=sys.stderr, flush=True)
@@ -141,15 +184,13 @@ def main() -> None:
             for name in ("refusing connections", "never answering"):
                 rows[recipe][f"exit delay added, endpoint {name}"] = f"{delays[name] - delays['healthy']:+.2f} s"
         print("[bare / plain / signoz-litellm] per-call cost ...", file=sys.stderr, flush=True)
-        per_call: dict[str, list[float]] = {"bare": [], **{r: [] for r in recipes}}
-        for _ in range(args.repeat):
-            for recipe in per_call:
-                per_call[recipe].append(per_call_ms(recipe, receiver, provider))
-        bare = statistics.median(per_call["bare"])
-        for recipe in recipes:
-            ms = statistics.median(per_call[recipe])
-            rows[recipe]["per-call cost over bare LiteLLM (sync completion)"] = (
-                f"{ms - bare:+.2f} ms ({ms:.2f} vs {bare:.2f} ms)")
+        per_call_rows(rows, recipes, receiver, provider, args.repeat, "", ("median call", "mean call", "CPU per call"))
+        if not args.quick:
+            print("[bare / plain / signoz-litellm] per-call cost, provider answering in 20 ms ...", file=sys.stderr,
+                  flush=True)
+            with FakeProvider(delay=0.02) as slower:
+                per_call_rows(rows, recipes, receiver, slower, args.repeat, ", provider answering in 20 ms",
+                              ("median call", "CPU per call"), calls=200)
     names = list(rows["plain"])
     width = max(len(n) for n in names)
     print(f"| {'figure'.ljust(width)} | plain recipe | signoz-litellm run |")
