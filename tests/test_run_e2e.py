@@ -150,6 +150,56 @@ def test_the_programs_own_metric_attribute_choice_wins(
     assert {frozenset(p["attributes"]) for p in points} == {frozenset({"gen_ai.request.model", "hidden_params"})}
 
 
+def _http_children(receiver: Receiver, span) -> list:
+    return [s for s in receiver.spans() if s.kind == 3 and s.name != "litellm_request"
+            and s.trace_id == span.trace_id and s.parent_span_id == span.span_id]
+
+
+@pytest.mark.parametrize("script", ["sync_app.py", "async_app.py"])
+def test_each_calls_http_span_is_a_child_of_its_litellm_request(
+        receiver: Receiver, fake_provider: FakeProvider, script: str) -> None:
+    # One trace per call in SigNoz: litellm_request with the provider's HTTP client span under it (sync through
+    # httpx, async through aiohttp, streaming included), not two unrelated traces.
+    result = _run(receiver, fake_provider, [sys.executable, app(script)])
+    assert result.returncode == 0, result.stderr
+    _wait_spans(receiver, 4)
+    receiver.wait_for(lambda r: False, timeout=1.0)
+    spans = _litellm_spans(receiver)
+    assert len(spans) == 4
+    for span in spans:
+        assert span.parent_span_id == ""  # a root: no app span is open
+        children = _http_children(receiver, span)
+        assert len(children) == 1, (span.name, [(s.name, s.scope, s.trace_id, s.parent_span_id) for s in receiver.spans()])
+        assert children[0].start_time_unix_nano >= span.start_time_unix_nano
+    http = [s for s in receiver.spans() if s.scope.startswith(("opentelemetry.instrumentation.httpx",
+                                                                  "opentelemetry.instrumentation.aiohttp"))]
+    assert all(s.parent_span_id for s in http), "an HTTP span of a LiteLLM call is a root of its own trace"
+
+
+def test_a_failed_calls_http_attempts_are_children_of_its_litellm_request(
+        receiver: Receiver, fake_provider: FakeProvider, tmp_path: Path) -> None:
+    script = tmp_path / "fail_app.py"
+    script.write_text(textwrap.dedent("""
+        import os
+        import litellm
+
+        try:
+            litellm.completion(model="openai/gpt-4o-mini", api_base=os.environ["FAKE_BASE_URL"], api_key="sk-test",
+                               messages=[{"role": "user", "content": "FAIL please"}])
+        except Exception as exc:
+            print("failed", type(exc).__name__)
+    """))
+    result = _run(receiver, fake_provider, [sys.executable, str(script)])
+    assert result.returncode == 0 and "failed" in result.stdout, result.stderr
+    _wait_spans(receiver, 1)
+    receiver.wait_for(lambda r: False, timeout=1.0)
+    [span] = _litellm_spans(receiver)
+    assert span.status_code == 2  # ERROR
+    attempts = _http_children(receiver, span)
+    assert len(attempts) >= 1 and all(a.attributes.get("http.status_code") == 500 for a in attempts)
+    assert len(attempts) == len([s for s in receiver.spans() if s.scope.startswith("opentelemetry.instrumentation.httpx")])
+
+
 def test_call_inside_an_app_span_is_a_child_in_its_trace(receiver: Receiver, fake_provider: FakeProvider) -> None:
     result = _run(receiver, fake_provider, [sys.executable, app("span_app.py")])
     assert result.returncode == 0, result.stderr
@@ -167,6 +217,7 @@ def test_call_inside_an_app_span_is_a_child_in_its_trace(receiver: Receiver, fak
         child = by_trace[trace_id]
         assert child.parent_span_id == span_id
         assert child.attributes["gen_ai.usage.input_tokens"] > 0
+        assert len(_http_children(receiver, child)) == 1  # app span -> litellm_request -> HTTP client span
 
 
 def test_litellm_is_never_imported_by_the_hook(receiver: Receiver) -> None:

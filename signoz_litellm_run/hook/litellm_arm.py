@@ -9,6 +9,7 @@ Guarantees, whatever the program does with LiteLLM's callback lists:
 - a call made inside a span the program has open becomes a child `litellm_request` span in that
   trace, also for async calls whose logging LiteLLM runs later on a background worker, where the
   caller's context is gone: the context is captured when the call starts;
+- the provider's HTTP client span of a call is a child of its `litellm_request` span (hook/call_context.py);
 - spans also carry the token attribute names SigNoz's LiteLLM dashboards chart, and leave out the
   attributes LiteLLM has no value for (it writes "" for each: some 36 empty `metadata.*` attributes
   on every span of an SDK program, each paid for in the program, the export and the backend);
@@ -26,6 +27,8 @@ import sys
 import threading
 from collections import OrderedDict
 from typing import Any
+
+from signoz_litellm_run.hook import call_context
 
 _logger = logging.getLogger("signoz_litellm")
 
@@ -80,12 +83,17 @@ def _arm(litellm: Any) -> None:
         return
     _state.otel_class = OpenTelemetry
     _patch_logger_class(OpenTelemetry)
+    try:
+        call_context.install(litellm)
+    except Exception as exc:  # the HTTP spans stay in their own traces, nothing else changes
+        _logger.debug("signoz-litellm: calls not wrapped: %s", exc)
     original = utils.function_setup
 
     def function_setup(original_function: Any, rules_obj: Any, start_time: Any, *args: Any, **kwargs: Any) -> Any:
         ensure_registered(litellm)
+        call = call_context.current()
         result = original(original_function, rules_obj, start_time, *args, **kwargs)
-        _remember_parent(result)
+        _remember_parent(result, call)
         return result
 
     function_setup._signoz_litellm = True  # type: ignore[attr-defined]
@@ -176,11 +184,16 @@ def _drop_unexportable_log_attribute() -> None:
     LoggingHandler._get_attributes = _get_attributes
 
 
-def _remember_parent(result: Any) -> None:
-    """Capture the caller's context when it has a valid span, keyed by LiteLLM's call id."""
+def _remember_parent(result: Any, call: call_context.Call | None) -> None:
+    """Keyed by LiteLLM's call id: the caller's context when it has a valid span, and the ids reserved
+    for the call's `litellm_request` span when one of the wrapped entry points made the call."""
     from opentelemetry import context, trace
 
-    if not trace.get_current_span().get_span_context().is_valid:
+    if call is not None:
+        captured: tuple[Any, call_context.Call | None] = (call.parent, call)
+    elif trace.get_current_span().get_span_context().is_valid:
+        captured = (context.get_current(), None)
+    else:
         return
     try:
         call_id = result[1].get("litellm_call_id")
@@ -190,17 +203,24 @@ def _remember_parent(result: Any) -> None:
         return
     with _state.lock:
         parents = _state.parents
-        parents[call_id] = context.get_current()
+        parents[call_id] = captured
         while len(parents) > _MAX_PENDING_PARENTS:
             parents.popitem(last=False)
 
 
-def _take_parent(kwargs: Any) -> Any:
+def _take_parent(kwargs: Any) -> tuple[Any, call_context.Call | None]:
     call_id = kwargs.get("litellm_call_id") if isinstance(kwargs, dict) else None
     if not call_id:
-        return None
+        return None, None
     with _state.lock:
-        return _state.parents.pop(call_id, None)
+        return _state.parents.pop(call_id, None) or (None, None)
+
+
+def _span_context_of(ctx: Any, parent: Any) -> Any:
+    from opentelemetry import trace
+
+    span = parent if parent is not None else (trace.get_current_span(ctx) if ctx is not None else None)
+    return span.get_span_context() if span is not None else None
 
 
 def _patch_logger_class(otel_class: Any) -> None:
@@ -211,13 +231,34 @@ def _patch_logger_class(otel_class: Any) -> None:
     original_safe_set_attribute = otel_class.safe_set_attribute
 
     def _get_span_context(self: Any, kwargs: Any, default_span: Any = None) -> Any:
-        captured = _take_parent(kwargs)
-        ctx, parent = original_context(self, kwargs, default_span)
-        if ctx is None and parent is None and captured is not None:
-            from opentelemetry import trace
+        from opentelemetry import trace
 
-            return captured, trace.get_current_span(captured)
+        captured, call = _take_parent(kwargs)
+        ctx, parent = original_context(self, kwargs, default_span)
+        found = _span_context_of(ctx, parent)
+        if call is not None and found is not None and found.span_id == call.span_id:
+            ctx, parent = None, None  # the call's own reserved context, seen by a handler that inherited it
+        if ctx is None and parent is None and captured is not None:
+            ctx, parent = captured, trace.get_current_span(captured)
+        if call is not None and ctx is None and parent is None:
+            from opentelemetry.context import Context
+
+            ctx = Context()  # a root span, whatever context the handler's thread inherited
+        if call is not None:
+            found = _span_context_of(ctx, parent)
+            if (found is None or not found.is_valid) if call.parent is None else (
+                    found is not None and found.is_valid and found.trace_id == call.trace_id):
+                call_context.give_next_span(call)  # litellm_request gets the ids its HTTP span points to
         return ctx, parent
+
+    def _clearing(handler: Any) -> Any:
+        def wrapper(self: Any, *args: Any, **kwargs: Any) -> Any:
+            try:
+                return handler(self, *args, **kwargs)
+            finally:
+                call_context.clear_next_span()
+
+        return wrapper
 
     def set_attributes(self: Any, span: Any, kwargs: Any, response_obj: Any) -> Any:
         result = original_set_attributes(self, span, kwargs, response_obj)
@@ -234,6 +275,9 @@ def _patch_logger_class(otel_class: Any) -> None:
             original_safe_set_attribute(self, span, key, value)
 
     otel_class._get_span_context = _get_span_context
+    for name in ("_handle_success", "_handle_failure"):
+        if hasattr(otel_class, name):
+            setattr(otel_class, name, _clearing(getattr(otel_class, name)))
     otel_class.set_attributes = set_attributes
     otel_class.safe_set_attribute = safe_set_attribute
     _bound_metric_attributes(otel_class)
