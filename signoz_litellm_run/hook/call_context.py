@@ -13,7 +13,6 @@ Only with OpenTelemetry's random id generator (the ids are handed over through i
 from __future__ import annotations
 
 import functools
-import inspect
 import threading
 from contextvars import ContextVar
 from typing import Any, NamedTuple
@@ -60,6 +59,8 @@ def install(litellm: Any) -> bool:
 
 
 def _wrap(function: Any) -> Any:
+    import inspect
+
     if inspect.iscoroutinefunction(function):
         @functools.wraps(function)
         async def async_entry(*args: Any, **kwargs: Any) -> Any:
