@@ -15,7 +15,7 @@ from __future__ import annotations
 import functools
 import threading
 from contextvars import ContextVar
-from typing import Any, NamedTuple
+from typing import Any
 
 ENTRY_POINTS = (
     "completion", "acompletion", "text_completion", "atext_completion", "embedding", "aembedding",
@@ -24,10 +24,13 @@ ENTRY_POINTS = (
 )
 
 
-class Call(NamedTuple):
-    parent: Any  # the program's Context when it had a valid span, else None
-    trace_id: int
-    span_id: int
+class Call:
+    __slots__ = ("parent", "trace_id", "span_id")
+
+    def __init__(self, parent: Any, trace_id: int, span_id: int) -> None:
+        self.parent = parent  # the program's Context when it had a valid span, else None
+        self.trace_id = trace_id
+        self.span_id = span_id
 
 
 _current: ContextVar[Call | None] = ContextVar("signoz_litellm_call", default=None)
