@@ -176,6 +176,27 @@ def test_each_calls_http_span_is_a_child_of_its_litellm_request(
     assert all(s.parent_span_id for s in http), "an HTTP span of a LiteLLM call is a root of its own trace"
 
 
+def test_router_calls_are_one_trace_each(receiver: Receiver, fake_provider: FakeProvider, tmp_path: Path) -> None:
+    script = tmp_path / "router_app.py"
+    script.write_text(textwrap.dedent("""
+        import asyncio
+        import os
+        import litellm
+
+        router = litellm.Router(model_list=[{"model_name": "m", "litellm_params": {
+            "model": "openai/gpt-4o-mini", "api_base": os.environ["FAKE_BASE_URL"], "api_key": "sk-test"}}])
+        router.completion(model="m", messages=[{"role": "user", "content": "router sync"}])
+        asyncio.run(router.acompletion(model="m", messages=[{"role": "user", "content": "router async"}]))
+    """))
+    result = _run(receiver, fake_provider, [sys.executable, str(script)])
+    assert result.returncode == 0, result.stderr
+    _wait_spans(receiver, 2)
+    receiver.wait_for(lambda r: False, timeout=1.0)
+    spans = _litellm_spans(receiver)
+    assert len(spans) == 2
+    assert sorted(len(_http_children(receiver, s)) for s in spans) == [1, 1]
+
+
 def test_a_failed_calls_http_attempts_are_children_of_its_litellm_request(
         receiver: Receiver, fake_provider: FakeProvider, tmp_path: Path) -> None:
     script = tmp_path / "fail_app.py"
