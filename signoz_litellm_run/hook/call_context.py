@@ -17,6 +17,8 @@ import threading
 from contextvars import ContextVar
 from typing import Any
 
+from opentelemetry import context, trace  # already imported by the auto-instrumentation this hook runs
+
 ENTRY_POINTS = (
     "completion", "acompletion", "text_completion", "atext_completion", "embedding", "aembedding",
     "responses", "aresponses", "image_generation", "aimage_generation", "transcription", "atranscription",
@@ -34,6 +36,7 @@ class Call:
 
 
 _current: ContextVar[Call | None] = ContextVar("signoz_litellm_call", default=None)
+_ids: Any = None  # the tracer provider's RandomIdGenerator (set by install)
 _next_ids = threading.local()  # ids for the next span this thread creates: (trace_id, span_id)
 
 
@@ -44,16 +47,20 @@ def current() -> Call | None:
 
 def install(litellm: Any) -> bool:
     """Wrap LiteLLM's entry points and the id generator; False when the setup does not allow it."""
+    global _ids
     import os
 
-    from opentelemetry import trace
+    from litellm.secret_managers.main import str_to_bool
     from opentelemetry.sdk.trace import id_generator
 
-    if os.environ.get("USE_OTEL_LITELLM_REQUEST_SPAN", "").strip().lower() not in ("true", "1", "yes", "on"):
+    # Read as LiteLLM reads it when it decides whether a call gets its own span ("true" only).
+    if not str_to_bool(os.environ.get("USE_OTEL_LITELLM_REQUEST_SPAN")):
         return False
-    if type(getattr(trace.get_tracer_provider(), "id_generator", None)) is not id_generator.RandomIdGenerator:
+    generator = getattr(trace.get_tracer_provider(), "id_generator", None)
+    if type(generator) is not id_generator.RandomIdGenerator:
         return False
     _patch_id_generator(id_generator.RandomIdGenerator)
+    _ids = generator
     for name in ENTRY_POINTS:
         function = getattr(litellm, name, None)
         if callable(function) and not getattr(function, "_signoz_litellm", False):
@@ -89,39 +96,22 @@ def _wrap(function: Any) -> Any:
 
 
 def _begin() -> Any:
-    from opentelemetry import context, trace
-
     parent_ctx = context.get_current()
     parent = trace.get_current_span(parent_ctx).get_span_context()
-    generator = _generator()
     if parent.is_valid:
         trace_id, flags, state = parent.trace_id, parent.trace_flags, parent.trace_state
     else:
-        trace_id, flags, state = generator.generate_trace_id(), trace.TraceFlags(trace.TraceFlags.SAMPLED), None
-    call = Call(parent_ctx if parent.is_valid else None, trace_id, generator.generate_span_id())
+        trace_id, flags, state = _ids.generate_trace_id(), trace.TraceFlags(trace.TraceFlags.SAMPLED), None
+    call = Call(parent_ctx if parent.is_valid else None, trace_id, _ids.generate_span_id())
     reserved = trace.NonRecordingSpan(trace.SpanContext(trace_id, call.span_id, is_remote=False,
                                                         trace_flags=flags, trace_state=state))
     return context.attach(trace.set_span_in_context(reserved, parent_ctx)), _current.set(call)
 
 
 def _end(tokens: Any) -> None:
-    from opentelemetry import context
-
     context_token, call_token = tokens
     _current.reset(call_token)
     context.detach(context_token)
-
-
-_random = None
-
-
-def _generator() -> Any:
-    global _random
-    if _random is None:
-        from opentelemetry.sdk.trace.id_generator import RandomIdGenerator
-
-        _random = RandomIdGenerator()
-    return _random
 
 
 def give_next_span(call: Call) -> None:

@@ -235,19 +235,19 @@ def _patch_logger_class(otel_class: Any) -> None:
 
         captured, call = _take_parent(kwargs)
         ctx, parent = original_context(self, kwargs, default_span)
-        found = _span_context_of(ctx, parent)
-        if call is not None and found is not None and found.span_id == call.span_id:
-            ctx, parent = None, None  # the call's own reserved context, seen by a handler that inherited it
-        if ctx is None and parent is None and captured is not None:
-            ctx, parent = captured, trace.get_current_span(captured)
-        if call is not None and ctx is None and parent is None:
-            from opentelemetry.context import Context
-
-            ctx = Context()  # a root span, whatever context the handler's thread inherited
         if call is not None:
             found = _span_context_of(ctx, parent)
-            if (found is None or not found.is_valid) if call.parent is None else (
-                    found is not None and found.is_valid and found.trace_id == call.trace_id):
+            if found is not None and found.span_id == call.span_id:
+                ctx, parent = None, None  # the call's own reserved context, seen by a handler that inherited it
+        if ctx is None and parent is None and captured is not None:
+            ctx, parent = captured, trace.get_current_span(captured)
+        if call is not None:
+            if ctx is None and parent is None:
+                from opentelemetry.context import Context
+
+                ctx = Context()  # a root span, whatever context the handler's thread inherited
+            found = _span_context_of(ctx, parent)
+            if not found.is_valid or found.trace_id == call.trace_id:
                 call_context.give_next_span(call)  # litellm_request gets the ids its HTTP span points to
         return ctx, parent
 
