@@ -95,7 +95,7 @@ def _write(ledger: shutdown.Ledger, seconds: float) -> None:
         _stderr(summary_line(report))
         summary = os.environ.get("GITHUB_STEP_SUMMARY")
         if summary and os.environ.get("GITHUB_ACTIONS") == "true":
-            _append(summary, markdown(report))
+            _write_file(summary, markdown(report), append=True, quiet=True)
     for env in (REPORT_FILE_ENV, STATUS_FILE_ENV):
         path = os.environ.get(env)
         if path:
@@ -110,17 +110,11 @@ def _stderr(line: str) -> None:
         pass
 
 
-def _append(path: str, text: str) -> None:
+def _write_file(path: str, text: str, *, append: bool = False, quiet: bool = False) -> None:
+    """Write (or append) text; a failure is one warning line, or nothing when `quiet`."""
     try:
-        with open(path, "a", encoding="utf-8") as f:
-            f.write(text)
-    except OSError:
-        pass
-
-
-def _write_file(path: str, text: str) -> None:
-    try:
-        with open(path, "w", encoding="utf-8") as f:
+        with open(path, "a" if append else "w", encoding="utf-8") as f:
             f.write(text)
     except OSError as exc:
-        _stderr(f"signoz-litellm: warning: cannot write the telemetry report to {path}: {exc.strerror}")
+        if not quiet:
+            _stderr(f"signoz-litellm: warning: cannot write the telemetry report to {path}: {exc.strerror}")
