@@ -34,6 +34,13 @@ def _wait_spans(receiver: Receiver, count: int) -> None:
     receiver.wait_for(lambda r: len(_litellm_spans(r)) >= count, timeout=10)
 
 
+def _settled_spans(receiver: Receiver, count: int) -> list:
+    """The litellm_request spans once `count` have arrived and a second has passed for late ones (duplicates)."""
+    _wait_spans(receiver, count)
+    receiver.wait_for(lambda r: False, timeout=1.0)
+    return _litellm_spans(receiver)
+
+
 @pytest.mark.parametrize("protocol", ["grpc", "http/protobuf"])
 def test_sync_script_traces_logs_metrics(receiver: Receiver, fake_provider: FakeProvider, protocol: str) -> None:
     result = _run(receiver, fake_provider, [sys.executable, app("sync_app.py")], protocol=protocol)
@@ -100,9 +107,7 @@ def test_exactly_one_span_per_call_whatever_the_app_does_with_callbacks(
     result = _run(receiver, fake_provider, [sys.executable, app("callbacks_app.py")], extra_env={"MODE": mode})
     assert result.returncode == 0, result.stderr
     calls = 4 if mode == "own" else 3
-    _wait_spans(receiver, calls)
-    receiver.wait_for(lambda r: False, timeout=1.0)  # a late duplicate would arrive now
-    assert len(_litellm_spans(receiver)) == calls
+    assert len(_settled_spans(receiver, calls)) == calls  # a late duplicate would have arrived
     if mode == "own":
         # The app's own callbacks kept working: its logger and its function saw every call.
         assert "own logger events 4 function events 4" in result.stdout, result.stdout
@@ -162,9 +167,7 @@ def test_each_calls_http_span_is_a_child_of_its_litellm_request(
     # httpx, async through aiohttp, streaming included), not two unrelated traces.
     result = _run(receiver, fake_provider, [sys.executable, app(script)])
     assert result.returncode == 0, result.stderr
-    _wait_spans(receiver, 4)
-    receiver.wait_for(lambda r: False, timeout=1.0)
-    spans = _litellm_spans(receiver)
+    spans = _settled_spans(receiver, 4)
     assert len(spans) == 4
     for span in spans:
         assert span.parent_span_id == ""  # a root: no app span is open
@@ -190,9 +193,7 @@ def test_router_calls_are_one_trace_each(receiver: Receiver, fake_provider: Fake
     """))
     result = _run(receiver, fake_provider, [sys.executable, str(script)])
     assert result.returncode == 0, result.stderr
-    _wait_spans(receiver, 2)
-    receiver.wait_for(lambda r: False, timeout=1.0)
-    spans = _litellm_spans(receiver)
+    spans = _settled_spans(receiver, 2)
     assert len(spans) == 2
     assert sorted(len(_http_children(receiver, s)) for s in spans) == [1, 1]
 
@@ -212,9 +213,7 @@ def test_a_failed_calls_http_attempts_are_children_of_its_litellm_request(
     """))
     result = _run(receiver, fake_provider, [sys.executable, str(script)])
     assert result.returncode == 0 and "failed" in result.stdout, result.stderr
-    _wait_spans(receiver, 1)
-    receiver.wait_for(lambda r: False, timeout=1.0)
-    [span] = _litellm_spans(receiver)
+    [span] = _settled_spans(receiver, 1)
     assert span.status_code == 2  # ERROR
     attempts = _http_children(receiver, span)
     assert len(attempts) >= 1 and all(a.attributes.get("http.status_code") == 500 for a in attempts)
@@ -302,9 +301,7 @@ def test_wrapping_opentelemetry_instrument_too_still_gives_one_span_per_call(
     otel = str(Path(sys.executable).parent / "opentelemetry-instrument")
     result = _run(receiver, fake_provider, [otel, sys.executable, app("sync_app.py")], extra_env={"CALLS": "2"})
     assert result.returncode == 0, result.stderr
-    _wait_spans(receiver, 3)
-    receiver.wait_for(lambda r: False, timeout=1.0)
-    assert len(_litellm_spans(receiver)) == 3
+    assert len(_settled_spans(receiver, 3)) == 3
     assert receiver.wait_for(lambda r: "gen_ai.client.token.usage" in r.metric_names())
 
 
