@@ -249,6 +249,24 @@ def test_litellm_is_never_imported_by_the_hook(receiver: Receiver) -> None:
     assert result.stdout.split() == ["False", "False", "module"]
 
 
+def test_the_heap_litellm_imports_is_frozen_out_of_full_collections(receiver: Receiver) -> None:
+    script = textwrap.dedent("""
+        import gc
+        before = gc.get_freeze_count()
+        import litellm
+        after = gc.get_freeze_count()
+        class Cycle: pass
+        cycle = Cycle(); cycle.me = cycle; del cycle
+        print(before, after, gc.collect())
+    """)
+    result = launcher(["run", "--endpoint", receiver.grpc_endpoint, "--", sys.executable, "-c", script], env=clean_env())
+    assert result.returncode == 0, result.stderr
+    before, after, collected = (int(x) for x in result.stdout.split())
+    assert before == 0  # nothing is frozen in a process until it imports LiteLLM
+    assert after > 100_000  # LiteLLM's import: some 400,000 objects
+    assert collected >= 1  # garbage made afterwards is still collected
+
+
 def test_user_sitecustomize_runs_and_grandchildren_are_instrumented(
         receiver: Receiver, fake_provider: FakeProvider, tmp_path: Path) -> None:
     user_site = tmp_path / "usersite"
