@@ -198,6 +198,35 @@ def test_router_calls_are_one_trace_each(receiver: Receiver, fake_provider: Fake
     assert sorted(len(_http_children(receiver, s)) for s in spans) == [1, 1]
 
 
+@pytest.mark.parametrize("captured", [False, True])
+def test_http_headers_on_client_spans_only_when_asked(
+        receiver: Receiver, fake_provider: FakeProvider, tmp_path: Path, captured: bool) -> None:
+    script = tmp_path / "headers_app.py"
+    script.write_text(textwrap.dedent("""
+        import os
+        import litellm
+        import opentelemetry.instrumentation.httpx as instrumentation
+
+        litellm.completion(model="openai/gpt-4o-mini", api_base=os.environ["FAKE_BASE_URL"], api_key="sk-test",
+                           messages=[{"role": "user", "content": "headers"}])
+        print(getattr(instrumentation._normalize_headers, "_signoz_litellm", False))
+    """))
+    env = {"OTEL_INSTRUMENTATION_HTTP_CAPTURE_HEADERS_CLIENT_REQUEST": "content-type,authorization",
+           "OTEL_INSTRUMENTATION_HTTP_CAPTURE_HEADERS_CLIENT_RESPONSE": "content-type"} if captured else {}
+    result = _run(receiver, fake_provider, [sys.executable, str(script)], extra_env=env)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["True"]  # headers are normalised only when read
+    [span] = _settled_spans(receiver, 1)
+    [http] = _http_children(receiver, span)
+    headers = {k: v for k, v in http.attributes.items() if ".header." in k}
+    if captured:
+        assert headers["http.request.header.content_type"] == ["application/json"]
+        assert headers["http.request.header.authorization"] == ["[REDACTED]"]  # sensitive: redacted by default
+        assert headers["http.response.header.content_type"] == ["application/json"]
+    else:
+        assert headers == {}
+
+
 def test_a_failed_calls_http_attempts_are_children_of_its_litellm_request(
         receiver: Receiver, fake_provider: FakeProvider, tmp_path: Path) -> None:
     script = tmp_path / "fail_app.py"
