@@ -15,6 +15,9 @@ TIMING=1                print "timing <median ms per call> <mean ms> <process CP
                         callback registry on a background thread, ~0.7 s of CPU once; the pause keeps that
                         one-time cost out of the per-call figures); CPU: all threads, from time.process_time
 QUIET=1                 do not print "done <i>" lines
+SYNC=<path>             (scripts/bench_instructions.py) after 20 warm-up calls and a 2 s pause print "ready <pid>" and
+                        wait for <path>.on; after the calls wait SETTLE seconds (default 3), print "settled" and wait
+                        for <path>.off: the window in which a profiler counts the calls
 Prints "done <i>" after each completed call, and "getsignal ..." lines when SIGTERM / SIGINT look untouched.
 """
 
@@ -47,18 +50,31 @@ ARGS = {"model": "openai/gpt-4o-mini", "api_base": os.environ.get("FAKE_BASE"), 
 QUIET = bool(os.environ.get("QUIET"))
 
 
+def _wait_for(path: str) -> None:
+    while not os.path.exists(path):
+        time.sleep(0.05)
+
+
 def run_sync() -> None:
     durations = []
     cpu_mark = 0.0
+    sync = os.environ.get("SYNC")
     for i in range(CALLS):
-        if i == 20 and os.environ.get("TIMING"):
+        if i == 20 and (os.environ.get("TIMING") or sync):
             time.sleep(2)
             cpu_mark = time.process_time()
+            if sync:
+                print("ready", os.getpid(), flush=True)
+                _wait_for(sync + ".on")
         started = time.perf_counter()
         litellm.completion(messages=[{"role": "user", "content": f"hello {i}"}], **ARGS)
         durations.append(time.perf_counter() - started)
         if not QUIET:
             print(f"done {i}", flush=True)
+    if sync:
+        time.sleep(float(os.environ.get("SETTLE", "3")))
+        print("settled", flush=True)
+        _wait_for(sync + ".off")
     if os.environ.get("TIMING") and len(durations) > 20:
         import statistics
 
