@@ -137,7 +137,14 @@ def spawn_and_wait(argv: Sequence[str], path: str, env: Mapping[str, str]) -> in
             raise start_error(argv[0], exc) from None
         for signum in early:
             send(signum)
-        return child.wait()
+        # Not a plain wait(): the kernel may hand a signal sent to the launcher to any of its threads (the
+        # --local receiver's, say), and then a main thread blocked in waitpid is never woken to run
+        # `forward`. Popen.wait with a timeout sleeps in steps of at most 50 ms, so it runs between them.
+        while True:
+            try:
+                return child.wait(timeout=3600)
+            except subprocess.TimeoutExpired:
+                continue
     finally:
         for signum, handler in previous.items():
             signal.signal(signum, handler)

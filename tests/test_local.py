@@ -261,6 +261,43 @@ def test_sigterm_reaches_the_command_and_the_status_is_its_own(tmp_path: Path, f
     assert model_row(stderr, "gpt-4o-mini")[:2] == ["1", "0"]
 
 
+def _signal_thread(pid: int, tid: int, signum: int) -> None:
+    """tgkill(2): a process-directed signal as the kernel may deliver it, to one given thread."""
+    import ctypes
+    import platform
+
+    libc = ctypes.CDLL(None, use_errno=True)
+    if hasattr(libc, "tgkill"):
+        result = libc.tgkill(pid, tid, signum)
+    else:
+        result = libc.syscall({"x86_64": 234, "aarch64": 131}[platform.machine()], pid, tid, signum)
+    assert result == 0, os.strerror(ctypes.get_errno())
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="tgkill and /proc/PID/task are Linux's")
+def test_sigterm_is_passed_on_whichever_launcher_thread_the_kernel_gives_it(
+        tmp_path: Path, fake_provider: FakeProvider) -> None:
+    """`kill PID` may land on any thread of the launcher (here the embedded receiver's): the command must still
+    get it at once, not when it ends by itself."""
+    (tmp_path / "app.py").write_text(SIGNAL_APP)
+    env = launcher_env(tmp_path, FAKE_BASE=fake_provider.base_url)
+    proc = subprocess.Popen([sys.executable, "-m", "signoz_litellm_run", "run", "--local", "--protocol",
+                             "http/protobuf", "--", sys.executable, "app.py"], env=env, cwd=tmp_path,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout is not None
+        assert proc.stdout.readline() == "ready\n"
+        others = [int(t) for t in os.listdir(f"/proc/{proc.pid}/task") if int(t) != proc.pid]
+        assert others, "the --local launcher runs its receiver on threads of its own"
+        _signal_thread(proc.pid, others[-1], signal.SIGTERM)
+        stdout, stderr = proc.communicate(timeout=30)  # the command sleeps 60 s unless it gets the signal
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert stdout == "child got SIGTERM\n"
+    assert proc.returncode == -signal.SIGTERM
+
+
 def test_exit_statuses_as_a_shell_sees_them(tmp_path: Path) -> None:
     env = launcher_env(tmp_path)
     script = ('"$@" -c "import os, signal; os.kill(os.getpid(), signal.SIGTERM)"; echo "killed=$?"; '
