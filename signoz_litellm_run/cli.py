@@ -59,6 +59,7 @@ FailOnLoss = Annotated[Optional[bool], _opt("fail_on_telemetry_loss", _JOB, "--f
 Local = Annotated[Optional[bool], _opt("local", _DEST, "--local")]
 LocalOutput = Annotated[Optional[str], _opt("local_output", _DEST)]
 TraceProbes = Annotated[Optional[bool], _opt("trace_health_probes", _TELEMETRY, "--trace-health-probes")]
+RawRequestSpan = Annotated[Optional[bool], _opt("raw_request_span", _TELEMETRY, "--raw-request-span")]
 
 _SETTING_NAMES = tuple(OPTIONS_BY_NAME)
 
@@ -102,7 +103,7 @@ def run(
     bootstrap: Bootstrap = None, bootstrap_timeout: BootstrapTimeout = None,
     shutdown_timeout: ShutdownTimeout = None, report: Report = None, report_file: ReportFile = None,
     fail_on_telemetry_loss: FailOnLoss = None, local: Local = None, local_output: LocalOutput = None,
-    trace_health_probes: TraceProbes = None,
+    trace_health_probes: TraceProbes = None, raw_request_span: RawRequestSpan = None,
 ) -> None:
     """Run COMMAND with its LiteLLM calls, HTTP calls and logs sent to SigNoz.
 
@@ -130,6 +131,7 @@ def env_command(
     service_name: ServiceName = None, environment: Environment = None,
     resource_attributes: ResourceAttributes = None, config: Config = None,
     shutdown_timeout: ShutdownTimeout = None,
+    trace_health_probes: TraceProbes = None, raw_request_span: RawRequestSpan = None,
 ) -> None:
     """Print the environment `run` would give the command (for Docker, Kubernetes and CI files)."""
     from signoz_litellm_run import runner
@@ -149,7 +151,7 @@ def config_command(
     bootstrap: Bootstrap = None, bootstrap_timeout: BootstrapTimeout = None,
     shutdown_timeout: ShutdownTimeout = None, report: Report = None, report_file: ReportFile = None,
     fail_on_telemetry_loss: FailOnLoss = None, local: Local = None, local_output: LocalOutput = None,
-    trace_health_probes: TraceProbes = None,
+    trace_health_probes: TraceProbes = None, raw_request_span: RawRequestSpan = None,
 ) -> None:
     """Show each setting, its value (key masked) and where it came from."""
     from signoz_litellm_run import runner
@@ -169,7 +171,7 @@ def doctor_command(
     bootstrap: Bootstrap = None, bootstrap_timeout: BootstrapTimeout = None,
     shutdown_timeout: ShutdownTimeout = None, report: Report = None, report_file: ReportFile = None,
     fail_on_telemetry_loss: FailOnLoss = None, local: Local = None, local_output: LocalOutput = None,
-    trace_health_probes: TraceProbes = None,
+    trace_health_probes: TraceProbes = None, raw_request_span: RawRequestSpan = None,
 ) -> None:
     """Check, in seconds, why telemetry would not arrive: configuration, packages, network, the key.
 
@@ -216,7 +218,7 @@ def proxy(
     resource_attributes: ResourceAttributes = None,
     bootstrap: Bootstrap = None, bootstrap_timeout: BootstrapTimeout = None,
     shutdown_timeout: ShutdownTimeout = None, local: Local = None, local_output: LocalOutput = None,
-    trace_health_probes: TraceProbes = None,
+    trace_health_probes: TraceProbes = None, raw_request_span: RawRequestSpan = None,
 ) -> None:
     """Run the LiteLLM proxy server (`litellm ARGS`) with its traces, metrics and logs sent to SigNoz.
 

@@ -31,6 +31,7 @@ HTTP_PATHS = {"traces": "/v1/traces", "metrics": "/v1/metrics", "logs": "/v1/log
 ROOT_PID_ENV = "SIGNOZ_LITELLM_ROOT_PID"
 SHUTDOWN_TIMEOUT_ENV = "SIGNOZ_LITELLM_SHUTDOWN_TIMEOUT"
 TRACE_PROBES_ENV = "SIGNOZ_LITELLM_TRACE_HEALTH_PROBES"  # read by hook/proxy.py
+RAW_REQUEST_SPAN_ENV = "SIGNOZ_LITELLM_RAW_REQUEST_SPAN"  # read by hook/litellm_arm.py
 REPORT_ENV = "SIGNOZ_LITELLM_REPORT"
 REPORT_FILE_ENV = "SIGNOZ_LITELLM_REPORT_FILE"
 # Batch processors sized for bursts (the SDK's 2,048-span queue overflows at 5,000 calls at concurrency
@@ -131,6 +132,8 @@ def child_updates(settings: Settings, base_env: Mapping[str, str], *, cwd: str) 
     updates[SHUTDOWN_TIMEOUT_ENV] = f"{settings.shutdown_timeout:g}"
     if settings.trace_health_probes or base_env.get(TRACE_PROBES_ENV):
         updates[TRACE_PROBES_ENV] = "true" if settings.trace_health_probes else "false"
+    if settings.raw_request_span or base_env.get(RAW_REQUEST_SPAN_ENV):
+        updates[RAW_REQUEST_SPAN_ENV] = "true" if settings.raw_request_span else "false"
     updates[REPORT_ENV] = "1" if ci.report_enabled(settings.report, base_env) else "0"
     if settings.report_file:
         updates[REPORT_FILE_ENV] = str(Path(cwd, settings.report_file).resolve())

@@ -211,6 +211,9 @@ OPTIONS: tuple[Option, ...] = (
            "With --local, also write everything received as JSON lines to this file."),
     Option("trace_health_probes", "--trace-health-probes", ("SIGNOZ_TRACE_HEALTH_PROBES",), parse_bool, False,
            "Keep spans of LiteLLM proxy health and readiness probes (dropped by default)."),
+    Option("raw_request_span", "--raw-request-span", ("SIGNOZ_RAW_REQUEST_SPAN",), parse_bool, False,
+           "Keep LiteLLM's raw_gen_ai_request span: the provider's raw request and response, which repeat the "
+           "prompt and completion litellm_request already carries (dropped by default)."),
 )
 OPTIONS_BY_NAME: Mapping[str, Option] = MappingProxyType({o.name: o for o in OPTIONS})
 CONFIG_ONLY_KEYS = ("config",)
@@ -241,6 +244,7 @@ class Settings:
     local: bool = False
     local_output: str | None = None
     trace_health_probes: bool = False
+    raw_request_span: bool = False
     config_file: str | None = None
     # Where each value came from: "flag --x", "env NAME", "config PATH", "default", "derived from ...".
     sources: Mapping[str, str] = field(default_factory=dict, compare=False)

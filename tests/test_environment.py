@@ -90,3 +90,20 @@ def test_child_environment_marks_the_top_level_process() -> None:
     settings = resolve({"endpoint": "http://c:4317"}, {}, Path("/tmp"), ["python", "x.py"])
     env = environment.child_environment(settings, {"HOME": "/root"}, cwd="/w", pid=1234)
     assert env["HOME"] == "/root" and env[environment.ROOT_PID_ENV] == "1234"
+
+
+def test_hook_switches_reach_the_child_and_a_nested_run_resets_them() -> None:
+    from signoz_litellm_run.hook import litellm_arm, proxy
+
+    assert environment.RAW_REQUEST_SPAN_ENV == litellm_arm.RAW_REQUEST_SPAN_ENV
+    assert environment.TRACE_PROBES_ENV == proxy.TRACE_PROBES_ENV
+    dest = {"endpoint": "http://c:4317"}
+    u = _updates(dest)
+    assert environment.RAW_REQUEST_SPAN_ENV not in u and environment.TRACE_PROBES_ENV not in u
+    u = _updates({**dest, "raw_request_span": True, "trace_health_probes": True})
+    assert u[environment.RAW_REQUEST_SPAN_ENV] == u[environment.TRACE_PROBES_ENV] == "true"
+    u = _updates(dest, {"SIGNOZ_RAW_REQUEST_SPAN": "yes"})
+    assert u[environment.RAW_REQUEST_SPAN_ENV] == "true"
+    # an outer run's switch does not leak into a nested run that did not ask for it
+    u = _updates(dest, {environment.RAW_REQUEST_SPAN_ENV: "true", environment.TRACE_PROBES_ENV: "true"})
+    assert u[environment.RAW_REQUEST_SPAN_ENV] == u[environment.TRACE_PROBES_ENV] == "false"

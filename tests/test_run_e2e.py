@@ -227,6 +227,32 @@ def test_http_headers_on_client_spans_only_when_asked(
         assert headers == {}
 
 
+@pytest.mark.parametrize("kept", [False, True])
+def test_raw_request_span_only_when_asked(
+        receiver: Receiver, fake_provider: FakeProvider, tmp_path: Path, kept: bool) -> None:
+    script = tmp_path / "raw_app.py"
+    script.write_text(textwrap.dedent("""
+        import os
+        import litellm
+
+        litellm.completion(model="openai/gpt-4o-mini", api_base=os.environ["FAKE_BASE_URL"], api_key="sk-test",
+                           messages=[{"role": "user", "content": "raw span probe"}])
+    """))
+    result = _run(receiver, fake_provider, [sys.executable, str(script)],
+                  options=["--raw-request-span"] if kept else [])
+    assert result.returncode == 0, result.stderr
+    [span] = _settled_spans(receiver, 1)
+    assert "raw span probe" in str(span.attributes["gen_ai.input.messages"])  # the prompt is there either way
+    assert len(_http_children(receiver, span)) == 1
+    raw = [s for s in receiver.spans() if s.name == "raw_gen_ai_request"]
+    if kept:
+        assert len(raw) == 1, [s.name for s in receiver.spans()]
+        assert raw[0].trace_id == span.trace_id and raw[0].parent_span_id == span.span_id
+        assert "raw span probe" in str(raw[0].attributes["llm.openai.messages"])
+    else:
+        assert raw == [], [s.name for s in receiver.spans()]
+
+
 def test_a_failed_calls_http_attempts_are_children_of_its_litellm_request(
         receiver: Receiver, fake_provider: FakeProvider, tmp_path: Path) -> None:
     script = tmp_path / "fail_app.py"

@@ -18,6 +18,10 @@ Guarantees, whatever the program does with LiteLLM's callback lists:
   provider's Date header, its cost), so each call minted a new cumulative series, kept in memory and
   re-exported for the life of the process. Those attributes are excluded unless the program or the
   proxy config chooses its own (`callback_settings.otel.attributes`, or the logger's config);
+- LiteLLM's `raw_gen_ai_request` span (the provider's raw request and response, under every
+  `litellm_request`) is not made unless `--raw-request-span` set SIGNOZ_LITELLM_RAW_REQUEST_SPAN: it
+  repeats the prompt and completion its parent carries, and building, parsing and exporting it was
+  the largest single part of the per-call cost;
 - the heap as it stands once LiteLLM is imported is frozen out of full garbage collections, which
   spans waiting for export would otherwise trigger every few hundred calls (`_freeze_import_heap`).
 """
@@ -25,6 +29,7 @@ Guarantees, whatever the program does with LiteLLM's callback lists:
 from __future__ import annotations
 
 import logging
+import os
 import sys
 import threading
 from collections import OrderedDict
@@ -43,6 +48,7 @@ DASHBOARD_ALIASES = (
 _CALLBACK_LISTS = ("input_callback", "success_callback", "failure_callback",
                    "_async_success_callback", "_async_failure_callback")
 _MAX_PENDING_PARENTS = 4096
+RAW_REQUEST_SPAN_ENV = "SIGNOZ_LITELLM_RAW_REQUEST_SPAN"
 # GenAI metric attributes whose value differs per call or per request (LiteLLM's names).
 PER_CALL_METRIC_ATTRIBUTES = (
     "hidden_params",
@@ -301,8 +307,18 @@ def _patch_logger_class(otel_class: Any) -> None:
             setattr(otel_class, name, _clearing(getattr(otel_class, name)))
     otel_class.set_attributes = set_attributes
     otel_class.safe_set_attribute = safe_set_attribute
+    if hasattr(otel_class, "_maybe_log_raw_request") and not _wants_raw_request_span():
+        otel_class._maybe_log_raw_request = _no_raw_request_span
     _bound_metric_attributes(otel_class)
     otel_class._signoz_litellm_patched = True
+
+
+def _wants_raw_request_span() -> bool:
+    return os.environ.get(RAW_REQUEST_SPAN_ENV, "").strip().lower() in ("1", "true", "yes", "on")
+
+
+def _no_raw_request_span(self: Any, *args: Any, **kwargs: Any) -> None:
+    """In place of LiteLLM's `_maybe_log_raw_request`: no raw_gen_ai_request span."""
 
 
 def _bound_metric_attributes(otel_class: Any) -> None:
