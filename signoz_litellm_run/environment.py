@@ -13,7 +13,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from urllib.parse import quote
 
-from signoz_litellm_run import ci
+from signoz_litellm_run import ci, delivery
 from signoz_litellm_run.settings import KEY_HEADER, Settings, mask_secret
 
 SITE_DIR = str(Path(__file__).resolve().parent / "_site")
@@ -32,8 +32,9 @@ ROOT_PID_ENV = "SIGNOZ_LITELLM_ROOT_PID"
 SHUTDOWN_TIMEOUT_ENV = "SIGNOZ_LITELLM_SHUTDOWN_TIMEOUT"
 TRACE_PROBES_ENV = "SIGNOZ_LITELLM_TRACE_HEALTH_PROBES"  # read by hook/proxy.py
 RAW_REQUEST_SPAN_ENV = "SIGNOZ_LITELLM_RAW_REQUEST_SPAN"  # read by hook/litellm_arm.py
-REPORT_ENV = "SIGNOZ_LITELLM_REPORT"
-REPORT_FILE_ENV = "SIGNOZ_LITELLM_REPORT_FILE"
+REPORT_ENV = delivery.REPORT_ENV
+REPORT_FILE_ENV = delivery.REPORT_FILE_ENV
+JOB_DIR_ENV = delivery.JOB_DIR_ENV
 # Batch processors sized for bursts (the SDK's 2,048-span queue overflows at 5,000 calls at concurrency
 # 50) and exporting every second, so little is left to deliver at exit. The user's own values win.
 BATCH_DEFAULTS = {
@@ -140,11 +141,16 @@ def child_updates(settings: Settings, base_env: Mapping[str, str], *, cwd: str) 
     return updates
 
 
-def child_environment(settings: Settings, base_env: Mapping[str, str], *, cwd: str, pid: int) -> dict[str, str]:
-    """The whole environment the command is exec'd with."""
+def child_environment(settings: Settings, base_env: Mapping[str, str], *, cwd: str, pid: int,
+                      job_dir: str | None = None) -> dict[str, str]:
+    """The whole environment the command is exec'd (or spawned) with. `job_dir`: where its processes leave
+    their delivery counts for the report (`delivery`); an outer job's is never inherited."""
     env = dict(base_env)
     env.update(child_updates(settings, base_env, cwd=cwd))
     env[ROOT_PID_ENV] = str(pid)  # the exec keeps the pid: the hook knows the top-level process
+    env.pop(JOB_DIR_ENV, None)
+    if job_dir:
+        env[JOB_DIR_ENV] = job_dir
     return env
 
 

@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import errno
 import os
+import re
 import shutil
 import signal
 import subprocess
 import sys
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from types import FrameType
 from typing import NoReturn
 
@@ -48,6 +49,26 @@ def resolve_executable(command: str, env: Mapping[str, str]) -> str:
             "Check the spelling, or activate the virtual environment that provides it.",
         )
     return found
+
+
+_PYTHON_NAME = re.compile(r"^(python|pypy)(\d+(\.\d+)*)?t?$")
+
+
+def is_python_program(path: str) -> bool:
+    """True for a Python interpreter (`python`, `python3.12`, `pypy3`) or a script whose #! line names one
+    (`pytest`, `litellm`, a console script, `#!/usr/bin/env python3`); False for anything else (a shell
+    script, `make`, `uv`), which may still start Python programs of its own."""
+    if _PYTHON_NAME.match(os.path.basename(path)):
+        return True
+    try:
+        with open(path, "rb") as f:
+            head = f.read(256)
+    except OSError:
+        return False
+    if not head.startswith(b"#!"):
+        return False
+    line = head[2:].split(b"\n", 1)[0]
+    return any(_PYTHON_NAME.match(os.path.basename(word.decode(errors="replace"))) for word in line.split())
 
 
 def exec_command(argv: Sequence[str], env: Mapping[str, str]) -> NoReturn:
@@ -97,14 +118,15 @@ FORWARDED = tuple(
 TERMINAL_SIGNALS = tuple(getattr(signal, n) for n in ("SIGINT", "SIGQUIT") if hasattr(signal, n))
 
 
-def spawn_and_wait(argv: Sequence[str], path: str, env: Mapping[str, str]) -> int:
+def spawn_and_wait(argv: Sequence[str], path: str, env: Mapping[str, str], *,
+                   on_start: Callable[[int], object] | None = None) -> int:
     """Run the command as a child instead of becoming it, for a launcher that must outlive it.
 
     Keeps what exec promises: the same descriptors and errors (127 / 126); FORWARDED signals sent to
     the launcher are passed on (the command stays in our process group, so what a terminal sends the
     whole foreground group, and group-wide kills, reach it directly: a terminal key is not passed on
-    a second time while we are in the terminal's foreground). Returns the command's `returncode`
-    (-N when signal N killed it); see `exit_like`.
+    a second time while we are in the terminal's foreground). `on_start` gets the command's pid. Returns
+    the command's `returncode` (-N when signal N killed it); see `exit_like`.
     """
     child: subprocess.Popen[bytes] | None = None
     early: list[int] = []  # signals that came before the command existed
@@ -135,6 +157,8 @@ def spawn_and_wait(argv: Sequence[str], path: str, env: Mapping[str, str]) -> in
             child = subprocess.Popen(list(argv), executable=path, env=dict(env), pass_fds=_inheritable_fds())
         except OSError as exc:
             raise start_error(argv[0], exc) from None
+        if on_start is not None:
+            on_start(child.pid)
         for signum in early:
             send(signum)
         # Not a plain wait(): the kernel may hand a signal sent to the launcher to any of its threads (the

@@ -4,24 +4,26 @@ from __future__ import annotations
 
 import os
 import sys
+import tempfile
 from collections.abc import Sequence
 from typing import NoReturn
 
-from signoz_litellm_run import environment
+from signoz_litellm_run import ci, delivery, environment
 from signoz_litellm_run.errors import UsageError
-from signoz_litellm_run.launcher import exec_command, resolve_executable
+from signoz_litellm_run.launcher import exec_command, is_python_program, resolve_executable
 from signoz_litellm_run.settings import OPTIONS, Settings
 
 
 def run(settings: Settings, argv: Sequence[str]) -> NoReturn:
-    """Resolve the command, build its environment and become it (with --local: run it, then report)."""
+    """Resolve the command, build its environment and become it (with --local: run it, then report; when
+    the launcher must see the end of the job, run it, then report: `supervisor`)."""
     if settings.local:
         from signoz_litellm_run.local import run_local
 
         run_local(settings, argv)
     cwd = os.getcwd()
     env = environment.child_environment(settings, os.environ, cwd=cwd, pid=os.getpid())
-    resolve_executable(argv[0], env)  # fail early, before any other work, with 126 / 127
+    path = resolve_executable(argv[0], env)  # fail early, before any other work, with 126 / 127
     from signoz_litellm_run import proxy
 
     if proxy.is_proxy_command(argv):
@@ -30,11 +32,20 @@ def run(settings: Settings, argv: Sequence[str]) -> NoReturn:
         from signoz_litellm_run import bootstrap
 
         bootstrap.before_run(argv, env, timeout=settings.bootstrap_timeout, environ=os.environ)
-    if settings.fail_on_telemetry_loss:
+    reporting = settings.report_file is not None or ci.report_enabled(settings.report, os.environ)
+    supervise = settings.fail_on_telemetry_loss or (reporting and not is_python_program(path))
+    if not (reporting or supervise):
+        exec_command(argv, env)
+    job_dir = tempfile.mkdtemp(prefix="signoz-litellm-job-")  # the processes' counts, for the report
+    env = environment.child_environment(settings, os.environ, cwd=cwd, pid=os.getpid(), job_dir=job_dir)
+    if supervise:
         from signoz_litellm_run.supervisor import run_supervised
 
-        run_supervised(argv, env)
-    exec_command(argv, env)
+        run_supervised(argv, env, fail_on_loss=settings.fail_on_telemetry_loss)
+    try:
+        exec_command(argv, env)
+    finally:  # reached only when the command could not start
+        delivery.remove(job_dir)
 
 
 def print_env(settings: Settings, fmt: str, *, show_secrets: bool) -> None:

@@ -40,13 +40,13 @@ class Job:
 
 
 def run_job(endpoint: str, provider: FakeProvider, *, args: tuple[str, ...] = (), app_env: Mapping[str, str] = {},
-            signal_after: int | None = None, signum: int = signal.SIGTERM) -> Job:
-    """Run the batch app under the launcher. With `signal_after`, send `signum` once that many
+            signal_after: int | None = None, signum: int = signal.SIGTERM, command: list[str] | None = None) -> Job:
+    """Run the batch app (or `command`) under the launcher. With `signal_after`, send `signum` once that many
     calls have printed "done" (and the app is waiting)."""
     env = {k: v for k, v in os.environ.items() if k not in CI_VARS and not k.startswith(("OTEL_", "SIGNOZ_"))}
     env.update(LITELLM_LOCAL_MODEL_COST_MAP="True", FAKE_BASE=provider.base_url, SIGNOZ_BOOTSTRAP="false", **app_env)
     command = [sys.executable, "-m", "signoz_litellm_run", "run", "--endpoint", endpoint, "--service-name", "batch",
-               *args, "--", sys.executable, APP]
+               *args, "--", *(command or [sys.executable, APP])]
     started = time.monotonic()
     proc = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     lines: list[str] = []
@@ -227,6 +227,72 @@ def test_fail_on_telemetry_loss_passes_sigterm_on(receiver: Receiver, fake_provi
     assert job.returncode == -signal.SIGTERM, job.stderr
     settle(receiver, 3)
     assert len(llm_spans(receiver)) == 3
+
+
+# --------------------------------------------------------------------------------------------- whole jobs
+# The report and --fail-on-telemetry-loss cover every Python process of the job, whatever starts them.
+
+TWO_APPS_FROM_PYTHON = [sys.executable, "-c", "import subprocess, sys; "
+                        f"[subprocess.run([sys.executable, {APP!r}], check=True) for _ in range(2)]"]
+TWO_APPS_FROM_A_SHELL = ["bash", "-c", f"{sys.executable} {APP} && {sys.executable} {APP}"]
+
+
+def summary_lines(job: Job) -> list[str]:
+    return [line for line in job.stderr.splitlines() if line.startswith("signoz-litellm: telemetry report")]
+
+
+@pytest.mark.parametrize("command", [TWO_APPS_FROM_PYTHON, TWO_APPS_FROM_A_SHELL], ids=["python", "shell"])
+def test_one_report_counts_every_python_process_of_the_job(
+        receiver: Receiver, fake_provider: FakeProvider, tmp_path: Path, command: list[str]) -> None:
+    report_file = tmp_path / "report.json"
+    job = run_job(receiver.grpc_endpoint, fake_provider, args=("--report", "--report-file", str(report_file)),
+                  app_env={"CALLS": "3", "TMPDIR": str(tmp_path)}, command=command)
+    assert job.returncode == 0, job.stderr
+    assert not list(tmp_path.glob("signoz-litellm-job-*"))  # the reporter removed the job's directory
+    settle(receiver, 6)
+    assert len(llm_spans(receiver)) == 6
+    report = json.loads(report_file.read_text())
+    python_processes = 3 if command is TWO_APPS_FROM_PYTHON else 2
+    assert report["processes"] == python_processes
+    assert report["signals"]["traces"] == {"sent": len(receiver.spans()), "failed": 0, "dropped": 0}
+    assert report["signals"]["logs"]["sent"] == len(receiver.log_records())
+    assert report["signals"]["metrics"]["sent"] == len([r for r in receiver.requests if r.signal == "metrics"])
+    [line] = summary_lines(job)
+    assert f"spans {len(receiver.spans())} sent, 0 failed, 0 dropped" in line
+    assert f"({python_processes} processes)" in line
+
+
+def test_a_job_that_runs_no_python_says_so(receiver: Receiver, fake_provider: FakeProvider, tmp_path: Path) -> None:
+    report_file = tmp_path / "report.json"
+    job = run_job(receiver.grpc_endpoint, fake_provider, args=("--report", "--report-file", str(report_file)),
+                  command=["bash", "-c", "echo no python here; exit 7"])
+    assert job.returncode == 7, job.stderr  # the command's own status
+    [line] = summary_lines(job)
+    assert "no process of the job sent telemetry" in line
+    assert json.loads(report_file.read_text())["processes"] == 0
+
+
+def test_fail_on_telemetry_loss_sees_the_loss_of_a_python_process_a_shell_started(
+        receiver: Receiver, fake_provider: FakeProvider) -> None:
+    receiver.behavior = "fail"
+    job = run_job(receiver.grpc_endpoint, fake_provider, args=("--fail-on-telemetry-loss",), app_env={"CALLS": "1"},
+                  command=["bash", "-c", f"{sys.executable} {APP}"])
+    assert job.returncode == 3, job.stderr
+    assert len(job.warning_lines()) == 1  # from the Python process that lost it
+
+
+def test_a_report_does_not_cost_the_exec_of_a_python_command(receiver: Receiver, fake_provider: FakeProvider) -> None:
+    """The launcher stays only when it must: a Python command is still exec'd (same pid) with --report."""
+    env = {k: v for k, v in os.environ.items() if k not in CI_VARS and not k.startswith(("OTEL_", "SIGNOZ_"))}
+    for command, same_pid in (([sys.executable, "-c", "import os; print(os.getpid())"], True),
+                              (["bash", "-c", "echo $$"], False)):
+        proc = subprocess.Popen([sys.executable, "-m", "signoz_litellm_run", "run", "--no-bootstrap", "--report",
+                                 "--endpoint", receiver.grpc_endpoint, "--", *command],
+                                env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        out, err = proc.communicate(timeout=60)
+        assert proc.returncode == 0, err
+        assert (int(out.split()[-1]) == proc.pid) is same_pid, (command, out, proc.pid)
+        assert len([line for line in err.splitlines() if "telemetry report" in line]) == 1, err
 
 
 # --------------------------------------------------------------------------------------------- CI

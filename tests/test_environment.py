@@ -107,3 +107,12 @@ def test_hook_switches_reach_the_child_and_a_nested_run_resets_them() -> None:
     # an outer run's switch does not leak into a nested run that did not ask for it
     u = _updates(dest, {environment.RAW_REQUEST_SPAN_ENV: "true", environment.TRACE_PROBES_ENV: "true"})
     assert u[environment.RAW_REQUEST_SPAN_ENV] == u[environment.TRACE_PROBES_ENV] == "false"
+
+
+def test_each_run_has_its_own_report_directory() -> None:
+    settings = resolve({"endpoint": "http://c:4317"}, {}, Path("/tmp"), ["python", "job.py"])
+    outer = {environment.JOB_DIR_ENV: "/tmp/signoz-litellm-job-outer"}
+    env = environment.child_environment(settings, outer, cwd="/w", pid=7)
+    assert environment.JOB_DIR_ENV not in env  # a nested run is not counted into (or removing) the outer job's
+    env = environment.child_environment(settings, outer, cwd="/w", pid=7, job_dir="/tmp/signoz-litellm-job-inner")
+    assert env[environment.JOB_DIR_ENV] == "/tmp/signoz-litellm-job-inner"

@@ -1,0 +1,169 @@
+"""The delivery report of a job: what its processes sent, failed to send and dropped, as a line, JSON, Markdown.
+
+Every Python process of a job counts its own exports (`hook/shutdown.Ledger`, one report per process,
+`hook/report.build`). When a report is wanted (`--report`, on in CI; `--report-file`;
+`--fail-on-telemetry-loss`), `run` gives the job a directory (SIGNOZ_LITELLM_JOB_DIR): each process leaves
+its counts there as `<pid>.json` when it exits, and one reporter sums them all:
+- the top-level process, when `run` exec'd a Python program (it exits last: its own counts plus those of
+  the Python processes it started, such as multiprocessing workers);
+- the launcher itself, when it stays to supervise the job: a command that is not a Python program
+  (a shell script, `make`, `uv run`), or `--fail-on-telemetry-loss`, which needs the command's status.
+
+Imported by the hook in every Python process of the job: standard library only, nothing done at import.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import sys
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+JOB_DIR_ENV = "SIGNOZ_LITELLM_JOB_DIR"
+REPORT_ENV = "SIGNOZ_LITELLM_REPORT"
+REPORT_FILE_ENV = "SIGNOZ_LITELLM_REPORT_FILE"
+SIGNALS = ("traces", "logs", "metrics")
+COUNTS = ("sent", "failed", "dropped")
+_NOUNS = {"traces": ("span", "spans"), "logs": ("log record", "log records"),
+          "metrics": ("metric export", "metric exports")}
+_SUFFIX = ".json"
+
+
+# --------------------------------------------------------------------------------------------- numbers
+
+
+def combine(reports: Iterable[Mapping[str, Any]], *, pid: int | None, endpoint: str | None = None,
+            protocol: str | None = None, service_name: str | None = None) -> dict[str, Any]:
+    """One report for the job: the processes' counts summed. Where the values differ, the first report's
+    endpoint, protocol and service name are kept (or the given ones when there is no report)."""
+    reports = list(reports)
+    first = reports[0] if reports else {}
+    signals = {s: {c: 0 for c in COUNTS} for s in SIGNALS}
+    for report in reports:
+        for signal_name, counts in (report.get("signals") or {}).items():
+            if signal_name in signals:
+                for count in COUNTS:
+                    signals[signal_name][count] += int(counts.get(count, 0) or 0)
+    lost = sum(c["failed"] + c["dropped"] for c in signals.values())
+    return {
+        "endpoint": first.get("endpoint") or endpoint or "?",
+        "protocol": first.get("protocol") or protocol or "grpc",
+        "service_name": first.get("service_name") or service_name,
+        "pid": pid,
+        "processes": sum(int(r.get("processes", 1) or 1) for r in reports),
+        "signals": signals,
+        "lost": lost,
+        "error": next((r["error"] for r in reports if r.get("error")), None) if lost else None,
+        "exit_flush_seconds": max((float(r.get("exit_flush_seconds", 0) or 0) for r in reports), default=0.0),
+    }
+
+
+# --------------------------------------------------------------------------------------------- words
+
+
+def _count(n: int, signal_name: str) -> str:
+    singular, plural = _NOUNS[signal_name]
+    return f"{n} {singular if n == 1 else plural}"
+
+
+def summary_line(report: Mapping[str, Any]) -> str:
+    head = (f"signoz-litellm: telemetry report for {report['service_name'] or 'this job'} -> "
+            f"{report['endpoint']} ({report['protocol']}): ")
+    if not report.get("processes", 1):
+        return head + ("no process of the job sent telemetry through signoz-litellm (no Python program ran, or "
+                       "one ran from an environment without signoz-litellm installed).")
+    parts = [f"{_NOUNS[s][1]} {c['sent']} sent, {c['failed']} failed, {c['dropped']} dropped"
+             for s, c in report["signals"].items()]
+    processes = report.get("processes", 1)
+    return head + "; ".join(parts) + (f" ({processes} processes)." if processes > 1 else ".")
+
+
+def warning_line(report: Mapping[str, Any]) -> str:
+    lost = [_count(c["failed"] + c["dropped"], s) for s, c in report["signals"].items() if c["failed"] + c["dropped"]]
+    reason = f" ({report['error']})" if report.get("error") else ""
+    return (f"signoz-litellm: warning: could not deliver {', '.join(lost)} to {report['endpoint']}{reason}; "
+            "the command's exit status is unchanged.")
+
+
+def markdown(report: Mapping[str, Any]) -> str:
+    rows = "\n".join(f"| {_NOUNS[s][1]} | {c['sent']} | {c['failed']} | {c['dropped']} |"
+                     for s, c in report["signals"].items())
+    if not report.get("processes", 1):
+        verdict = "no process of the job sent telemetry through signoz-litellm"
+    elif report["lost"]:
+        verdict = f"**{report['lost']} item(s) not delivered**"
+    else:
+        verdict = "all telemetry delivered"
+    return (f"### SigNoz telemetry: {report['service_name'] or 'job'}\n\n"
+            f"Sent to `{report['endpoint']}` ({report['protocol']}): {verdict}.\n\n"
+            "| signal | sent | failed | dropped |\n|---|---:|---:|---:|\n" + rows + "\n\n")
+
+
+# --------------------------------------------------------------------------------------------- files
+
+
+def publish(report: Mapping[str, Any], environ: Mapping[str, str]) -> None:
+    """What the reporter does with the job's report: the line on stderr and the GitHub step summary when
+    the report is on, the JSON file when asked. Never raises."""
+    if environ.get(REPORT_ENV) == "1":
+        stderr(summary_line(report))
+        summary = environ.get("GITHUB_STEP_SUMMARY")
+        if summary and environ.get("GITHUB_ACTIONS") == "true":
+            write_text(summary, markdown(report), append=True, quiet=True)
+    path = environ.get(REPORT_FILE_ENV)
+    if path:
+        write_text(path, json.dumps(report, indent=2) + "\n")
+
+
+def leave(job_dir: str, report: Mapping[str, Any]) -> None:
+    """Leave one process's report in the job's directory for the reporter (written whole, then renamed)."""
+    final = os.path.join(job_dir, f"{os.getpid()}{_SUFFIX}")
+    partial = final + ".partial"
+    try:
+        with open(partial, "w", encoding="utf-8") as f:
+            json.dump(report, f)
+        os.replace(partial, final)
+    except OSError:  # the reporter is gone (a process that outlived the job): nobody to tell
+        pass
+
+
+def collect(job_dir: str) -> list[dict[str, Any]]:
+    """The reports the job's processes left, in the order they were written; unreadable ones skipped."""
+    found = []
+    try:
+        names = [n for n in os.listdir(job_dir) if n.endswith(_SUFFIX)]
+    except OSError:
+        return []
+    for name in names:
+        path = os.path.join(job_dir, name)
+        try:
+            with open(path, encoding="utf-8") as f:
+                report = json.load(f)
+            found.append((os.stat(path).st_mtime_ns, report))
+        except (OSError, ValueError):
+            continue
+    return [r for _, r in sorted(found, key=lambda item: item[0]) if isinstance(r, dict)]
+
+
+def remove(job_dir: str) -> None:
+    shutil.rmtree(job_dir, ignore_errors=True)
+
+
+def stderr(line: str) -> None:
+    try:
+        sys.stderr.write(line + "\n")
+        sys.stderr.flush()
+    except Exception:
+        pass
+
+
+def write_text(path: str, text: str, *, append: bool = False, quiet: bool = False) -> None:
+    """Write (or append) text; a failure is one warning line, or nothing when `quiet`."""
+    try:
+        with open(path, "a" if append else "w", encoding="utf-8") as f:
+            f.write(text)
+    except OSError as exc:
+        if not quiet:
+            stderr(f"signoz-litellm: warning: cannot write the telemetry report to {path}: {exc.strerror}")
