@@ -262,6 +262,54 @@ def test_one_report_counts_every_python_process_of_the_job(
     assert f"({python_processes} processes)" in line
 
 
+POOL_APP = """
+import multiprocessing, os, sys
+import litellm
+
+def work(i):
+    litellm.completion(model="openai/gpt-4o-mini", api_base=os.environ["FAKE_BASE"], api_key="sk-test",
+                       messages=[{"role": "user", "content": f"worker {i}"}])
+    return os.getpid()
+
+if __name__ == "__main__":
+    if os.environ.get("PARENT_FIRST"):
+        # A call in the parent right before the fork: LiteLLM is still running its first success callback
+        # (which imports modules) on its logging thread. Its own API key: the parent's HTTP client (and its
+        # keep-alive connection, which forked children must not share) stays in the parent.
+        litellm.completion(model="openai/gpt-4o-mini", api_base=os.environ["FAKE_BASE"], api_key="sk-parent",
+                           messages=[{"role": "user", "content": "parent"}])
+    with multiprocessing.get_context(sys.argv[1]).Pool(2) as pool:
+        print("workers", len(set(pool.map(work, range(6)))), flush=True)
+        if sys.argv[2] == "close":  # workers leave when told, through os._exit(); else __exit__ terminates them
+            pool.close()
+            pool.join()
+"""
+
+
+@pytest.mark.parametrize(("method", "end", "parent_first"), [("fork", "close", False), ("fork", "terminate", False),
+                                                             ("fork", "close", True), ("forkserver", "close", False)])
+def test_multiprocessing_workers_deliver_and_are_counted(receiver: Receiver, fake_provider: FakeProvider,
+                                                        tmp_path: Path, method: str, end: str, parent_first: bool) -> None:
+    """Pool workers end with os._exit(): no atexit, so their spans were lost (all 6 here) and the report said 0
+    sent. Terminated workers were signalled during that exit flush and died with it half done. A fork while
+    LiteLLM's logging thread held the import lock hung the job at the worker's exit."""
+    script = tmp_path / "pool_app.py"
+    script.write_text(POOL_APP)
+    report_file = tmp_path / "report.json"
+    job = run_job(receiver.grpc_endpoint, fake_provider, args=("--report-file", str(report_file)),
+                  app_env={"PARENT_FIRST": "1"} if parent_first else {},
+                  command=[sys.executable, str(script), method, end])
+    assert job.returncode == 0, job.stderr
+    assert "workers" in job.stdout
+    calls = 7 if parent_first else 6
+    settle(receiver, calls)
+    assert len(llm_spans(receiver)) == calls
+    report = json.loads(report_file.read_text())
+    assert report["signals"]["traces"] == {"sent": len(receiver.spans()), "failed": 0, "dropped": 0}
+    assert report["processes"] >= 3  # the parent and its two workers (and, with forkserver, the server)
+    assert not job.warning_lines(), job.stderr
+
+
 def test_a_job_that_runs_no_python_says_so(receiver: Receiver, fake_provider: FakeProvider, tmp_path: Path) -> None:
     report_file = tmp_path / "report.json"
     job = run_job(receiver.grpc_endpoint, fake_provider, args=("--report", "--report-file", str(report_file)),

@@ -90,6 +90,7 @@ _final_lock = threading.Lock()
 _app_handlers: dict[int, Any] = {}
 _original_signal = signal.signal
 _original_getsignal = signal.getsignal
+_deferred_signals: list[int] = []  # fatal signals that came during the final flush: die of them after it
 _exit_hooks: list[Callable[[Ledger, float], None]] = []  # run after the final flush (the report)
 
 
@@ -105,21 +106,69 @@ def install() -> None:
     """Wrap the providers' exporters, arm the exit paths. Cheap: a few attribute look-ups."""
     _wrap_providers()
     if hasattr(os, "register_at_fork"):
-        os.register_at_fork(after_in_child=_forget_parent_counts)
+        os.register_at_fork(before=_let_litellm_callbacks_finish, after_in_child=_forget_parent_counts)
     atexit.register(_at_exit)
     _install_signal_handling()
     _quiet_sdk_loggers()
     import wrapt
 
     wrapt.register_post_import_hook(_patch_asyncio_runners, "asyncio.runners")
+    wrapt.register_post_import_hook(_flush_in_multiprocessing_children, "multiprocessing.util")
+
+
+class _Token:
+    """A weak-referenceable key for multiprocessing's after-fork registry, alive for the whole process."""
+
+
+_MP_TOKEN = _Token()
+
+
+def _flush_in_multiprocessing_children(util: Any) -> None:
+    """multiprocessing's fork and forkserver children (Pool and ProcessPoolExecutor workers included) end with
+    `os._exit()`: atexit never runs there, so whatever they produced in their last second was lost, and their
+    counts never reached the report. Every child multiprocessing starts runs its after-fork registry, then,
+    on the way out, the finalizers registered there: ours runs the final flush last."""
+    util.register_after_fork(_MP_TOKEN, _register_child_flush)
+
+
+def _register_child_flush(_token: Any) -> None:
+    from multiprocessing import util
+
+    util.Finalize(None, final_flush, args=("exit",), exitpriority=-(2**31))
+
+
+FORK_WAIT_SECONDS = 2.0
+
+
+def _let_litellm_callbacks_finish() -> None:
+    """Before `os.fork()` (multiprocessing's fork and forkserver workers): wait, at most FORK_WAIT_SECONDS, until
+    LiteLLM's logging threads are idle. A fork copies the locks those threads hold but not the threads, and
+    LiteLLM's first success callback imports modules on one of them: a child forked meanwhile waited forever
+    for that import lock, and the job hung at the child's exit. `subprocess` does not run this (no fork hooks)."""
+    if "litellm.litellm_core_utils.thread_pool_executor" in sys.modules:
+        _wait_executor_idle(time.monotonic() + FORK_WAIT_SECONDS)
 
 
 def _forget_parent_counts() -> None:
-    """A forked child reports its own deliveries, not a copy of its parent's."""
+    """A forked child reports its own deliveries, not a copy of its parent's, over channels of its own."""
     global ledger
     fresh = Ledger()
     fresh.endpoints = dict(ledger.endpoints)
     ledger = fresh
+    _renew_grpc_channels()
+
+
+def _renew_grpc_channels() -> None:
+    """A fork copies the parent's gRPC channels with the locks its export threads held at that moment, not the
+    threads: a child's export (and the channel's close at exit) could wait on such a lock forever. The child
+    gets new channels (the copies are left alone: closing one could block the same way)."""
+    for _, exporter in _exporters:
+        renew = getattr(exporter, "_initialize_channel_and_stub", None)
+        if renew is not None and getattr(exporter, "_channel", None) is not None:
+            try:
+                renew()
+            except Exception:
+                pass
 
 
 def on_exit(hook: Callable[[Ledger, float], None]) -> None:
@@ -384,6 +433,8 @@ def final_flush(reason: str) -> None:
         pass
     finally:
         _final_lock.release()
+    if _deferred_signals:
+        _die_of(_deferred_signals[0])
 
 
 def _ignore_sigint_while_flushing() -> Any:
@@ -474,8 +525,12 @@ def _shutdown_providers(deadline: float) -> None:
     if any(t.is_alive() for t in threads):
         # The deadline passed: stop every retry and cancel what is on the wire.
         ledger.last_error = ledger.last_error or f"no answer within the {timeout_seconds():g} s exit deadline"
-        for _, exporter in _exporters:
-            _silently(exporter.shutdown)()
+        cancels = [threading.Thread(target=_silently(exporter.shutdown), name="signoz-litellm-cancel", daemon=True)
+                   for _, exporter in _exporters]
+        for cancel in cancels:  # on threads: a channel whose lock is never released must not hold the exit
+            cancel.start()
+        for cancel in cancels:
+            cancel.join(0.1)
         for _, batch in _batch_processors:
             batch._shutdown = True
             batch._shutdown_timeout_exceeded = True
@@ -591,13 +646,22 @@ def _on_default_sigint(signum: int, frame: Any) -> None:
 
 
 def _on_fatal_signal(signum: int, frame: Any) -> None:
-    """The program left this signal at its default (die at once): deliver, then die of it."""
+    """The program left this signal at its default (die at once): deliver, then die of it. When the final
+    flush is already under way (the process is exiting; a multiprocessing worker that `Pool.terminate()`
+    signals while it runs its exit flush), let it finish within its deadline and die of the signal after it:
+    dying at once threw away everything the worker had left to send."""
+    if _final_lock.locked():
+        _deferred_signals.append(signum)
+        return
     try:
-        if not _final_lock.locked():
-            final_flush(signal.Signals(signum).name)
+        final_flush(signal.Signals(signum).name)
     finally:
-        try:
-            _original_signal(signum, signal.SIG_DFL)
-            signal.raise_signal(signum)
-        finally:
-            os._exit(128 + signum)  # only if the signal is blocked
+        _die_of(signum)
+
+
+def _die_of(signum: int) -> None:
+    try:
+        _original_signal(signum, signal.SIG_DFL)
+        signal.raise_signal(signum)
+    finally:
+        os._exit(128 + signum)  # only if the signal is blocked
