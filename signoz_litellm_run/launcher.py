@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import errno
 import os
-import re
 import shutil
 import signal
 import subprocess
@@ -49,26 +48,6 @@ def resolve_executable(command: str, env: Mapping[str, str]) -> str:
             "Check the spelling, or activate the virtual environment that provides it.",
         )
     return found
-
-
-_PYTHON_NAME = re.compile(r"^(python|pypy)(\d+(\.\d+)*)?t?$")
-
-
-def is_python_program(path: str) -> bool:
-    """True for a Python interpreter (`python`, `python3.12`, `pypy3`) or a script whose #! line names one
-    (`pytest`, `litellm`, a console script, `#!/usr/bin/env python3`); False for anything else (a shell
-    script, `make`, `uv`), which may still start Python programs of its own."""
-    if _PYTHON_NAME.match(os.path.basename(path)):
-        return True
-    try:
-        with open(path, "rb") as f:
-            head = f.read(256)
-    except OSError:
-        return False
-    if not head.startswith(b"#!"):
-        return False
-    line = head[2:].split(b"\n", 1)[0]
-    return any(_PYTHON_NAME.match(os.path.basename(word.decode(errors="replace"))) for word in line.split())
 
 
 def exec_command(argv: Sequence[str], env: Mapping[str, str]) -> NoReturn:

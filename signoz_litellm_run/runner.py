@@ -10,7 +10,7 @@ from typing import NoReturn
 
 from signoz_litellm_run import ci, delivery, environment
 from signoz_litellm_run.errors import UsageError
-from signoz_litellm_run.launcher import exec_command, is_python_program, resolve_executable
+from signoz_litellm_run.launcher import exec_command, resolve_executable
 from signoz_litellm_run.settings import OPTIONS, Settings
 
 
@@ -23,7 +23,7 @@ def run(settings: Settings, argv: Sequence[str]) -> NoReturn:
         run_local(settings, argv)
     cwd = os.getcwd()
     env = environment.child_environment(settings, os.environ, cwd=cwd, pid=os.getpid())
-    path = resolve_executable(argv[0], env)  # fail early, before any other work, with 126 / 127
+    resolve_executable(argv[0], env)  # fail early, before any other work, with 126 / 127
     from signoz_litellm_run import proxy
 
     if proxy.is_proxy_command(argv):
@@ -33,7 +33,12 @@ def run(settings: Settings, argv: Sequence[str]) -> NoReturn:
 
         bootstrap.before_run(argv, env, timeout=settings.bootstrap_timeout, environ=os.environ)
     reporting = settings.report_file is not None or ci.report_enabled(settings.report, os.environ)
-    supervise = settings.fail_on_telemetry_loss or (reporting and not is_python_program(path))
+    if reporting and not settings.fail_on_telemetry_loss:
+        from signoz_litellm_run.bootstrap import find_python  # python, or a script whose #! names Python
+
+        supervise = find_python(argv, env) is None
+    else:
+        supervise = settings.fail_on_telemetry_loss
     if not (reporting or supervise):
         exec_command(argv, env)
     job_dir = tempfile.mkdtemp(prefix="signoz-litellm-job-")  # the processes' counts, for the report

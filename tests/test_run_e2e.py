@@ -198,19 +198,26 @@ def test_router_calls_are_one_trace_each(receiver: Receiver, fake_provider: Fake
     assert sorted(len(_http_children(receiver, s)) for s in spans) == [1, 1]
 
 
-@pytest.mark.parametrize("captured", [False, True])
-def test_http_headers_on_client_spans_only_when_asked(
-        receiver: Receiver, fake_provider: FakeProvider, tmp_path: Path, captured: bool) -> None:
-    script = tmp_path / "headers_app.py"
+def _one_call_app(tmp_path: Path, prompt: str, after: str = "") -> Path:
+    """A script making one LiteLLM call to the fake provider with `prompt`, then running `after`."""
+    script = tmp_path / "one_call_app.py"
     script.write_text(textwrap.dedent("""
         import os
         import litellm
-        import opentelemetry.instrumentation.httpx as instrumentation
 
         litellm.completion(model="openai/gpt-4o-mini", api_base=os.environ["FAKE_BASE_URL"], api_key="sk-test",
-                           messages=[{"role": "user", "content": "headers"}])
+                           messages=[{"role": "user", "content": %r}])
+    """) % prompt + textwrap.dedent(after))
+    return script
+
+
+@pytest.mark.parametrize("captured", [False, True])
+def test_http_headers_on_client_spans_only_when_asked(
+        receiver: Receiver, fake_provider: FakeProvider, tmp_path: Path, captured: bool) -> None:
+    script = _one_call_app(tmp_path, "headers", after="""
+        import opentelemetry.instrumentation.httpx as instrumentation
         print(getattr(instrumentation._normalize_headers, "_signoz_litellm", False))
-    """))
+    """)
     env = {"OTEL_INSTRUMENTATION_HTTP_CAPTURE_HEADERS_CLIENT_REQUEST": "content-type,authorization",
            "OTEL_INSTRUMENTATION_HTTP_CAPTURE_HEADERS_CLIENT_RESPONSE": "content-type"} if captured else {}
     result = _run(receiver, fake_provider, [sys.executable, str(script)], extra_env=env)
@@ -230,14 +237,7 @@ def test_http_headers_on_client_spans_only_when_asked(
 @pytest.mark.parametrize("kept", [False, True])
 def test_raw_request_span_only_when_asked(
         receiver: Receiver, fake_provider: FakeProvider, tmp_path: Path, kept: bool) -> None:
-    script = tmp_path / "raw_app.py"
-    script.write_text(textwrap.dedent("""
-        import os
-        import litellm
-
-        litellm.completion(model="openai/gpt-4o-mini", api_base=os.environ["FAKE_BASE_URL"], api_key="sk-test",
-                           messages=[{"role": "user", "content": "raw span probe"}])
-    """))
+    script = _one_call_app(tmp_path, "raw span probe")
     result = _run(receiver, fake_provider, [sys.executable, str(script)],
                   options=["--raw-request-span"] if kept else [])
     assert result.returncode == 0, result.stderr
