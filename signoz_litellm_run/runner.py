@@ -33,12 +33,11 @@ def run(settings: Settings, argv: Sequence[str]) -> NoReturn:
 
         bootstrap.before_run(argv, env, timeout=settings.bootstrap_timeout, environ=os.environ)
     reporting = settings.report_file is not None or ci.report_enabled(settings.report, os.environ)
-    if reporting and not settings.fail_on_telemetry_loss:
-        from signoz_litellm_run.bootstrap import find_python  # python, or a script whose #! names Python
+    from signoz_litellm_run.bootstrap import find_python  # python, or a script whose #! names Python
 
-        supervise = find_python(argv, env) is None
-    else:
-        supervise = settings.fail_on_telemetry_loss
+    # The launcher stays when it must see the command end: for its exit status, or to report for a job whose
+    # top-level process is not Python (an exec'd Python program reports for the whole job itself).
+    supervise = settings.fail_on_telemetry_loss or (reporting and find_python(argv, env) is None)
     if not (reporting or supervise):
         exec_command(argv, env)
     job_dir = tempfile.mkdtemp(prefix="signoz-litellm-job-")  # the processes' counts, for the report

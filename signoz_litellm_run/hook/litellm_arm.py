@@ -29,13 +29,12 @@ Guarantees, whatever the program does with LiteLLM's callback lists:
 from __future__ import annotations
 
 import logging
-import os
 import sys
 import threading
 from collections import OrderedDict
 from typing import Any
 
-from signoz_litellm_run.hook import call_context
+from signoz_litellm_run.hook import call_context, env_flag
 
 _logger = logging.getLogger("signoz_litellm")
 
@@ -307,14 +306,10 @@ def _patch_logger_class(otel_class: Any) -> None:
             setattr(otel_class, name, _clearing(getattr(otel_class, name)))
     otel_class.set_attributes = set_attributes
     otel_class.safe_set_attribute = safe_set_attribute
-    if hasattr(otel_class, "_maybe_log_raw_request") and not _wants_raw_request_span():
+    if hasattr(otel_class, "_maybe_log_raw_request") and not env_flag(RAW_REQUEST_SPAN_ENV):
         otel_class._maybe_log_raw_request = _no_raw_request_span
     _bound_metric_attributes(otel_class)
     otel_class._signoz_litellm_patched = True
-
-
-def _wants_raw_request_span() -> bool:
-    return os.environ.get(RAW_REQUEST_SPAN_ENV, "").strip().lower() in ("1", "true", "yes", "on")
 
 
 def _no_raw_request_span(self: Any, *args: Any, **kwargs: Any) -> None:

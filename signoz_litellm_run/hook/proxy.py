@@ -22,8 +22,9 @@ until the proxy server module has been imported, so other web applications keep 
 from __future__ import annotations
 
 import logging
-import os
 from typing import Any
+
+from signoz_litellm_run.hook import env_flag
 
 _logger = logging.getLogger("signoz_litellm")
 
@@ -41,7 +42,7 @@ def install() -> None:
     """Install the probe filter (unless probes are traced) and the hook on the proxy's import."""
     import wrapt
 
-    if os.environ.get(TRACE_PROBES_ENV, "").strip().lower() not in ("1", "true", "yes", "on"):
+    if not env_flag(TRACE_PROBES_ENV):
         if not _install_probe_sampler():
             # Called before OpenTelemetry built its providers (e.g. from the distro's configure
             # step): install it when the web framework is imported, before any server tracer exists.
