@@ -10,9 +10,10 @@ with them, then off. All threads are counted. Reported: instructions per call an
 ratio and in milliseconds at the bare call's measured speed (--bare-ms, the median bare call of
 scripts/bench_batch.py on the same machine).
 
-Spans are exported in batches of 150 (OTEL_BSP_MAX_EXPORT_BATCH_SIZE, and no timed export within the window): at
-valgrind's speed the usual one-second schedule would export a few spans at a time and overstate the per-export
-costs, which a real job spreads over 512 spans. Instruction counts leave out what the CPU does not execute
+The counted calls' spans are exported within the window, in one batch at its end (the job flushes its tracer
+provider before and after the calls; no timed export runs meanwhile): at valgrind's speed the usual one-second
+schedule would export a few spans at a time and overstate the per-export costs, which a real job spreads over
+hundreds of spans. Metric exports, once a minute whatever the number of calls, are left out. Instruction counts leave out what the CPU does not execute
 (cache misses, thread switches), so the milliseconds are an estimate; the ratio is exact for the build measured.
 A full garbage collection that falls in the window is counted too (the recipes that queue spans make them more
 frequent; `run` freezes LiteLLM's import heap out of them).
@@ -47,7 +48,7 @@ def instructions_per_call(recipe: str, receiver: Receiver, provider: FakeProvide
     out = os.path.join(workdir, f"callgrind.{recipe}.out")
     sync = os.path.join(workdir, f"sync.{recipe}")
     env = base_env(provider, {"CALLS": str(calls + 20), "SYNC": sync, "QUIET": "1",
-                              "OTEL_BSP_MAX_EXPORT_BATCH_SIZE": "150", "OTEL_BSP_SCHEDULE_DELAY": "600000"})
+                              "OTEL_BSP_MAX_EXPORT_BATCH_SIZE": "512", "OTEL_BSP_SCHEDULE_DELAY": "600000"})
     cmd = command(recipe, receiver.grpc_endpoint, env)
     python = cmd.index(APP) - 1  # the job's interpreter, whatever launches it
     valgrind = ["valgrind", "--tool=callgrind", "--instr-atstart=no", "--dump-instr=no", f"--callgrind-out-file={out}"]

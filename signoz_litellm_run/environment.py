@@ -54,6 +54,9 @@ OUR_DEFAULTS = {
     # A call inside a span the application has open gets its own litellm_request child span instead
     # of LiteLLM writing (or losing) its attributes on the application's span.
     "USE_OTEL_LITELLM_REQUEST_SPAN": "true",
+    # SigNoz stores no exemplars (the trace pointer the SDK attaches to a data point recorded inside a
+    # sampled span, such as every httpx duration): building and exporting them is pure cost.
+    "OTEL_METRICS_EXEMPLAR_FILTER": "always_off",
     # Should someone capture HTTP headers on client spans (OTEL_INSTRUMENTATION_HTTP_CAPTURE_HEADERS_CLIENT_*),
     # the provider's key must not travel with them: OpenTelemetry redacts nothing unless told to.
     # Regexes searched in the header name: Authorization, api-key / x-api-key / x-goog-api-key, cookies, tokens.

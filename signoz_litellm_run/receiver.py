@@ -210,6 +210,7 @@ def _data_point(kind: str, point: Any) -> dict[str, Any]:
         "attributes": decode_attributes(point.attributes),
         "start_time_unix_nano": point.start_time_unix_nano,
         "time_unix_nano": point.time_unix_nano,
+        "exemplars": len(getattr(point, "exemplars", ())),
     }
     if kind in ("gauge", "sum"):
         which = point.WhichOneof("value")

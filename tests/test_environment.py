@@ -28,6 +28,7 @@ def test_cloud_region_grpc() -> None:
     assert u["OTEL_PYTHON_DISABLED_INSTRUMENTATIONS"] == "openai,click"
     assert u["LITELLM_OTEL_INTEGRATION_ENABLE_METRICS"] == "true"
     assert u["USE_OTEL_LITELLM_REQUEST_SPAN"] == "true"
+    assert u["OTEL_METRICS_EXEMPLAR_FILTER"] == "always_off"  # SigNoz does not store exemplars
     assert u["OTEL_PYTHON_DISTRO"] == "signoz_litellm"
     assert "OTEL_EXPORTER_OTLP_INSECURE" not in u
 
@@ -43,10 +44,11 @@ def test_pythonpath_is_composed_like_opentelemetry_instrument() -> None:
 
 def test_user_otel_settings_win_over_our_defaults_and_lists_are_merged() -> None:
     env = {"OTEL_METRICS_EXPORTER": "none", "OTEL_PYTHON_DISABLED_INSTRUMENTATIONS": "requests, urllib3",
-           "LITELLM_OTEL_INTEGRATION_ENABLE_METRICS": "false",
+           "LITELLM_OTEL_INTEGRATION_ENABLE_METRICS": "false", "OTEL_METRICS_EXEMPLAR_FILTER": "trace_based",
            "OTEL_EXPORTER_OTLP_HEADERS": "x-team=a,signoz-ingestion-key=stale"}
     u = _updates({"endpoint": "http://c:4317", "ingestion_key": KEY}, env)
     assert "OTEL_METRICS_EXPORTER" not in u and "LITELLM_OTEL_INTEGRATION_ENABLE_METRICS" not in u
+    assert "OTEL_METRICS_EXEMPLAR_FILTER" not in u
     assert u["OTEL_PYTHON_DISABLED_INSTRUMENTATIONS"] == "requests,urllib3,openai,click"
     assert u["OTEL_EXPORTER_OTLP_HEADERS"].startswith("x-team=a,signoz-ingestion-key=0123")
     assert "stale" not in u["OTEL_EXPORTER_OTLP_HEADERS"]

@@ -211,6 +211,51 @@ def _one_call_app(tmp_path: Path, prompt: str, after: str = "") -> Path:
     return script
 
 
+@pytest.mark.parametrize("protocol", ["grpc", "http/protobuf"])
+def test_spans_go_through_the_faster_encoder_and_arrive_whole(
+        receiver: Receiver, fake_provider: FakeProvider, tmp_path: Path, protocol: str) -> None:
+    module = "grpc" if protocol == "grpc" else "http"
+    script = _one_call_app(tmp_path, "encoder probe", after=f"""
+        from opentelemetry import trace
+        import opentelemetry.exporter.otlp.proto.{module}.trace_exporter as exporter
+
+        print("faster encoder:", getattr(exporter.encode_spans, "_signoz_litellm", False))
+        attributes = {{"probe.list": ["a", "b"], "probe.float": -0.5, "probe.big": -2**62, "probe.flag": False,
+                       "probe.text": "\u00e9\u4e2d" * 100}}
+        with trace.get_tracer("probe", "1.2").start_as_current_span("app span", attributes=attributes) as span:
+            span.add_event("probe event", {{"n": 1}})
+            span.set_status(trace.Status(trace.StatusCode.ERROR, "probe failed"))
+    """)
+    result = _run(receiver, fake_provider, [sys.executable, str(script)], protocol=protocol)
+    assert result.returncode == 0, result.stderr
+    assert "faster encoder: True" in result.stdout
+    [call] = _settled_spans(receiver, 1)
+    assert "encoder probe" in call.attributes["gen_ai.input.messages"]
+    assert call.attributes["gen_ai.request.model"] == "gpt-4o-mini" and call.attributes["litellm.cache_hit"] is False
+    assert len(_http_children(receiver, call)) == 1
+    assert receiver.wait_for(lambda r: any(s.name == "app span" for s in r.spans()))
+    [app_span] = [s for s in receiver.spans() if s.name == "app span"]
+    assert app_span.attributes == {"probe.list": ["a", "b"], "probe.float": -0.5, "probe.big": -2**62,
+                                   "probe.flag": False, "probe.text": "\u00e9\u4e2d" * 100}
+    assert app_span.scope == "probe" and app_span.resource == call.resource
+    assert app_span.events == [("probe event", {"n": 1})]
+    assert (app_span.status_code, app_span.status_message) == (2, "probe failed")
+
+
+@pytest.mark.parametrize("chosen", [None, "trace_based"])
+def test_no_metric_exemplars_unless_the_user_chooses_them(
+        receiver: Receiver, fake_provider: FakeProvider, tmp_path: Path, chosen: str | None) -> None:
+    # The HTTP duration is recorded inside the HTTP span: OpenTelemetry's default filter attaches an
+    # exemplar to it, which SigNoz does not store.
+    script = _one_call_app(tmp_path, "exemplar probe")
+    result = _run(receiver, fake_provider, [sys.executable, str(script)],
+                  extra_env={"OTEL_METRICS_EXEMPLAR_FILTER": chosen} if chosen else None)
+    assert result.returncode == 0, result.stderr
+    assert receiver.wait_for(lambda r: _last_points(r, "http.client.duration"))
+    exemplars = sum(p["exemplars"] for p in _last_points(receiver, "http.client.duration"))
+    assert (exemplars > 0) if chosen else (exemplars == 0)
+
+
 @pytest.mark.parametrize("captured", [False, True])
 def test_http_headers_on_client_spans_only_when_asked(
         receiver: Receiver, fake_provider: FakeProvider, tmp_path: Path, captured: bool) -> None:

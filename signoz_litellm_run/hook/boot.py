@@ -17,8 +17,9 @@ def start() -> None:
     _started = True
     try:
         _initialize_without_recursion()  # our distro arms LiteLLM (hook/distro.py)
-        from signoz_litellm_run.hook import report, shutdown
+        from signoz_litellm_run.hook import report, shutdown, span_wire
 
+        span_wire.install()
         shutdown.install()
         report.install()
     except Exception as exc:  # telemetry must never break the program

@@ -15,9 +15,11 @@ TIMING=1                print "timing <median ms per call> <mean ms> <process CP
                         callback registry on a background thread, ~0.7 s of CPU once; the pause keeps that
                         one-time cost out of the per-call figures); CPU: all threads, from time.process_time
 QUIET=1                 do not print "done <i>" lines
-SYNC=<path>             (scripts/bench_instructions.py) after 20 warm-up calls and a 2 s pause print "ready <pid>" and
-                        wait for <path>.on; after the calls wait SETTLE seconds (default 3), print "settled" and wait
-                        for <path>.off: the window in which a profiler counts the calls
+SYNC=<path>             (scripts/bench_instructions.py) after 20 warm-up calls and a 2 s pause, export the spans
+                        queued so far, print "ready <pid>" and wait for <path>.on; after the calls wait SETTLE
+                        seconds (default 3) for LiteLLM's callbacks, export the calls' spans, print "settled" and
+                        wait for <path>.off: the window in which a profiler counts the calls, their spans' export
+                        included (whatever tracer provider the process has; none for bare LiteLLM)
 Prints "done <i>" after each completed call, and "getsignal ..." lines when SIGTERM / SIGINT look untouched.
 """
 
@@ -55,6 +57,15 @@ def _wait_for(path: str) -> None:
         time.sleep(0.05)
 
 
+def export_spans() -> None:
+    """Export the spans the process's tracer provider holds, if it has one (bare LiteLLM has none)."""
+    from opentelemetry import trace
+
+    flush = getattr(trace.get_tracer_provider(), "force_flush", None)
+    if flush is not None:
+        flush()
+
+
 def run_sync() -> None:
     durations = []
     cpu_mark = 0.0
@@ -64,6 +75,7 @@ def run_sync() -> None:
             time.sleep(2)
             cpu_mark = time.process_time()
             if sync:
+                export_spans()
                 print("ready", os.getpid(), flush=True)
                 _wait_for(sync + ".on")
         started = time.perf_counter()
@@ -73,6 +85,7 @@ def run_sync() -> None:
             print(f"done {i}", flush=True)
     if sync:
         time.sleep(float(os.environ.get("SETTLE", "3")))
+        export_spans()
         print("settled", flush=True)
         _wait_for(sync + ".off")
     if os.environ.get("TIMING") and len(durations) > 20:
