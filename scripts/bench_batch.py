@@ -10,9 +10,9 @@ Prints, for each recipe: spans lost on SIGTERM (99 calls then SIGTERM), spans lo
 the exit delay added by an endpoint refusing connections and by one accepting but never answering
 (1-call job; time from the last call to exit, minus the same with a healthy endpoint, medians of
 interleaved runs), and the per-call cost over uninstrumented LiteLLM (sync completion, 500 calls after
-20 warm-up calls per run, --repeat interleaved runs; the median over runs of each run's median call time, of
-its mean call time, and of its process CPU time per call, all threads), and the same median call and CPU per
-call with a provider answering in 20 ms (200 calls per run; --quick skips).
+20 warm-up calls per run, --repeat interleaved runs in an order that turns each round; the median over runs of
+each run's median call time, of its mean call time, and of its process CPU time per call, all threads), and the
+same median call and CPU per call with a provider answering in 20 ms (200 calls per run; --quick skips).
 
 Per-call timing is noisy on a small machine: the job, the fake provider and the receiver share the CPUs, and
 LiteLLM's callbacks and the exporters run on threads of the job. With two or more CPUs the job is pinned to the
@@ -143,8 +143,10 @@ def per_call_rows(rows: dict[str, dict[str, str]], recipes: tuple[str, ...], rec
                   provider: FakeProvider, repeat: int, label: str, kinds: tuple[str, ...], calls: int = 500) -> None:
     """Per-call figures of each recipe over bare LiteLLM: the median over interleaved runs of each run's figure."""
     per_call: dict[str, list[tuple[float, float, float]]] = {"bare": [], **{r: [] for r in recipes}}
-    for _ in range(repeat):
-        for recipe in per_call:
+    order = list(per_call)
+    for i in range(repeat):
+        # The order turns each round, so drift and any after-effect of the previous run fall on every recipe alike.
+        for recipe in order[i % len(order):] + order[:i % len(order)]:
             per_call[recipe].append(per_call_ms(recipe, receiver, provider, calls))
     figures = {recipe: [statistics.median(run[i] for run in runs) for i in range(3)]
                for recipe, runs in per_call.items()}

@@ -25,7 +25,7 @@ from typing import Any
 
 _pack_double = struct.Struct("<d").pack
 _pack_fixed64 = struct.Struct("<Q").pack
-_MAX_CACHED = 4096  # entries per cache; a program minting endless distinct keys stops filling them
+_MAX_CACHED = 1024  # entries per cache (~250 KB at most); once full, new keys and values are encoded each time
 _MAX_CACHED_VALUE_LEN = 64
 _INT64_MIN = -(1 << 63)
 _INT64_MAX = (1 << 63) - 1
