@@ -13,8 +13,10 @@ scripts/bench_batch.py on the same machine).
 The counted calls' spans are exported within the window, in one batch at its end (the job flushes its tracer
 provider before and after the calls; no timed export runs meanwhile): at valgrind's speed the usual one-second
 schedule would export a few spans at a time and overstate the per-export costs, which a real job spreads over
-hundreds of spans. Metric exports, once a minute whatever the number of calls, are left out. Instruction counts leave out what the CPU does not execute
-(cache misses, thread switches), so the milliseconds are an estimate; the ratio is exact for the build measured.
+hundreds of spans. Metric exports, once a minute whatever the number of calls, are left out. Instruction counts
+leave out what the CPU does not execute (cache misses, thread switches), so the milliseconds are an estimate (the
+code telemetry adds runs at fewer instructions per cycle than LiteLLM's own: timed, it costs more than this
+estimate); the ratio is exact for the build measured.
 A full garbage collection that falls in the window is counted too (the recipes that queue spans make them more
 frequent; `run` freezes LiteLLM's import heap out of them).
 

@@ -86,7 +86,7 @@ def _random_spans(seed: int) -> list:
     for i in range(120):
         tracer = rng.choice(tracers)
         parent = trace.set_span_in_context(trace.NonRecordingSpan(remote)) if rng.random() < 0.2 else None
-        links = [Link(remote, {"link.n": i})] if rng.random() < 0.2 else []
+        links = [Link(remote, {"link.n": i, "k": rng.randrange(3)})] if rng.random() < 0.2 else []
         links += [Link(SpanContext(5, 6, is_remote=False))] if rng.random() < 0.1 else []
         with tracer.start_as_current_span(rng.choice(["litellm_request", "POST", "", "é span"]),
                                           context=parent, kind=rng.choice(list(SpanKind)), links=links,
@@ -95,7 +95,8 @@ def _random_spans(seed: int) -> list:
                 span.set_attribute(rng.choice(["gen_ai.system", "k", "é", f"key.{rng.randrange(30)}", ""]),
                                    _value(rng))
             for _ in range(rng.randrange(4) if rng.random() < 0.3 else 0):
-                span.add_event(rng.choice(["exception", "", "é"]), {"e": _value(rng)} if rng.random() < 0.7 else None,
+                span.add_event(rng.choice(["exception", "", "é"]),
+                               {rng.choice(["e", "k", "gen_ai.system"]): _value(rng)} if rng.random() < 0.7 else None,
                                timestamp=rng.choice([None, 5]))
             if rng.random() < 0.4:
                 span.set_status(rng.choice([Status(StatusCode.OK), Status(StatusCode.ERROR, "boom é"),
@@ -115,6 +116,19 @@ def test_the_same_bytes_as_opentelemetrys_encoder(seed: int) -> None:
         for start in range(0, len(spans), size):
             batch = spans[start:start + size]
             assert span_wire.encode_request(batch) == _otel_bytes(batch)
+
+
+def test_one_attribute_everywhere_an_attribute_can_be() -> None:
+    # The same key and value as a resource, scope, span, event and link attribute: each has its own field number.
+    keep = _Keep()
+    same = {"gen_ai.system": "openai", "n": 1, "ok": True}
+    tracer = _provider(Resource(same), keep).get_tracer("scope", "1", attributes=same)
+    link = Link(SpanContext(7, 8, is_remote=True), same)
+    with tracer.start_as_current_span("span", attributes=same, links=[link]) as span:
+        span.add_event("event", same)
+    encoder = span_wire._Encoder()
+    for _ in range(2):  # the second time from the caches
+        assert encoder.request(keep.spans) == _otel_bytes(keep.spans)
 
 
 def test_an_empty_batch() -> None:
