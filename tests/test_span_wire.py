@@ -95,7 +95,7 @@ def _random_spans(seed: int) -> list:
                 span.set_attribute(rng.choice(["gen_ai.system", "k", "é", f"key.{rng.randrange(30)}", ""]),
                                    _value(rng))
             for _ in range(rng.randrange(4) if rng.random() < 0.3 else 0):
-                span.add_event(rng.choice(["exception", "", "é"]),
+                span.add_event(rng.choice(["exception", "", "é", "POST"]),
                                {rng.choice(["e", "k", "gen_ai.system"]): _value(rng)} if rng.random() < 0.7 else None,
                                timestamp=rng.choice([None, 5]))
             if rng.random() < 0.4:
@@ -119,13 +119,14 @@ def test_the_same_bytes_as_opentelemetrys_encoder(seed: int) -> None:
 
 
 def test_one_attribute_everywhere_an_attribute_can_be() -> None:
-    # The same key and value as a resource, scope, span, event and link attribute: each has its own field number.
+    # The same key and value as a resource, scope, span, event and link attribute, and one name for a span and
+    # its event: each has its own field number.
     keep = _Keep()
     same = {"gen_ai.system": "openai", "n": 1, "ok": True}
     tracer = _provider(Resource(same), keep).get_tracer("scope", "1", attributes=same)
     link = Link(SpanContext(7, 8, is_remote=True), same)
-    with tracer.start_as_current_span("span", attributes=same, links=[link]) as span:
-        span.add_event("event", same)
+    with tracer.start_as_current_span("same name", attributes=same, links=[link]) as span:
+        span.add_event("same name", same)
     encoder = span_wire._Encoder()
     for _ in range(2):  # the second time from the caches
         assert encoder.request(keep.spans) == _otel_bytes(keep.spans)

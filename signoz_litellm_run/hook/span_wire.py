@@ -119,7 +119,7 @@ class _Encoder:
         self.pairs: dict[tuple[bytes, str, type, Any], bytes] = {}  # (field tag, key, type, short value) -> field
         self.resources: dict[int, tuple[Any, bytes]] = {}  # id -> (resource, encoded Resource message)
         self.scopes: dict[int, tuple[Any, bytes]] = {}  # id -> (scope, encoded InstrumentationScope)
-        self.names: dict[str, bytes] = {}  # span / event name -> encoded field
+        self.names: dict[tuple[bytes, str], bytes] = {}  # (field tag, span or event name) -> encoded field
 
     # -- attributes
     def attributes(self, tag: bytes, attributes: Any) -> list[bytes]:
@@ -192,11 +192,11 @@ class _Encoder:
         return encoded
 
     def name(self, tag: bytes, name: str) -> bytes:
-        field = self.names.get(name)
+        field = self.names.get((tag, name))
         if field is None:
             field = _len_field(tag, _utf8(name)) if name else b""
             if len(self.names) < _MAX_CACHED:
-                self.names[name] = field
+                self.names[(tag, name)] = field
         return field
 
     # -- spans
