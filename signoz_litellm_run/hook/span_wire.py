@@ -3,9 +3,9 @@
 OpenTelemetry's encoder builds a protobuf object for every span, attribute and value, then
 serializes the lot: exporting a LiteLLM call's spans (`litellm_request` with some 30 attributes, and
 the HTTP client span) cost about 1 M instructions, most of it that encoding. This writes the same
-message as bytes, with the encoded form of each attribute key, of each short
-repeated value (model, provider, operation...) and of each resource and scope kept after their first
-use: the export then costs about 0.35 M instructions per call. The exporters still get a real `ExportTraceServiceRequest`
+message as bytes, with the encoded form of each attribute key, of each short repeated value (model,
+provider, operation...) and of each resource and scope kept after their first use: the export then
+costs about 0.35 M instructions per call. The exporters still get a real `ExportTraceServiceRequest`
 (parsed back from these bytes in C), so everything after the encoder is unchanged.
 
 Any value this encoder does not handle exactly as OpenTelemetry's would (an unsupported type, an int
@@ -27,6 +27,7 @@ _pack_double = struct.Struct("<d").pack
 _pack_fixed64 = struct.Struct("<Q").pack
 _MAX_CACHED = 1024  # entries per cache (~250 KB at most); once full, new keys and values are encoded each time
 _MAX_CACHED_VALUE_LEN = 64
+_MAX_CACHED_RESOURCES = 64  # resources are one per tracer provider: a handful in any process
 _INT64_MIN = -(1 << 63)
 _INT64_MAX = (1 << 63) - 1
 _FLAGS_HAS_IS_REMOTE = 0x100  # SPAN_FLAGS_CONTEXT_HAS_IS_REMOTE_MASK
@@ -89,8 +90,6 @@ def _any_value(value: Any) -> bytes:
         return b"\x18" + _int64(value)
     if kind is float:
         return b"\x21" + _pack_double(value)
-    if isinstance(value, bool):
-        return b"\x10\x01" if value else b"\x10\x00"
     if isinstance(value, str):  # a str subclass (a str-valued Enum, say): its characters, as protobuf takes them
         return _len_field(b"\x0a", _utf8(str.__str__(value)))
     if isinstance(value, int):
@@ -129,7 +128,7 @@ class _Encoder:
         out = []
         keys = self.keys
         pairs = self.pairs
-        small = _SMALL
+        small = _SMALL  # the one-byte varints looked up inline below: lengths are nearly always under 128
         # BoundedAttributes keeps its items in `_dict`; reading that skips a lock per item.
         for key, value in getattr(attributes, "_dict", attributes).items():
             kind = type(value)
@@ -168,7 +167,7 @@ class _Encoder:
         if cached is not None and cached[0] is resource:
             return cached[1]
         encoded = _len_field(b"\x0a", b"".join(self.attributes(b"\x0a", resource.attributes)))
-        if len(self.resources) < 64:
+        if len(self.resources) < _MAX_CACHED_RESOURCES:
             self.resources[id(resource)] = (resource, encoded)
         return encoded
 
@@ -187,7 +186,7 @@ class _Encoder:
                 parts.append(_len_field(b"\x12", _utf8(scope.version)))
             parts.extend(self.attributes(b"\x1a", scope.attributes))
             encoded = _len_field(b"\x0a", b"".join(parts))
-        if len(self.scopes) < 1024:
+        if len(self.scopes) < _MAX_CACHED:
             self.scopes[id(scope)] = (scope, encoded)
         return encoded
 
