@@ -17,6 +17,9 @@ Started from `hook/boot.py` right after OpenTelemetry's `initialize()` built the
   reports what the program set.
 - `asyncio.run(...)`: before the loop cancels its leftover tasks, LiteLLM's background logging
   worker is drained on that loop, so the spans of the last calls are not cancelled with it.
+- Forks: a fork waits for LiteLLM's logging threads and the exports in flight (bounded); the child gets a
+  ledger, connections and a LiteLLM logging pool of its own, and multiprocessing children flush on the way
+  out (they end with `os._exit()`, skipping atexit).
 - One warning line on stderr at exit when something could not be delivered (plus one when it first
   happens in a process that has run for 30 s, such as a server); the OpenTelemetry exporters' own
   retry and error log lines are counted instead of printed.
@@ -106,7 +109,8 @@ def install() -> None:
     """Wrap the providers' exporters, arm the exit paths. Cheap: a few attribute look-ups."""
     _wrap_providers()
     if hasattr(os, "register_at_fork"):
-        os.register_at_fork(before=_let_litellm_callbacks_finish, after_in_child=_forget_parent_counts)
+        os.register_at_fork(before=_before_fork, after_in_parent=_after_fork_in_parent,
+                            after_in_child=_forget_parent_counts)
     atexit.register(_at_exit)
     _install_signal_handling()
     _quiet_sdk_loggers()
@@ -140,35 +144,129 @@ def _register_child_flush(_token: Any) -> None:
 FORK_WAIT_SECONDS = 2.0
 
 
-def _let_litellm_callbacks_finish() -> None:
-    """Before `os.fork()` (multiprocessing's fork and forkserver workers): wait, at most FORK_WAIT_SECONDS, until
-    LiteLLM's logging threads are idle. A fork copies the locks those threads hold but not the threads, and
-    LiteLLM's first success callback imports modules on one of them: a child forked meanwhile waited forever
-    for that import lock, and the job hung at the child's exit. `subprocess` does not run this (no fork hooks)."""
+class _ForkGate:
+    """Exports pass through this gate, and a fork waits at it until none is in flight.
+
+    gRPC skips its fork handlers when another thread is inside a call ("Other threads are currently calling
+    into gRPC, skipping fork() handlers", on the program's stderr), and a child forked during an export could
+    then never export: all its spans were lost (1 child in 100 forked next to a busy exporter), sometimes
+    with its counts. A fork now waits for the exports in flight, at most its FORK_WAIT_SECONDS, and holds new
+    ones until it is done. Once such a wait has timed out (an endpoint that never answers), forks stop waiting
+    until an export succeeds again, so a pool of workers is not slowed down once per worker."""
+
+    def __init__(self) -> None:
+        self.cond = threading.Condition(threading.Lock())
+        self.active = 0
+        self.forking = False
+        self.stalled = False
+        self.pid = os.getpid()
+
+    def enter(self) -> None:
+        with self.cond:
+            # For the few milliseconds a fork takes; never in a child (which gets its own gate) that exports
+            # before its fork hooks have all run.
+            if self.forking and self.pid == os.getpid():
+                self.cond.wait_for(lambda: not self.forking, timeout=FORK_WAIT_SECONDS)
+            self.active += 1
+
+    def leave(self, ok: bool) -> None:
+        with self.cond:
+            self.active -= 1
+            if ok:
+                self.stalled = False
+            if self.active == 0:
+                self.cond.notify_all()
+
+    def close(self, deadline: float) -> None:
+        with self.cond:
+            self.forking = True
+            if self.active and not self.stalled:
+                if not self.cond.wait_for(lambda: self.active == 0, timeout=max(0.0, deadline - time.monotonic())):
+                    self.stalled = True
+
+    def open(self) -> None:
+        with self.cond:
+            self.forking = False
+            self.cond.notify_all()
+
+
+_fork_gate = _ForkGate()
+
+
+def _before_fork() -> None:
+    """Before `os.fork()` (multiprocessing's fork and forkserver workers, `os.fork` itself): wait, within
+    FORK_WAIT_SECONDS, until LiteLLM's logging threads are idle and no export is in flight. A fork copies the
+    locks those threads hold but not the threads: LiteLLM's first success callback imports modules on one of
+    them, and a child forked meanwhile waited forever for that import lock (the job hung at the child's exit);
+    for exports, see `_ForkGate`. `subprocess` does not run this (no fork hooks)."""
+    deadline = time.monotonic() + FORK_WAIT_SECONDS
     if "litellm.litellm_core_utils.thread_pool_executor" in sys.modules:
-        _wait_executor_idle(time.monotonic() + FORK_WAIT_SECONDS)
+        _wait_executor_idle(deadline)
+    _fork_gate.close(deadline)
+
+
+def _after_fork_in_parent() -> None:
+    _fork_gate.open()
 
 
 def _forget_parent_counts() -> None:
-    """A forked child reports its own deliveries, not a copy of its parent's, over channels of its own."""
-    global ledger
+    """A forked child reports its own deliveries, not a copy of its parent's, over channels of its own, and
+    logs its LiteLLM calls on threads of its own."""
+    global ledger, _fork_gate
     fresh = Ledger()
     fresh.endpoints = dict(ledger.endpoints)
     ledger = fresh
-    _renew_grpc_channels()
+    _fork_gate = _ForkGate()  # no export is in flight here: the parent's threads were not copied
+    _renew_connections()
+    _renew_litellm_executor()
 
 
-def _renew_grpc_channels() -> None:
-    """A fork copies the parent's gRPC channels with the locks its export threads held at that moment, not the
-    threads: a child's export (and the channel's close at exit) could wait on such a lock forever. The child
-    gets new channels (the copies are left alone: closing one could block the same way)."""
+def _renew_litellm_executor() -> None:
+    """A fork copies LiteLLM's logging thread pool but none of its threads. The copy still counted the
+    parent's idle threads, so the child's first callbacks were queued for threads that do not exist there:
+    the span of a child's only call was never made (the exit flush waited its whole deadline for it), and
+    in a longer child each such span waited for a later call. The child starts with no threads, an empty
+    queue (the parent's pending callbacks are the parent's to run) and fresh locks and counts."""
+    executor = getattr(sys.modules.get("litellm.litellm_core_utils.thread_pool_executor"), "executor", None)
+    if executor is None or not hasattr(executor, "_idle_semaphore") or not hasattr(executor, "_work_queue"):
+        return
+    try:
+        import queue
+
+        executor._work_queue = queue.SimpleQueue()
+        executor._idle_semaphore = threading.Semaphore(0)
+        executor._threads = set()
+        executor._shutdown_lock = threading.Lock()
+        maximum = getattr(executor, "_max_pending_tasks", None)
+        if isinstance(maximum, int) and hasattr(executor, "_pending_slots"):
+            executor._pending_slots = threading.Semaphore(maximum)
+        if hasattr(executor, "_drop_lock"):
+            executor._drop_lock = threading.Lock()
+    except Exception:
+        pass
+
+
+def _renew_connections() -> None:
+    """A fork copies the parent's connections to the endpoint, not its threads. gRPC: a channel's copy keeps
+    the locks the parent's export threads held at that moment, so a child's export (and the channel's close at
+    exit) could wait on one forever. HTTP: the session's pooled keep-alive sockets are the parent's own, and a
+    child sending on one mixed its requests and answers with the parent's (exports failed on both sides, and
+    the parent's queue was dropped at exit). The child gets new channels and empty pools; the copies are left
+    alone, unclosed: closing one could block, or end the parent's connection."""
     for _, exporter in _exporters:
-        renew = getattr(exporter, "_initialize_channel_and_stub", None)
-        if renew is not None and getattr(exporter, "_channel", None) is not None:
-            try:
+        try:
+            renew = getattr(exporter, "_initialize_channel_and_stub", None)
+            if renew is not None and getattr(exporter, "_channel", None) is not None:
                 renew()
-            except Exception:
-                pass
+                continue
+            session = getattr(getattr(getattr(exporter, "_client", None), "_transport", None), "_session", None)
+            for adapter in getattr(session, "adapters", {}).values():
+                if hasattr(adapter, "init_poolmanager") and hasattr(adapter, "_pool_connections"):
+                    adapter.init_poolmanager(adapter._pool_connections, adapter._pool_maxsize,
+                                             block=adapter._pool_block)
+                    adapter.proxy_manager = {}
+        except Exception:
+            pass
 
 
 def on_exit(hook: Callable[[Ledger, float], None]) -> None:
@@ -213,7 +311,7 @@ def _wrap_processor(signal_name: str, processor: Any) -> None:
         original_emit = batch.emit
 
         def emit(data: Any) -> None:
-            if batch._shutdown or len(batch._queue) >= batch._max_queue_size:
+            if (batch._shutdown or len(batch._queue) >= batch._max_queue_size) and not _final_done.is_set():
                 ledger.add("dropped", signal_name, 1)  # the SDK drops it (queue full / shut down)
             original_emit(data)
 
@@ -233,11 +331,14 @@ def _wrap_exporter(signal_name: str, exporter: Any) -> None:
         ledger.add("in_flight", signal_name, count)
         _tls.rejected = 0
         ok = False
+        gate = _fork_gate
+        gate.enter()
         try:
             result = original_export(batch, *args, **kwargs)
             ok = getattr(result, "name", "") == "SUCCESS"
             return result
         finally:
+            gate.leave(ok)
             rejected = min(count, getattr(_tls, "rejected", 0)) if ok else 0
             if signal_name == "metrics" and rejected:
                 rejected = 1
@@ -407,6 +508,9 @@ def _at_exit() -> None:
     final_flush("exit")
 
 
+EXPORT_SHARE = 0.2  # of the exit deadline, kept for the export whatever LiteLLM's callbacks do
+
+
 def final_flush(reason: str) -> None:
     """Deliver what is produced, within the deadline, once per process; then run the exit hooks."""
     if not _final_lock.acquire(blocking=False):
@@ -418,8 +522,11 @@ def final_flush(reason: str) -> None:
         deadline = started + timeout_seconds()
         previous_int = _ignore_sigint_while_flushing()
         try:
-            _drain_litellm(deadline)
+            # LiteLLM's callbacks make the last calls' spans, but a callback that hangs (the program's own, say)
+            # must not take the time the export of everything else needs: it gets the deadline's first 80 %.
+            _drain_litellm(deadline - EXPORT_SHARE * timeout_seconds())
             _shutdown_providers(deadline)
+            _count_unlogged_calls()
         finally:
             _final_done.set()
             _restore_sigint(previous_int)
@@ -480,6 +587,26 @@ def _wait_executor_idle(deadline: float) -> None:
             time.sleep(0.005)
 
 
+def _count_unlogged_calls() -> None:
+    """LiteLLM callbacks still queued or running when the deadline passed never make their call's span:
+    each is counted as a dropped span, so the loss is not silent (a callback finishing later is not
+    counted again: see `_wrap_processor`)."""
+    unlogged = 0
+    executor = getattr(sys.modules.get("litellm.litellm_core_utils.thread_pool_executor"), "executor", None)
+    if executor is not None:
+        unlogged += _executor_pending_count(executor)
+    worker = getattr(sys.modules.get("litellm.litellm_core_utils.logging_worker"), "GLOBAL_LOGGING_WORKER", None)
+    if worker is not None and getattr(worker, "_queue", None) is not None:
+        try:
+            unlogged += max(0, int(worker.pending_count))
+        except Exception:
+            pass
+    if unlogged and any(name == "traces" for name, _ in _providers):
+        ledger.add("dropped", "traces", unlogged)
+        ledger.last_error = (f"LiteLLM had not logged {unlogged} call{'s' if unlogged != 1 else ''} by the "
+                             f"{timeout_seconds():g} s exit deadline")  # the first cause, whatever else failed
+
+
 def _worker_pending(worker: Any) -> bool:
     try:
         return bool(worker.pending_count)
@@ -488,12 +615,21 @@ def _worker_pending(worker: Any) -> bool:
 
 
 def _executor_pending(executor: Any) -> bool:
-    slots = getattr(executor, "_pending_slots", None)
-    maximum = getattr(executor, "_max_pending_tasks", None)
-    if slots is not None and maximum is not None and hasattr(slots, "_value"):
-        return slots._value < maximum
-    queue = getattr(executor, "_work_queue", None)
-    return bool(queue is not None and not queue.empty())
+    return _executor_pending_count(executor) > 0
+
+
+def _executor_pending_count(executor: Any) -> int:
+    """Callbacks queued or running in LiteLLM's logging pool (its bounded pool counts them; a plain
+    ThreadPoolExecutor, as older LiteLLM releases had, only tells whether some are queued)."""
+    try:
+        slots = getattr(executor, "_pending_slots", None)
+        maximum = getattr(executor, "_max_pending_tasks", None)
+        if slots is not None and isinstance(maximum, int) and hasattr(slots, "_value"):
+            return max(0, maximum - slots._value)
+        queue = getattr(executor, "_work_queue", None)
+        return queue.qsize() if queue is not None else 0
+    except Exception:
+        return 0
 
 
 def _silently(function: Callable[[], Any]) -> Callable[[], None]:
