@@ -6,7 +6,9 @@ with `litellm.callbacks = ["otel"]` in the program (../shared/FACTS.md). Both ru
 (tests/support/batch_app.py) against the same real OTLP receiver and fake provider on loopback.
 
 Prints, for each recipe: spans lost on SIGTERM (99 calls then SIGTERM), spans lost in asyncio.run
-(20 concurrent acompletion), spans lost in a burst (5,000 acompletion at concurrency 50; --quick skips),
+(20 concurrent acompletion), spans lost by a multiprocessing fork Pool (one call in the parent, a 2 s pause,
+then 40 calls in 4 workers, closed and joined; --repeat runs, a run that hangs is killed after 60 s), spans
+lost in a burst (5,000 acompletion at concurrency 50; --quick skips),
 the exit delay added by an endpoint refusing connections and by one accepting but never answering
 (1-call job; time from the last call to exit, minus the same with a healthy endpoint, medians of
 interleaved runs), and the per-call cost over uninstrumented LiteLLM (sync completion, 500 calls after
@@ -78,11 +80,13 @@ def command(recipe: str, endpoint: str, env: dict[str, str]) -> list[str]:
 
 
 def run(recipe: str, endpoint: str, provider: FakeProvider, extra: dict[str, str], *,
-        signal_after: int | None = None, wait_lines: int | None = None) -> dict[str, Any]:
-    """Run a job; returns returncode, stdout, and seconds from the last awaited line to the exit."""
+        signal_after: int | None = None, wait_lines: int | None = None, timeout: float = 300) -> dict[str, Any]:
+    """Run a job; returns returncode, stdout, seconds from the last awaited line to the exit, and whether it
+    hung (killed, with its children, after `timeout` seconds)."""
     env = base_env(provider, extra)
     cmd = JOB_CPU + command(recipe, endpoint, env)
-    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+                            start_new_session=True)
     assert proc.stdout is not None
     lines: list[str] = []
     mark = time.monotonic()
@@ -95,8 +99,15 @@ def run(recipe: str, endpoint: str, provider: FakeProvider, extra: dict[str, str
         mark = time.monotonic()
         if signal_after:
             proc.send_signal(signal.SIGTERM)
-    out, _ = proc.communicate(timeout=300)
-    return {"returncode": proc.returncode, "stdout": "".join(lines) + out, "exit_seconds": time.monotonic() - mark}
+    try:
+        out, _ = proc.communicate(timeout=timeout)
+        hung = False
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        out, _ = proc.communicate()
+        hung = True
+    return {"returncode": proc.returncode, "stdout": "".join(lines) + out, "exit_seconds": time.monotonic() - mark,
+            "hung": hung}
 
 
 def llm_spans(receiver: Receiver) -> int:
@@ -119,6 +130,19 @@ def lost_in_asyncio(recipe: str, receiver: Receiver, provider: FakeProvider, cal
     run(recipe, receiver.grpc_endpoint, provider,
         {"MODE": "async", "CALLS": str(calls), "CONCURRENCY": str(concurrency), "QUIET": "1"})
     return calls - settle(receiver, calls)
+
+
+def lost_in_pool(recipe: str, receiver: Receiver, provider: FakeProvider, calls: int, workers: int,
+                 repeat: int) -> str:
+    """Spans lost over `repeat` runs, and how many runs hung (killed after 60 s)."""
+    lost = hung = 0
+    for _ in range(repeat):
+        receiver.clear()
+        result = run(recipe, receiver.grpc_endpoint, provider,
+                     {"POOL": str(workers), "CALLS": str(calls), "QUIET": "1"}, timeout=60)
+        hung += result["hung"]
+        lost += calls + 1 - settle(receiver, calls + 1)
+    return f"{lost} of {(calls + 1) * repeat}" + (f", {hung} of {repeat} runs hung" if hung else "")
 
 
 def exit_delays(recipe: str, endpoints: dict[str, str], provider: FakeProvider, repeat: int) -> dict[str, float]:
@@ -178,6 +202,9 @@ def main() -> None:
             print(f"[{recipe}] asyncio ...", file=sys.stderr, flush=True)
             rows[recipe]["spans lost in asyncio.run, 20 concurrent calls"] = str(
                 lost_in_asyncio(recipe, receiver, provider, 20, 20))
+            print(f"[{recipe}] pool ...", file=sys.stderr, flush=True)
+            rows[recipe]["spans lost, fork Pool of 4 workers, 40 calls (+1 in the parent)"] = lost_in_pool(
+                recipe, receiver, provider, 40, 4, args.repeat)
             if not args.quick:
                 print(f"[{recipe}] burst ...", file=sys.stderr, flush=True)
                 rows[recipe]["spans lost, 5,000 calls at concurrency 50"] = str(

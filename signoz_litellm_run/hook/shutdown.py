@@ -37,6 +37,8 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from signoz_litellm_run.hook import forks
+
 TIMEOUT_ENV = "SIGNOZ_LITELLM_SHUTDOWN_TIMEOUT"
 SIGNALS = ("traces", "logs", "metrics")
 _FATAL_SIGNALS = (signal.SIGTERM, signal.SIGINT)
@@ -118,6 +120,7 @@ def install() -> None:
 
     wrapt.register_post_import_hook(_patch_asyncio_runners, "asyncio.runners")
     wrapt.register_post_import_hook(_flush_in_multiprocessing_children, "multiprocessing.util")
+    forks.install()
 
 
 class _Token:
@@ -210,40 +213,15 @@ def _after_fork_in_parent() -> None:
 
 
 def _forget_parent_counts() -> None:
-    """A forked child reports its own deliveries, not a copy of its parent's, over channels of its own, and
-    logs its LiteLLM calls on threads of its own."""
+    """A forked child reports its own deliveries, not a copy of its parent's, over channels of its own; it logs
+    its LiteLLM calls on threads of its own and calls its provider over connections of its own (`forks`)."""
     global ledger, _fork_gate
     fresh = Ledger()
     fresh.endpoints = dict(ledger.endpoints)
     ledger = fresh
     _fork_gate = _ForkGate()  # no export is in flight here: the parent's threads were not copied
     _renew_connections()
-    _renew_litellm_executor()
-
-
-def _renew_litellm_executor() -> None:
-    """A fork copies LiteLLM's logging thread pool but none of its threads. The copy still counted the
-    parent's idle threads, so the child's first callbacks were queued for threads that do not exist there:
-    the span of a child's only call was never made (the exit flush waited its whole deadline for it), and
-    in a longer child each such span waited for a later call. The child starts with no threads, an empty
-    queue (the parent's pending callbacks are the parent's to run) and fresh locks and counts."""
-    executor = getattr(sys.modules.get("litellm.litellm_core_utils.thread_pool_executor"), "executor", None)
-    if executor is None or not hasattr(executor, "_idle_semaphore") or not hasattr(executor, "_work_queue"):
-        return
-    try:
-        import queue
-
-        executor._work_queue = queue.SimpleQueue()
-        executor._idle_semaphore = threading.Semaphore(0)
-        executor._threads = set()
-        executor._shutdown_lock = threading.Lock()
-        maximum = getattr(executor, "_max_pending_tasks", None)
-        if isinstance(maximum, int) and hasattr(executor, "_pending_slots"):
-            executor._pending_slots = threading.Semaphore(maximum)
-        if hasattr(executor, "_drop_lock"):
-            executor._drop_lock = threading.Lock()
-    except Exception:
-        pass
+    forks.in_child()
 
 
 def _renew_connections() -> None:

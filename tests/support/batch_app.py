@@ -14,6 +14,8 @@ TIMING=1                print "timing <median ms per call> <mean ms> <process CP
                         after 20 warm-up calls and a 2 s pause (LiteLLM's first success callback imports its
                         callback registry on a background thread, ~0.7 s of CPU once; the pause keeps that
                         one-time cost out of the per-call figures); CPU: all threads, from time.process_time
+POOL=<workers>          make one call, pause 2 s, then make the CALLS calls in a multiprocessing Pool of that many
+                        fork workers, closed and joined (its workers end with os._exit(), skipping atexit)
 QUIET=1                 do not print "done <i>" lines
 SYNC=<path>             (scripts/bench_instructions.py) after 20 warm-up calls and a 2 s pause, export the spans
                         queued so far, print "ready <pid>" and wait for <path>.on; after the calls wait SETTLE
@@ -114,7 +116,27 @@ def run_async() -> None:
     asyncio.run(main())
 
 
-(run_async if os.environ.get("MODE") == "async" else run_sync)()
+def _pool_call(i: int) -> int:
+    litellm.completion(messages=[{"role": "user", "content": f"hello {i}"}], **ARGS)
+    return os.getpid()
+
+
+def run_pool() -> None:
+    import multiprocessing
+
+    litellm.completion(messages=[{"role": "user", "content": "parent"}], **ARGS)
+    time.sleep(2)  # the parent's first callback (module imports) is done: no fork waits for it
+    with multiprocessing.get_context("fork").Pool(int(os.environ["POOL"])) as pool:
+        workers = len(set(pool.map(_pool_call, range(CALLS), chunksize=1)))
+        pool.close()
+        pool.join()
+    print("done pool", workers, flush=True)
+
+
+if os.environ.get("POOL"):
+    run_pool()
+else:
+    (run_async if os.environ.get("MODE") == "async" else run_sync)()
 if os.environ.get("WAIT"):
     time.sleep(float(os.environ["WAIT"]))
 END = os.environ.get("END", "")

@@ -71,6 +71,7 @@ class FakeProvider:
     Attributes:
         calls: chat completions answered with 200 (thread-safe counter).
         requests: every request as ``(path, headers (lower-cased), json body or None)``.
+        peers: the client's port for each of those requests, in the same order (one port per TCP connection).
     """
 
     def __init__(
@@ -95,6 +96,7 @@ class FakeProvider:
         self._lock = threading.Lock()
         self._calls = 0
         self._requests: list[tuple[str, dict[str, str], Any]] = []
+        self._peers: list[int] = []
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
 
@@ -141,14 +143,21 @@ class FakeProvider:
         with self._lock:
             return list(self._requests)
 
+    @property
+    def peers(self) -> list[int]:
+        with self._lock:
+            return list(self._peers)
+
     def reset(self) -> None:
         with self._lock:
             self._calls = 0
             self._requests.clear()
+            self._peers.clear()
 
-    def _record(self, path: str, headers: dict[str, str], body: Any) -> None:
+    def _record(self, path: str, headers: dict[str, str], body: Any, peer: int = 0) -> None:
         with self._lock:
             self._requests.append((path, headers, body))
+            self._peers.append(peer)
 
     def _count_call(self) -> None:
         with self._lock:
@@ -282,7 +291,7 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _begin(self, body: Any) -> FakeProvider:
         provider = self.server.provider
-        provider._record(self.path, {k.lower(): v for k, v in self.headers.items()}, body)
+        provider._record(self.path, {k.lower(): v for k, v in self.headers.items()}, body, self.client_address[1])
         if provider.delay > 0:
             time.sleep(provider.delay)
         return provider
