@@ -65,13 +65,18 @@ def _leave_parent_connections() -> None:
             pass
 
 
+def litellm_executor() -> Any:
+    """LiteLLM's logging thread pool (its sync callbacks run there), once LiteLLM is imported."""
+    return getattr(sys.modules.get("litellm.litellm_core_utils.thread_pool_executor"), "executor", None)
+
+
 def _renew_litellm_executor() -> None:
     """A fork copies LiteLLM's logging thread pool but none of its threads. The copy still counted the
     parent's idle threads, so the child's first callbacks were queued for threads that do not exist there:
     the span of a child's only call was never made (the exit flush waited its whole deadline for it), and
     in a longer child each such span waited for a later call. The child starts with no threads, an empty
     queue (the parent's pending callbacks are the parent's to run) and fresh locks and counts."""
-    executor = getattr(sys.modules.get("litellm.litellm_core_utils.thread_pool_executor"), "executor", None)
+    executor = litellm_executor()
     if executor is None or not hasattr(executor, "_idle_semaphore") or not hasattr(executor, "_work_queue"):
         return
     try:

@@ -112,7 +112,7 @@ def install() -> None:
     _wrap_providers()
     if hasattr(os, "register_at_fork"):
         os.register_at_fork(before=_before_fork, after_in_parent=_after_fork_in_parent,
-                            after_in_child=_forget_parent_counts)
+                            after_in_child=_after_fork_in_child)
     atexit.register(_at_exit)
     _install_signal_handling()
     _quiet_sdk_loggers()
@@ -203,8 +203,7 @@ def _before_fork() -> None:
     them, and a child forked meanwhile waited forever for that import lock (the job hung at the child's exit);
     for exports, see `_ForkGate`. `subprocess` does not run this (no fork hooks)."""
     deadline = time.monotonic() + FORK_WAIT_SECONDS
-    if "litellm.litellm_core_utils.thread_pool_executor" in sys.modules:
-        _wait_executor_idle(deadline)
+    _wait_executor_idle(deadline)
     _fork_gate.close(deadline)
 
 
@@ -212,7 +211,7 @@ def _after_fork_in_parent() -> None:
     _fork_gate.open()
 
 
-def _forget_parent_counts() -> None:
+def _after_fork_in_child() -> None:
     """A forked child reports its own deliveries, not a copy of its parent's, over channels of its own; it logs
     its LiteLLM calls on threads of its own and calls its provider over connections of its own (`forks`)."""
     global ledger, _fork_gate
@@ -497,14 +496,15 @@ def final_flush(reason: str) -> None:
         if _final_done.is_set() or not _providers:
             return
         started = time.monotonic()
-        deadline = started + timeout_seconds()
+        timeout = timeout_seconds()
+        deadline = started + timeout
         previous_int = _ignore_sigint_while_flushing()
         try:
             # LiteLLM's callbacks make the last calls' spans, but a callback that hangs (the program's own, say)
             # must not take the time the export of everything else needs: it gets the deadline's first 80 %.
-            _drain_litellm(deadline - EXPORT_SHARE * timeout_seconds())
+            _drain_litellm(deadline - EXPORT_SHARE * timeout)
             _shutdown_providers(deadline)
-            _count_unlogged_calls()
+            _count_unlogged_calls(timeout)
         finally:
             _final_done.set()
             _restore_sigint(previous_int)
@@ -547,8 +547,7 @@ def _remaining(deadline: float) -> float:
 
 def _drain_litellm(deadline: float) -> None:
     """Let LiteLLM finish the logging callbacks of calls that already returned (they create the spans)."""
-    worker_module = sys.modules.get("litellm.litellm_core_utils.logging_worker")
-    worker = getattr(worker_module, "GLOBAL_LOGGING_WORKER", None)
+    worker = _litellm_worker()
     if worker is not None and getattr(worker, "_queue", None) is not None and _worker_pending(worker):
         # Off the main thread: the program's own event loop may be the one interrupted by a signal.
         thread = threading.Thread(target=_silently(worker._flush_on_exit), name="signoz-litellm-drain", daemon=True)
@@ -559,44 +558,41 @@ def _drain_litellm(deadline: float) -> None:
 
 def _wait_executor_idle(deadline: float) -> None:
     """Wait until LiteLLM's logging thread pool has no callback queued or running."""
-    executor = getattr(sys.modules.get("litellm.litellm_core_utils.thread_pool_executor"), "executor", None)
+    executor = forks.litellm_executor()
     if executor is not None:
         while _executor_pending(executor) and time.monotonic() < deadline:
             time.sleep(0.005)
 
 
-def _count_unlogged_calls() -> None:
+def _count_unlogged_calls(timeout: float) -> None:
     """LiteLLM callbacks still queued or running when the deadline passed never make their call's span:
     each is counted as a dropped span, so the loss is not silent (a callback finishing later is not
     counted again: see `_wrap_processor`)."""
-    unlogged = 0
-    executor = getattr(sys.modules.get("litellm.litellm_core_utils.thread_pool_executor"), "executor", None)
-    if executor is not None:
-        unlogged += _executor_pending_count(executor)
-    worker = getattr(sys.modules.get("litellm.litellm_core_utils.logging_worker"), "GLOBAL_LOGGING_WORKER", None)
+    executor = forks.litellm_executor()
+    unlogged = _executor_pending(executor) if executor is not None else 0
+    worker = _litellm_worker()
     if worker is not None and getattr(worker, "_queue", None) is not None:
-        try:
-            unlogged += max(0, int(worker.pending_count))
-        except Exception:
-            pass
+        unlogged += _worker_pending(worker)
     if unlogged and any(name == "traces" for name, _ in _providers):
         ledger.add("dropped", "traces", unlogged)
         ledger.last_error = (f"LiteLLM had not logged {unlogged} call{'s' if unlogged != 1 else ''} by the "
-                             f"{timeout_seconds():g} s exit deadline")  # the first cause, whatever else failed
+                             f"{timeout:g} s exit deadline")  # the first cause, whatever else failed
 
 
-def _worker_pending(worker: Any) -> bool:
+def _litellm_worker() -> Any:
+    """LiteLLM's background logging worker for async calls, if LiteLLM made one."""
+    return getattr(sys.modules.get("litellm.litellm_core_utils.logging_worker"), "GLOBAL_LOGGING_WORKER", None)
+
+
+def _worker_pending(worker: Any) -> int:
+    """Callbacks queued in LiteLLM's async logging worker."""
     try:
-        return bool(worker.pending_count)
+        return max(0, int(worker.pending_count))
     except Exception:
-        return False
+        return 0
 
 
-def _executor_pending(executor: Any) -> bool:
-    return _executor_pending_count(executor) > 0
-
-
-def _executor_pending_count(executor: Any) -> int:
+def _executor_pending(executor: Any) -> int:
     """Callbacks queued or running in LiteLLM's logging pool (its bounded pool counts them; a plain
     ThreadPoolExecutor, as older LiteLLM releases had, only tells whether some are queued)."""
     try:
@@ -692,8 +688,7 @@ def _patch_asyncio_runners(runners: Any) -> None:
 
 def _drain_worker_on(loop: Any) -> None:
     """Before asyncio.run cancels what is left, let LiteLLM's logging worker finish on this loop."""
-    worker_module = sys.modules.get("litellm.litellm_core_utils.logging_worker")
-    worker = getattr(worker_module, "GLOBAL_LOGGING_WORKER", None)
+    worker = _litellm_worker()
     if worker is None or getattr(worker, "_bound_loop", None) is not loop or not _worker_pending(worker):
         return
     try:

@@ -154,7 +154,7 @@ class FakeProvider:
             self._requests.clear()
             self._peers.clear()
 
-    def _record(self, path: str, headers: dict[str, str], body: Any, peer: int = 0) -> None:
+    def _record(self, path: str, headers: dict[str, str], body: Any, peer: int) -> None:
         with self._lock:
             self._requests.append((path, headers, body))
             self._peers.append(peer)
