@@ -84,11 +84,11 @@ class SignozLitellmDistro(OpenTelemetryDistro):
         super()._configure(**kwargs)
         # Armed here, inside initialize(), so LiteLLM is instrumented whichever sitecustomize ran it:
         # ours, or opentelemetry-instrument's when a user wraps the command in it as well.
-        from signoz_litellm_run.hook import httpx_headers, litellm_arm, proxy
+        from signoz_litellm_run.hook import httpx_span, litellm_arm, proxy
 
         litellm_arm.install()
         proxy.install()
-        httpx_headers.install()
+        httpx_span.install()
 
     def load_instrumentor(self, entry_point: Any, **kwargs: Any) -> None:  # type: ignore[override]
         def load() -> None:
