@@ -392,6 +392,41 @@ def test_a_call_whose_callbacks_outlast_the_deadline_is_counted_as_lost(
     assert "1 span" in warning and "LiteLLM had not logged 1 call" in warning, warning
 
 
+BACKLOG_APP = """
+import os, time
+import litellm
+
+def slow_audit(kwargs, response, start_time, end_time):  # the program's own callback, ahead of ours
+    time.sleep(3)
+
+litellm.success_callback.insert(0, slow_audit)
+for i in range(8):
+    litellm.completion(model="openai/gpt-4o-mini", api_base=os.environ["FAKE_BASE"], api_key="sk-test",
+                       messages=[{"role": "user", "content": f"backlog {i}"}])
+time.sleep(4)  # the callbacks LiteLLM took have finished
+"""
+
+
+def test_calls_whose_logging_litellm_dropped_are_counted_as_lost(
+        receiver: Receiver, fake_provider: FakeProvider, tmp_path: Path) -> None:
+    """LiteLLM's logging pool refuses callbacks beyond its backlog limit (LOGGING_EXECUTOR_MAX_PENDING_TASKS,
+    10,000 by default; 2 here, behind a program callback that takes 3 s): those calls never get a span, and the
+    report says so rather than claiming everything was delivered."""
+    script = tmp_path / "backlog_app.py"
+    script.write_text(BACKLOG_APP)
+    report_file = tmp_path / "report.json"
+    job = run_job(receiver.grpc_endpoint, fake_provider, args=("--report-file", str(report_file)),
+                  app_env={"LOGGING_EXECUTOR_MAX_PENDING_TASKS": "2"}, command=[sys.executable, str(script)])
+    assert job.returncode == 0, job.stderr
+    settle(receiver, 2)
+    assert len(llm_spans(receiver)) == 2, job.stderr
+    report = json.loads(report_file.read_text())
+    assert report["signals"]["traces"] == {"sent": len(receiver.spans()), "failed": 0, "dropped": 6}
+    assert report["error"].startswith("LiteLLM's logging backlog was full"), report
+    [warning] = job.warning_lines()
+    assert "6 spans" in warning and "logging backlog was full" in warning, warning
+
+
 FORK_NEXT_TO_EXPORTS_APP = """
 import multiprocessing, sys, threading, time
 from opentelemetry import trace

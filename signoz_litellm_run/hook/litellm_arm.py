@@ -134,8 +134,12 @@ def _freeze_import_heap() -> None:
 def ensure_registered(litellm: Any) -> None:
     """Make sure one OpenTelemetry logger is in every list LiteLLM reads (fast when it already is)."""
     logger = _state.logger
-    if logger is not None and all(logger in getattr(litellm, name) for name in _CALLBACK_LISTS):
-        return
+    if logger is not None:  # on every call: a plain loop, no generator
+        for name in _CALLBACK_LISTS:
+            if logger not in getattr(litellm, name):
+                break
+        else:
+            return
     with _state.lock:
         otel_class = _state.otel_class
         is_otel = lambda cb: type(cb) is otel_class  # noqa: E731 - exact type, as LiteLLM dedups

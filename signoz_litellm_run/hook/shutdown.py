@@ -5,7 +5,8 @@ Started from `hook/boot.py` right after OpenTelemetry's `initialize()` built the
 - Counting: the exporters the SDK built are wrapped (instance attributes, nothing global) so every
   span, log record and metric export is counted as sent, failed (the endpoint refused or never
   answered, or rejected it through OTLP partial success) or dropped (a full queue, or still queued
-  when the deadline passed). Nothing is lost silently.
+  when the deadline passed). Nothing is lost silently: a call whose logging LiteLLM itself dropped (its
+  logging thread pool's backlog full) is a dropped span too.
 - Exit with a deadline: one `atexit` handler, registered after the SDK's so it runs first, drains
   LiteLLM's pending callbacks, then shuts the providers down in helper threads and waits at most
   `SIGNOZ_LITELLM_SHUTDOWN_TIMEOUT` seconds (default 1). The SDK's own exit handlers are then
@@ -120,6 +121,7 @@ def install() -> None:
 
     wrapt.register_post_import_hook(_patch_asyncio_runners, "asyncio.runners")
     wrapt.register_post_import_hook(_flush_in_multiprocessing_children, "multiprocessing.util")
+    wrapt.register_post_import_hook(_count_litellm_backlog_drops, "litellm.litellm_core_utils.thread_pool_executor")
     forks.install()
 
 
@@ -577,6 +579,35 @@ def _count_unlogged_calls(timeout: float) -> None:
         ledger.add("dropped", "traces", unlogged)
         ledger.last_error = (f"LiteLLM had not logged {unlogged} call{'s' if unlogged != 1 else ''} by the "
                              f"{timeout:g} s exit deadline")  # the first cause, whatever else failed
+
+
+_LOGGING_HANDLERS = ("success_handler", "failure_handler")
+
+
+def _count_litellm_backlog_drops(module: Any) -> None:
+    """LiteLLM's logging thread pool refuses new work when its backlog is full (10,000 callbacks queued or
+    running, LOGGING_EXECUTOR_MAX_PENDING_TASKS: callbacks slower than the calls, a program callback stuck on a
+    dead service), and hands back a cancelled future. A call whose success or failure handler was refused
+    never makes its span: each is counted as a dropped span, with the reason."""
+    executor = getattr(module, "executor", None)
+    submit = getattr(executor, "submit", None)
+    if submit is None or getattr(submit, "_signoz_litellm", False) or not hasattr(executor, "_pending_slots"):
+        return  # not LiteLLM's bounded pool (an older LiteLLM queues without limit)
+
+    def counting_submit(fn: Any, /, *args: Any, **kwargs: Any) -> Any:
+        future = submit(fn, *args, **kwargs)
+        if future.cancelled():
+            # The handler itself, or `contextvars.Context.run` with the handler first.
+            handler = args[0] if args and getattr(fn, "__name__", None) == "run" else fn
+            if getattr(handler, "__name__", None) in _LOGGING_HANDLERS and any(n == "traces" for n, _ in _providers):
+                ledger.add("dropped", "traces", 1)
+                ledger.last_error = ledger.last_error or (
+                    "LiteLLM's logging backlog was full: it dropped calls' callbacks "
+                    "(LOGGING_EXECUTOR_MAX_PENDING_TASKS raises the limit)")
+        return future
+
+    counting_submit._signoz_litellm = True  # type: ignore[attr-defined]
+    executor.submit = counting_submit  # the instance only: every module that imported `executor` shares it
 
 
 def _litellm_worker() -> Any:
