@@ -32,6 +32,8 @@ ROOT_PID_ENV = "SIGNOZ_LITELLM_ROOT_PID"
 SHUTDOWN_TIMEOUT_ENV = "SIGNOZ_LITELLM_SHUTDOWN_TIMEOUT"
 TRACE_PROBES_ENV = "SIGNOZ_LITELLM_TRACE_HEALTH_PROBES"  # read by hook/proxy.py
 RAW_REQUEST_SPAN_ENV = "SIGNOZ_LITELLM_RAW_REQUEST_SPAN"  # read by hook/litellm_arm.py
+LITELLM_OTEL_V2_ENV = "LITELLM_OTEL_V2"
+_TRUE_WORDS = ("1", "on", "t", "true", "y", "yes")  # what LiteLLM (pydantic) reads as true
 REPORT_ENV = delivery.REPORT_ENV
 REPORT_FILE_ENV = delivery.REPORT_FILE_ENV
 JOB_DIR_ENV = delivery.JOB_DIR_ENV
@@ -138,10 +140,28 @@ def child_updates(settings: Settings, base_env: Mapping[str, str], *, cwd: str) 
         updates[TRACE_PROBES_ENV] = "true" if settings.trace_health_probes else "false"
     if settings.raw_request_span or base_env.get(RAW_REQUEST_SPAN_ENV):
         updates[RAW_REQUEST_SPAN_ENV] = "true" if settings.raw_request_span else "false"
+    if litellm_otel_v2_requested(base_env):
+        updates[LITELLM_OTEL_V2_ENV] = "false"  # see notices()
     updates[REPORT_ENV] = "1" if ci.report_enabled(settings.report, base_env) else "0"
     if settings.report_file:
         updates[REPORT_FILE_ENV] = str(Path(cwd, settings.report_file).resolve())
     return updates
+
+
+def litellm_otel_v2_requested(base_env: Mapping[str, str]) -> bool:
+    return base_env.get(LITELLM_OTEL_V2_ENV, "").strip().lower() in _TRUE_WORDS
+
+
+def notices(base_env: Mapping[str, str]) -> list[str]:
+    """What `run` tells the user about the environment it changed against their setting (stderr, before the
+    command starts)."""
+    found = []
+    if litellm_otel_v2_requested(base_env):
+        # LiteLLM's experimental V2 OTel logger builds its own exporters: under `run` not one LLM span or GenAI
+        # metric reached the endpoint (only the HTTP client spans did).
+        found.append("LITELLM_OTEL_V2 is set, but LiteLLM's V2 OTel logger sends no LLM spans or metrics through "
+                     "signoz-litellm; the command runs with LiteLLM's standard OTel logger (LITELLM_OTEL_V2=false).")
+    return found
 
 
 def child_environment(settings: Settings, base_env: Mapping[str, str], *, cwd: str, pid: int,

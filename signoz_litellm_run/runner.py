@@ -17,6 +17,8 @@ from signoz_litellm_run.settings import OPTIONS, Settings
 def run(settings: Settings, argv: Sequence[str]) -> NoReturn:
     """Resolve the command, build its environment and become it (with --local: run it, then report; when
     the launcher must see the end of the job, run it, then report: `supervisor`)."""
+    for notice in environment.notices(os.environ):
+        print(f"signoz-litellm: note: {notice}", file=sys.stderr, flush=True)
     if settings.local:
         from signoz_litellm_run.local import run_local
 

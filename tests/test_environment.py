@@ -118,3 +118,14 @@ def test_each_run_has_its_own_report_directory() -> None:
     assert environment.JOB_DIR_ENV not in env  # a nested run is not counted into (or removing) the outer job's
     env = environment.child_environment(settings, outer, cwd="/w", pid=7, job_dir="/tmp/signoz-litellm-job-inner")
     assert env[environment.JOB_DIR_ENV] == "/tmp/signoz-litellm-job-inner"
+
+
+def test_litellm_otel_v2_is_turned_off_with_a_notice() -> None:
+    for value in ("true", "1", "Yes", " on "):
+        env = {"LITELLM_OTEL_V2": value}
+        assert _updates({"endpoint": "http://127.0.0.1:4317"}, env)["LITELLM_OTEL_V2"] == "false"
+        [notice] = environment.notices(env)
+        assert notice.startswith("LITELLM_OTEL_V2 is set") and "LITELLM_OTEL_V2=false" in notice
+    for env in ({}, {"LITELLM_OTEL_V2": "false"}, {"LITELLM_OTEL_V2": "0"}, {"LITELLM_OTEL_V2": ""}):
+        assert "LITELLM_OTEL_V2" not in _updates({"endpoint": "http://127.0.0.1:4317"}, env)
+        assert environment.notices(env) == []

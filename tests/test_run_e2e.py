@@ -279,6 +279,21 @@ def test_http_headers_on_client_spans_only_when_asked(
         assert headers == {}
 
 
+def test_litellm_otel_v2_does_not_lose_the_llm_spans(
+        receiver: Receiver, fake_provider: FakeProvider, tmp_path: Path) -> None:
+    # LiteLLM's V2 OTel logger builds exporters of its own: under `run` with LITELLM_OTEL_V2=true, only the
+    # HTTP client spans reached the endpoint. `run` says so and keeps LiteLLM's standard logger.
+    script = _one_call_app(tmp_path, "v2 probe")
+    result = _run(receiver, fake_provider, [sys.executable, str(script)], extra_env={"LITELLM_OTEL_V2": "true"})
+    assert result.returncode == 0, result.stderr
+    [note] = [line for line in result.stderr.splitlines() if "LITELLM_OTEL_V2" in line]
+    assert note.startswith("signoz-litellm: note: LITELLM_OTEL_V2 is set"), note
+    [span] = _settled_spans(receiver, 1)
+    assert "v2 probe" in span.attributes["gen_ai.input.messages"]
+    assert len(_http_children(receiver, span)) == 1
+    assert receiver.wait_for(lambda r: _last_points(r, "gen_ai.client.token.usage"))
+
+
 @pytest.mark.parametrize("kept", [False, True])
 def test_raw_request_span_only_when_asked(
         receiver: Receiver, fake_provider: FakeProvider, tmp_path: Path, kept: bool) -> None:
