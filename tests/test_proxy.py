@@ -189,7 +189,14 @@ def single_callback_probes(tmp_path_factory: pytest.TempPathFactory) -> ProxyRun
     return _run_proxy(tmp_path_factory.mktemp("single_callback"), settings, command)
 
 
-SCENARIOS = ("no_otel", "otel_and_custom", "single_callback_probes")
+@pytest.fixture(scope="module")
+def two_workers(tmp_path_factory: pytest.TempPathFactory) -> ProxyRun:
+    """`--num_workers 2`: uvicorn's supervisor spawns two worker processes that serve the requests (each gets
+    the hook through PYTHONPATH) and, on SIGTERM, stops them: each flushes on its way out."""
+    return _run_proxy(tmp_path_factory.mktemp("two_workers"), "", [*RUN, "--num_workers", "2"])
+
+
+SCENARIOS = ("no_otel", "otel_and_custom", "single_callback_probes", "two_workers")
 
 
 @pytest.mark.parametrize("scenario", SCENARIOS)
@@ -228,7 +235,7 @@ def test_the_users_config_file_is_not_modified(scenario: str, request: pytest.Fi
     assert run.config_after == run.config_before
 
 
-@pytest.mark.parametrize("scenario", ("no_otel", "otel_and_custom"))
+@pytest.mark.parametrize("scenario", ("no_otel", "otel_and_custom", "two_workers"))
 def test_health_probes_leave_no_spans_by_default(scenario: str, request: pytest.FixtureRequest) -> None:
     run: ProxyRun = request.getfixturevalue(scenario)
     for probe in PROBES:
