@@ -427,6 +427,60 @@ def test_calls_whose_logging_litellm_dropped_are_counted_as_lost(
     assert "6 spans" in warning and "logging backlog was full" in warning, warning
 
 
+ASYNC_TIME_LIMIT_APP = """
+import asyncio, os, sys
+import litellm
+from litellm.integrations.custom_logger import CustomLogger
+
+class SlowAudit(CustomLogger):  # the program's own async callback: stuck for 5 s on every call
+    async def async_log_success_event(self, kwargs, response_obj, start_time, end_time):
+        await asyncio.sleep(5)
+
+ARGS = dict(model="openai/gpt-4o-mini", api_base=os.environ["FAKE_BASE"], api_key="sk-test")
+
+async def main():
+    if sys.argv[1] == "before":  # listed before the first call: ahead of the OTel logger
+        litellm.logging_callback_manager.add_litellm_async_success_callback(SlowAudit())
+    await litellm.acompletion(messages=[{"role": "user", "content": "first"}], **ARGS)
+    if sys.argv[1] == "after":  # added once the OTel logger is in the list: behind it
+        litellm.logging_callback_manager.add_litellm_async_success_callback(SlowAudit())
+    await asyncio.gather(*(litellm.acompletion(messages=[{"role": "user", "content": f"limit {i}"}], **ARGS)
+                           for i in range(3)))
+    await asyncio.sleep(3)  # past LiteLLM's 1 s limit for each call's logging
+
+asyncio.run(main())
+"""
+
+
+@pytest.mark.parametrize("order", ["before", "after"])
+def test_calls_whose_async_logging_litellm_stopped_are_counted_as_lost(
+        receiver: Receiver, fake_provider: FakeProvider, tmp_path: Path, order: str) -> None:
+    """LiteLLM's async logging worker stops a call's callbacks at its time limit (LOGGING_WORKER_MAX_TIME_PER_COROUTINE,
+    20 s by default; 1 s here). Behind a slower callback of the program's, our logger never runs and the call gets no
+    span: the report counts it. A call our logger had already logged is not counted, though LiteLLM stopped the
+    slower callback after it."""
+    script = tmp_path / "limit_app.py"
+    script.write_text(ASYNC_TIME_LIMIT_APP)
+    report_file = tmp_path / "report.json"
+    job = run_job(receiver.grpc_endpoint, fake_provider, args=("--report-file", str(report_file)),
+                  app_env={"LOGGING_WORKER_MAX_TIME_PER_COROUTINE": "1"}, command=[sys.executable, str(script), order])
+    assert job.returncode == 0, job.stderr
+    expected = 0 if order == "before" else 4
+    receiver.wait_for(lambda r: len(llm_spans(r)) >= expected and any(s.name.startswith("POST") for s in r.spans()),
+                      timeout=5)
+    receiver.wait_for(lambda r: False, timeout=0.5)  # and no late ones
+    assert len(llm_spans(receiver)) == expected, job.stderr
+    report = json.loads(report_file.read_text())
+    dropped = 4 - expected
+    assert report["signals"]["traces"] == {"sent": len(receiver.spans()), "failed": 0, "dropped": dropped}
+    if dropped:
+        assert report["error"].startswith("LiteLLM stopped a call's logging at its 1 s limit"), report
+        [warning] = job.warning_lines()
+        assert f"{dropped} spans" in warning, warning
+    else:
+        assert not job.warning_lines(), job.stderr
+
+
 FORK_NEXT_TO_EXPORTS_APP = """
 import multiprocessing, sys, threading, time
 from opentelemetry import trace

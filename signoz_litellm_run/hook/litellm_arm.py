@@ -37,7 +37,7 @@ import threading
 from collections import OrderedDict
 from typing import Any
 
-from signoz_litellm_run.hook import call_context, env_flag, litellm_json
+from signoz_litellm_run.hook import call_context, env_flag, litellm_json, shutdown
 
 _logger = logging.getLogger("signoz_litellm")
 
@@ -291,6 +291,8 @@ def _patch_logger_class(otel_class: Any) -> None:
                 return handler(self, *args, **kwargs)
             finally:
                 call_context.clear_next_span()
+                if args and type(args[0]) is dict:
+                    shutdown.logged(args[0].get("litellm_call_id"))
 
         return wrapper
 

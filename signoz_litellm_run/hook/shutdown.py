@@ -6,7 +6,8 @@ Started from `hook/boot.py` right after OpenTelemetry's `initialize()` built the
   span, log record and metric export is counted as sent, failed (the endpoint refused or never
   answered, or rejected it through OTLP partial success) or dropped (a full queue, or still queued
   when the deadline passed). Nothing is lost silently: a call whose logging LiteLLM itself dropped (its
-  logging thread pool's backlog full) is a dropped span too.
+  logging thread pool's backlog full, or its async logging cancelled at LiteLLM's time limit before our
+  logger ran) is a dropped span too.
 - Exit with a deadline: one `atexit` handler, registered after the SDK's so it runs first, drains
   LiteLLM's pending callbacks, then shuts the providers down in helper threads and waits at most
   `SIGNOZ_LITELLM_SHUTDOWN_TIMEOUT` seconds (default 1). The SDK's own exit handlers are then
@@ -35,6 +36,8 @@ import signal
 import sys
 import threading
 import time
+import weakref
+from collections import OrderedDict
 from collections.abc import Callable
 from typing import Any
 
@@ -122,6 +125,7 @@ def install() -> None:
     wrapt.register_post_import_hook(_patch_asyncio_runners, "asyncio.runners")
     wrapt.register_post_import_hook(_flush_in_multiprocessing_children, "multiprocessing.util")
     wrapt.register_post_import_hook(_count_litellm_backlog_drops, "litellm.litellm_core_utils.thread_pool_executor")
+    wrapt.register_post_import_hook(_count_litellm_logging_timeouts, "litellm.litellm_core_utils.logging_worker")
     forks.install()
 
 
@@ -608,6 +612,62 @@ def _count_litellm_backlog_drops(module: Any) -> None:
 
     counting_submit._signoz_litellm = True  # type: ignore[attr-defined]
     executor.submit = counting_submit  # the instance only: every module that imported `executor` shares it
+
+
+# Async calls whose logging LiteLLM's worker holds and our logger has not handled yet (call id -> None; only the
+# oldest are forgotten past the cap), and the worker's coroutine of each (coroutine -> call id).
+_MAX_AWAITED = 65536
+_awaited_lock = threading.Lock()
+_awaited: OrderedDict[str, None] = OrderedDict()
+_coroutine_calls: weakref.WeakKeyDictionary[Any, str] = weakref.WeakKeyDictionary()
+
+
+def logged(call_id: Any) -> None:
+    """Our OTel logger handled this call (hook/litellm_arm.py, for every call it logs)."""
+    if call_id and _awaited:
+        with _awaited_lock:
+            _awaited.pop(call_id, None)
+
+
+def _count_litellm_logging_timeouts(module: Any) -> None:
+    """LiteLLM's async logging worker cancels a call's logging coroutine (all its callbacks, one after the other)
+    once it has run for LOGGING_WORKER_MAX_TIME_PER_COROUTINE (20 s by default): when a slow callback ahead of
+    ours was the cause, the call's span is never made. Each such call is counted as a dropped span, with the
+    reason; a call our logger had already handled is not."""
+    worker_class = getattr(module, "LoggingWorker", None)
+    enqueue = getattr(worker_class, "_enqueue_task", None)
+    timed_out = getattr(worker_class, "_record_callback_timeout", None)
+    if enqueue is None or timed_out is None or getattr(timed_out, "_signoz_litellm", False):
+        return
+
+    def _enqueue_task(self: Any, task: Any) -> Any:
+        coroutine = task.get("coroutine") if type(task) is dict else None
+        if getattr(coroutine, "__name__", None) == "async_success_handler" and coroutine not in _coroutine_calls:
+            frame = getattr(coroutine, "cr_frame", None)
+            call_id = getattr(frame.f_locals.get("self"), "litellm_call_id", None) if frame is not None else None
+            if call_id:
+                with _awaited_lock:
+                    _coroutine_calls[coroutine] = call_id
+                    _awaited[call_id] = None
+                    if len(_awaited) > _MAX_AWAITED:
+                        _awaited.popitem(last=False)
+        return enqueue(self, task)
+
+    def _record_callback_timeout(self: Any, coroutine: Any) -> Any:
+        call_id = _coroutine_calls.get(coroutine)
+        with _awaited_lock:
+            unlogged = call_id is not None and _awaited.pop(call_id, 0) is None
+        if unlogged and any(n == "traces" for n, _ in _providers):
+            ledger.add("dropped", "traces", 1)
+            ledger.last_error = ledger.last_error or (
+                f"LiteLLM stopped a call's logging at its {getattr(self, 'timeout', 20):g} s limit, before our logger "
+                "ran (a slower callback ahead of it; LOGGING_WORKER_MAX_TIME_PER_COROUTINE)")
+        return timed_out(self, coroutine)
+
+    _enqueue_task._signoz_litellm = True  # type: ignore[attr-defined]
+    _record_callback_timeout._signoz_litellm = True  # type: ignore[attr-defined]
+    worker_class._enqueue_task = _enqueue_task
+    worker_class._record_callback_timeout = _record_callback_timeout
 
 
 def _litellm_worker() -> Any:
