@@ -56,7 +56,7 @@ def _plain(value: object, depth: int, max_depth: int) -> bool:
     """True when LiteLLM's rebuild of `value` (reached at `depth`) would be `value` itself: exact JSON
     types only, no NUL in a string or key, only string keys, nothing deeper than `max_depth` (LiteLLM
     puts a marker there). A cycle ends in the depth limit, so it is not plain either. Leaves are checked
-    in the loops, without a call each."""
+    in the loop, without a call each."""
     if depth > max_depth:
         return False
     kind = type(value)
@@ -65,29 +65,22 @@ def _plain(value: object, depth: int, max_depth: int) -> bool:
     if kind is int or kind is float or kind is bool or value is None:
         return True
     if kind is dict:
-        if value and depth >= max_depth:
-            return False  # its items would be past the limit
-        for key, item in value.items():  # type: ignore[attr-defined]
+        for key in value:  # type: ignore[attr-defined]
             if type(key) is not str or "\x00" in key:
                 return False
-            kind = type(item)
-            if kind is str:
-                if "\x00" in item:
-                    return False
-            elif not (kind is int or kind is float or kind is bool or item is None) \
-                    and not _plain(item, depth + 1, max_depth):
+        items: Any = value.values()  # type: ignore[attr-defined]
+    elif kind is list or kind is tuple:
+        items = value
+    else:
+        return False
+    if items and depth >= max_depth:
+        return False  # its items would be past the limit
+    for item in items:
+        kind = type(item)
+        if kind is str:
+            if "\x00" in item:
                 return False
-        return True
-    if kind is list or kind is tuple:
-        if value and depth >= max_depth:
+        elif not (kind is int or kind is float or kind is bool or item is None) \
+                and not _plain(item, depth + 1, max_depth):
             return False
-        for item in value:  # type: ignore[attr-defined]
-            kind = type(item)
-            if kind is str:
-                if "\x00" in item:
-                    return False
-            elif not (kind is int or kind is float or kind is bool or item is None) \
-                    and not _plain(item, depth + 1, max_depth):
-                return False
-        return True
-    return False
+    return True
