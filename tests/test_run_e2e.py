@@ -279,6 +279,52 @@ def test_http_headers_on_client_spans_only_when_asked(
         assert headers == {}
 
 
+def test_batched_span_attributes_are_those_set_one_by_one(
+        receiver: Receiver, fake_provider: FakeProvider, tmp_path: Path) -> None:
+    # LiteLLM's attributes for a litellm_request span are collected and set together (hook/litellm_arm.py):
+    # the span must get the same attributes, values and order as when each is set as LiteLLM sets it.
+    script = tmp_path / "batch_probe.py"
+    script.write_text(textwrap.dedent("""
+        import os, time
+        import litellm
+        from litellm.integrations.opentelemetry import OpenTelemetry
+        from opentelemetry import trace
+
+        seen = {}
+        handle = OpenTelemetry._handle_success
+
+        def capture(self, kwargs, response_obj, start_time, end_time):
+            seen["call"] = (self, kwargs, response_obj)
+            return handle(self, kwargs, response_obj, start_time, end_time)
+
+        OpenTelemetry._handle_success = capture
+        litellm.completion(model="openai/gpt-4o-mini", api_base=os.environ["FAKE_BASE_URL"], api_key="sk-test",
+                           messages=[{"role": "system", "content": "terse"}, {"role": "user", "content": "batch probe"}],
+                           temperature=0.2, max_tokens=50, user="someone", metadata={"run": "nightly"})
+        deadline = time.monotonic() + 10
+        while "call" not in seen and time.monotonic() < deadline:
+            time.sleep(0.05)
+        logger, kwargs, response = seen["call"]
+        tracer = trace.get_tracer("compare")
+        batched = tracer.start_span("batched")
+        OpenTelemetry.set_attributes(logger, batched, kwargs, response)
+        batching = OpenTelemetry.safe_set_attribute
+
+        def one_by_one(self, span, key, value):  # what the hook did before: skip None, else LiteLLM's own
+            if value is not None:
+                batching.__wrapped__(self, span, key, value)
+
+        OpenTelemetry.safe_set_attribute = one_by_one
+        single = tracer.start_span("one by one")
+        OpenTelemetry.set_attributes(logger, single, kwargs, response)
+        print(len(batched.attributes), list(batched.attributes.items()) == list(single.attributes.items()))
+    """))
+    result = _run(receiver, fake_provider, [sys.executable, str(script)])
+    assert result.returncode == 0, result.stderr
+    count, same = result.stdout.split()
+    assert int(count) >= 30 and same == "True", result.stdout
+
+
 def test_litellm_otel_v2_does_not_lose_the_llm_spans(
         receiver: Receiver, fake_provider: FakeProvider, tmp_path: Path) -> None:
     # LiteLLM's V2 OTel logger builds exporters of its own: under `run` with LITELLM_OTEL_V2=true, only the
