@@ -290,7 +290,9 @@ def _patch_logger_class(otel_class: Any) -> None:
                 call_context.give_next_span(call)  # litellm_request gets the ids its HTTP span points to
         return ctx, parent
 
-    def _clearing(handler: Any) -> Any:
+    def _after_each_call(handler: Any) -> Any:
+        """The call's reserved span ids are spent, and `shutdown` hears that the call was logged."""
+
         def wrapper(self: Any, *args: Any, **kwargs: Any) -> Any:
             try:
                 return handler(self, *args, **kwargs)
@@ -340,7 +342,7 @@ def _patch_logger_class(otel_class: Any) -> None:
     otel_class._get_span_context = _get_span_context
     for name in ("_handle_success", "_handle_failure"):
         if hasattr(otel_class, name):
-            setattr(otel_class, name, _clearing(getattr(otel_class, name)))
+            setattr(otel_class, name, _after_each_call(getattr(otel_class, name)))
     otel_class.set_attributes = set_attributes
     otel_class.safe_set_attribute = safe_set_attribute
     if hasattr(otel_class, "_maybe_log_raw_request") and not env_flag(RAW_REQUEST_SPAN_ENV):

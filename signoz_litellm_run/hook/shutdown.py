@@ -579,10 +579,17 @@ def _count_unlogged_calls(timeout: float) -> None:
     worker = _litellm_worker()
     if worker is not None and getattr(worker, "_queue", None) is not None:
         unlogged += _worker_pending(worker)
-    if unlogged and any(name == "traces" for name, _ in _providers):
-        ledger.add("dropped", "traces", unlogged)
-        ledger.last_error = (f"LiteLLM had not logged {unlogged} call{'s' if unlogged != 1 else ''} by the "
-                             f"{timeout:g} s exit deadline")  # the first cause, whatever else failed
+    if unlogged:  # the first cause, whatever else failed
+        _calls_not_logged(unlogged, f"LiteLLM had not logged {unlogged} call{'s' if unlogged != 1 else ''} by the "
+                                    f"{timeout:g} s exit deadline", replace=True)
+
+
+def _calls_not_logged(count: int, reason: str, *, replace: bool = False) -> None:
+    """`count` LiteLLM calls whose span will never be made: as many dropped spans (when spans are exported at
+    all), and `reason` in the report, unless an earlier cause is there already and `replace` is not set."""
+    if any(name == "traces" for name, _ in _providers):
+        ledger.add("dropped", "traces", count)
+        ledger.last_error = reason if replace else ledger.last_error or reason
 
 
 _LOGGING_HANDLERS = ("success_handler", "failure_handler")
@@ -603,11 +610,9 @@ def _count_litellm_backlog_drops(module: Any) -> None:
         if future.cancelled():
             # The handler itself, or `contextvars.Context.run` with the handler first.
             handler = args[0] if args and getattr(fn, "__name__", None) == "run" else fn
-            if getattr(handler, "__name__", None) in _LOGGING_HANDLERS and any(n == "traces" for n, _ in _providers):
-                ledger.add("dropped", "traces", 1)
-                ledger.last_error = ledger.last_error or (
-                    "LiteLLM's logging backlog was full: it dropped calls' callbacks "
-                    "(LOGGING_EXECUTOR_MAX_PENDING_TASKS raises the limit)")
+            if getattr(handler, "__name__", None) in _LOGGING_HANDLERS:
+                _calls_not_logged(1, "LiteLLM's logging backlog was full: it dropped calls' callbacks "
+                                     "(LOGGING_EXECUTOR_MAX_PENDING_TASKS raises the limit)")
         return future
 
     counting_submit._signoz_litellm = True  # type: ignore[attr-defined]
@@ -657,11 +662,10 @@ def _count_litellm_logging_timeouts(module: Any) -> None:
         call_id = _coroutine_calls.get(coroutine)
         with _awaited_lock:
             unlogged = call_id is not None and _awaited.pop(call_id, 0) is None
-        if unlogged and any(n == "traces" for n, _ in _providers):
-            ledger.add("dropped", "traces", 1)
-            ledger.last_error = ledger.last_error or (
-                f"LiteLLM stopped a call's logging at its {getattr(self, 'timeout', 20):g} s limit, before our logger "
-                "ran (a slower callback ahead of it; LOGGING_WORKER_MAX_TIME_PER_COROUTINE)")
+        if unlogged:
+            limit = getattr(self, "timeout", 20)
+            _calls_not_logged(1, f"LiteLLM stopped a call's logging at its {limit:g} s limit, before our logger ran "
+                                 "(a slower callback ahead of it; LOGGING_WORKER_MAX_TIME_PER_COROUTINE)")
         return timed_out(self, coroutine)
 
     _enqueue_task._signoz_litellm = True  # type: ignore[attr-defined]
