@@ -13,7 +13,8 @@ scripts/bench_batch.py on the same machine).
 The counted calls' spans are exported within the window, in one batch at its end (the job flushes its tracer
 provider before and after the calls; no timed export runs meanwhile): at valgrind's speed the usual one-second
 schedule would export a few spans at a time and overstate the per-export costs, which a real job spreads over
-hundreds of spans. Metric exports, once a minute whatever the number of calls, are left out. Instruction counts
+hundreds of spans. Metric exports, once a minute whatever the number of calls, are left out (the export
+interval is set to 10 minutes for both recipes; before, one would sometimes fall in a window). Instruction counts
 leave out what the CPU does not execute (cache misses, thread switches), so the milliseconds are an estimate (the
 code telemetry adds runs at fewer instructions per cycle than LiteLLM's own: timed, it costs more than this
 estimate); the ratio is exact for the build measured.
@@ -50,7 +51,10 @@ def instructions_per_call(recipe: str, receiver: Receiver, provider: FakeProvide
     out = os.path.join(workdir, f"callgrind.{recipe}.out")
     sync = os.path.join(workdir, f"sync.{recipe}")
     env = base_env(provider, {"CALLS": str(calls + 20), "SYNC": sync, "QUIET": "1",
-                              "OTEL_BSP_MAX_EXPORT_BATCH_SIZE": "512", "OTEL_BSP_SCHEDULE_DELAY": "600000"})
+                              "OTEL_BSP_MAX_EXPORT_BATCH_SIZE": "512", "OTEL_BSP_SCHEDULE_DELAY": "600000",
+                              # The periodic metric export (once a minute) is kept out of the window: at
+                              # valgrind's speed it would otherwise fall in some windows and not others.
+                              "OTEL_METRIC_EXPORT_INTERVAL": "600000"})
     cmd = command(recipe, receiver.grpc_endpoint, env)
     python = cmd.index(APP) - 1  # the job's interpreter, whatever launches it
     valgrind = ["valgrind", "--tool=callgrind", "--instr-atstart=no", "--dump-instr=no", f"--callgrind-out-file={out}"]

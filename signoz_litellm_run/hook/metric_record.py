@@ -1,0 +1,97 @@
+"""Make OpenTelemetry's histogram and counter records cheaper without changing what they record.
+
+A LiteLLM call records six measurements (five GenAI histograms, the HTTP client duration), about 12 us
+each, and half of that goes to two steps that redo the same work for the same attributes call after call:
+
+- Cleaning. The SDK copies a measurement's attributes through `_clean_attribute_value`, one call per
+  value and type checks per key. For a dict whose keys are non-empty `str` and whose values are exactly
+  `str`, `int`, `float`, `bool` or None, that function returns a plain copy of the dict, in order:
+  such a dict is now copied directly. Anything else (nested values, bytes, other key types, subclasses)
+  goes through the SDK's function, warnings included.
+- Hashing. Each record turns the attributes into the key of their time series (`_hash_attributes`:
+  sorted keys, each value tagged with its type name). For attributes whose values are exactly `str`,
+  `int` or `bool`, the key is now kept, looked up by the attributes' items and their types (so `True`,
+  `1` and `1.0` stay apart, as the type tag keeps them), up to 512 attribute sets; others are hashed as
+  before.
+
+Both only apply while the SDK's functions are the ones this was written against (the names their code
+uses, as in opentelemetry-sdk 1.45); otherwise nothing is changed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+_CLEAN_MODULE = "opentelemetry.sdk.metrics._internal.measurement"
+_HASH_MODULE = "opentelemetry.sdk.metrics._internal._view_instrument_match"
+_CLEAN_NAMES = ("isinstance", "NoneType", "bool", "int", "float", "bytes", "str", "len", "_logger", "warning",
+                "Sequence", "tuple", "Mapping", "items", "type", "_is_non_custom_str", "_clean_attribute_value",
+                "TYPE_CHECKING", "assert_never")
+_HASH_NAMES = ("isinstance", "NoneType", "str", "int", "float", "bool", "bytes", "type", "__name__", "Sequence",
+               "tuple", "Mapping", "sorted", "TYPE_CHECKING", "assert_never")
+_MAX_KEYS = 512  # attribute sets whose hash is kept (one per time series: a handful per model in practice)
+_PLAIN_VALUES = frozenset((str, int, float, bool, type(None)))  # returned as they are by the SDK's cleaning
+_KEPT_VALUES = frozenset((str, int, bool))  # equal values of one of these types hash alike
+_STR = frozenset((str,))
+
+
+def install() -> None:
+    import importlib
+
+    try:
+        clean_module = importlib.import_module(_CLEAN_MODULE)
+        hash_module = importlib.import_module(_HASH_MODULE)
+    except ImportError:
+        return
+    original_clean = getattr(clean_module, "_clean_attribute_value", None)
+    if _is_as_written(original_clean, _CLEAN_NAMES):
+        clean_module._clean_attribute_value = copy_plain(original_clean)
+    original_hash = getattr(hash_module, "_hash_attributes", None)
+    if _is_as_written(original_hash, _HASH_NAMES):
+        hash_module._hash_attributes = keep_hashes(original_hash)
+
+
+def _is_as_written(function: Any, names: tuple[str, ...]) -> bool:
+    code = getattr(function, "__code__", None)
+    return code is not None and code.co_names == names and not getattr(function, "_signoz_litellm", False)
+
+
+def copy_plain(original: Callable[[Any, Any], Any]) -> Callable[[Any, Any], Any]:
+    plain = _PLAIN_VALUES
+    only_str = _STR
+
+    def _clean_attribute_value(value: Any, max_string_value_length: int | None) -> Any:
+        if (type(value) is dict and max_string_value_length is None and plain.issuperset(map(type, value.values()))
+                and only_str.issuperset(map(type, value)) and "" not in value):
+            return dict(value)
+        return original(value, max_string_value_length)
+
+    _clean_attribute_value._signoz_litellm = True  # type: ignore[attr-defined]
+    _clean_attribute_value.__wrapped__ = original  # type: ignore[attr-defined]
+    return _clean_attribute_value
+
+
+def keep_hashes(original: Callable[[Any], Any], limit: int = _MAX_KEYS) -> Callable[[Any], Any]:
+    kept: dict[tuple[tuple[Any, ...], tuple[type, ...]], Any] = {}
+    kinds = _KEPT_VALUES
+    only_str = _STR
+
+    def _hash_attributes(value: Any) -> Any:
+        if type(value) is not dict:
+            return original(value)
+        value_types = tuple(map(type, value.values()))
+        if not kinds.issuperset(value_types) or not only_str.issuperset(map(type, value)):
+            return original(value)
+        key = (tuple(value.items()), value_types)
+        hashed = kept.get(key)
+        if hashed is None:
+            hashed = original(value)
+            if len(kept) < limit:
+                kept[key] = hashed
+        return hashed
+
+    _hash_attributes._signoz_litellm = True  # type: ignore[attr-defined]
+    _hash_attributes.__wrapped__ = original  # type: ignore[attr-defined]
+    _hash_attributes.kept = kept  # type: ignore[attr-defined]
+    return _hash_attributes
