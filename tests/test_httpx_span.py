@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import importlib
 import itertools
+import re
 import types
 
 import pytest
@@ -79,3 +80,294 @@ def test_patching_twice_wraps_once() -> None:
     httpx_span.patch(stand_in)
     assert stand_in._extract_parameters is once
     assert once.__wrapped__ is instrumentation._extract_parameters
+
+
+# -- our request wrappers against the instrumentation's own, on real requests to a server on loopback
+
+class _StatusServer:
+    """Answers GET/POST/... /status/<code> with that status, and keeps the last request's headers."""
+
+    def __init__(self) -> None:
+        import http.server
+        import threading
+
+        server = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def _answer(self) -> None:
+                server.headers = dict(self.headers)
+                length = int(self.headers.get("Content-Length") or 0)
+                self.rfile.read(length)
+                code = int(self.path.split("/status/")[1].split("?")[0]) if "/status/" in self.path else 200
+                body = b'{"ok": true}'
+                self.send_response(code)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            do_GET = do_POST = do_PURGE = do_DELETE = _answer
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        self.headers: dict[str, str] = {}
+        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.base = f"http://127.0.0.1:{self.httpd.server_address[1]}"
+        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+@pytest.fixture(scope="module")
+def status_server():  # type: ignore[no-untyped-def]
+    server = _StatusServer()
+    yield server
+    server.close()
+
+
+INSTRUMENTORS = {"httpx": "HTTPXClientInstrumentor", "httpx2": "HTTPX2ClientInstrumentor"}
+REQUESTS = [  # (method, path after the server's base URL, JSON body)
+    ("GET", "/status/200", None),
+    ("POST", "/v1/chat/completions", {"model": "m"}),
+    ("POST", "/status/404", {"a": 1}),
+    ("GET", "/status/500", None),
+    ("GET", "/status/302", None),  # not followed: a 302 response
+    ("PURGE", "/status/200", None),  # a method the conventions do not know: span "HTTP", method "_OTHER"
+    ("DELETE", "/status/204?api-version=1&sig=secret&x=%20y", None),  # a query with a key to redact
+]
+
+
+def _send_all(module, base: str, refused: str, asynchronous: bool, parent: bool) -> None:  # type: ignore[no-untyped-def]
+    from opentelemetry import trace
+
+    with_credentials = base.replace("http://", "http://user:pw@") + "/status/200"
+    targets = [(m, base + p, body) for m, p, body in REQUESTS] + [("GET", with_credentials, None)]
+    tracer = trace.get_tracer("test")
+
+    def sync() -> None:
+        with module.Client() as client:
+            for method, url, body in targets:
+                client.request(method, url, json=body)
+            with pytest.raises(module.ConnectError):
+                client.get(refused)
+
+    async def asynchronous_calls() -> None:
+        async with module.AsyncClient() as client:
+            for method, url, body in targets:
+                await client.request(method, url, json=body)
+            with pytest.raises(module.ConnectError):
+                await client.get(refused)
+
+    def run() -> None:
+        if asynchronous:
+            import asyncio
+
+            asyncio.run(asynchronous_calls())
+        else:
+            sync()
+
+    if parent:
+        with tracer.start_as_current_span("parent"):
+            run()
+    else:
+        run()
+
+
+def _unused_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _exported(module_name: str, lean: bool, send, **instrument_options):  # type: ignore[no-untyped-def]
+    """Spans and duration data points the instrumentation records for `send()`, with its wrappers or ours."""
+    from opentelemetry import trace
+    from opentelemetry.sdk.metrics import MeterProvider
+    from opentelemetry.sdk.metrics.export import InMemoryMetricReader
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+    exporter, reader = InMemorySpanExporter(), InMemoryMetricReader()
+    tracer_provider = TracerProvider()
+    tracer_provider.add_span_processor(SimpleSpanProcessor(exporter))
+    meter_provider = MeterProvider(metric_readers=[reader])
+    stand_in = type("StandIn", (getattr(instrumentation, INSTRUMENTORS[module_name]),), {})
+    if lean:
+        assert httpx_span.lean_wrappers(instrumentation, stand_in)
+    instrumentor = stand_in()
+    instrumentor.instrument(tracer_provider=tracer_provider, meter_provider=meter_provider, **instrument_options)
+    previous = trace._TRACER_PROVIDER
+    trace._TRACER_PROVIDER = tracer_provider  # the parent span's provider
+    try:
+        send()
+    finally:
+        trace._TRACER_PROVIDER = previous
+        instrumentor.uninstrument()
+    spans = [(s.name, s.kind, list(s.attributes.items()), s.status.status_code, s.status.description,
+              [(e.name, sorted(e.attributes)) for e in s.events], s.parent is not None)
+             for s in exporter.get_finished_spans()]
+    points = []
+    data = reader.get_metrics_data()
+    for resource_metrics in data.resource_metrics if data else []:
+        for scope_metrics in resource_metrics.scope_metrics:
+            for metric in scope_metrics.metrics:
+                for point in metric.data.data_points:
+                    points.append((metric.name, sorted(point.attributes.items(), key=repr), point.count))
+    tracer_provider.shutdown()
+    meter_provider.shutdown()
+    return spans, sorted(points, key=repr)
+
+
+@pytest.mark.parametrize("module_name", MODULES)
+@pytest.mark.parametrize("asynchronous", [False, True], ids=["sync", "async"])
+@pytest.mark.parametrize("parent", [False, True], ids=["root", "child"])
+def test_our_wrappers_record_what_the_instrumentations_record(status_server, module_name: str, asynchronous: bool,
+                                                              parent: bool) -> None:
+    module = importlib.import_module(module_name)
+    refused = f"http://127.0.0.1:{_unused_port()}/x"  # nothing listens there
+
+    def send() -> None:
+        _send_all(module, status_server.base, refused, asynchronous, parent)
+
+    theirs = _exported(module_name, False, send)
+    ours = _exported(module_name, True, send)
+    assert ours == theirs
+    spans, points = ours
+    names = [s[0] for s in spans if s[0] != "parent"]
+    assert len(names) == len(REQUESTS) + 2 and "HTTP" in names  # every request, the refused one included
+    assert {s[3].name for s in spans} >= {"UNSET", "ERROR"}
+    assert any(events for *_, events, _ in spans)  # the refused connection's exception event
+    assert sum(p[2] for p in points) == len(REQUESTS) + 1  # one duration per answered request
+
+
+@pytest.mark.parametrize("module_name", MODULES)
+def test_the_trace_context_travels_with_the_request(status_server, module_name: str) -> None:
+    module = importlib.import_module(module_name)
+    seen = []
+
+    def send() -> None:
+        with module.Client() as client:
+            client.get(status_server.base + "/status/200", headers={"X-Other": "kept"})
+        seen.append(dict(status_server.headers))
+
+    spans, _ = _exported(module_name, True, send)
+    assert spans and seen[0]["X-Other"] == "kept"
+    assert re.fullmatch(r"00-[0-9a-f]{32}-[0-9a-f]{16}-0[13]", seen[0]["traceparent"])
+
+
+@pytest.mark.parametrize("module_name", MODULES)
+@pytest.mark.parametrize("asynchronous", [False, True], ids=["sync", "async"])
+def test_suppressed_or_excluded_requests_get_no_span_either_way(status_server, module_name: str, asynchronous: bool,
+                                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    import asyncio
+
+    from opentelemetry.instrumentation.utils import suppress_http_instrumentation
+
+    module = importlib.import_module(module_name)
+    answers = []
+
+    async def send_async() -> None:
+        async with module.AsyncClient() as client:
+            with suppress_http_instrumentation():
+                answers.append((await client.get(status_server.base + "/status/200")).status_code)
+            answers.append((await client.get(status_server.base + "/excluded/path")).status_code)
+            answers.append((await client.get(status_server.base + "/status/201")).status_code)
+
+    def send() -> None:
+        if asynchronous:
+            asyncio.run(send_async())
+            return
+        with module.Client() as client:
+            with suppress_http_instrumentation():
+                answers.append(client.get(status_server.base + "/status/200").status_code)
+            answers.append(client.get(status_server.base + "/excluded/path").status_code)
+            answers.append(client.get(status_server.base + "/status/201").status_code)
+
+    monkeypatch.setenv("OTEL_PYTHON_HTTPX_EXCLUDED_URLS", "excluded/path")
+    theirs = _exported(module_name, False, send)
+    ours = _exported(module_name, True, send)
+    assert ours == theirs
+    assert [s[2][1][1].rsplit("/", 1)[-1] for s in ours[0]] == ["201"]
+    assert answers == [200, 200, 201] * 2  # the requests were sent, just not traced
+
+
+@pytest.mark.parametrize("module_name", MODULES)
+def test_hooks_go_to_the_instrumentations_wrapper(status_server, module_name: str) -> None:
+    module = importlib.import_module(module_name)
+    called = []
+
+    def request_hook(span, request) -> None:  # type: ignore[no-untyped-def]
+        called.append("request")
+        span.set_attribute("hooked", True)
+
+    def send() -> None:
+        with module.Client() as client:
+            client.get(status_server.base + "/status/200")
+
+    theirs = _exported(module_name, False, send, request_hook=request_hook)
+    ours = _exported(module_name, True, send, request_hook=request_hook)
+    assert ours == theirs and called == ["request", "request"]
+    assert ("hooked", True) in ours[0][0][2]
+
+
+@pytest.mark.parametrize("module_name", MODULES)
+@pytest.mark.parametrize("asynchronous", [False, True], ids=["sync", "async"])
+def test_other_configurations_go_to_the_instrumentations_wrapper(status_server, module_name: str, asynchronous: bool,
+                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    """New or both HTTP semantic conventions, captured headers, a URL the instrumentation parses again: the same
+    spans and metrics as the instrumentation's own wrapper gives (which ours would not give on its own)."""
+    from opentelemetry.instrumentation import _semconv
+
+    module = importlib.import_module(module_name)
+
+    def send() -> None:
+        with module.Client() as client:
+            client.get(status_server.base + "/status/200", headers={"X-Captured": "yes"})
+            with pytest.raises(module.HTTPError):
+                client.get("HTTP://127.0.0.1:80/x")  # nothing listens there; httpx keeps ":80" until parsed again
+
+    async def send_async() -> None:
+        async with module.AsyncClient() as client:
+            await client.get(status_server.base + "/status/200", headers={"X-Captured": "yes"})
+            with pytest.raises(module.HTTPError):
+                await client.get("HTTP://127.0.0.1:80/x")
+
+    def sender() -> None:
+        if asynchronous:
+            import asyncio
+
+            asyncio.run(send_async())
+        else:
+            send()
+
+    monkeypatch.setenv("OTEL_INSTRUMENTATION_HTTP_CAPTURE_HEADERS_CLIENT_REQUEST", "x-captured")
+    for mode in ("http/dup", ""):
+        monkeypatch.setenv("OTEL_SEMCONV_STABILITY_OPT_IN", mode)
+        monkeypatch.setattr(_semconv._OpenTelemetrySemanticConventionStability, "_initialized", False)
+        theirs = _exported(module_name, False, sender)
+        ours = _exported(module_name, True, sender)
+        assert ours == theirs
+        attributes = dict(ours[0][0][2])
+        assert attributes["http.request.header.x_captured"] == ("yes",)
+        assert ("url.full" in attributes) == (mode == "http/dup")
+        assert dict(ours[0][1][2])["http.url"] == "http://127.0.0.1/x"  # as parsed again, without the port
+    monkeypatch.undo()
+    _semconv._OpenTelemetrySemanticConventionStability._initialized = False
+
+
+def test_another_version_of_the_instrumentation_keeps_its_wrappers(monkeypatch: pytest.MonkeyPatch) -> None:
+    import opentelemetry.instrumentation.httpx.version as version
+
+    stand_in = type("StandIn", (instrumentation.HTTPXClientInstrumentor,), {})
+    monkeypatch.setattr(version, "__version__", "0.67b0")
+    assert not httpx_span.lean_wrappers(instrumentation, stand_in)
+    assert "_handle_request_wrapper" not in stand_in.__dict__
+    monkeypatch.undo()
+    assert httpx_span.lean_wrappers(instrumentation, stand_in)
+    assert not httpx_span.lean_wrappers(instrumentation, stand_in)  # ours are not wrapped twice

@@ -10,6 +10,14 @@
   (`URL(str(request.url))`, about 17 us a request). An httpx URL is immutable and parsing its text gives an
   equal URL, so the request's own URL object serves; except where httpx kept a scheme's default port it would
   drop on a second parse (`HTTP://host:80/`): such URLs are parsed again, as before.
+- The request is wrapped with less work. In its default configuration (the old HTTP semantic conventions,
+  no request or response hook, no header captured) the instrumentation's wrapper builds the same few
+  attributes through layers of helpers written for every configuration, makes a `RequestInfo` that only hooks
+  read, copies the URL, and sets the status code attribute and the span status twice. Our wrapper writes the
+  same span (name, kind, attributes in the same order, status, exception event) and the same duration metric
+  directly, and injects the trace headers with the instrumentation's own function (about 30 us a request, 0.11 M
+  instructions). Any other configuration, request or response goes to the instrumentation's wrapper; and none
+  of this is done unless the instrumentation is the version it was written and tested against.
 """
 
 from __future__ import annotations
@@ -20,6 +28,17 @@ from typing import Any
 MODULE = "opentelemetry.instrumentation.httpx"
 # httpx leaves these ports out of a URL it parses; a URL still holding one is parsed again.
 _DEFAULT_PORTS = {"ftp": 21, "http": 80, "https": 443, "ws": 80, "wss": 443}
+# The instrumentation our wrappers were written and tested against (tests/test_httpx_span.py compares them).
+_LEAN_FOR_VERSION = "0.66b1"
+_WRAPPER_NAMES = (
+    "is_http_instrumentation_enabled", "_extract_parameters", "url_disabled", "_normalize_url", "decode",
+    "_get_default_span_name", "_apply_request_client_attributes_to_span", "RequestInfo", "start_as_current_span",
+    "SpanKind", "CLIENT", "callable", "_inject_propagation_headers", "default_timer", "Exception", "getattr", "max",
+    "isinstance", "Response", "tuple", "_extract_response", "_apply_response_client_attributes_to_metrics",
+    "is_recording", "_apply_response_client_attributes_to_span", "ResponseInfo", "_report_new", "set_attribute",
+    "ERROR_TYPE", "type", "__qualname__", "with_traceback", "__traceback__", "_filter_semconv_duration_attrs",
+    "_client_duration_attrs_old", "_client_duration_attrs_new", "_StabilityMode", "DEFAULT", "record", "round",
+    "HTTP")
 
 
 def install() -> None:
@@ -31,6 +50,11 @@ def install() -> None:
 def patch(module: Any) -> None:
     _defer_header_normalising(module)
     _reuse_request_url(module)
+    # The class the httpx and httpx2 instrumentors share, which holds the wrappers.
+    instrumentor = getattr(module, "_BaseHTTPXClientInstrumentor", None) or getattr(module, "HTTPXClientInstrumentor",
+                                                                                      None)
+    if instrumentor is not None:
+        lean_wrappers(module, instrumentor)
 
 
 def _defer_header_normalising(module: Any) -> None:
@@ -92,3 +116,172 @@ class _OnFirstRead(Mapping[str, list[str]]):
 
     def __len__(self) -> int:
         return len(self._normalized())
+
+
+def lean_wrappers(module: Any, instrumentor: type) -> bool:
+    """Put our wrappers in place of `instrumentor`'s (the class the instrumentation binds them from) when the
+    instrumentation is the one they were written against; says whether it did."""
+    try:
+        from opentelemetry.instrumentation.httpx.version import __version__
+    except ImportError:
+        return False
+    if __version__ != _LEAN_FOR_VERSION:
+        return False
+    sync_original = _defined("_handle_request_wrapper", instrumentor)
+    async_original = _defined("_handle_async_request_wrapper", instrumentor)
+    if not isinstance(sync_original, staticmethod) or not isinstance(async_original, staticmethod):
+        return False
+    sync_original, async_original = sync_original.__func__, async_original.__func__
+    if any(getattr(f, "__code__", None) is None or f.__code__.co_names != _WRAPPER_NAMES or
+           getattr(f, "_signoz_litellm", False) for f in (sync_original, async_original)):
+        return False
+    sync_wrapper, async_wrapper = _make_wrappers(module, sync_original, async_original)
+    instrumentor._handle_request_wrapper = staticmethod(sync_wrapper)  # type: ignore[attr-defined]
+    instrumentor._handle_async_request_wrapper = staticmethod(async_wrapper)  # type: ignore[attr-defined]
+    return True
+
+
+def _defined(name: str, cls: type) -> Any:
+    """The attribute as the class or its nearest base defines it (a staticmethod stays one)."""
+    return next((klass.__dict__[name] for klass in cls.__mro__ if name in klass.__dict__), None)
+
+
+def _make_wrappers(otel: Any, sync_original: Callable[..., Any], async_original: Callable[..., Any]) -> tuple[
+        Callable[..., Any], Callable[..., Any]]:
+    from opentelemetry.instrumentation.utils import http_status_to_status_code
+    from opentelemetry.trace import SpanKind, Status
+    from opentelemetry.util.http import redact_url, sanitize_method
+
+    default_mode = otel._StabilityMode.DEFAULT
+    is_enabled = otel.is_http_instrumentation_enabled
+    span_name_of = otel._get_default_span_name
+    inject = otel._inject_propagation_headers
+    extract_response = otel._extract_response
+    filter_attributes = otel._filter_semconv_duration_attrs
+    old_names, new_names = otel._client_duration_attrs_old, otel._client_duration_attrs_new
+    client = SpanKind.CLIENT
+    timer = otel.default_timer
+
+    def plain_request(module: Any, args: tuple[Any, ...], kwargs: dict[str, Any], mode: Any, hooks: tuple[Any, ...],
+                      captured: tuple[Any, ...], histogram_new: Any) -> Any:
+        """The request, when ours is the same as the instrumentation's wrapper for it; else None."""
+        if (mode is not default_mode or histogram_new is not None or kwargs or len(args) != 1
+                or any(hook is not None for hook in hooks) or any(captured)):
+            return None
+        request = args[0]
+        if not isinstance(request, module.Request):
+            return None
+        # By default the span and the metric read only the URL's text and scheme, which a second parse keeps.
+        return request if type(request.url) is module.URL else None
+
+    def request_attributes(request: Any) -> tuple[str, dict[str, Any], dict[str, Any]]:
+        """Span name, span attributes and metric attributes, as the instrumentation sets them by default."""
+        method = request.method.encode().decode()
+        normalized = sanitize_method(method).strip()
+        url = request.url
+        span_attributes: dict[str, Any] = {}
+        metric_attributes: dict[str, Any] = {}
+        if normalized:
+            span_attributes["http.method"] = normalized
+        full = redact_url(str(url))
+        if full:
+            span_attributes["http.url"] = full
+        if normalized:
+            metric_attributes["http.method"] = normalized
+        if url.scheme:
+            metric_attributes["http.scheme"] = url.scheme
+        return span_name_of(method), span_attributes, metric_attributes
+
+    def response_attributes(module: Any, span: Any, metric_attributes: dict[str, Any], response: Any,
+                            sensitive_headers: Any) -> None:
+        if not isinstance(response, (module.Response, tuple)):
+            return
+        status_code, headers, _, _, http_version = extract_response(response)
+        if type(status_code) is int and status_code >= 0:
+            # What the instrumentation's two helpers leave: the code on the span and the metric, and the span's
+            # status (they set both twice, to the same values).
+            status = http_status_to_status_code(status_code, server_span=False)
+            if span.is_recording():
+                span.set_attribute("http.status_code", status_code)
+                span.set_status(Status(status))
+            metric_attributes["http.status_code"] = status_code
+            return
+        otel._apply_response_client_attributes_to_metrics(span, metric_attributes, status_code, http_version,
+                                                          default_mode)
+        if span.is_recording():
+            otel._apply_response_client_attributes_to_span(span, status_code, http_version, default_mode, module,
+                                                           headers, None, sensitive_headers)
+
+    def record(histogram: Any, elapsed: float, metric_attributes: dict[str, Any]) -> None:
+        if histogram is not None:
+            histogram.record(max(round(elapsed * 1000), 0),
+                             attributes=filter_attributes(metric_attributes, old_names, new_names, default_mode))
+
+    def _handle_request_wrapper(wrapped: Callable[..., Any], instance: Any, args: tuple[Any, ...],
+                                kwargs: dict[str, Any], **options: Any) -> Any:
+        module = options["module"]
+        request = plain_request(module, args, kwargs, options["sem_conv_opt_in_mode"],
+                                (options["request_hook"], options["response_hook"]),
+                                (options.get("captured_request_headers"), options.get("captured_response_headers")),
+                                options["duration_histogram_new"])
+        if request is None:
+            return sync_original(wrapped, instance, args, kwargs, **options)
+        if not is_enabled():
+            return wrapped(*args, **kwargs)
+        excluded = options["excluded_urls"]
+        if excluded and excluded.url_disabled(str(request.url)):
+            return wrapped(*args, **kwargs)
+        span_name, span_attributes, metric_attributes = request_attributes(request)
+        with options["tracer"].start_as_current_span(span_name, kind=client, attributes=span_attributes) as span:
+            exception = None
+            inject(request.headers, args, kwargs, module)
+            start = timer()
+            try:
+                response = wrapped(*args, **kwargs)
+            except Exception as exc:
+                exception = exc
+                response = getattr(exc, "response", None)
+            finally:
+                elapsed = max(timer() - start, 0)
+            response_attributes(module, span, metric_attributes, response, options.get("sensitive_headers"))
+            if exception:
+                raise exception.with_traceback(exception.__traceback__)
+            record(options["duration_histogram_old"], elapsed, metric_attributes)
+        return response
+
+    async def _handle_async_request_wrapper(wrapped: Callable[..., Any], instance: Any, args: tuple[Any, ...],
+                                            kwargs: dict[str, Any], **options: Any) -> Any:
+        module = options["module"]
+        request = plain_request(module, args, kwargs, options["sem_conv_opt_in_mode"],
+                                (options["async_request_hook"], options["async_response_hook"]),
+                                (options.get("captured_request_headers"), options.get("captured_response_headers")),
+                                options["duration_histogram_new"])
+        if request is None:
+            return await async_original(wrapped, instance, args, kwargs, **options)
+        if not is_enabled():
+            return await wrapped(*args, **kwargs)
+        excluded = options["excluded_urls"]
+        if excluded and excluded.url_disabled(str(request.url)):
+            return await wrapped(*args, **kwargs)
+        span_name, span_attributes, metric_attributes = request_attributes(request)
+        with options["tracer"].start_as_current_span(span_name, kind=client, attributes=span_attributes) as span:
+            exception = None
+            inject(request.headers, args, kwargs, module)
+            start = timer()
+            try:
+                response = await wrapped(*args, **kwargs)
+            except Exception as exc:
+                exception = exc
+                response = getattr(exc, "response", None)
+            finally:
+                elapsed = max(timer() - start, 0)
+            response_attributes(module, span, metric_attributes, response, options.get("sensitive_headers"))
+            if exception:
+                raise exception.with_traceback(exception.__traceback__)
+            record(options["duration_histogram_old"], elapsed, metric_attributes)
+        return response
+
+    for ours, theirs in ((_handle_request_wrapper, sync_original), (_handle_async_request_wrapper, async_original)):
+        ours._signoz_litellm = True  # type: ignore[attr-defined]
+        ours.__wrapped__ = theirs  # type: ignore[attr-defined]
+    return _handle_request_wrapper, _handle_async_request_wrapper

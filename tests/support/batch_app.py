@@ -17,7 +17,8 @@ TIMING=1                print "timing <median ms per call> <mean ms> <process CP
 POOL=<workers>          make one call, pause 2 s, then make the CALLS calls in a multiprocessing Pool of that many
                         fork workers, closed and joined (its workers end with os._exit(), skipping atexit)
 QUIET=1                 do not print "done <i>" lines
-SYNC=<path>             (scripts/bench_instructions.py) after 20 warm-up calls and a 2 s pause, export the spans
+SYNC=<path>             (scripts/bench_instructions.py) after 20 warm-up calls, a 2 s pause and until the process is
+                        idle (under a tenth of a CPU over 0.5 s, at most 300 s), export the spans
                         queued so far, print "ready <pid>" and wait for <path>.on; after the calls wait SETTLE
                         seconds (default 3) for LiteLLM's callbacks, export the calls' spans, print "settled" and
                         wait for <path>.off: the window in which a profiler counts the calls, their spans' export
@@ -68,6 +69,17 @@ def export_spans() -> None:
         flush()
 
 
+def _until_idle(most: float = 300) -> None:
+    """Wait (at most `most` seconds) until the process's threads use under a tenth of a CPU over half a second:
+    under callgrind, LiteLLM's one-time import on its callback thread can outlast the 2 s pause by far."""
+    deadline = time.monotonic() + most
+    while time.monotonic() < deadline:
+        cpu = time.process_time()
+        time.sleep(0.5)
+        if time.process_time() - cpu < 0.05:
+            return
+
+
 def run_sync() -> None:
     durations = []
     cpu_mark = 0.0
@@ -77,6 +89,7 @@ def run_sync() -> None:
             time.sleep(2)
             cpu_mark = time.process_time()
             if sync:
+                _until_idle()
                 export_spans()
                 print("ready", os.getpid(), flush=True)
                 _wait_for(sync + ".on")
