@@ -9,7 +9,7 @@ import random
 
 import pytest
 
-from signoz_litellm_run.hook import metric_record
+from signoz_litellm_run.hook import is_as_written, metric_record
 
 measurement = importlib.import_module(metric_record._CLEAN_MODULE)
 view_match = importlib.import_module(metric_record._HASH_MODULE)
@@ -106,14 +106,14 @@ def test_random_attributes(seed: int) -> None:
 
 
 def test_a_function_of_another_shape_is_left_alone() -> None:
-    assert metric_record._is_as_written(original_clean, metric_record._CLEAN_NAMES)
-    assert metric_record._is_as_written(original_hash, metric_record._HASH_NAMES)
+    assert is_as_written(original_clean, metric_record._CLEAN_NAMES)
+    assert is_as_written(original_hash, metric_record._HASH_NAMES)
 
     def other(value: object, limit: object = None) -> object:
         return value
 
-    assert not metric_record._is_as_written(other, metric_record._CLEAN_NAMES)
-    assert not metric_record._is_as_written(metric_record.copy_plain(original_clean), metric_record._CLEAN_NAMES)
+    assert not is_as_written(other, metric_record._CLEAN_NAMES)
+    assert not is_as_written(metric_record.copy_plain(original_clean), metric_record._CLEAN_NAMES)
 
 
 def _record_all(monkeypatch: pytest.MonkeyPatch, patched: bool) -> list:

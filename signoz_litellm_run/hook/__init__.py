@@ -6,3 +6,10 @@ import os
 def env_flag(name: str) -> bool:
     """A switch `run` set for the hook in the command's environment (`environment.child_updates`)."""
     return os.environ.get(name, "").strip().lower() in ("1", "true", "yes", "on")
+
+
+def is_as_written(function: object, names: tuple[str, ...]) -> bool:
+    """`function` is the library code a faster path of ours was written against: its code uses exactly `names`
+    (the names it looks up), and it is not already one of ours."""
+    code = getattr(function, "__code__", None)
+    return code is not None and code.co_names == names and not getattr(function, "_signoz_litellm", False)

@@ -25,6 +25,8 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
+from signoz_litellm_run.hook import is_as_written
+
 MODULE = "opentelemetry.instrumentation.httpx"
 # httpx leaves these ports out of a URL it parses; a URL still holding one is parsed again.
 _DEFAULT_PORTS = {"ftp": 21, "http": 80, "https": 443, "ws": 80, "wss": 443}
@@ -133,8 +135,7 @@ def lean_wrappers(module: Any, instrumentor: type) -> bool:
     if not isinstance(sync_original, staticmethod) or not isinstance(async_original, staticmethod):
         return False
     sync_original, async_original = sync_original.__func__, async_original.__func__
-    if any(getattr(f, "__code__", None) is None or f.__code__.co_names != _WRAPPER_NAMES or
-           getattr(f, "_signoz_litellm", False) for f in (sync_original, async_original)):
+    if not (is_as_written(sync_original, _WRAPPER_NAMES) and is_as_written(async_original, _WRAPPER_NAMES)):
         return False
     sync_wrapper, async_wrapper = _make_wrappers(module, sync_original, async_original)
     instrumentor._handle_request_wrapper = staticmethod(sync_wrapper)  # type: ignore[attr-defined]

@@ -40,7 +40,7 @@ import threading
 from collections import OrderedDict
 from typing import Any
 
-from signoz_litellm_run.hook import call_context, env_flag, litellm_json, shutdown
+from signoz_litellm_run.hook import call_context, env_flag, is_as_written, litellm_json, shutdown
 
 _logger = logging.getLogger("signoz_litellm")
 
@@ -305,7 +305,7 @@ def _patch_logger_class(otel_class: Any) -> None:
 
     # LiteLLM's own safe_set_attribute, as this was written against: cast to a primitive, then set. Only then
     # may a primitive value skip it (the cast leaves those as they are) and wait to be set with the others.
-    batching = original_safe_set_attribute.__code__.co_names == ("_cast_as_primitive_value_type", "set_attribute")
+    batching = is_as_written(original_safe_set_attribute, ("_cast_as_primitive_value_type", "set_attribute"))
 
     def set_attributes(self: Any, span: Any, kwargs: Any, response_obj: Any) -> Any:
         outer = getattr(_batches, "current", None)

@@ -23,6 +23,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from signoz_litellm_run.hook import is_as_written
+
 _CLEAN_MODULE = "opentelemetry.sdk.metrics._internal.measurement"
 _HASH_MODULE = "opentelemetry.sdk.metrics._internal._view_instrument_match"
 _CLEAN_NAMES = ("isinstance", "NoneType", "bool", "int", "float", "bytes", "str", "len", "_logger", "warning",
@@ -45,16 +47,11 @@ def install() -> None:
     except ImportError:
         return
     original_clean = getattr(clean_module, "_clean_attribute_value", None)
-    if _is_as_written(original_clean, _CLEAN_NAMES):
+    if is_as_written(original_clean, _CLEAN_NAMES):
         clean_module._clean_attribute_value = copy_plain(original_clean)
     original_hash = getattr(hash_module, "_hash_attributes", None)
-    if _is_as_written(original_hash, _HASH_NAMES):
+    if is_as_written(original_hash, _HASH_NAMES):
         hash_module._hash_attributes = keep_hashes(original_hash)
-
-
-def _is_as_written(function: Any, names: tuple[str, ...]) -> bool:
-    code = getattr(function, "__code__", None)
-    return code is not None and code.co_names == names and not getattr(function, "_signoz_litellm", False)
 
 
 def copy_plain(original: Callable[[Any, Any], Any]) -> Callable[[Any, Any], Any]:
