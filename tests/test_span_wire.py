@@ -132,6 +132,29 @@ def test_one_attribute_everywhere_an_attribute_can_be() -> None:
         assert encoder.request(keep.spans) == _otel_bytes(keep.spans)
 
 
+def test_sdk_spans_are_read_directly_and_other_spans_through_their_attributes() -> None:
+    from opentelemetry.sdk.trace import ReadableSpan
+
+    class Filtered(ReadableSpan):  # a span class of its own, showing fewer attributes than it holds
+        @property
+        def attributes(self):  # noqa: ANN202
+            return {k: v for k, v in (self._attributes or {}).items() if k != "secret"}
+
+    keep = _Keep()
+    tracer = _provider(Resource.create({"service.name": "views"}), keep).get_tracer("views")
+    with tracer.start_as_current_span("sdk", attributes={"gen_ai.system": "openai", "secret": "s"}):
+        pass
+    sdk_span = keep.spans[0]
+    filtered = Filtered(name="filtered", context=sdk_span.context, resource=sdk_span.resource,
+                        attributes=sdk_span._attributes, instrumentation_scope=sdk_span.instrumentation_scope,
+                        start_time=1, end_time=2)
+    encoder = span_wire._Encoder()
+    assert encoder.sdk_attributes is ReadableSpan.__dict__["attributes"]  # the direct read is on with SDK 1.45
+    for spans in ([sdk_span], [filtered], [sdk_span, filtered]):
+        assert encoder.request(spans) == _otel_bytes(spans)
+    assert b"secret" not in encoder.request([filtered]) and b"secret" in encoder.request([sdk_span])
+
+
 def test_an_empty_batch() -> None:
     assert span_wire.encode_request([]) == _otel_bytes([]) == b""
 

@@ -17,10 +17,11 @@ def start() -> None:
     _started = True
     try:
         _initialize_without_recursion()  # our distro arms LiteLLM (hook/distro.py)
-        from signoz_litellm_run.hook import metric_record, report, shutdown, span_wire
+        from signoz_litellm_run.hook import metric_record, report, shutdown, span_attributes, span_wire
 
         span_wire.install()
         metric_record.install()
+        span_attributes.install()
         shutdown.install()
         report.install()
     except Exception as exc:  # telemetry must never break the program

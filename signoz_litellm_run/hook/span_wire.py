@@ -114,6 +114,7 @@ class _Encoder:
     """The caches live here; one per process (they only hold bytes and a few long-lived objects)."""
 
     def __init__(self) -> None:
+        self.sdk_attributes = _sdk_attributes_view()
         self.keys: dict[str, bytes] = {}  # key -> encoded KeyValue.key field
         self.pairs: dict[tuple[bytes, str, type, Any], bytes] = {}  # (field tag, key, type, short value) -> field
         self.resources: dict[int, tuple[Any, bytes]] = {}  # id -> (resource, encoded Resource message)
@@ -218,7 +219,10 @@ class _Encoder:
             parts.append(b"\x39" + _pack_fixed64(start))
         if end:
             parts.append(b"\x41" + _pack_fixed64(end))
-        parts.extend(self.attributes(b"\x4a", span.attributes))
+        # The SDK's spans show their attributes through a read-only view, whose items are read one lookup at a
+        # time: the attributes it shows are read directly instead.
+        attributes = span._attributes if type(span).attributes is self.sdk_attributes else span.attributes
+        parts.extend(self.attributes(b"\x4a", attributes))
         if span.dropped_attributes:
             parts.append(b"\x50" + _varint(span.dropped_attributes))
         for event in span.events:
@@ -287,6 +291,20 @@ class _Encoder:
                 resource_parts.append(_len_field(b"\x1a", _utf8(resource.schema_url)))
             out.append(_len_field(b"\x0a", b"".join(resource_parts)))
         return b"".join(out)
+
+
+def _sdk_attributes_view() -> Any:
+    """The SDK's `ReadableSpan.attributes` while it is a read-only view of the span's `_attributes` (SDK 1.45)."""
+    from signoz_litellm_run.hook import is_as_written
+
+    try:
+        from opentelemetry.sdk.trace import ReadableSpan
+    except ImportError:
+        return None
+    view = ReadableSpan.__dict__.get("attributes")
+    if isinstance(view, property) and is_as_written(view.fget, ("MappingProxyType", "_attributes")):
+        return view
+    return None
 
 
 def _index_of(entries: list[Any], key: Any, new: Callable[[], Any]) -> int:
