@@ -247,6 +247,32 @@ def test_our_wrappers_record_what_the_instrumentations_record(status_server, mod
 
 
 @pytest.mark.parametrize("module_name", MODULES)
+def test_kept_span_names_and_attributes_follow_the_all_methods_setting(status_server, module_name: str,
+                                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    """Ours keeps each request's span name and attributes; a method the conventions do not know is named by
+    OTEL_PYTHON_INSTRUMENTATION_HTTP_CAPTURE_ALL_METHODS, read at each request: the same request, with the
+    setting changed in between, is named as the instrumentation names it."""
+    module = importlib.import_module(module_name)
+    setting = "OTEL_PYTHON_INSTRUMENTATION_HTTP_CAPTURE_ALL_METHODS"
+
+    def send() -> None:
+        with module.Client() as client:
+            for capture_all in (None, "true", None):
+                if capture_all is None:
+                    monkeypatch.delenv(setting, raising=False)
+                else:
+                    monkeypatch.setenv(setting, capture_all)
+                for _ in range(2):
+                    client.request("PURGE", status_server.base + "/status/200")
+
+    theirs = _exported(module_name, False, send)
+    ours = _exported(module_name, True, send)
+    assert ours == theirs
+    assert [s[0] for s in ours[0]] == ["HTTP", "HTTP", "PURGE", "PURGE", "HTTP", "HTTP"]
+    assert [dict(s[2])["http.method"] for s in ours[0]] == ["_OTHER"] * 2 + ["PURGE"] * 2 + ["_OTHER"] * 2
+
+
+@pytest.mark.parametrize("module_name", MODULES)
 def test_the_trace_context_travels_with_the_request(status_server, module_name: str) -> None:
     module = importlib.import_module(module_name)
     seen = []
@@ -298,22 +324,39 @@ def test_suppressed_or_excluded_requests_get_no_span_either_way(status_server, m
 
 
 @pytest.mark.parametrize("module_name", MODULES)
-def test_hooks_go_to_the_instrumentations_wrapper(status_server, module_name: str) -> None:
+@pytest.mark.parametrize("kind", ["request", "response"])
+def test_hooks_go_to_the_instrumentations_wrapper(status_server, module_name: str, kind: str) -> None:
     module = importlib.import_module(module_name)
     called = []
 
-    def request_hook(span, request) -> None:  # type: ignore[no-untyped-def]
-        called.append("request")
-        span.set_attribute("hooked", True)
+    def hook(span, *args) -> None:  # type: ignore[no-untyped-def]
+        called.append(kind)
+        span.set_attribute("hooked", kind)
 
     def send() -> None:
         with module.Client() as client:
             client.get(status_server.base + "/status/200")
 
-    theirs = _exported(module_name, False, send, request_hook=request_hook)
-    ours = _exported(module_name, True, send, request_hook=request_hook)
-    assert ours == theirs and called == ["request", "request"]
-    assert ("hooked", True) in ours[0][0][2]
+    theirs = _exported(module_name, False, send, **{f"{kind}_hook": hook})
+    ours = _exported(module_name, True, send, **{f"{kind}_hook": hook})
+    assert ours == theirs and called == [kind, kind]
+    assert ("hooked", kind) in ours[0][0][2]
+
+
+@pytest.mark.parametrize("module_name", MODULES)
+def test_a_captured_response_header_goes_to_the_instrumentations_wrapper(status_server, module_name: str,
+                                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    module = importlib.import_module(module_name)
+
+    def send() -> None:
+        with module.Client() as client:
+            client.get(status_server.base + "/status/200")
+
+    monkeypatch.setenv("OTEL_INSTRUMENTATION_HTTP_CAPTURE_HEADERS_CLIENT_RESPONSE", "content-length")
+    theirs = _exported(module_name, False, send)
+    ours = _exported(module_name, True, send)
+    assert ours == theirs
+    assert "http.response.header.content_length" in dict(ours[0][0][2])
 
 
 @pytest.mark.parametrize("module_name", MODULES)
