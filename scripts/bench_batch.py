@@ -15,6 +15,7 @@ interleaved runs), and the per-call cost over uninstrumented LiteLLM (sync compl
 20 warm-up calls per run, --repeat interleaved runs in an order that turns each round; the median over runs of
 each run's median call time, of its mean call time, and of its process CPU time per call, all threads), and the
 same median call and CPU per call with a provider answering in 20 ms (200 calls per run; --quick skips).
+Each round's per-call figures are also printed on stderr, to show how far the host's load moves them.
 
 Per-call timing is noisy on a small machine: the job, the fake provider and the receiver share the CPUs, and
 LiteLLM's callbacks and the exporters run on threads of the job. With two or more CPUs the job is pinned to the
@@ -172,6 +173,10 @@ def per_call_rows(rows: dict[str, dict[str, str]], recipes: tuple[str, ...], rec
         # The order turns each round, so drift and any after-effect of the previous run fall on every recipe alike.
         for recipe in order[i % len(order):] + order[:i % len(order)]:
             per_call[recipe].append(per_call_ms(recipe, receiver, provider, calls))
+        # Each round's figures, so the spread from one round to the next (the host's load) can be seen.
+        print(f"  round {i + 1}{label}: median call / CPU per call, ms: "
+              + ", ".join(f"{r} {per_call[r][-1][0]:.2f} / {per_call[r][-1][2]:.2f}" for r in order),
+              file=sys.stderr, flush=True)
     figures = {recipe: [statistics.median(run[i] for run in runs) for i in range(3)]
                for recipe, runs in per_call.items()}
     bare = figures["bare"]

@@ -17,8 +17,9 @@
   same span (name, kind, attributes in the same order, status, exception event) and the same duration metric
   directly, and injects the trace headers with the instrumentation's own function (about 30 us a request, 0.12 M
   instructions). The span name and attributes of a request depend only on its method and URL (and on whether
-  all methods are kept): they are worked out once for each of up to 256 requests (0.06 M instructions). Any other configuration, request or response goes to the instrumentation's wrapper; and none
-  of this is done unless the instrumentation is the version it was written and tested against.
+  all methods are kept): they are worked out once for each of up to 256 requests (0.06 M instructions). Any
+  other configuration, request or response goes to the instrumentation's wrapper; and none of this is done
+  unless the instrumentation is the version it was written and tested against.
 """
 
 from __future__ import annotations
@@ -152,10 +153,10 @@ def _defined(name: str, cls: type) -> Any:
 
 def _make_wrappers(otel: Any, sync_original: Callable[..., Any], async_original: Callable[..., Any]) -> tuple[
         Callable[..., Any], Callable[..., Any]]:
-    from opentelemetry.instrumentation.utils import http_status_to_status_code
-    from opentelemetry.trace import SpanKind, Status
     from os import environ
 
+    from opentelemetry.instrumentation.utils import http_status_to_status_code
+    from opentelemetry.trace import SpanKind, Status
     from opentelemetry.util.http import OTEL_PYTHON_INSTRUMENTATION_HTTP_CAPTURE_ALL_METHODS as ALL_METHODS
     from opentelemetry.util.http import redact_url, sanitize_method
 
