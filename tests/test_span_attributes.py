@@ -11,7 +11,7 @@ from collections import OrderedDict
 import pytest
 from opentelemetry import attributes as otel_attributes
 
-from signoz_litellm_run.hook import is_as_written, span_attributes
+from signoz_litellm_run.hook import is_as_written, metric_record, span_attributes
 from tests.test_metric_record import CHOSEN, Name, _random_attributes
 
 BoundedAttributes = otel_attributes.BoundedAttributes
@@ -21,7 +21,7 @@ original_set_items = BoundedAttributes._set_items
 
 def _ours() -> types.SimpleNamespace:
     """A module as install() leaves it: the fast cleaning, and _set_items built on it."""
-    module = types.SimpleNamespace(_clean_attribute_value=span_attributes.copy_plain(original_clean))
+    module = types.SimpleNamespace(_clean_attribute_value=metric_record.copy_plain(original_clean))
     return types.SimpleNamespace(module=module, set_items=span_attributes.set_all(original_set_items, module))
 
 

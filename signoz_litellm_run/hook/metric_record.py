@@ -46,12 +46,18 @@ def install() -> None:
         hash_module = importlib.import_module(_HASH_MODULE)
     except ImportError:
         return
-    original_clean = getattr(clean_module, "_clean_attribute_value", None)
-    if is_as_written(original_clean, _CLEAN_NAMES):
-        clean_module._clean_attribute_value = copy_plain(original_clean)
+    copy_plain_in(clean_module)
     original_hash = getattr(hash_module, "_hash_attributes", None)
     if is_as_written(original_hash, _HASH_NAMES):
         hash_module._hash_attributes = keep_hashes(original_hash)
+
+
+def copy_plain_in(module: Any) -> None:
+    """Give `module` the faster cleaning while its `_clean_attribute_value` is the SDK's, as written against (the
+    metric measurements' module here; OpenTelemetry's attributes module in hook/span_attributes.py)."""
+    original = getattr(module, "_clean_attribute_value", None)
+    if is_as_written(original, _CLEAN_NAMES):
+        module._clean_attribute_value = copy_plain(original)
 
 
 def copy_plain(original: Callable[[Any, Any], Any]) -> Callable[[Any, Any], Any]:

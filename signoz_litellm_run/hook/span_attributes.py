@@ -21,7 +21,7 @@ from collections.abc import Callable
 from typing import Any
 
 from signoz_litellm_run.hook import is_as_written
-from signoz_litellm_run.hook.metric_record import _CLEAN_NAMES, copy_plain
+from signoz_litellm_run.hook.metric_record import copy_plain_in
 
 _SET_ITEMS_NAMES = ("_raise_if_immutable", "maxlen", "_lock", "dropped", "len", "_clean_attribute_value",
                     "max_value_len", "items", "_setitem_locked")
@@ -33,9 +33,7 @@ def install() -> None:
         from opentelemetry import attributes
     except ImportError:
         return
-    original_clean = getattr(attributes, "_clean_attribute_value", None)
-    if is_as_written(original_clean, _CLEAN_NAMES):
-        attributes._clean_attribute_value = copy_plain(original_clean)
+    copy_plain_in(attributes)
     bounded = getattr(attributes, "BoundedAttributes", None)
     original_set_items = getattr(bounded, "_set_items", None)
     if (is_as_written(original_set_items, _SET_ITEMS_NAMES)
