@@ -23,6 +23,8 @@ import sys
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
+from signoz_litellm_run.hook import is_as_written
+
 _pack_double = struct.Struct("<d").pack
 _pack_fixed64 = struct.Struct("<Q").pack
 _MAX_CACHED = 1024  # entries per cache (~250 KB at most); once full, new keys and values are encoded each time
@@ -295,8 +297,6 @@ class _Encoder:
 
 def _sdk_attributes_view() -> Any:
     """The SDK's `ReadableSpan.attributes` while it is a read-only view of the span's `_attributes` (SDK 1.45)."""
-    from signoz_litellm_run.hook import is_as_written
-
     try:
         from opentelemetry.sdk.trace import ReadableSpan
     except ImportError:
