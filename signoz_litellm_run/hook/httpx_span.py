@@ -184,29 +184,29 @@ def _make_wrappers(otel: Any, sync_original: Callable[..., Any], async_original:
 
     named: dict[tuple[Any, str, str | None], tuple[str, dict[str, Any], dict[str, Any]]] = {}
 
-    def request_attributes(request: Any) -> tuple[str, dict[str, Any], dict[str, Any]]:
+    def request_attributes(request: Any, text: str) -> tuple[str, dict[str, Any], dict[str, Any]]:
         """Span name, span attributes and metric attributes, as the instrumentation sets them by default: they
         depend only on the method, the URL's text and whether all methods are kept, so they are kept for up to 256
-        of those (a LiteLLM program calls the same few endpoints again and again); handed out as copies."""
-        url = request.url
-        key = (request.method, str(url), environ.get(ALL_METHODS))
+        of those (a LiteLLM program calls the same few endpoints again and again); handed out as copies. `text`
+        is the URL's text."""
+        key = (request.method, text, environ.get(ALL_METHODS))
         found = named.get(key)
         if found is None:
-            found = attributes_of(request.method, url)
+            found = attributes_of(request.method, request.url, text)
             if len(named) < _MAX_NAMED:
                 named[key] = found
         span_name, span_attributes, metric_attributes = found
         # Copies: each response completes its metric attributes, and requests may run on several threads at once.
         return span_name, dict(span_attributes), dict(metric_attributes)
 
-    def attributes_of(request_method: Any, url: Any) -> tuple[str, dict[str, Any], dict[str, Any]]:
+    def attributes_of(request_method: Any, url: Any, text: str) -> tuple[str, dict[str, Any], dict[str, Any]]:
         method = request_method.encode().decode()
         normalized = sanitize_method(method).strip()
         span_attributes: dict[str, Any] = {}
         metric_attributes: dict[str, Any] = {}
         if normalized:
             span_attributes["http.method"] = normalized
-        full = redact_url(str(url))
+        full = redact_url(text)
         if full:
             span_attributes["http.url"] = full
         if normalized:
@@ -236,7 +236,8 @@ def _make_wrappers(otel: Any, sync_original: Callable[..., Any], async_original:
                                                            headers, None, sensitive_headers)
 
     def begin(args: tuple[Any, ...], kwargs: dict[str, Any], options: dict[str, Any], *hooks: Any) -> Any:
-        """THEIRS (the instrumentation's wrapper serves this request), UNTRACED, or the request to trace."""
+        """THEIRS (the instrumentation's wrapper serves this request), UNTRACED, or the request to trace and its
+        URL's text."""
         request = plain_request(options["module"], args, kwargs, options["sem_conv_opt_in_mode"], hooks,
                                 (options.get("captured_request_headers"), options.get("captured_response_headers")),
                                 options["duration_histogram_new"])
@@ -244,10 +245,11 @@ def _make_wrappers(otel: Any, sync_original: Callable[..., Any], async_original:
             return THEIRS
         if not is_enabled():
             return UNTRACED
+        text = str(request.url)
         excluded = options["excluded_urls"]
-        if excluded and excluded.url_disabled(str(request.url)):
+        if excluded and excluded.url_disabled(text):
             return UNTRACED
-        return request
+        return request, text
 
     def sending(request: Any, args: tuple[Any, ...], kwargs: dict[str, Any], options: dict[str, Any]) -> float:
         inject(request.headers, args, kwargs, options["module"])
@@ -264,12 +266,13 @@ def _make_wrappers(otel: Any, sync_original: Callable[..., Any], async_original:
 
     def _handle_request_wrapper(wrapped: Callable[..., Any], instance: Any, args: tuple[Any, ...],
                                 kwargs: dict[str, Any], **options: Any) -> Any:
-        request = begin(args, kwargs, options, options["request_hook"], options["response_hook"])
-        if request is THEIRS:
+        traced = begin(args, kwargs, options, options["request_hook"], options["response_hook"])
+        if traced is THEIRS:
             return sync_original(wrapped, instance, args, kwargs, **options)
-        if request is UNTRACED:
+        if traced is UNTRACED:
             return wrapped(*args, **kwargs)
-        span_name, span_attributes, metric_attributes = request_attributes(request)
+        request, text = traced
+        span_name, span_attributes, metric_attributes = request_attributes(request, text)
         with options["tracer"].start_as_current_span(span_name, kind=client, attributes=span_attributes) as span:
             start = sending(request, args, kwargs, options)
             try:
@@ -283,12 +286,13 @@ def _make_wrappers(otel: Any, sync_original: Callable[..., Any], async_original:
 
     async def _handle_async_request_wrapper(wrapped: Callable[..., Any], instance: Any, args: tuple[Any, ...],
                                             kwargs: dict[str, Any], **options: Any) -> Any:
-        request = begin(args, kwargs, options, options["async_request_hook"], options["async_response_hook"])
-        if request is THEIRS:
+        traced = begin(args, kwargs, options, options["async_request_hook"], options["async_response_hook"])
+        if traced is THEIRS:
             return await async_original(wrapped, instance, args, kwargs, **options)
-        if request is UNTRACED:
+        if traced is UNTRACED:
             return await wrapped(*args, **kwargs)
-        span_name, span_attributes, metric_attributes = request_attributes(request)
+        request, text = traced
+        span_name, span_attributes, metric_attributes = request_attributes(request, text)
         with options["tracer"].start_as_current_span(span_name, kind=client, attributes=span_attributes) as span:
             start = sending(request, args, kwargs, options)
             try:
