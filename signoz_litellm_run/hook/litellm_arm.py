@@ -23,7 +23,9 @@ Guarantees, whatever the program does with LiteLLM's callback lists:
   text at about half the cost (hook/litellm_json.py);
 - the ~30 attributes LiteLLM sets one by one on each `litellm_request` span (each through two of its own
   calls, then the span's lock and OpenTelemetry's per-attribute checks) are collected while LiteLLM builds
-  them and set together, once, when it is done: the same attributes, with the same values, for half the cost;
+  them, those it sets on the span itself included, and set together with the dashboard aliases, once, when
+  it is done: the same attributes, values and order, for half the cost (a span that could fill up, or has
+  ended, gets each set made again as LiteLLM made it);
 - LiteLLM's `raw_gen_ai_request` span (the provider's raw request and response, under every
   `litellm_request`) is not made unless `--raw-request-span` set SIGNOZ_LITELLM_RAW_REQUEST_SPAN: it
   repeats the prompt and completion its parent carries, and building, parsing and exporting it cost
@@ -38,6 +40,7 @@ import logging
 import sys
 import threading
 from collections import OrderedDict
+from types import MappingProxyType
 from typing import Any
 
 from signoz_litellm_run.hook import call_context, env_flag, is_as_written, litellm_json, shutdown
@@ -304,35 +307,33 @@ def _patch_logger_class(otel_class: Any) -> None:
         return wrapper
 
     # LiteLLM's own safe_set_attribute, as this was written against: cast to a primitive, then set. Only then
-    # may a primitive value skip it (the cast leaves those as they are) and wait to be set with the others.
+    # may a value be cast here, at the same point, and wait to be set with the others (a primitive skips the
+    # cast: it leaves those as they are).
     batching = is_as_written(original_safe_set_attribute, ("_cast_as_primitive_value_type", "set_attribute"))
 
     def set_attributes(self: Any, span: Any, kwargs: Any, response_obj: Any) -> Any:
         outer = getattr(_batches, "current", None)
-        batch: tuple[Any, dict[str, Any]] = (span, {})
+        batch: tuple[Any, list[tuple[Any, Any]]] = (span, [])
         _batches.current = batch
+        own = _collect_span_sets(span, batch[1])
         try:
             result = original_set_attributes(self, span, kwargs, response_obj)
-        finally:
+        except BaseException:
             _batches.current = outer
-            if batch[1]:
-                span.set_attributes(batch[1])
-        attributes = getattr(span, "attributes", None)
-        if attributes:
-            for source, alias in DASHBOARD_ALIASES:
-                value = attributes.get(source)
-                if value is not None and alias not in attributes:
-                    span.set_attribute(alias, value)
+            _set_collected(span, own, batch[1], aliases=False)
+            raise
+        _batches.current = outer
+        _set_collected(span, own, batch[1], aliases=True)
         return result
 
     def safe_set_attribute(self: Any, span: Any, key: str, value: Any) -> None:
         if value is None:  # LiteLLM would write None as ""
             return
         batch = getattr(_batches, "current", None)
-        if batching and batch is not None and batch[0] is span and type(value) in _PRIMITIVE_TYPES:
-            pending = batch[1]
-            pending.pop(key, None)  # a key set again moves last, as on the span
-            pending[key] = value
+        if batching and batch is not None and batch[0] is span:
+            if type(value) not in _PRIMITIVE_TYPES:
+                value = self._cast_as_primitive_value_type(value)
+            batch[1].append((key, value))
         else:
             original_safe_set_attribute(self, span, key, value)
 
@@ -349,6 +350,74 @@ def _patch_logger_class(otel_class: Any) -> None:
         otel_class._maybe_log_raw_request = _no_raw_request_span
     _bound_metric_attributes(otel_class)
     otel_class._signoz_litellm_patched = True
+
+
+_SETS = ("set_attribute", "set_attributes")
+_MAPPING = object()  # marks a mapping LiteLLM set on the span itself, among the collected (key, value) pairs
+
+
+def _collect_span_sets(span: Any, collected: list[tuple[Any, Any]]) -> dict[str, Any] | None:
+    """While LiteLLM's set_attributes runs, what it sets on the span itself (the routing attributes, in one
+    mapping) is collected too, in its place among the others, so each attribute is set in the order LiteLLM
+    set it. Returns the span's own attributes dict, or None (nothing collected from the span)."""
+    own = getattr(span, "__dict__", None)
+    if type(own) is not dict or any(name in own for name in _SETS):
+        return None
+    own["set_attribute"] = lambda key, value: collected.append((key, value))
+    own["set_attributes"] = lambda attributes: collected.append((_MAPPING, attributes))
+    return own
+
+
+def _set_collected(span: Any, own: dict[str, Any] | None, collected: list[tuple[Any, Any]], aliases: bool) -> None:
+    """Set the attributes collected while LiteLLM's set_attributes ran, in the order it set them; then, with
+    `aliases`, the dashboard alias of each token attribute the span has and whose alias it has not.
+
+    On an SDK span that is still recording and cannot fill up, this is one step: a key set again moves last
+    (as on the span), the aliases are worked out from the span's attributes and the collected ones, and all
+    are set together. That is what setting them one by one gives, without a locked set, a cleaning call and
+    look-ups through the span's read-only view for each. Any other span (one that could fill up drops its
+    oldest attributes as it goes; an ended one warns at each set) gets each set made again, as LiteLLM made it."""
+    if own is not None:
+        for name in _SETS:
+            own.pop(name, None)
+    bounded = getattr(span, "_attributes", None)
+    current = getattr(bounded, "_dict", None)
+    maxlen = getattr(bounded, "maxlen", 0)
+    if type(current) is dict and getattr(span, "_end_time", 0) is None:
+        pending: dict[str, Any] = {}  # a key set again: its last value, in its last place
+        for key, value in collected:
+            if key is not _MAPPING:
+                if key in pending:
+                    del pending[key]
+                pending[key] = value
+            elif type(value) is dict or type(value) is MappingProxyType:
+                for inner_key, inner_value in value.items():
+                    if inner_key in pending:
+                        del pending[inner_key]
+                    pending[inner_key] = inner_value
+            else:
+                break  # some other mapping: set as LiteLLM set it
+        else:
+            if maxlen is None or len(current) + len(pending) + len(DASHBOARD_ALIASES) <= maxlen:
+                if aliases:
+                    for source, alias in DASHBOARD_ALIASES:
+                        value = pending[source] if source in pending else current.get(source)
+                        if value is not None and alias not in pending and alias not in current:
+                            pending[alias] = value
+                if pending:
+                    span.set_attributes(pending)
+                return
+    for key, value in collected:
+        if key is _MAPPING:
+            span.set_attributes(value)
+        else:
+            span.set_attribute(key, value)
+    attributes = getattr(span, "attributes", None) if aliases else None
+    if attributes:
+        for source, alias in DASHBOARD_ALIASES:
+            value = attributes.get(source)
+            if value is not None and alias not in attributes:
+                span.set_attribute(alias, value)
 
 
 def _no_raw_request_span(self: Any, *args: Any, **kwargs: Any) -> None:

@@ -1,0 +1,209 @@
+"""hook/litellm_arm.py's collected span attributes, in this process, against setting each one as LiteLLM does.
+
+The logger classes here copy the methods of LiteLLM's OpenTelemetry logger that the hook wraps, as LiteLLM writes
+them (`safe_set_attribute` casts, then sets), so the hook treats them as it treats LiteLLM's. A real LiteLLM call's
+span is compared the same way end to end in test_run_e2e.py."""
+
+from __future__ import annotations
+
+import enum
+import logging
+import random
+from collections import OrderedDict
+from types import MappingProxyType
+from typing import Any
+
+import pytest
+from opentelemetry.sdk.trace import SpanLimits, TracerProvider
+
+from signoz_litellm_run.hook import litellm_arm
+
+ALIASES = litellm_arm.DASHBOARD_ALIASES
+SOURCES = [source for source, _ in ALIASES]
+
+
+class Kind(str, enum.Enum):
+    COMPLETION = "completion"
+
+
+class _Logger:
+    """What the hook wraps in LiteLLM's OpenTelemetry logger. `set_attributes` replays kwargs["steps"]: a key and
+    value set through safe_set_attribute, ("direct", mapping) set on the span itself, or ("raise", None)."""
+
+    def _get_span_context(self, kwargs: Any, default_span: Any = None) -> Any:
+        return None, None
+
+    def set_attributes(self, span: Any, kwargs: Any, response_obj: Any) -> None:
+        for key, value in kwargs["steps"]:
+            if key == "direct":
+                span.set_attributes(value)
+            elif key == "raise":
+                raise RuntimeError("LiteLLM failed part way")
+            else:
+                self.safe_set_attribute(span=span, key=key, value=value)
+
+    # The two below as LiteLLM 1.110 writes them.
+    def _cast_as_primitive_value_type(self, value: object) -> str | bool | int | float:
+        if value is None:
+            return ""
+        if isinstance(value, (str, bool, int, float)):
+            return value
+        try:
+            return str(value)
+        except Exception:
+            return ""
+
+    def safe_set_attribute(self, span: Any, key: str, value: Any):
+        primitive_value = self._cast_as_primitive_value_type(value)
+        span.set_attribute(key, primitive_value)
+
+
+class Patched(_Logger):
+    pass
+
+
+class OneByOne(_Logger):
+    """The reference: each attribute set when LiteLLM sets it (None skipped, as the hook does), then each alias."""
+
+    def set_attributes(self, span: Any, kwargs: Any, response_obj: Any) -> None:
+        super().set_attributes(span, kwargs, response_obj)
+        attributes = getattr(span, "attributes", None)
+        if attributes:
+            for source, alias in ALIASES:
+                value = attributes.get(source)
+                if value is not None and alias not in attributes:
+                    span.set_attribute(alias, value)
+
+    def safe_set_attribute(self, span: Any, key: str, value: Any):
+        if value is not None:
+            super().safe_set_attribute(span, key, value)
+
+
+litellm_arm._patch_logger_class(Patched)
+
+
+def _span_after(logger: _Logger, steps: list, limit: int | None, at_start: dict | None, end_first: bool,
+                caplog: pytest.LogCaptureFixture, value_limit: int | None = None) -> tuple:
+    provider = TracerProvider(span_limits=SpanLimits(max_span_attributes=limit, max_attribute_length=value_limit))
+    span = provider.get_tracer("test").start_span("litellm_request", attributes=at_start)
+    if end_first:
+        span.end()
+    caplog.clear()
+    raised = None
+    with caplog.at_level(logging.WARNING):
+        try:
+            type(logger).set_attributes(logger, span, {"steps": steps}, None)
+        except RuntimeError as exc:
+            raised = str(exc)
+    return list(span.attributes.items()), span.dropped_attributes, raised, bool(caplog.records)
+
+
+def _compare(steps: list, caplog: pytest.LogCaptureFixture, limit: int | None = 128, at_start: dict | None = None,
+             end_first: bool = False, value_limit: int | None = None) -> list:
+    ours = _span_after(Patched(), steps, limit, at_start, end_first, caplog, value_limit)
+    theirs = _span_after(OneByOne(), steps, limit, at_start, end_first, caplog, value_limit)
+    assert ours == theirs
+    return theirs[0]
+
+
+def test_the_hook_is_on_the_copied_methods() -> None:
+    assert getattr(Patched.set_attributes, "__wrapped__", None) is _Logger.set_attributes
+    assert getattr(Patched.safe_set_attribute, "__wrapped__", None) is _Logger.safe_set_attribute
+
+
+def test_a_call_gets_its_attributes_in_order_then_the_aliases(caplog: pytest.LogCaptureFixture) -> None:
+    steps = [("metadata.user_api_key_hash", None), ("metadata.applied_guardrails", []),
+             ("metadata.usage_object", {"prompt_tokens": 2}), ("llm.request.type", Kind.COMPLETION),
+             ("gen_ai.system", "openai"), ("direct", MappingProxyType({})), ("gen_ai.usage.total_tokens", 7),
+             ("gen_ai.usage.output_tokens", 5), ("gen_ai.usage.input_tokens", 2), ("gen_ai.cost.total_cost", 1.5e-05),
+             ("litellm.cache_hit", False), ("gen_ai.input.messages", '[{"role": "user", "content": "hello"}]')]
+    attributes = _compare(steps, caplog)
+    assert [key for key, _ in attributes][-3:] == [alias for _, alias in ALIASES]
+    values = dict(attributes)
+    assert values["metadata.applied_guardrails"] == "[]"  # cast as LiteLLM casts, not stored as a list
+    assert values["metadata.usage_object"] == "{'prompt_tokens': 2}"
+    assert values["gen_ai.usage.prompt_tokens"] == 2 and values["llm.usage.total_tokens"] == 7
+    assert "metadata.user_api_key_hash" not in values
+
+
+def test_a_key_set_again_keeps_its_last_value_and_place(caplog: pytest.LogCaptureFixture) -> None:
+    # A primitive, then a value LiteLLM casts, for the same key: the cast value wins and moves last.
+    steps = [("a", 1), ("b", "x"), ("a", {"v": 1}), ("c", True), ("b", None)]
+    assert _compare(steps, caplog) == [("b", "x"), ("a", "{'v': 1}"), ("c", True)]
+    # On a span that fills up, each set of a key counts: setting "a" again drops "b", then "c" drops "d".
+    steps = [("a", 1), ("b", 2), ("c", 3), ("d", 4), ("a", 5)]
+    assert _compare(steps, caplog, limit=3) == [("c", 3), ("d", 4), ("a", 5)]
+
+
+def test_an_alias_the_span_or_litellm_set_is_kept(caplog: pytest.LogCaptureFixture) -> None:
+    _compare([("gen_ai.usage.input_tokens", 2), ("gen_ai.usage.prompt_tokens", 9)], caplog)
+    values = dict(_compare([("gen_ai.usage.input_tokens", 2)], caplog, at_start={"gen_ai.usage.prompt_tokens": 9}))
+    assert values["gen_ai.usage.prompt_tokens"] == 9
+    _compare([("direct", {"llm.usage.total_tokens": 4}), ("gen_ai.usage.total_tokens", 3)], caplog)
+
+
+def test_a_source_the_span_already_had_gets_its_alias(caplog: pytest.LogCaptureFixture) -> None:
+    values = dict(_compare([("x", 1)], caplog, at_start={"gen_ai.usage.output_tokens": 5}))
+    assert values["gen_ai.usage.completion_tokens"] == 5
+    values = dict(_compare([("direct", {"gen_ai.usage.total_tokens": 6})], caplog))
+    assert values["llm.usage.total_tokens"] == 6
+    assert dict(_compare([], caplog)) == {}
+
+
+def test_a_span_that_fills_up_drops_a_source_before_its_alias_is_made(caplog: pytest.LogCaptureFixture) -> None:
+    # Limit 4: the input tokens are dropped by the attributes after them, so no alias is made for them.
+    steps = [("gen_ai.usage.input_tokens", 2), ("k1", 1), ("k2", 2), ("k3", 3), ("gen_ai.usage.output_tokens", 5)]
+    attributes = _compare(steps, caplog, limit=4)
+    assert "gen_ai.usage.prompt_tokens" not in dict(attributes)
+    assert dict(attributes)["gen_ai.usage.completion_tokens"] == 5
+
+
+def test_what_litellm_sets_on_the_span_itself_keeps_its_place(caplog: pytest.LogCaptureFixture) -> None:
+    # LiteLLM sets its routing attributes on the span directly, in one mapping, between the others.
+    routing = MappingProxyType({"litellm.routing.strategy": "auto", "a": 2})
+    steps = [("a", 1), ("b", 1), ("direct", routing), ("c", 1), ("b", 3)]
+    assert _compare(steps, caplog) == [("litellm.routing.strategy", "auto"), ("a", 2), ("c", 1), ("b", 3)]
+    # Another mapping type, or a span that fills up: the same sets, made again in the same order.
+    _compare([("a", 1), ("direct", OrderedDict(a=2, d=4)), ("c", 1)], caplog)
+    _compare([("a", 1), ("direct", routing), ("c", 1), ("gen_ai.usage.input_tokens", 2)], caplog, limit=3)
+
+
+def test_long_values_are_cut_as_the_span_cuts_them(caplog: pytest.LogCaptureFixture) -> None:
+    steps = [("gen_ai.input.messages", "x" * 40), ("gen_ai.usage.input_tokens", 2), ("m", {"a": "y" * 20})]
+    attributes = dict(_compare(steps, caplog, value_limit=12))
+    assert attributes["gen_ai.input.messages"] == "x" * 12 and attributes["m"] == "{'a': 'yyyyy"
+
+
+def test_an_ended_span_gets_nothing_and_warns_as_it_would(caplog: pytest.LogCaptureFixture) -> None:
+    steps = [("a", 1), ("gen_ai.usage.input_tokens", 2)]
+    _span_after(OneByOne(), steps, 128, None, True, caplog)
+    their_warnings = len(caplog.records)
+    ours = _span_after(Patched(), steps, 128, None, True, caplog)
+    assert ours[0] == [] and len(caplog.records) == their_warnings == 2
+
+
+def test_when_litellm_raises_what_it_set_is_kept_without_aliases(caplog: pytest.LogCaptureFixture) -> None:
+    steps = [("a", 1), ("gen_ai.usage.input_tokens", 2), ("raise", None), ("b", 2)]
+    ours = _span_after(Patched(), steps, 128, None, False, caplog)
+    assert ours == _span_after(OneByOne(), steps, 128, None, False, caplog)
+    assert ours[0] == [("a", 1), ("gen_ai.usage.input_tokens", 2)] and ours[2] == "LiteLLM failed part way"
+
+
+VALUES = [None, 0, 1, 7, -3, 2.5, True, False, "", "s", "a longer text than twelve", Kind.COMPLETION, [], [1, 2],
+          {"k": "v"}, (1,), 2**70]
+KEYS = ["a", "b", "c", "d", *SOURCES, *(alias for _, alias in ALIASES)]
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_random_calls(seed: int, caplog: pytest.LogCaptureFixture) -> None:
+    rng = random.Random(seed)
+    for _ in range(150):
+        steps = []
+        for _ in range(rng.randint(0, 14)):
+            if rng.random() < 0.1:
+                mapping = {rng.choice(KEYS): rng.choice(VALUES[1:]) for _ in range(rng.randint(0, 2))}
+                steps.append(("direct", rng.choice([dict, MappingProxyType, OrderedDict])(mapping)))
+            else:
+                steps.append((rng.choice(KEYS), rng.choice(VALUES)))
+        at_start = rng.choice([None, {}, {rng.choice(KEYS): rng.choice(VALUES[1:])}])
+        _compare(steps, caplog, limit=rng.choice([None, 128, 3, 6]), at_start=at_start)
