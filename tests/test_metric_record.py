@@ -6,6 +6,7 @@ from __future__ import annotations
 import importlib
 import math
 import random
+import types
 
 import pytest
 
@@ -49,8 +50,11 @@ def _random_attributes(rng: random.Random) -> dict:
     return {rng.choice(pool): rng.choice(values)() for _ in range(rng.randint(0, 6))}
 
 
+@pytest.mark.parametrize("view", [False, True], ids=["dict", "read-only view"])
 @pytest.mark.parametrize("value", CHOSEN, ids=range(len(CHOSEN)))
-def test_cleaning_gives_what_the_sdk_gives(value: dict, caplog: pytest.LogCaptureFixture) -> None:
+def test_cleaning_gives_what_the_sdk_gives(value: dict, view: bool, caplog: pytest.LogCaptureFixture) -> None:
+    if view:  # as the SDK hands a span's attributes at its start
+        value = types.MappingProxyType(value)
     fast = metric_record.copy_plain(original_clean)
     theirs = original_clean(value, None)
     their_warnings = [r.getMessage() for r in caplog.records]
@@ -101,6 +105,7 @@ def test_random_attributes(seed: int) -> None:
         value = _random_attributes(rng)
         cleaned = original_clean(value, None)
         assert repr(clean(value, None)) == repr(cleaned)
+        assert repr(clean(types.MappingProxyType(value), None)) == repr(cleaned)
         assert repr(hashed(dict(cleaned))) == repr(original_hash(dict(cleaned)))
     assert len(hashed.kept) == 50  # full: further sets are hashed each time, nothing more is kept
 

@@ -65,6 +65,8 @@ SPAN_BATCH = {"metadata.user_api_key_hash": "h", "gen_ai.request.model": "gpt-4o
 @pytest.mark.parametrize("maxlen", [None, 128, 2, 0])
 def test_a_batch_gives_what_the_sdk_gives(value: dict, maxlen: int | None, caplog: pytest.LogCaptureFixture) -> None:
     _compare(maxlen, None, [SPAN_BATCH, value, value, {"z": 1}], caplog)
+    view = types.MappingProxyType  # as the SDK hands a span's attributes at its start
+    _compare(maxlen, None, [view(SPAN_BATCH), view(value), value, view({"z": 1})], caplog)
 
 
 def test_keys_set_again_move_last_in_batch_order(caplog: pytest.LogCaptureFixture) -> None:
@@ -91,7 +93,7 @@ def test_length_limits_non_dict_mappings_and_immutable_attributes_are_the_sdks(
 def test_random_batches(seed: int, caplog: pytest.LogCaptureFixture) -> None:
     rng = random.Random(seed)
     for _ in range(30):
-        batches = [_random_attributes(rng) for _ in range(rng.randint(1, 5))]
+        batches = [rng.choice([dict, types.MappingProxyType])(_random_attributes(rng)) for _ in range(rng.randint(1, 5))]
         _compare(rng.choice([None, 128, 3, 1]), rng.choice([None, None, 2]), batches, caplog)
 
 

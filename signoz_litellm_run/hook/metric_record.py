@@ -4,9 +4,10 @@ A LiteLLM call records six measurements (five GenAI histograms, the HTTP client 
 each, and half of that goes to two steps that redo the same work for the same attributes call after call:
 
 - Cleaning. The SDK copies a measurement's attributes through `_clean_attribute_value`, one call per
-  value and type checks per key. For a dict whose keys are non-empty `str` and whose values are exactly
-  `str`, `int`, `float`, `bool` or None, that function returns a plain copy of the dict, in order:
-  such a dict is now copied directly. Anything else (nested values, bytes, other key types, subclasses)
+  value and type checks per key. For a dict (or a read-only view of one, as the SDK hands a span's
+  attributes at its start) whose keys are non-empty `str` and whose values are exactly `str`, `int`,
+  `float`, `bool` or None, that function returns a plain copy of the dict, in order: such a dict is now
+  copied directly. Anything else (nested values, bytes, other key types, subclasses)
   goes through the SDK's function, warnings included.
 - Hashing. Each record turns the attributes into the key of their time series (`_hash_attributes`:
   sorted keys, each value tagged with its type name). For attributes whose values are exactly `str`,
@@ -21,6 +22,7 @@ uses, as in opentelemetry-sdk 1.45); otherwise nothing is changed.
 from __future__ import annotations
 
 from collections.abc import Callable
+from types import MappingProxyType
 from typing import Any
 
 from signoz_litellm_run.hook import is_as_written
@@ -65,8 +67,10 @@ def copy_plain(original: Callable[[Any, Any], Any]) -> Callable[[Any, Any], Any]
     only_str = _STR
 
     def _clean_attribute_value(value: Any, max_string_value_length: int | None) -> Any:
-        if (type(value) is dict and max_string_value_length is None and plain.issuperset(map(type, value.values()))
-                and only_str.issuperset(map(type, value)) and "" not in value):
+        kind = type(value)
+        if ((kind is dict or kind is MappingProxyType) and max_string_value_length is None
+                and plain.issuperset(map(type, value.values())) and only_str.issuperset(map(type, value))
+                and "" not in value):
             return dict(value)
         return original(value, max_string_value_length)
 

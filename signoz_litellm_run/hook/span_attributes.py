@@ -1,7 +1,8 @@
 """Make setting a span's attributes cheaper without changing what the span holds.
 
 Each LiteLLM call sets some 35 attributes on its `litellm_request` span in one go (hook/litellm_arm.py
-collects them) and two on its HTTP client span. OpenTelemetry's `BoundedAttributes` then
+collects them) and two on its HTTP client span at its start (which the SDK hands on in a read-only view of
+the dict: a `MappingProxyType`, taken here as that dict). OpenTelemetry's `BoundedAttributes` then
 
 - cleans the attributes through `_clean_attribute_value`: one call per value, which for a dict with non-empty
   `str` keys and values exactly `str`, `int`, `float`, `bool` or None returns a plain copy; such a dict is now
@@ -9,7 +10,8 @@ collects them) and two on its HTTP client span. OpenTelemetry's `BoundedAttribut
 - stores each one through `_setitem_locked`: drop the key if present, drop the oldest attribute when the
   span is full, then insert. When the span cannot fill up (its attributes and the new ones together stay
   within the limit, 128 by default), that is: drop the keys present, then insert all, in order. A batch that
-  could fill the span, or any other mapping, goes through the SDK's own code, warnings included.
+  could fill the span, or any other mapping (nor a dict, nor a view of one), goes through the SDK's own code,
+  warnings included.
 
 Both only apply while the SDK's functions are the ones this was written against (the names their code uses,
 as in opentelemetry-sdk 1.45); otherwise nothing is changed.
@@ -18,6 +20,7 @@ as in opentelemetry-sdk 1.45); otherwise nothing is changed.
 from __future__ import annotations
 
 from collections.abc import Callable
+from types import MappingProxyType
 from typing import Any
 
 from signoz_litellm_run.hook import is_as_written
@@ -44,7 +47,8 @@ def install() -> None:
 def set_all(original: Callable[[Any, Any], None], module: Any) -> Callable[[Any, Any], None]:
     def _set_items(self: Any, attributes: Any) -> None:
         maxlen = self.maxlen
-        if type(attributes) is not dict or self._immutable or maxlen == 0:
+        kind = type(attributes)
+        if (kind is not dict and kind is not MappingProxyType) or self._immutable or maxlen == 0:
             return original(self, attributes)
         cleaned = module._clean_attribute_value(attributes, self.max_value_len)
         with self._lock:
