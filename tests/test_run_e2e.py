@@ -179,6 +179,27 @@ def test_each_calls_http_span_is_a_child_of_its_litellm_request(
     assert all(s.parent_span_id for s in http), "an HTTP span of a LiteLLM call is a root of its own trace"
 
 
+def test_a_program_importing_the_instrumentation_itself_keeps_its_http_spans(
+        receiver: Receiver, fake_provider: FakeProvider, tmp_path: Path) -> None:
+    # The httpx instrumentation imports httpx first: when the program imported it before httpx, the instrumentor
+    # was loaded from its half-made module (at httpx's import), failed quietly, and no HTTP span was ever made.
+    script = tmp_path / "imports_instrumentation.py"
+    script.write_text(textwrap.dedent("""
+        import os
+        from opentelemetry.instrumentation.httpx import HTTPXClientInstrumentor
+        import litellm
+
+        litellm.completion(model="openai/gpt-4o-mini", api_base=os.environ["FAKE_BASE_URL"], api_key="sk-test",
+                           messages=[{"role": "user", "content": "instrumentation imported first"}])
+        print(HTTPXClientInstrumentor().is_instrumented_by_opentelemetry)
+    """))
+    result = _run(receiver, fake_provider, [sys.executable, str(script)])
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["True"]
+    [span] = _settled_spans(receiver, 1)
+    assert len(_http_children(receiver, span)) == 1
+
+
 def test_router_calls_are_one_trace_each(receiver: Receiver, fake_provider: FakeProvider, tmp_path: Path) -> None:
     script = tmp_path / "router_app.py"
     script.write_text(textwrap.dedent("""

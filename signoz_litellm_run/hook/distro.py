@@ -3,7 +3,9 @@
 `opentelemetry-instrument` imports every instrumented library at start-up (aiohttp and httpx alone
 cost about 150 ms) even in a process that never uses them. This distro registers a post-import hook
 instead and instruments a library when the program imports it, so a process pays only for what it
-uses. Instrumentors whose library is already imported, or that we do not know, load at once.
+uses. Instrumentors whose library is already imported, or that we do not know, load at once. A program
+that imports an instrumentation package itself (which imports its library first) has the library
+instrumented once that package's import is done.
 """
 
 from __future__ import annotations
@@ -99,7 +101,18 @@ class SignozLitellmDistro(OpenTelemetryDistro):
             _serial.run(load)  # errors propagate to initialize(), which reports them as usual
             return
 
-        def on_import(_module: object) -> None:
+        own_module = getattr(entry_point, "module", None) or entry_point.value.split(":")[0]
+        loaded = False
+
+        def on_import(_module: object, own_module_done: bool = False) -> None:
+            nonlocal loaded
+            if loaded or (not own_module_done and _initializing(own_module)):
+                # The library imported by its instrumentation's module, which a program or another instrumentor
+                # is importing (`opentelemetry.instrumentation.httpx` imports httpx first): loading it now would
+                # find that module half made, and lose it. It is loaded once that module has run (below).
+                return
+            loaded = True
+
             def guarded() -> None:
                 try:
                     load()
@@ -111,3 +124,11 @@ class SignozLitellmDistro(OpenTelemetryDistro):
         import wrapt
 
         wrapt.register_post_import_hook(on_import, module)
+        wrapt.register_post_import_hook(
+            lambda _module: on_import(_module, own_module_done=True) if module in sys.modules else None, own_module)
+
+
+def _initializing(name: str) -> bool:
+    """The module is being imported right now (in sys.modules, its code still running)."""
+    spec = getattr(sys.modules.get(name), "__spec__", None)
+    return bool(getattr(spec, "_initializing", False))
