@@ -179,19 +179,26 @@ def test_each_calls_http_span_is_a_child_of_its_litellm_request(
     assert all(s.parent_span_id for s in http), "an HTTP span of a LiteLLM call is a root of its own trace"
 
 
+@pytest.mark.parametrize("package, instrumentor, call", [
+    ("httpx", "HTTPXClientInstrumentor", "litellm.completion(**ARGS)"),
+    ("aiohttp_client", "AioHttpClientInstrumentor", "asyncio.run(litellm.acompletion(**ARGS))"),
+])
 def test_a_program_importing_the_instrumentation_itself_keeps_its_http_spans(
-        receiver: Receiver, fake_provider: FakeProvider, tmp_path: Path) -> None:
-    # The httpx instrumentation imports httpx first: when the program imported it before httpx, the instrumentor
-    # was loaded from its half-made module (at httpx's import), failed quietly, and no HTTP span was ever made.
+        receiver: Receiver, fake_provider: FakeProvider, tmp_path: Path, package: str, instrumentor: str,
+        call: str) -> None:
+    # An instrumentation package imports its library first: when the program imported the package before the
+    # library, the instrumentor was loaded from the half-made package (at the library's import), failed quietly,
+    # and no HTTP span was ever made.
     script = tmp_path / "imports_instrumentation.py"
-    script.write_text(textwrap.dedent("""
-        import os
-        from opentelemetry.instrumentation.httpx import HTTPXClientInstrumentor
+    script.write_text(textwrap.dedent(f"""
+        import asyncio, os
+        from opentelemetry.instrumentation.{package} import {instrumentor}
         import litellm
 
-        litellm.completion(model="openai/gpt-4o-mini", api_base=os.environ["FAKE_BASE_URL"], api_key="sk-test",
-                           messages=[{"role": "user", "content": "instrumentation imported first"}])
-        print(HTTPXClientInstrumentor().is_instrumented_by_opentelemetry)
+        ARGS = dict(model="openai/gpt-4o-mini", api_base=os.environ["FAKE_BASE_URL"], api_key="sk-test",
+                    messages=[{{"role": "user", "content": "instrumentation imported first"}}])
+        {call}
+        print({instrumentor}().is_instrumented_by_opentelemetry)
     """))
     result = _run(receiver, fake_provider, [sys.executable, str(script)])
     assert result.returncode == 0, result.stderr
