@@ -312,6 +312,50 @@ def test_multiprocessing_workers_deliver_and_are_counted(receiver: Receiver, fak
     assert not job.warning_lines(), job.stderr
 
 
+ASYNC_POOL_APP = """
+import asyncio, multiprocessing, os
+import litellm
+
+ARGS = dict(model="openai/gpt-4o-mini", api_base=os.environ["FAKE_BASE"], api_key="sk-test")
+
+async def one(i):
+    return await litellm.acompletion(messages=[{"role": "user", "content": f"async worker {i}"}], **ARGS)
+
+def work(i):
+    asyncio.run(one(i))
+    return os.getpid()
+
+if __name__ == "__main__":
+    asyncio.run(one(-1))  # the parent's async client and its aiohttp session exist before the fork
+    with multiprocessing.get_context("fork").Pool(2) as pool:
+        workers = len(set(pool.map(work, range(8), chunksize=1)))
+        pool.close()
+        pool.join()
+    print("workers", workers, flush=True)
+"""
+
+
+def test_async_calls_in_workers_forked_after_an_async_call_deliver(receiver: Receiver, fake_provider: FakeProvider,
+                                                                   tmp_path: Path) -> None:
+    """Workers forked after the parent's async call run their own event loops: each call's span arrives with its
+    aiohttp client span under it, and none hangs or fails on a session made in the parent."""
+    script = tmp_path / "async_pool_app.py"
+    script.write_text(ASYNC_POOL_APP)
+    report_file = tmp_path / "report.json"
+    job = run_job(receiver.grpc_endpoint, fake_provider, args=("--report-file", str(report_file)),
+                  command=[sys.executable, str(script)])
+    assert job.returncode == 0, job.stderr
+    assert "workers" in job.stdout
+    settle(receiver, 9)
+    spans = llm_spans(receiver)
+    assert len(spans) == 9, [s.attributes.get("gen_ai.input.messages") for s in spans]
+    assert all(any(h.kind == 3 and h.parent_span_id == s.span_id and h.trace_id == s.trace_id
+                   for h in receiver.spans() if h.name != "litellm_request") for s in spans)
+    report = json.loads(report_file.read_text())
+    assert report["signals"]["traces"] == {"sent": len(receiver.spans()), "failed": 0, "dropped": 0}
+    assert not job.warning_lines(), job.stderr
+
+
 FORK_AFTER_CALL_APP = """
 import multiprocessing, os, sys, time
 import litellm
