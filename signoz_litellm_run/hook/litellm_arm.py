@@ -40,10 +40,10 @@ import logging
 import sys
 import threading
 from collections import OrderedDict
-from types import MappingProxyType
 from typing import Any
 
 from signoz_litellm_run.hook import call_context, env_flag, is_as_written, litellm_json, shutdown
+from signoz_litellm_run.hook.metric_record import PLAIN_MAPPINGS
 
 _logger = logging.getLogger("signoz_litellm")
 
@@ -319,10 +319,10 @@ def _patch_logger_class(otel_class: Any) -> None:
         try:
             result = original_set_attributes(self, span, kwargs, response_obj)
         except BaseException:
-            _batches.current = outer
             _set_collected(span, own, batch[1], aliases=False)
             raise
-        _batches.current = outer
+        finally:
+            _batches.current = outer
         _set_collected(span, own, batch[1], aliases=True)
         return result
 
@@ -359,7 +359,8 @@ _MAPPING = object()  # marks a mapping LiteLLM set on the span itself, among the
 def _collect_span_sets(span: Any, collected: list[tuple[Any, Any]]) -> dict[str, Any] | None:
     """While LiteLLM's set_attributes runs, what it sets on the span itself (the routing attributes, in one
     mapping) is collected too, in its place among the others, so each attribute is set in the order LiteLLM
-    set it. Returns the span's own attributes dict, or None (nothing collected from the span)."""
+    set it. Returns the span's instance `__dict__` the two stand-ins were put in, or None (nothing collected
+    from the span: it has no `__dict__`, or already has stand-ins of an outer call)."""
     own = getattr(span, "__dict__", None)
     if type(own) is not dict or any(name in own for name in _SETS):
         return None
@@ -390,7 +391,7 @@ def _set_collected(span: Any, own: dict[str, Any] | None, collected: list[tuple[
                 if key in pending:
                     del pending[key]
                 pending[key] = value
-            elif type(value) is dict or type(value) is MappingProxyType:
+            elif type(value) in PLAIN_MAPPINGS:
                 for inner_key, inner_value in value.items():
                     if inner_key in pending:
                         del pending[inner_key]

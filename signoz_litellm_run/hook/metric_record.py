@@ -38,6 +38,8 @@ _MAX_KEYS = 512  # attribute sets whose hash is kept (one per time series: a han
 _PLAIN_VALUES = frozenset((str, int, float, bool, type(None)))  # returned as they are by the SDK's cleaning
 _KEPT_VALUES = frozenset((str, int, bool))  # equal values of one of these types hash alike
 _STR = frozenset((str,))
+# Mappings taken as the dict they hold: a dict, and the read-only view the SDK hands a span's start attributes in.
+PLAIN_MAPPINGS = frozenset((dict, MappingProxyType))
 
 
 def install() -> None:
@@ -65,10 +67,10 @@ def copy_plain_in(module: Any) -> None:
 def copy_plain(original: Callable[[Any, Any], Any]) -> Callable[[Any, Any], Any]:
     plain = _PLAIN_VALUES
     only_str = _STR
+    mappings = PLAIN_MAPPINGS
 
     def _clean_attribute_value(value: Any, max_string_value_length: int | None) -> Any:
-        kind = type(value)
-        if ((kind is dict or kind is MappingProxyType) and max_string_value_length is None
+        if (type(value) in mappings and max_string_value_length is None
                 and plain.issuperset(map(type, value.values())) and only_str.issuperset(map(type, value))
                 and "" not in value):
             return dict(value)

@@ -20,11 +20,10 @@ as in opentelemetry-sdk 1.45); otherwise nothing is changed.
 from __future__ import annotations
 
 from collections.abc import Callable
-from types import MappingProxyType
 from typing import Any
 
 from signoz_litellm_run.hook import is_as_written
-from signoz_litellm_run.hook.metric_record import copy_plain_in
+from signoz_litellm_run.hook.metric_record import PLAIN_MAPPINGS, copy_plain_in
 
 _SET_ITEMS_NAMES = ("_raise_if_immutable", "maxlen", "_lock", "dropped", "len", "_clean_attribute_value",
                     "max_value_len", "items", "_setitem_locked")
@@ -47,8 +46,7 @@ def install() -> None:
 def set_all(original: Callable[[Any, Any], None], module: Any) -> Callable[[Any, Any], None]:
     def _set_items(self: Any, attributes: Any) -> None:
         maxlen = self.maxlen
-        kind = type(attributes)
-        if (kind is not dict and kind is not MappingProxyType) or self._immutable or maxlen == 0:
+        if type(attributes) not in PLAIN_MAPPINGS or self._immutable or maxlen == 0:
             return original(self, attributes)
         cleaned = module._clean_attribute_value(attributes, self.max_value_len)
         with self._lock:
