@@ -290,6 +290,7 @@ class Receiver:
         on_request: Callable[[ReceivedRequest], None] | None = None,
         grpc_port: int = 0,
         http_port: int = 0,
+        max_request_bytes: int = 64 * 1024 * 1024,
     ) -> None:
         if behavior not in BEHAVIORS:
             raise ValueError(f"unknown behavior {behavior!r}; expected one of {sorted(BEHAVIORS)}")
@@ -301,6 +302,10 @@ class Receiver:
         self._want_http = http
         self.grpc_port = grpc_port
         self.http_port = http_port
+        # Larger requests are refused as a collector refuses them: gRPC RESOURCE_EXHAUSTED (grpc's own check),
+        # HTTP 413. A self-hosted SigNoz collector takes 4 MiB over gRPC; SigNoz Cloud 16 MB.
+        self.max_request_bytes = max_request_bytes
+        self.too_large = 0  # HTTP requests refused for their size (gRPC refuses before the servicer sees them)
         self._behavior = behavior
         self._lock = threading.Lock()
         self._arrived = threading.Condition(self._lock)
@@ -398,7 +403,7 @@ class Receiver:
 
         server = grpc_lib.server(
             futures.ThreadPoolExecutor(max_workers=16, thread_name_prefix="otlp-grpc"),
-            options=[("grpc.max_receive_message_length", 64 * 1024 * 1024),
+            options=[("grpc.max_receive_message_length", self.max_request_bytes),
                      ("grpc.so_reuseport", 0)],
         )
         receiver = self
@@ -715,6 +720,11 @@ class _OTLPHTTPHandler(BaseHTTPRequestHandler):
 
     def do_POST(self) -> None:  # noqa: N802 (stdlib name)
         body = self._read_body()
+        if len(body) > self.server.receiver.max_request_bytes:
+            with self.server.receiver._lock:
+                self.server.receiver.too_large += 1
+            self._send(413, b"request body too large", "text/plain")
+            return
         signal = self.path.split("?", 1)[0].rstrip("/").removeprefix("/v1/")
         if signal not in _SIGNALS:
             self._send(404, b"not found", "text/plain")

@@ -286,6 +286,25 @@ def test_http_status_codes_and_error_body() -> None:
         assert [s.name for s in r.spans()] == ["s0", "s1"]
 
 
+@pytest.mark.parametrize("protocol", PROTOCOLS)
+def test_a_request_over_the_size_limit_is_refused_as_a_collector_refuses_it(protocol: str) -> None:
+    """gRPC: grpc's own RESOURCE_EXHAUSTED "larger than max" (the exporter retries it); HTTP: 413 (it does not)."""
+    big = raw_request("traces")
+    big.resource_spans[0].scope_spans[0].spans[0].name = "x" * 70_000
+    with Receiver(max_request_bytes=64 * 1024) as r:
+        if protocol == "grpc":
+            channel = grpc.insecure_channel(f"127.0.0.1:{r.grpc_port}")
+            with pytest.raises(grpc.RpcError) as info:
+                trace_service_pb2_grpc.TraceServiceStub(channel).Export(big, timeout=5)
+            channel.close()
+            assert info.value.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
+            assert "larger than max" in info.value.details().lower()
+        else:
+            assert http_post(r, "/v1/traces", big.SerializeToString())[0] == 413
+            assert r.too_large == 1
+        assert r.requests == [] and export_spans(protocol, r)[0] is SpanExportResult.SUCCESS  # small ones pass
+
+
 # --------------------------------------------------------------------------- behaviours
 
 
