@@ -8,7 +8,9 @@ with `litellm.callbacks = ["otel"]` in the program (../shared/FACTS.md). Both ru
 Prints, for each recipe: spans lost on SIGTERM (99 calls then SIGTERM), spans lost in asyncio.run
 (20 concurrent acompletion), spans lost by a multiprocessing fork Pool (one call in the parent, a 2 s pause,
 then 40 calls in 4 workers, closed and joined; --repeat runs, a run that hangs is killed after 60 s), spans
-lost in a burst (5,000 acompletion at concurrency 50; --quick skips),
+lost in a burst (5,000 acompletion at concurrency 50; --quick skips), spans lost by a job with long prompts
+(200 acompletion at concurrency 20, 50 KB prompts against an endpoint taking 4 MiB a request as a self-hosted
+SigNoz collector does over gRPC, and 200 KB prompts against 16 MB as SigNoz Cloud; --long-prompts-only runs only these),
 the exit delay added by an endpoint refusing connections and by one accepting but never answering
 (1-call job; time from the last call to exit, minus the same with a healthy endpoint, medians of
 interleaved runs), and the per-call cost over uninstrumented LiteLLM (sync completion, 500 calls after
@@ -22,7 +24,8 @@ LiteLLM's callbacks and the exporters run on threads of the job. With two or mor
 last CPU and this script (fake provider and receiver) to the others, so every recipe is measured alike
 (--no-pin turns that off).
 
-Usage: .venv/bin/python scripts/bench_batch.py [--quick] [--per-call-only] [--no-pin] [--repeat N]
+Usage: .venv/bin/python scripts/bench_batch.py [--quick] [--per-call-only] [--long-prompts-only] [--no-pin]
+                                                [--repeat N]
 """
 
 from __future__ import annotations
@@ -146,6 +149,27 @@ def lost_in_pool(recipe: str, receiver: Receiver, provider: FakeProvider, calls:
     return f"{lost} of {(calls + 1) * repeat}" + (f", {hung} of {repeat} runs hung" if hung else "")
 
 
+# Long prompts against an endpoint's request size limit: (row label, limit in bytes, prompt characters).
+LONG_PROMPT_CASES = (
+    ("spans lost, 200 calls with 50 KB prompts, endpoint taking 4 MiB a request (self-hosted SigNoz, gRPC)",
+     4 * 1024 * 1024, 50_000),
+    ("spans lost, 200 calls with 200 KB prompts, endpoint taking 16 MB a request (SigNoz Cloud)",
+     16_000_000, 200_000),
+)
+
+
+def lost_with_long_prompts(recipe: str, provider: FakeProvider, limit: int, prompt_bytes: int) -> str:
+    """LLM spans lost by a job of 200 acompletion calls (concurrency 20) whose prompts are prompt_bytes long,
+    against a receiver refusing requests over `limit` bytes (over gRPC as grpc refuses them), with each recipe's
+    own batching; and the seconds from the last call to the exit."""
+    with Receiver(max_request_bytes=limit, http=False) as limited:
+        result = run(recipe, limited.grpc_endpoint, provider,
+                     {"MODE": "async", "CALLS": "200", "CONCURRENCY": "20", "PROMPT_BYTES": str(prompt_bytes),
+                      "QUIET": "1"}, timeout=120)
+        lost = 200 - settle(limited, 200)
+    return f"{lost} of 200" + (", the job hung" if result["hung"] else "")
+
+
 def exit_delays(recipe: str, endpoints: dict[str, str], provider: FakeProvider, repeat: int) -> dict[str, float]:
     """Median seconds from the last call to the exit, per endpoint; runs interleaved so load drifts evenly."""
     times: dict[str, list[float]] = {name: [] for name in endpoints}
@@ -193,6 +217,8 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true",
                         help="skip the 5,000-call burst and the per-call rows with a 20 ms provider")
     parser.add_argument("--per-call-only", action="store_true", help="only the per-call cost")
+    parser.add_argument("--long-prompts-only", action="store_true",
+                        help="only the spans lost with long prompts against an endpoint's request size limit")
     parser.add_argument("--no-pin", action="store_true", help="do not pin the job and this script to CPUs")
     parser.add_argument("--repeat", type=int, default=5, help="runs per exit-delay and per-call figure (median)")
     args = parser.parse_args()
@@ -202,6 +228,11 @@ def main() -> None:
     with Receiver() as receiver, FakeProvider() as provider, SilentServer() as silent:
         refused = f"http://127.0.0.1:{unused_port()}"
         for recipe in () if args.per_call_only else recipes:
+            if args.long_prompts_only:
+                for label, limit, prompt_bytes in LONG_PROMPT_CASES:
+                    print(f"[{recipe}] long prompts, {limit} bytes a request ...", file=sys.stderr, flush=True)
+                    rows[recipe][label] = lost_with_long_prompts(recipe, provider, limit, prompt_bytes)
+                continue
             print(f"[{recipe}] SIGTERM ...", file=sys.stderr, flush=True)
             rows[recipe]["spans lost on SIGTERM after 99 calls"] = str(lost_on_sigterm(recipe, receiver, provider))
             print(f"[{recipe}] asyncio ...", file=sys.stderr, flush=True)
@@ -214,14 +245,19 @@ def main() -> None:
                 print(f"[{recipe}] burst ...", file=sys.stderr, flush=True)
                 rows[recipe]["spans lost, 5,000 calls at concurrency 50"] = str(
                     lost_in_asyncio(recipe, receiver, provider, 5000, 50))
+            for label, limit, prompt_bytes in LONG_PROMPT_CASES:
+                print(f"[{recipe}] long prompts, {limit} bytes a request ...", file=sys.stderr, flush=True)
+                rows[recipe][label] = lost_with_long_prompts(recipe, provider, limit, prompt_bytes)
             print(f"[{recipe}] exit delays ...", file=sys.stderr, flush=True)
             delays = exit_delays(recipe, {"healthy": receiver.grpc_endpoint, "refusing connections": refused,
                                           "never answering": silent.endpoint}, provider, args.repeat)
             for name in ("refusing connections", "never answering"):
                 rows[recipe][f"exit delay added, endpoint {name}"] = f"{delays[name] - delays['healthy']:+.2f} s"
-        print("[bare / plain / signoz-litellm] per-call cost ...", file=sys.stderr, flush=True)
-        per_call_rows(rows, recipes, receiver, provider, args.repeat, "", ("median call", "mean call", "CPU per call"))
-        if not args.quick:
+        if not args.long_prompts_only:
+            print("[bare / plain / signoz-litellm] per-call cost ...", file=sys.stderr, flush=True)
+            per_call_rows(rows, recipes, receiver, provider, args.repeat, "",
+                          ("median call", "mean call", "CPU per call"))
+        if not (args.quick or args.long_prompts_only):
             print("[bare / plain / signoz-litellm] per-call cost, provider answering in 20 ms ...", file=sys.stderr,
                   flush=True)
             with FakeProvider(delay=0.02) as slower:

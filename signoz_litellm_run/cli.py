@@ -53,6 +53,7 @@ Config = Annotated[Optional[str], typer.Option(
 Bootstrap = Annotated[Optional[bool], _opt("bootstrap", _TELEMETRY, "--bootstrap/--no-bootstrap")]
 BootstrapTimeout = Annotated[Optional[float], _opt("bootstrap_timeout", _TELEMETRY)]
 ShutdownTimeout = Annotated[Optional[float], _opt("shutdown_timeout", _JOB)]
+MaxRequestSize = Annotated[Optional[str], _opt("max_request_size", _TELEMETRY)]
 Report = Annotated[Optional[bool], _opt("report", _JOB, "--report/--no-report")]
 ReportFile = Annotated[Optional[str], _opt("report_file", _JOB)]
 FailOnLoss = Annotated[Optional[bool], _opt("fail_on_telemetry_loss", _JOB, "--fail-on-telemetry-loss")]
@@ -101,7 +102,8 @@ def run(
     service_name: ServiceName = None, environment: Environment = None,
     resource_attributes: ResourceAttributes = None, config: Config = None,
     bootstrap: Bootstrap = None, bootstrap_timeout: BootstrapTimeout = None,
-    shutdown_timeout: ShutdownTimeout = None, report: Report = None, report_file: ReportFile = None,
+    shutdown_timeout: ShutdownTimeout = None, max_request_size: MaxRequestSize = None,
+    report: Report = None, report_file: ReportFile = None,
     fail_on_telemetry_loss: FailOnLoss = None, local: Local = None, local_output: LocalOutput = None,
     trace_health_probes: TraceProbes = None, raw_request_span: RawRequestSpan = None,
 ) -> None:
@@ -130,7 +132,7 @@ def env_command(
     protocol: Protocol = None, ca_cert: CaCert = None, insecure: Insecure = None,
     service_name: ServiceName = None, environment: Environment = None,
     resource_attributes: ResourceAttributes = None, config: Config = None,
-    shutdown_timeout: ShutdownTimeout = None,
+    shutdown_timeout: ShutdownTimeout = None, max_request_size: MaxRequestSize = None,
     trace_health_probes: TraceProbes = None, raw_request_span: RawRequestSpan = None,
 ) -> None:
     """Print the environment `run` would give the command (for Docker, Kubernetes and CI files)."""
@@ -149,7 +151,8 @@ def config_command(
     service_name: ServiceName = None, environment: Environment = None,
     resource_attributes: ResourceAttributes = None, config: Config = None,
     bootstrap: Bootstrap = None, bootstrap_timeout: BootstrapTimeout = None,
-    shutdown_timeout: ShutdownTimeout = None, report: Report = None, report_file: ReportFile = None,
+    shutdown_timeout: ShutdownTimeout = None, max_request_size: MaxRequestSize = None,
+    report: Report = None, report_file: ReportFile = None,
     fail_on_telemetry_loss: FailOnLoss = None, local: Local = None, local_output: LocalOutput = None,
     trace_health_probes: TraceProbes = None, raw_request_span: RawRequestSpan = None,
 ) -> None:
@@ -169,7 +172,8 @@ def doctor_command(
     service_name: ServiceName = None, environment: Environment = None,
     resource_attributes: ResourceAttributes = None, config: Config = None,
     bootstrap: Bootstrap = None, bootstrap_timeout: BootstrapTimeout = None,
-    shutdown_timeout: ShutdownTimeout = None, report: Report = None, report_file: ReportFile = None,
+    shutdown_timeout: ShutdownTimeout = None, max_request_size: MaxRequestSize = None,
+    report: Report = None, report_file: ReportFile = None,
     fail_on_telemetry_loss: FailOnLoss = None, local: Local = None, local_output: LocalOutput = None,
     trace_health_probes: TraceProbes = None, raw_request_span: RawRequestSpan = None,
 ) -> None:
@@ -217,7 +221,8 @@ def proxy(
     service_name: ServiceName = None, environment: Environment = None,
     resource_attributes: ResourceAttributes = None,
     bootstrap: Bootstrap = None, bootstrap_timeout: BootstrapTimeout = None,
-    shutdown_timeout: ShutdownTimeout = None, local: Local = None, local_output: LocalOutput = None,
+    shutdown_timeout: ShutdownTimeout = None, max_request_size: MaxRequestSize = None,
+    local: Local = None, local_output: LocalOutput = None,
     trace_health_probes: TraceProbes = None, raw_request_span: RawRequestSpan = None,
 ) -> None:
     """Run the LiteLLM proxy server (`litellm ARGS`) with its traces, metrics and logs sent to SigNoz.

@@ -30,6 +30,7 @@ SIGNALS = ("traces", "metrics", "logs")
 HTTP_PATHS = {"traces": "/v1/traces", "metrics": "/v1/metrics", "logs": "/v1/logs"}
 ROOT_PID_ENV = "SIGNOZ_LITELLM_ROOT_PID"
 SHUTDOWN_TIMEOUT_ENV = "SIGNOZ_LITELLM_SHUTDOWN_TIMEOUT"
+MAX_REQUEST_BYTES_ENV = "SIGNOZ_LITELLM_MAX_REQUEST_BYTES"  # read by hook/export_size.py
 TRACE_PROBES_ENV = "SIGNOZ_LITELLM_TRACE_HEALTH_PROBES"  # read by hook/proxy.py
 RAW_REQUEST_SPAN_ENV = "SIGNOZ_LITELLM_RAW_REQUEST_SPAN"  # read by hook/litellm_arm.py
 LITELLM_OTEL_V2_ENV = "LITELLM_OTEL_V2"
@@ -136,6 +137,7 @@ def child_updates(settings: Settings, base_env: Mapping[str, str], *, cwd: str) 
             f"{k}={quote(str(v), safe='/:@.-_~ ')}" for k, v in attributes.items()
         )
     updates[SHUTDOWN_TIMEOUT_ENV] = f"{settings.shutdown_timeout:g}"
+    updates[MAX_REQUEST_BYTES_ENV] = str(settings.max_request_size)
     if settings.trace_health_probes or base_env.get(TRACE_PROBES_ENV):
         updates[TRACE_PROBES_ENV] = "true" if settings.trace_health_probes else "false"
     if settings.raw_request_span or base_env.get(RAW_REQUEST_SPAN_ENV):

@@ -62,6 +62,23 @@ def parse_seconds(value: Any) -> float:
     return seconds
 
 
+_SIZE_UNITS = {"": 1, "b": 1, "kb": 1000, "mb": 1000**2, "kib": 1024, "mib": 1024**2}
+MIN_REQUEST_SIZE = 64 * 1024
+MAX_REQUEST_SIZE = 64 * 1024**2  # the OTLP/HTTP exporter drops a request larger than this on its own
+
+
+def parse_request_size(value: Any) -> int:
+    """Bytes: a whole number, or with a unit (4MB, 16MiB, 512KB, 512KiB)."""
+    match = re.fullmatch(r"\s*(\d+)\s*([A-Za-z]*)\s*", str(value))
+    unit = match.group(2).lower() if match else None
+    if match is None or unit not in _SIZE_UNITS:
+        raise ValueError(f"{value!r} is not a size in bytes (write it like 4000000, 4MB or 16MiB)")
+    size = int(match.group(1)) * _SIZE_UNITS[unit]
+    if not MIN_REQUEST_SIZE <= size <= MAX_REQUEST_SIZE:
+        raise ValueError(f"{value!r} is outside 64KiB to 64MiB")
+    return size
+
+
 def parse_region(value: Any) -> str:
     region = str(value).strip().lower()
     if region not in REGIONS:
@@ -199,6 +216,9 @@ OPTIONS: tuple[Option, ...] = (
            "Most seconds bootstrap may take before the job runs anyway."),
     Option("shutdown_timeout", "--shutdown-timeout", ("SIGNOZ_SHUTDOWN_TIMEOUT",), parse_seconds, 1.0,
            "Most seconds telemetry export may add at exit when the endpoint is slow or down."),
+    Option("max_request_size", "--max-request-size", ("SIGNOZ_MAX_REQUEST_SIZE",), parse_request_size, 4_000_000,
+           "Largest export request in bytes (4MB, 16MiB...); bigger batches go as several requests. Default 4MB: "
+           "under the 4 MiB a self-hosted SigNoz collector takes over gRPC."),
     Option("report", "--report", ("SIGNOZ_REPORT",), parse_bool, None,
            "Print a one-line delivery report at the end (default: on in CI)."),
     Option("report_file", "--report-file", ("SIGNOZ_REPORT_FILE",), parse_path, None,
@@ -238,6 +258,7 @@ class Settings:
     bootstrap: bool = True
     bootstrap_timeout: float = 120.0
     shutdown_timeout: float = 1.0
+    max_request_size: int = 4_000_000
     report: bool | None = None
     report_file: str | None = None
     fail_on_telemetry_loss: bool = False

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -227,6 +228,84 @@ def test_fail_on_telemetry_loss_passes_sigterm_on(receiver: Receiver, fake_provi
     assert job.returncode == -signal.SIGTERM, job.stderr
     settle(receiver, 3)
     assert len(llm_spans(receiver)) == 3
+
+
+# --------------------------------------------------------------------------------------------- long prompts
+
+SELF_HOSTED_GRPC_LIMIT = 4 * 1024 * 1024  # grpc's default, which a self-hosted SigNoz collector keeps
+# 60 calls with 100 KB prompts, all exported at exit in one batch of 120 spans (~6 MB).
+LONG_PROMPTS = {"MODE": "async", "CALLS": "60", "CONCURRENCY": "20", "PROMPT_BYTES": "100000", "QUIET": "1",
+                "OTEL_BSP_SCHEDULE_DELAY": "600000"}
+
+
+def _trace_request_sizes(receiver: Receiver) -> list[int]:
+    return [r.message.ByteSize() for r in receiver.requests if r.signal == "traces"]
+
+
+@pytest.mark.parametrize("protocol", ["grpc", "http/protobuf"])
+def test_long_prompts_reach_an_endpoint_that_takes_4_mib(fake_provider: FakeProvider, tmp_path: Path,
+                                                         protocol: str) -> None:
+    """One batch of long-prompt spans is larger than a self-hosted SigNoz collector takes: as one request it was
+    refused whole, and with the gRPC exporter retrying the refusal until the exit deadline, 583 of 600 spans were
+    lost in a measured run. It now goes as several requests under --max-request-size (default 4 MB)."""
+    report_file = tmp_path / "report.json"
+    with Receiver(max_request_bytes=SELF_HOSTED_GRPC_LIMIT) as receiver:
+        job = run_job(receiver.endpoint(protocol), fake_provider, app_env=LONG_PROMPTS,
+                      args=("--protocol", protocol, "--report-file", str(report_file), "--shutdown-timeout", "20"))
+        assert job.returncode == 0, job.stderr
+        settle(receiver, 60)
+        spans = llm_spans(receiver)
+        assert len(spans) == 60 and len(receiver.spans()) == 120, job.stderr
+        assert all(len(s.attributes["gen_ai.input.messages"]) > 100_000 for s in spans)  # whole, not cut
+        sizes = _trace_request_sizes(receiver)
+        assert len(sizes) >= 2 and max(sizes) <= 4_000_000 and sum(sizes) > SELF_HOSTED_GRPC_LIMIT
+        assert receiver.too_large == 0  # never a request the endpoint had to refuse (HTTP counts them)
+    traces = json.loads(report_file.read_text())["signals"]["traces"]
+    assert traces == {"sent": 120, "failed": 0, "dropped": 0}
+    assert not job.warning_lines()
+
+
+@pytest.mark.parametrize("protocol", ["grpc", "http/protobuf"])
+def test_an_endpoint_taking_less_than_the_limit_still_gets_everything(fake_provider: FakeProvider, tmp_path: Path,
+                                                                       protocol: str) -> None:
+    """An endpoint whose limit is below ours (1 MiB here) refuses the first requests (gRPC RESOURCE_EXHAUSTED,
+    HTTP 413): each is sent again in halves, and the limit drops for the rest of the job."""
+    report_file = tmp_path / "report.json"
+    with Receiver(max_request_bytes=1024 * 1024) as receiver:
+        job = run_job(receiver.endpoint(protocol), fake_provider, app_env=LONG_PROMPTS,
+                      args=("--protocol", protocol, "--report-file", str(report_file), "--shutdown-timeout", "20"))
+        assert job.returncode == 0, job.stderr
+        settle(receiver, 60)
+        assert len(llm_spans(receiver)) == 60 and len(receiver.spans()) == 120, job.stderr
+        assert max(_trace_request_sizes(receiver)) <= 1024 * 1024
+        if protocol == "http/protobuf":
+            assert receiver.too_large >= 1  # the refusal happened, and was recovered from
+    traces = json.loads(report_file.read_text())["signals"]["traces"]
+    assert traces == {"sent": 120, "failed": 0, "dropped": 0}
+    assert not job.warning_lines()
+
+
+@pytest.mark.parametrize("protocol", ["grpc", "http/protobuf"])
+def test_a_span_larger_than_the_endpoint_takes_is_lost_alone_and_named(fake_provider: FakeProvider, tmp_path: Path,
+                                                                       protocol: str) -> None:
+    """One call's prompt (1.5 MB) is over the endpoint's 1 MiB: that span alone is lost, counted, and the warning
+    says why; the other spans of its batch arrive. Over gRPC the refusal is not retried until the deadline (the
+    spans after it would then be lost too)."""
+    report_file = tmp_path / "report.json"
+    app_env = {"CALLS": "10", "SINGLE_HUGE": "1500000", "QUIET": "1", "OTEL_BSP_SCHEDULE_DELAY": "600000"}
+    with Receiver(max_request_bytes=1024 * 1024) as receiver:
+        job = run_job(receiver.endpoint(protocol), fake_provider, app_env=app_env,
+                      args=("--protocol", protocol, "--report-file", str(report_file), "--shutdown-timeout", "5"))
+        assert job.returncode == 0, job.stderr
+        settle(receiver, 9)
+        calls = sorted(int(re.search(r"hello (\d+)", s.attributes["gen_ai.input.messages"]).group(1))
+                       for s in llm_spans(receiver))
+        assert calls == [i for i in range(10) if i != 5]  # all but the call with the 1.5 MB prompt
+        assert len(receiver.spans()) == 19
+    traces = json.loads(report_file.read_text())["signals"]["traces"]
+    assert traces == {"sent": 19, "failed": 1, "dropped": 0}
+    warnings = job.warning_lines()
+    assert len(warnings) == 1 and "1 span" in warnings[0] and "too large" in warnings[0], job.stderr
 
 
 # --------------------------------------------------------------------------------------------- whole jobs

@@ -90,13 +90,15 @@ def test_child_updates_batch_settings() -> None:
     updates = _updates(base)
     assert updates["SIGNOZ_LITELLM_REPORT"] == "0"
     assert updates["SIGNOZ_LITELLM_SHUTDOWN_TIMEOUT"] == "1"
+    assert updates["SIGNOZ_LITELLM_MAX_REQUEST_BYTES"] == "4000000"
     assert updates["OTEL_BSP_MAX_QUEUE_SIZE"] == "16384"
     assert _updates({**base, "CI": "true"})["SIGNOZ_LITELLM_REPORT"] == "1"
     assert _updates({**base, "CI": "true"}, {"report": False})["SIGNOZ_LITELLM_REPORT"] == "0"
     assert _updates({**base, "OTEL_BSP_MAX_QUEUE_SIZE": "100"}).get("OTEL_BSP_MAX_QUEUE_SIZE") is None  # user's wins
-    updates = _updates(base, {"report_file": "out/report.json", "shutdown_timeout": 2.5})
+    updates = _updates(base, {"report_file": "out/report.json", "shutdown_timeout": 2.5, "max_request_size": "16MiB"})
     assert updates["SIGNOZ_LITELLM_REPORT_FILE"] == str(Path("/tmp/out/report.json").resolve())
     assert updates["SIGNOZ_LITELLM_SHUTDOWN_TIMEOUT"] == "2.5"
+    assert updates["SIGNOZ_LITELLM_MAX_REQUEST_BYTES"] == str(16 * 1024 * 1024)
 
 
 def test_table_driven_systems_map_their_variables() -> None:

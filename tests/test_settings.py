@@ -29,6 +29,7 @@ def test_flag_beats_env_beats_config_beats_default(tmp_path: Path) -> None:
     assert s.protocol == "http/protobuf"
     assert s.ingestion_key == KEY
     assert s.shutdown_timeout == 1.0 and s.source("shutdown_timeout") == "default"
+    assert s.max_request_size == 4_000_000 and s.source("max_request_size") == "default"
     assert s.config_file == str(tmp_path / "signoz-litellm.toml")
 
 
@@ -100,6 +101,10 @@ def test_derive_service_name_for_inline_code_uses_the_directory(tmp_path: Path) 
     ({}, {}, "No destination for the telemetry"),
     ({"endpoint": "http://c:4317"}, {"SIGNOZ_SHUTDOWN_TIMEOUT": "soon"}, "env SIGNOZ_SHUTDOWN_TIMEOUT"),
     ({"endpoint": "http://c:4317"}, {"SIGNOZ_REPORT": "maybe"}, "is not a boolean"),
+    ({"endpoint": "http://c:4317"}, {"SIGNOZ_MAX_REQUEST_SIZE": "lots"}, "is not a size in bytes"),
+    ({"endpoint": "http://c:4317", "max_request_size": "4GB"}, {}, "is not a size in bytes"),
+    ({"endpoint": "http://c:4317", "max_request_size": "1000"}, {}, "outside 64KiB to 64MiB"),
+    ({"endpoint": "http://c:4317", "max_request_size": "65MiB"}, {}, "outside 64KiB to 64MiB"),
     ({"region": "us"}, {"SIGNOZ_INGESTION_KEY": "abc def"}, "contains spaces"),
     ({"endpoint": "http://c:4317", "resource_attributes": "novalue"}, {}, "not of the form key=value"),
     ({"endpoint": "http://c:4317", "ca_cert": "/nonexistent/ca.pem"}, {}, "does not exist"),
@@ -139,3 +144,14 @@ def test_key_is_masked_everywhere_it_could_show(tmp_path: Path) -> None:
     s = _resolve(tmp_path, flags={"region": "us", "ingestion_key": KEY})
     assert KEY not in repr(s)
     assert s.masked_key == "****-KEY" and mask_secret("short") == "****"
+
+
+@pytest.mark.parametrize(("text", "size"), [("4000000", 4_000_000), ("4MB", 4_000_000), ("16MiB", 16 * 1024**2),
+                                            ("512 KB", 512_000), ("64KiB", 65_536), ("64mib", 64 * 1024**2),
+                                            (" 2000000 ", 2_000_000), (1_048_576, 1_048_576)])
+def test_max_request_size_takes_bytes_with_or_without_a_unit(tmp_path: Path, text, size) -> None:
+    s = _resolve(tmp_path, flags={"endpoint": "http://c:4317"}, env={"SIGNOZ_MAX_REQUEST_SIZE": str(text)})
+    assert s.max_request_size == size and s.source("max_request_size") == "env SIGNOZ_MAX_REQUEST_SIZE"
+    (tmp_path / "signoz-litellm.toml").write_text(f"max-request-size = {text!r}\n" if isinstance(text, str)
+                                                  else f"max-request-size = {text}\n")
+    assert _resolve(tmp_path, flags={"endpoint": "http://c:4317"}).max_request_size == size

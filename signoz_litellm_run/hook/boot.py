@@ -17,9 +17,10 @@ def start() -> None:
     _started = True
     try:
         _initialize_without_recursion()  # our distro arms LiteLLM (hook/distro.py)
-        from signoz_litellm_run.hook import metric_record, report, shutdown, span_attributes, span_wire
+        from signoz_litellm_run.hook import export_size, metric_record, report, shutdown, span_attributes, span_wire
 
         span_wire.install()
+        export_size.install()  # after span_wire: it wraps the encoder span_wire installs
         metric_record.install()
         span_attributes.install()
         shutdown.install()

@@ -41,7 +41,7 @@ from collections import OrderedDict
 from collections.abc import Callable
 from typing import Any
 
-from signoz_litellm_run.hook import forks
+from signoz_litellm_run.hook import export_size, forks
 
 TIMEOUT_ENV = "SIGNOZ_LITELLM_SHUTDOWN_TIMEOUT"
 SIGNALS = ("traces", "logs", "metrics")
@@ -309,7 +309,7 @@ def _wrap_exporter(signal_name: str, exporter: Any) -> None:
     ledger.endpoints.setdefault(signal_name, _endpoint_of(exporter))
     original_export = exporter.export
 
-    def export(batch: Any, *args: Any, **kwargs: Any) -> Any:
+    def counted(batch: Any, *args: Any, **kwargs: Any) -> Any:
         count = 1 if signal_name == "metrics" else len(batch)
         ledger.add("in_flight", signal_name, count)
         _tls.rejected = 0
@@ -325,16 +325,30 @@ def _wrap_exporter(signal_name: str, exporter: Any) -> None:
             rejected = min(count, getattr(_tls, "rejected", 0)) if ok else 0
             if signal_name == "metrics" and rejected:
                 rejected = 1
+            resent = not ok and export_size.will_resend(batch)  # refused as too large: sent again in halves
             with ledger.lock:
                 ledger.in_flight[signal_name] -= count
                 ledger.sent[signal_name] += count - rejected if ok else 0
-                ledger.failed[signal_name] += rejected if ok else count
+                ledger.failed[signal_name] += rejected if ok else 0 if resent else count
                 if rejected:
                     ledger.last_error = ledger.last_error or "the endpoint rejected part of the data (partial success)"
-            if not ok or rejected:
+                if not ok and not resent and export_size.refused_item():
+                    ledger.last_error = export_size.TOO_LARGE
+            if (not ok and not resent) or rejected:
                 _early_warning(signal_name)
 
-    exporter.export = export
+    encode = export_size.encoder_of(signal_name, exporter)
+    if encode is None:  # metrics (one small request), or an exporter that is not OpenTelemetry's OTLP one
+        exporter.export = counted
+    else:
+        def unsent(count: int) -> None:
+            ledger.add("failed", signal_name, count)
+
+        def export(batch: Any, *args: Any, **kwargs: Any) -> Any:
+            return export_size.deliver(signal_name, encode, batch, lambda piece: counted(piece, *args, **kwargs),
+                                       unsent)
+
+        exporter.export = export
     _watch_partial_success(signal_name, exporter)
 
 
@@ -403,6 +417,7 @@ def _watch_partial_success(signal_name: str, exporter: Any) -> None:
         result = original_request(*args, **kwargs)
         try:
             status = result.status_code
+            export_size.note_http_status(status)
             if status is not None and 200 <= status < 300 and response_class is not None:
                 body = result.content()
                 if body:
@@ -439,7 +454,13 @@ class _StubProxy:
         self._signal = signal_name
 
     def Export(self, *args: Any, **kwargs: Any) -> Any:  # noqa: N802 (gRPC method name)
-        response = self._stub.Export(*args, **kwargs)
+        try:
+            response = self._stub.Export(*args, **kwargs)
+        except Exception as error:
+            replacement = export_size.note_grpc_error(error)
+            if replacement is error:
+                raise
+            raise replacement from error
         _record_rejected(response, self._signal)
         return response
 
@@ -466,6 +487,8 @@ class _QuietFilter(logging.Filter):
 
 def _reason(message: str) -> str | None:
     lowered = message.lower()
+    if "too large" in lowered:
+        return None  # a refusal for size: sent again in halves, or named where it is counted (_wrap_exporter)
     for needle, text in (("unavailable", "unavailable / connection refused"),
                          ("deadline_exceeded", "no answer (timed out)"), ("timed out", "no answer (timed out)"),
                          ("timeout", "no answer (timed out)"), ("unauthenticated", "rejected: unauthenticated"),

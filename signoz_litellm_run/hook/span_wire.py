@@ -349,6 +349,16 @@ def faster(original: Callable[[Sequence[Any]], Any]) -> Callable[[Sequence[Any]]
         except Exception:  # anything unusual: OpenTelemetry's encoder decides (and logs) as it always has
             return original(sdk_spans)
 
+    def sized(sdk_spans: Sequence[Any]) -> tuple[Any, int]:
+        """The request and its size in bytes (hook/export_size.py), with no second encoding."""
+        try:
+            data = encode_request(sdk_spans)
+            return parse(data), len(data)
+        except Exception:
+            request = original(sdk_spans)
+            return request, request.ByteSize()
+
+    encode_spans.sized = sized  # type: ignore[attr-defined]
     encode_spans._signoz_litellm = True  # type: ignore[attr-defined]
     encode_spans.__wrapped__ = original  # type: ignore[attr-defined]
     return encode_spans

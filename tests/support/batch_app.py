@@ -17,6 +17,8 @@ TIMING=1                print "timing <median ms per call> <mean ms> <process CP
 POOL=<workers>          make one call, pause 2 s, then make the CALLS calls in a multiprocessing Pool of that many
                         fork workers, closed and joined (its workers end with os._exit(), skipping atexit)
 QUIET=1                 do not print "done <i>" lines
+PROMPT_BYTES=<n>        append n characters of context to each call's prompt (a long-prompt job: LiteLLM puts the
+                        prompt on the call's span); SINGLE_HUGE=<n>: also one call with n characters, in the middle
 SYNC=<path>             (scripts/bench_instructions.py) after 20 warm-up calls, a 2 s pause and until the process is
                         idle (under a tenth of a CPU over 0.5 s, at most 300 s), export the spans
                         queued so far, print "ready <pid>" and wait for <path>.on; after the calls wait SETTLE
@@ -53,6 +55,16 @@ ARGS = {"model": "openai/gpt-4o-mini", "api_base": os.environ.get("FAKE_BASE"), 
 
 
 QUIET = bool(os.environ.get("QUIET"))
+_CONTEXT = ("lorem ipsum dolor sit amet " * (int(os.environ.get("PROMPT_BYTES") or 0) // 27 + 1))[
+    :int(os.environ.get("PROMPT_BYTES") or 0)]
+_HUGE = int(os.environ.get("SINGLE_HUGE") or 0)
+
+
+def prompt(i: int) -> str:
+    """The i-th call's prompt: "hello <i>", plus the context asked for."""
+    if _HUGE and i == CALLS // 2:
+        return f"hello {i} " + "x" * _HUGE
+    return f"hello {i} {_CONTEXT}" if _CONTEXT else f"hello {i}"
 
 
 def _wait_for(path: str) -> None:
@@ -94,7 +106,7 @@ def run_sync() -> None:
                 print("ready", os.getpid(), flush=True)
                 _wait_for(sync + ".on")
         started = time.perf_counter()
-        litellm.completion(messages=[{"role": "user", "content": f"hello {i}"}], **ARGS)
+        litellm.completion(messages=[{"role": "user", "content": prompt(i)}], **ARGS)
         durations.append(time.perf_counter() - started)
         if not QUIET:
             print(f"done {i}", flush=True)
@@ -120,7 +132,7 @@ def run_async() -> None:
 
         async def one(i: int) -> None:
             async with gate:
-                await litellm.acompletion(messages=[{"role": "user", "content": f"hello {i}"}], **ARGS)
+                await litellm.acompletion(messages=[{"role": "user", "content": prompt(i)}], **ARGS)
                 if not QUIET:
                     print(f"done {i}", flush=True)
 
