@@ -308,6 +308,26 @@ def test_a_span_larger_than_the_endpoint_takes_is_lost_alone_and_named(fake_prov
     assert len(warnings) == 1 and "1 span" in warnings[0] and "too large" in warnings[0], job.stderr
 
 
+def test_long_log_records_reach_an_endpoint_that_takes_4_mib(fake_provider: FakeProvider,
+                                                             tmp_path: Path) -> None:
+    """Log records are cut into requests the same way (a program logging each prompt, say)."""
+    report_file = tmp_path / "report.json"
+    program = ("import logging\n"
+               "for i in range(40):\n"
+               "    logging.getLogger('eval').warning('prompt %d %s', i, 'w' * 200_000)\n")
+    with Receiver(max_request_bytes=SELF_HOSTED_GRPC_LIMIT) as limited:
+        job = run_job(limited.grpc_endpoint, fake_provider, command=[sys.executable, "-c", program],
+                      app_env={"OTEL_BLRP_SCHEDULE_DELAY": "600000"},
+                      args=("--report-file", str(report_file), "--shutdown-timeout", "20"))
+        assert job.returncode == 0, job.stderr
+        limited.wait_for(lambda r: len(r.log_records()) >= 40, timeout=5)
+        bodies = sorted(int(str(r.body).split()[1]) for r in limited.log_records())
+        assert bodies == list(range(40))
+        sizes = [r.message.ByteSize() for r in limited.requests if r.signal == "logs"]
+        assert len(sizes) >= 2 and max(sizes) <= 4_000_000
+    assert json.loads(report_file.read_text())["signals"]["logs"] == {"sent": 40, "failed": 0, "dropped": 0}
+
+
 # --------------------------------------------------------------------------------------------- whole jobs
 # The report and --fail-on-telemetry-loss cover every Python process of the job, whatever starts them.
 
