@@ -46,6 +46,12 @@ BATCH_DEFAULTS = {
     "OTEL_BLRP_MAX_QUEUE_SIZE": "16384",
     "OTEL_BLRP_SCHEDULE_DELAY": "1000",
 }
+# OpenTelemetry keeps 128 attributes a span and evicts the oldest beyond that. LiteLLM sets about 32 on a
+# `litellm_request` span, its model, tokens and cost first, then 3 per tool the call offers: from 33 tools on
+# (an agent with an MCP server or two), the cost, then the model and the tokens were evicted. 1,024 holds the
+# 128 tools OpenAI takes at most. Not set when the user sets either limit (the general one included).
+SPAN_ATTRIBUTE_LIMIT = ("OTEL_SPAN_ATTRIBUTE_COUNT_LIMIT", "1024")
+USER_ATTRIBUTE_LIMITS = ("OTEL_SPAN_ATTRIBUTE_COUNT_LIMIT", "OTEL_ATTRIBUTE_COUNT_LIMIT")
 # Our own switches the hook reads, which the user's environment may pre-set.
 OUR_DEFAULTS = {
     "OTEL_TRACES_EXPORTER": "otlp",
@@ -103,6 +109,8 @@ def child_updates(settings: Settings, base_env: Mapping[str, str], *, cwd: str) 
     for name, value in {**OUR_DEFAULTS, **BATCH_DEFAULTS}.items():
         if not base_env.get(name):
             updates[name] = value
+    if not any(base_env.get(name) for name in USER_ATTRIBUTE_LIMITS):
+        updates[SPAN_ATTRIBUTE_LIMIT[0]] = SPAN_ATTRIBUTE_LIMIT[1]
     updates["OTEL_PYTHON_DISABLED_INSTRUMENTATIONS"] = merge_csv(
         base_env.get("OTEL_PYTHON_DISABLED_INSTRUMENTATIONS"), ALWAYS_DISABLED
     )

@@ -54,6 +54,12 @@ def test_user_otel_settings_win_over_our_defaults_and_lists_are_merged() -> None
     assert "stale" not in u["OTEL_EXPORTER_OTLP_HEADERS"]
 
 
+def test_spans_keep_1024_attributes_unless_the_user_sets_a_limit() -> None:
+    assert _updates({"endpoint": "http://c:4317"})["OTEL_SPAN_ATTRIBUTE_COUNT_LIMIT"] == "1024"
+    for name in ("OTEL_SPAN_ATTRIBUTE_COUNT_LIMIT", "OTEL_ATTRIBUTE_COUNT_LIMIT"):  # the general one too
+        assert "OTEL_SPAN_ATTRIBUTE_COUNT_LIMIT" not in _updates({"endpoint": "http://c:4317"}, {name: "64"})
+
+
 def test_http_protobuf_and_per_signal_overrides_only_when_a_flag_says_so() -> None:
     env = {"OTEL_EXPORTER_OTLP_TRACES_ENDPOINT": "http://elsewhere:4318/v1/traces"}
     u = _updates({"endpoint": "http://c:4318", "protocol": "http/protobuf"}, env)

@@ -239,6 +239,36 @@ def _one_call_app(tmp_path: Path, prompt: str, after: str = "") -> Path:
     return script
 
 
+@pytest.mark.parametrize("limit", [None, "OTEL_ATTRIBUTE_COUNT_LIMIT=200"])
+def test_a_call_offering_many_tools_keeps_its_model_tokens_and_cost(
+        receiver: Receiver, fake_provider: FakeProvider, tmp_path: Path, limit: str | None) -> None:
+    """LiteLLM sets 3 attributes per tool a call offers, after the model, tokens and cost: past OpenTelemetry's
+    128 a span, those were evicted first (under the plain recipe too). `run` raises the span limit to 1,024,
+    unless the user set a limit."""
+    script = tmp_path / "tools_app.py"
+    script.write_text(textwrap.dedent("""
+        import os
+        import litellm
+
+        tools = [{"type": "function", "function": {"name": f"tool_{i}", "description": f"does thing {i}",
+                  "parameters": {"type": "object", "properties": {"x": {"type": "string"}}}}} for i in range(60)]
+        litellm.completion(model="openai/gpt-4o-mini", api_base=os.environ["FAKE_BASE_URL"], api_key="sk-test",
+                           messages=[{"role": "user", "content": "pick a tool"}], tools=tools)
+    """))
+    extra = dict([limit.split("=")]) if limit else {}
+    result = _run(receiver, fake_provider, [sys.executable, str(script)], extra_env=extra)
+    assert result.returncode == 0, result.stderr
+    [span] = _settled_spans(receiver, 1)
+    functions = [k for k in span.attributes if k.startswith("llm.request.functions.")]
+    if limit is None:
+        assert len(functions) == 180  # every tool's name, description and parameters
+        for key in ("gen_ai.request.model", "gen_ai.usage.prompt_tokens", "gen_ai.usage.completion_tokens",
+                    "llm.usage.total_tokens", "gen_ai.cost.total_cost"):
+            assert key in span.attributes, key
+    else:
+        assert len(span.attributes) == 200  # the user's limit stands
+
+
 @pytest.mark.parametrize("protocol", ["grpc", "http/protobuf"])
 def test_spans_go_through_the_faster_encoder_and_arrive_whole(
         receiver: Receiver, fake_provider: FakeProvider, tmp_path: Path, protocol: str) -> None:
