@@ -286,26 +286,32 @@ def test_an_endpoint_taking_less_than_the_limit_still_gets_everything(fake_provi
 
 
 @pytest.mark.parametrize("protocol", ["grpc", "http/protobuf"])
-def test_a_span_larger_than_the_endpoint_takes_is_lost_alone_and_named(fake_provider: FakeProvider, tmp_path: Path,
-                                                                       protocol: str) -> None:
-    """One call's prompt (1.5 MB) is over the endpoint's 1 MiB: that span alone is lost, counted, and the warning
-    says why; the other spans of its batch arrive. Over gRPC the refusal is not retried until the deadline (the
-    spans after it would then be lost too)."""
+def test_a_span_larger_than_the_endpoint_takes_arrives_cut_to_fit(fake_provider: FakeProvider, tmp_path: Path,
+                                                                  protocol: str) -> None:
+    """One call's prompt (1.5 MB) is over the endpoint's 1 MiB: the span was lost whole (its latency, tokens and
+    cost with it). It is sent again with its prompt cut, marked, and a note says so; the other spans of its batch
+    arrive as they were. Over gRPC the refusal is not retried until the deadline (the spans after it would then
+    be lost)."""
     report_file = tmp_path / "report.json"
     app_env = {"CALLS": "10", "SINGLE_HUGE": "1500000", "QUIET": "1", "OTEL_BSP_SCHEDULE_DELAY": "600000"}
     with Receiver(max_request_bytes=1024 * 1024) as receiver:
         job = run_job(receiver.endpoint(protocol), fake_provider, app_env=app_env,
                       args=("--protocol", protocol, "--report-file", str(report_file), "--shutdown-timeout", "5"))
         assert job.returncode == 0, job.stderr
-        settle(receiver, 9)
-        calls = sorted(int(re.search(r"hello (\d+)", s.attributes["gen_ai.input.messages"]).group(1))
-                       for s in llm_spans(receiver))
-        assert calls == [i for i in range(10) if i != 5]  # all but the call with the 1.5 MB prompt
-        assert len(receiver.spans()) == 19
+        settle(receiver, 10)
+        spans = {int(re.search(r"hello (\d+)", s.attributes["gen_ai.input.messages"]).group(1)): s
+                 for s in llm_spans(receiver)}
+        assert sorted(spans) == list(range(10)) and len(receiver.spans()) == 20
+    cut = spans[5]
+    assert cut.attributes["signoz_litellm.truncated_attributes"] == ["gen_ai.input.messages"]
+    assert "too large for the endpoint]" in cut.attributes["gen_ai.input.messages"]
+    assert cut.attributes["gen_ai.usage.prompt_tokens"] > 0 and "gen_ai.cost.total_cost" in cut.attributes
+    assert all("signoz_litellm.truncated_attributes" not in spans[i].attributes for i in spans if i != 5)
     traces = json.loads(report_file.read_text())["signals"]["traces"]
-    assert traces == {"sent": 19, "failed": 1, "dropped": 0}
-    warnings = job.warning_lines()
-    assert len(warnings) == 1 and "1 span" in warnings[0] and "too large" in warnings[0], job.stderr
+    assert traces == {"sent": 20, "failed": 0, "dropped": 0}
+    assert not job.warning_lines()
+    notes = [line for line in job.stderr.splitlines() if line.startswith("signoz-litellm: note:")]
+    assert len(notes) == 1 and "1 span was too large" in notes[0], job.stderr
 
 
 def test_long_log_records_reach_an_endpoint_that_takes_4_mib(fake_provider: FakeProvider,

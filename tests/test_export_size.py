@@ -104,7 +104,7 @@ def _sent(encode, batch, outcomes=None):  # noqa: ANN001, ANN202
             return FAILURE
         return outcome
 
-    result = export_size.deliver("traces", encode, batch, send, unsent.append)
+    result = export_size.deliver("traces", encode, batch, send, lambda count, reason: unsent.append((count, reason)))
     return result, sent, unsent
 
 
@@ -135,7 +135,7 @@ def test_log_records_are_split_too(limit: int) -> None:
     records = _log_records([40_000] * 7)
     sent = []
     result = export_size.deliver("logs", encode_logs, records,
-                                 lambda piece: sent.append(list(piece)) or SUCCESS, lambda n: None)
+                                 lambda piece: sent.append(list(piece)) or SUCCESS, lambda n, reason: None)
     assert result == SUCCESS and [r for piece in sent for r in piece] == records and len(sent) >= 3
     assert all(len(encode_logs(piece).SerializeToString()) <= limit for piece in sent)
 
@@ -186,21 +186,55 @@ def test_a_batch_that_cannot_be_measured_goes_whole_to_its_exporter(limit: int) 
         seen.append((list(piece), getattr(export_size._tls, "prepared", None)))
         return FAILURE
 
-    assert export_size.deliver("traces", broken, batch, send, lambda n: None) == FAILURE
+    assert export_size.deliver("traces", broken, batch, send, lambda n, reason: None) == FAILURE
     assert seen == [(batch, None)]
 
 
-def test_a_single_span_refused_is_lost_alone(limit: int) -> None:
+def test_a_single_span_refused_is_sent_again_cut_to_fit(monkeypatch: pytest.MonkeyPatch, limit: int) -> None:
+    monkeypatch.setattr(export_size, "trimmed", 0)
     batch = _spans([10, 250_000, 10])
-    result, sent, unsent = _sent(SPAN_ENCODER, batch, outcomes=[SUCCESS, 0, SUCCESS])
-    assert [len(piece) for piece, _ in sent] == [1, 1, 1] and result == SUCCESS and not unsent
+    result, sent, unsent = _sent(SPAN_ENCODER, batch, outcomes=[SUCCESS, 0])  # HTTP 413 for the big one
+    assert result == SUCCESS and not unsent
+    assert [len(piece) for piece, _ in sent] == [1, 1, 1, 1]
+    assert sent[0][0] == batch[:1] and sent[1][0] == batch[1:2] and sent[3][0] == batch[2:]
+    [copy], size = sent[2]
+    original = batch[1]
+    assert size <= export_size.limit("traces") and export_size.trimmed == 1
+    assert (copy.name, copy.context, copy.parent, copy.kind, copy.start_time, copy.end_time, copy.resource) == (
+        original.name, original.context, original.parent, original.kind, original.start_time, original.end_time,
+        original.resource)
+    assert copy.attributes["index"] == 1
+    assert copy.attributes[export_size.TRUNCATED_KEY] == ("gen_ai.input.messages",)
+    value = copy.attributes["gen_ai.input.messages"]
+    assert value.startswith("p" * 1000) and value.endswith("250,000 bytes in all, too large for the endpoint]")
+
+
+def test_a_span_refused_again_is_cut_again_then_counted_as_lost(limit: int) -> None:
+    batch = _spans([250_000])
+    result, sent, unsent = _sent(SPAN_ENCODER, batch, outcomes=[0, 0, 0, 0])
+    assert [size for _, size in sent] == sorted((size for _, size in sent), reverse=True)  # smaller each time
+    assert len(sent) == 4 and result == FAILURE  # the span, then three cut copies
+    assert unsent == [(1, export_size.TOO_LARGE)]
+
+
+def test_a_span_too_large_without_a_long_value_is_counted_as_lost(limit: int) -> None:
+    keep = _Keep()
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(keep))
+    with provider.get_tracer("t").start_as_current_span("many") as span:
+        span.set_attributes({f"key.{i}": "v" * 900 for i in range(120)})  # ~110 KB, no value over 1 KB
+    batch = keep.spans + _spans([10])
+    result, sent, unsent = _sent(SPAN_ENCODER, batch, outcomes=[0])
+    assert [len(piece) for piece, _ in sent] == [1, 1] and sent[1][0] == batch[1:]  # the next span still goes
+    assert unsent == [(1, export_size.TOO_LARGE)] and result == SUCCESS
 
 
 def test_after_a_failure_other_than_size_the_rest_is_not_tried_and_counted(limit: int) -> None:
     batch = _spans([30_000] * 12)
     result, sent, unsent = _sent(SPAN_ENCODER, batch, outcomes=[SUCCESS, FAILURE])
     assert result == FAILURE and len(sent) == 2
-    assert sum(len(piece) for piece, _ in sent) + sum(unsent) == len(batch)
+    assert sum(len(piece) for piece, _ in sent) + sum(n for n, _ in unsent) == len(batch)
+    assert unsent == [(len(batch) - sum(len(piece) for piece, _ in sent), None)]
 
 
 def test_the_exporter_sends_the_request_that_was_measured(monkeypatch: pytest.MonkeyPatch, limit: int) -> None:
@@ -223,7 +257,7 @@ def test_the_exporter_sends_the_request_that_was_measured(monkeypatch: pytest.Mo
             translated.append((export_size._tls.prepared[1], exporter._translate_data(piece)))
             return SUCCESS
 
-        export_size.deliver("traces", encode, batch, send, lambda n: None)
+        export_size.deliver("traces", encode, batch, send, lambda n, reason: None)
         assert len(translated) >= 2 and all(prepared is request for prepared, request in translated)
         assert exporter._translate_data(other) == encode_spans(other)  # not being delivered: encoded as before
         export_size.install()  # once only
@@ -251,7 +285,6 @@ def test_a_real_grpc_refusal_for_size_is_noted_and_not_retried(limit: int) -> No
     assert replaced is not error and isinstance(replaced, grpc.RpcError)
     assert replaced.code() not in _RETRYABLE_ERROR_CODES and "too large" in replaced.details()
     assert export_size._tls.refused == 64 * 1024  # the endpoint's own figure, from its answer
-    assert export_size.will_resend(_spans([1, 1])) and not export_size.will_resend(_spans([1]))
     export_size._tls.refused = None
 
 
@@ -263,4 +296,4 @@ def test_other_grpc_errors_pass_unchanged() -> None:
         channel.close()
     export_size._tls.refused = None
     assert export_size.note_grpc_error(info.value) is info.value
-    assert export_size._tls.refused is None and not export_size.refused_item()
+    assert export_size._tls.refused is None

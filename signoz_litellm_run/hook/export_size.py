@@ -12,8 +12,10 @@ its timeout, while the queue behind it fills. So:
 - A request the endpoint refuses as too large (gRPC RESOURCE_EXHAUSTED "larger than max", HTTP 413) is not
   retried as it was: it is halved and sent again, down to single items, and the limit drops for the rest of the
   process (to the endpoint's own figure when its answer gives one).
-- One span or log record larger than the limit is sent alone; if the endpoint refuses it, it alone is lost,
-  counted, and the reason says so.
+- One span or log record larger than the limit is sent alone. A span the endpoint refuses goes again as a copy
+  with its longest string values cut to fit, marked (`signoz_litellm.truncated_attributes`), so that its latency,
+  tokens and cost arrive; a span that cannot be cut to fit, or a log record, is lost alone, counted, and the
+  reason says so.
 
 The exporters' own retries, timeouts and counting are unchanged: `shutdown.py` counts each request it sends.
 """
@@ -101,34 +103,46 @@ def measure(encode: Callable[[Sequence[Any]], Any], batch: Sequence[Any]) -> tup
 
 
 def deliver(signal_name: str, encode: Callable[[Sequence[Any]], Any], batch: Sequence[Any],
-            send: Callable[[Sequence[Any]], Any], unsent: Callable[[int], None]) -> Any:
+            send: Callable[[Sequence[Any]], Any], unsent: Callable[[int, str | None], None]) -> Any:
     """Send `batch` through `send` (the counted export) in requests under the limit; the last result.
 
-    After a piece fails for any other reason than its size, the pieces after it are not tried (the endpoint is
-    down or refusing: the whole batch would have failed): `unsent` is told how many items they held. An item
-    refused as too large on its own is lost (and counted by `send`); the pieces after it are still sent."""
+    A piece refused as too large is not counted by `send` (see `deferred`): it is sent again in halves, or, a
+    single span, as a copy cut to fit; what cannot be sent again is counted here through `unsent`, with the
+    reason, and the pieces after it are still sent. After a piece fails for any other reason, the pieces after it
+    are not tried (the endpoint is down or refusing: the whole batch would have failed) and `unsent` is told how
+    many items they held."""
+    global trimmed
     if not isinstance(batch, (list, tuple)):
         batch = list(batch)
     pieces = _cut(signal_name, encode, batch)
     result = None
     while pieces:
         piece, request, size = pieces.pop(0)
-        _tls.prepared, _tls.refused = (piece, request) if request is not None else None, None
+        _tls.prepared, _tls.refused, _tls.delivering = (piece, request) if request is not None else None, None, True
         try:
             result = send(piece)
         finally:
-            _tls.prepared = None
+            _tls.prepared, _tls.delivering = None, False
         refused, _tls.refused = _tls.refused, None
         if refused is not None:  # too large: smaller pieces may pass, the other pieces still may
-            _limits[signal_name] = new_limit = max(1, min(limit(signal_name), refused or size // 2))
+            _limits[signal_name] = new_limit = max(1, min(limit(signal_name), refused or (size or 2) // 2))
+            again: list[tuple[Sequence[Any], Any, int | None]] = []
             if len(piece) > 1:
                 half = len(piece) // 2
-                pieces[:0] = [(piece[:half], None, None), (piece[half:], None, None)]
-            pieces = [cut for whole in pieces for cut in (
+                again = [(piece[:half], None, None), (piece[half:], None, None)]
+            elif _can_trim(signal_name, piece[0]):
+                copy = _trimmed(encode, piece[0], new_limit - _TRIM_MARGIN)
+                again = [copy] if copy is not None else []
+            if not again:
+                unsent(len(piece), TOO_LARGE)
+            pieces = [cut for whole in again + pieces for cut in (
                 _cut(signal_name, encode, whole[0]) if whole[2] is None or whole[2] > new_limit else [whole])]
             continue
-        if getattr(result, "name", "") != "SUCCESS" and pieces:
-            unsent(sum(len(p) for p, _, _ in pieces))
+        ok = getattr(result, "name", "") == "SUCCESS"
+        if ok and len(piece) == 1 and getattr(piece[0], "_signoz_trims", 0):
+            trimmed += 1
+        if not ok and pieces:
+            unsent(sum(len(p) for p, _, _ in pieces), None)
             return result
     return result
 
@@ -152,15 +166,76 @@ def _pieces(signal_name: str, encode: Callable[[Sequence[Any]], Any],
     return _pieces(signal_name, encode, batch[:half]) + _pieces(signal_name, encode, batch[half:])
 
 
-def will_resend(batch: Sequence[Any]) -> bool:
-    """The request just sent for `batch` was refused as too large and `deliver` sends it again in halves
-    (so it is not counted as failed)."""
-    return getattr(_tls, "refused", None) is not None and len(batch) > 1
+def deferred(batch: Sequence[Any]) -> bool:
+    """The request just sent for `batch` (by `deliver`) was refused as too large: `deliver` sends it again or
+    counts it, so the counting export leaves it alone."""
+    return getattr(_tls, "refused", None) is not None and getattr(_tls, "delivering", False)
 
 
-def refused_item() -> bool:
-    """The request just sent was refused as too large (whatever happens next)."""
-    return getattr(_tls, "refused", None) is not None
+# --------------------------------------------------------------------------------------------- one span too large
+# A span refused on its own (a base64 image in the prompt, say) would be lost whole, its latency, tokens and cost
+# with it. It is sent again as a copy whose longest string attributes are cut so that it fits, each cut value
+# ending in a marker, and with `signoz_litellm.truncated_attributes` naming them.
+
+TRUNCATED_KEY = "signoz_litellm.truncated_attributes"
+_TRIM_MARGIN = 4096  # bytes kept free under the limit for the marker texts and the request around the span
+_KEEP_AT_LEAST = 1024  # bytes of each cut value kept
+_MAX_TRIMS = 3  # copies tried for one span, each cut to fit a lower limit
+trimmed = 0  # spans delivered as cut copies in this process (a note at exit)
+
+
+def _is_span(item: Any) -> bool:
+    return hasattr(item, "context") and hasattr(item, "kind") and hasattr(item, "attributes")
+
+
+def _can_trim(signal_name: str, item: Any) -> bool:
+    if signal_name != "traces" or not _is_span(item):
+        return False
+    if getattr(item, "attributes", None) and TRUNCATED_KEY in item.attributes:
+        return getattr(item, "_signoz_trims", 0) < _MAX_TRIMS
+    return any(type(v) is str and len(v) > _KEEP_AT_LEAST for v in (item.attributes or {}).values())
+
+
+def _trimmed(encode: Callable[[Sequence[Any]], Any], span: Any,
+             target: int) -> tuple[Sequence[Any], Any, int | None] | None:
+    """A piece holding a copy of `span` whose request is at most `target` bytes, or None if cutting its string
+    attributes cannot get there."""
+    try:
+        from opentelemetry.sdk.trace import ReadableSpan
+        from opentelemetry.attributes import BoundedAttributes
+
+        attributes = dict(span.attributes or {})
+        _, size = measure(encode, [span])
+        excess = size - max(target, 0)
+        cut_keys = list(attributes.get(TRUNCATED_KEY) or ())
+        for key in sorted((k for k, v in attributes.items() if type(v) is str and k != TRUNCATED_KEY),
+                          key=lambda k: -len(attributes[k])):
+            if excess <= 0:
+                break
+            data = attributes[key].encode("utf-8", "surrogatepass")
+            keep = max(_KEEP_AT_LEAST, len(data) - excess - 200)
+            if keep >= len(data):
+                continue
+            marker = f" ... [cut by signoz-litellm: {len(data):,} bytes in all, too large for the endpoint]"
+            attributes[key] = data[:keep].decode("utf-8", "ignore") + marker
+            excess -= len(data) - keep - len(marker)
+            if key not in cut_keys:
+                cut_keys.append(key)
+        if excess > 0:
+            return None
+        attributes[TRUNCATED_KEY] = tuple(cut_keys)
+        bounded = BoundedAttributes(maxlen=None, attributes=attributes, immutable=True)
+        bounded.dropped = span.dropped_attributes
+        copy = ReadableSpan(
+            name=span.name, context=span.context, parent=span.parent, resource=span.resource, attributes=bounded,
+            events=getattr(span, "_events", span.events), links=getattr(span, "_links", span.links),
+            kind=span.kind, status=span.status, start_time=span.start_time, end_time=span.end_time,
+            instrumentation_scope=span.instrumentation_scope)
+        copy._signoz_trims = getattr(span, "_signoz_trims", 0) + 1  # type: ignore[attr-defined]
+        request, size = measure(encode, [copy])
+    except Exception:
+        return None
+    return [copy], request, size
 
 
 def note_grpc_error(error: Any) -> Any:

@@ -325,24 +325,26 @@ def _wrap_exporter(signal_name: str, exporter: Any) -> None:
             rejected = min(count, getattr(_tls, "rejected", 0)) if ok else 0
             if signal_name == "metrics" and rejected:
                 rejected = 1
-            resent = not ok and export_size.will_resend(batch)  # refused as too large: sent again in halves
+            deferred = not ok and export_size.deferred(batch)  # refused as too large: sent again, or counted there
             with ledger.lock:
                 ledger.in_flight[signal_name] -= count
                 ledger.sent[signal_name] += count - rejected if ok else 0
-                ledger.failed[signal_name] += rejected if ok else 0 if resent else count
+                ledger.failed[signal_name] += rejected if ok else 0 if deferred else count
                 if rejected:
                     ledger.last_error = ledger.last_error or "the endpoint rejected part of the data (partial success)"
-                if not ok and not resent and export_size.refused_item():
-                    ledger.last_error = export_size.TOO_LARGE
-            if (not ok and not resent) or rejected:
+            if (not ok and not deferred) or rejected:
                 _early_warning(signal_name)
 
     encode = export_size.encoder_of(signal_name, exporter)
     if encode is None:  # metrics (one small request), or an exporter that is not OpenTelemetry's OTLP one
         exporter.export = counted
     else:
-        def unsent(count: int) -> None:
-            ledger.add("failed", signal_name, count)
+        def unsent(count: int, reason: str | None) -> None:
+            with ledger.lock:
+                ledger.failed[signal_name] += count
+                if reason:
+                    ledger.last_error = reason
+            _early_warning(signal_name)
 
         def export(batch: Any, *args: Any, **kwargs: Any) -> Any:
             return export_size.deliver(signal_name, encode, batch, lambda piece: counted(piece, *args, **kwargs),
