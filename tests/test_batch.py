@@ -242,27 +242,32 @@ def _trace_request_sizes(receiver: Receiver) -> list[int]:
     return [r.message.ByteSize() for r in receiver.requests if r.signal == "traces"]
 
 
+def _long_prompt_job(provider: FakeProvider, tmp_path: Path, protocol: str, limit: int) -> tuple[Job, Receiver, dict]:
+    """LONG_PROMPTS under `run` against a receiver refusing requests over `limit` bytes; the job, the (stopped)
+    receiver holding what it got, and the report's trace counts."""
+    report_file = tmp_path / "report.json"
+    with Receiver(max_request_bytes=limit) as receiver:
+        job = run_job(receiver.endpoint(protocol), provider, app_env=LONG_PROMPTS,
+                      args=("--protocol", protocol, "--report-file", str(report_file), "--shutdown-timeout", "20"))
+        assert job.returncode == 0, job.stderr
+        settle(receiver, 60)
+    assert len(llm_spans(receiver)) == 60 and len(receiver.spans()) == 120, job.stderr
+    assert not job.warning_lines()
+    return job, receiver, json.loads(report_file.read_text())["signals"]["traces"]
+
+
 @pytest.mark.parametrize("protocol", ["grpc", "http/protobuf"])
 def test_long_prompts_reach_an_endpoint_that_takes_4_mib(fake_provider: FakeProvider, tmp_path: Path,
                                                          protocol: str) -> None:
     """One batch of long-prompt spans is larger than a self-hosted SigNoz collector takes: as one request it was
     refused whole, and with the gRPC exporter retrying the refusal until the exit deadline, 583 of 600 spans were
     lost in a measured run. It now goes as several requests under --max-request-size (default 4 MB)."""
-    report_file = tmp_path / "report.json"
-    with Receiver(max_request_bytes=SELF_HOSTED_GRPC_LIMIT) as receiver:
-        job = run_job(receiver.endpoint(protocol), fake_provider, app_env=LONG_PROMPTS,
-                      args=("--protocol", protocol, "--report-file", str(report_file), "--shutdown-timeout", "20"))
-        assert job.returncode == 0, job.stderr
-        settle(receiver, 60)
-        spans = llm_spans(receiver)
-        assert len(spans) == 60 and len(receiver.spans()) == 120, job.stderr
-        assert all(len(s.attributes["gen_ai.input.messages"]) > 100_000 for s in spans)  # whole, not cut
-        sizes = _trace_request_sizes(receiver)
-        assert len(sizes) >= 2 and max(sizes) <= 4_000_000 and sum(sizes) > SELF_HOSTED_GRPC_LIMIT
-        assert receiver.too_large == 0  # never a request the endpoint had to refuse (HTTP counts them)
-    traces = json.loads(report_file.read_text())["signals"]["traces"]
+    _, receiver, traces = _long_prompt_job(fake_provider, tmp_path, protocol, SELF_HOSTED_GRPC_LIMIT)
+    assert all(len(s.attributes["gen_ai.input.messages"]) > 100_000 for s in llm_spans(receiver))  # whole, not cut
+    sizes = _trace_request_sizes(receiver)
+    assert len(sizes) >= 2 and max(sizes) <= 4_000_000 and sum(sizes) > SELF_HOSTED_GRPC_LIMIT
+    assert receiver.too_large == 0  # never a request the endpoint had to refuse (HTTP counts them)
     assert traces == {"sent": 120, "failed": 0, "dropped": 0}
-    assert not job.warning_lines()
 
 
 @pytest.mark.parametrize("protocol", ["grpc", "http/protobuf"])
@@ -270,19 +275,11 @@ def test_an_endpoint_taking_less_than_the_limit_still_gets_everything(fake_provi
                                                                        protocol: str) -> None:
     """An endpoint whose limit is below ours (1 MiB here) refuses the first requests (gRPC RESOURCE_EXHAUSTED,
     HTTP 413): each is sent again in halves, and the limit drops for the rest of the job."""
-    report_file = tmp_path / "report.json"
-    with Receiver(max_request_bytes=1024 * 1024) as receiver:
-        job = run_job(receiver.endpoint(protocol), fake_provider, app_env=LONG_PROMPTS,
-                      args=("--protocol", protocol, "--report-file", str(report_file), "--shutdown-timeout", "20"))
-        assert job.returncode == 0, job.stderr
-        settle(receiver, 60)
-        assert len(llm_spans(receiver)) == 60 and len(receiver.spans()) == 120, job.stderr
-        assert max(_trace_request_sizes(receiver)) <= 1024 * 1024
-        if protocol == "http/protobuf":
-            assert receiver.too_large >= 1  # the refusal happened, and was recovered from
-    traces = json.loads(report_file.read_text())["signals"]["traces"]
+    _, receiver, traces = _long_prompt_job(fake_provider, tmp_path, protocol, 1024 * 1024)
+    assert max(_trace_request_sizes(receiver)) <= 1024 * 1024
+    if protocol == "http/protobuf":
+        assert receiver.too_large >= 1  # the refusal happened, and was recovered from
     assert traces == {"sent": 120, "failed": 0, "dropped": 0}
-    assert not job.warning_lines()
 
 
 @pytest.mark.parametrize("protocol", ["grpc", "http/protobuf"])
