@@ -62,6 +62,8 @@ def limit(signal_name: str) -> int:
 
 def install() -> None:
     """Let the configured exporters' encoders hand back the request already built for a batch."""
+    if hasattr(os, "register_at_fork"):
+        os.register_at_fork(after_in_child=_forget_trims)  # a forked child notes its own cut spans only
     for name, modules in ENCODERS.values():
         for module_name in modules:
             module = sys.modules.get(module_name)
@@ -182,6 +184,11 @@ _TRIM_MARGIN = 4096  # bytes kept free under the limit for the marker texts and 
 _KEEP_AT_LEAST = 1024  # bytes of each cut value kept
 _MAX_TRIMS = 3  # copies tried for one span, each cut to fit a lower limit
 trimmed = 0  # spans delivered as cut copies in this process (a note at exit)
+
+
+def _forget_trims() -> None:
+    global trimmed
+    trimmed = 0
 
 
 def _is_span(item: Any) -> bool:

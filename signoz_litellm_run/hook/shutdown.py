@@ -490,7 +490,7 @@ class _QuietFilter(logging.Filter):
 def _reason(message: str) -> str | None:
     lowered = message.lower()
     if "too large" in lowered:
-        return None  # a refusal for size: sent again in halves, or named where it is counted (_wrap_exporter)
+        return None  # a refusal for size: sent again, or counted with its reason by export_size.deliver
     for needle, text in (("unavailable", "unavailable / connection refused"),
                          ("deadline_exceeded", "no answer (timed out)"), ("timed out", "no answer (timed out)"),
                          ("timeout", "no answer (timed out)"), ("unauthenticated", "rejected: unauthenticated"),
