@@ -107,6 +107,16 @@ def test_sigint_delivers_and_ends_like_ctrl_c(receiver: Receiver, fake_provider:
     assert len(llm_spans(receiver)) == 5
 
 
+def test_sighup_delivers_and_ends_as_it_would(receiver: Receiver, fake_provider: FakeProvider) -> None:
+    """A job run by hand whose terminal or ssh session goes away gets SIGHUP: it delivers, then dies of it."""
+    job = run_job(receiver.grpc_endpoint, fake_provider, app_env={"CALLS": "20", "WAIT": "60"},
+                  signal_after=20, signum=signal.SIGHUP)
+    assert job.returncode == -signal.SIGHUP, job.stderr  # a shell shows 129
+    settle(receiver, 20)
+    assert len(llm_spans(receiver)) == 20
+    assert "Traceback" not in job.stderr
+
+
 def test_the_programs_own_sigterm_handler_still_runs(receiver: Receiver, fake_provider: FakeProvider) -> None:
     job = run_job(receiver.grpc_endpoint, fake_provider, app_env={"CALLS": "5", "WAIT": "60", "APP_HANDLER": "7"},
                   signal_after=5)

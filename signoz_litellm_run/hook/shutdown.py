@@ -12,7 +12,7 @@ Started from `hook/boot.py` right after OpenTelemetry's `initialize()` built the
   LiteLLM's pending callbacks, then shuts the providers down in helper threads and waits at most
   `SIGNOZ_LITELLM_SHUTDOWN_TIMEOUT` seconds (default 1). The SDK's own exit handlers are then
   unregistered: they would wait up to 30 s on a dead endpoint.
-- Signals: a SIGTERM or SIGINT whose disposition is the default (the process would die on the spot,
+- Signals: a SIGTERM, SIGINT or SIGHUP whose disposition is the default (the process would die on the spot,
   skipping `atexit`) first delivers the telemetry, then dies of the same signal, so the status
   the parent sees is unchanged (143 / 130 in a shell). A handler the program installs (before or
   after us) is left in place and runs as usual; an ignored signal stays ignored; `signal.getsignal`
@@ -45,7 +45,8 @@ from signoz_litellm_run.hook import export_size, forks
 
 TIMEOUT_ENV = "SIGNOZ_LITELLM_SHUTDOWN_TIMEOUT"
 SIGNALS = ("traces", "logs", "metrics")
-_FATAL_SIGNALS = (signal.SIGTERM, signal.SIGINT)
+# SIGHUP: the terminal or ssh session of a job run by hand went away (no SIGHUP on Windows).
+_FATAL_SIGNALS = (signal.SIGTERM, signal.SIGINT) + ((signal.SIGHUP,) if hasattr(signal, "SIGHUP") else ())
 # Loggers whose lines (retries, "Failed to export", "Queue full") are replaced by our count.
 _QUIET_LOGGERS = (
     "opentelemetry.exporter.otlp.proto.grpc.exporter",
@@ -839,7 +840,7 @@ def _install_signal_handling() -> None:
 
 
 def _signal(signalnum: Any, handler: Any) -> Any:
-    """`signal.signal` as the program knows it; SIG_DFL for SIGTERM/SIGINT keeps our flush first."""
+    """`signal.signal` as the program knows it; SIG_DFL for SIGTERM/SIGINT/SIGHUP keeps our flush first."""
     if signalnum not in _app_handlers:
         return _original_signal(signalnum, handler)
     _original_signal(signalnum, _real_handler(signalnum, handler))  # raises exactly what the original would
