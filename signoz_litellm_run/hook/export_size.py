@@ -42,6 +42,7 @@ TOO_LARGE = "refused as too large: one span or log record is over the endpoint's
 _ENDPOINT_LIMIT = re.compile(r"larger than max \((\d+) vs\.? (\d+)\)")
 
 _tls = threading.local()  # .prepared: (batch, request) being exported; .refused: the endpoint said too large
+# (its figure, or 0); .delivering: the export under way is one of deliver()'s pieces
 _limits: dict[str, int] = {}  # per signal, once an endpoint refused a request as too large
 
 
