@@ -318,7 +318,7 @@ def test_a_span_larger_than_the_endpoint_takes_arrives_cut_to_fit(fake_provider:
     assert traces == {"sent": 20, "failed": 0, "dropped": 0}
     assert not job.warning_lines()
     notes = [line for line in job.stderr.splitlines() if line.startswith("signoz-litellm: note:")]
-    assert len(notes) == 1 and "1 span was too large" in notes[0], job.stderr
+    assert len(notes) == 1 and "note: 1 span was too large" in notes[0], job.stderr
 
 
 def test_long_log_records_reach_an_endpoint_that_takes_4_mib(fake_provider: FakeProvider,
@@ -339,6 +339,25 @@ def test_long_log_records_reach_an_endpoint_that_takes_4_mib(fake_provider: Fake
         sizes = [r.message.ByteSize() for r in limited.requests if r.signal == "logs"]
         assert len(sizes) >= 2 and max(sizes) <= 4_000_000
     assert json.loads(report_file.read_text())["signals"]["logs"] == {"sent": 40, "failed": 0, "dropped": 0}
+
+
+def test_a_log_record_larger_than_the_endpoint_takes_arrives_cut_to_fit(fake_provider: FakeProvider,
+                                                                       tmp_path: Path) -> None:
+    report_file = tmp_path / "report.json"
+    program = ("import logging\n"
+               "logging.getLogger('eval').warning('small one')\n"
+               "logging.getLogger('eval').warning('request body %s', 'z' * 1_500_000)\n")
+    with Receiver(max_request_bytes=1024 * 1024) as limited:
+        job = run_job(limited.grpc_endpoint, fake_provider, command=[sys.executable, "-c", program],
+                      app_env={"OTEL_BLRP_SCHEDULE_DELAY": "600000"}, args=("--report-file", str(report_file)))
+        assert job.returncode == 0, job.stderr
+        limited.wait_for(lambda r: len(r.log_records()) >= 2, timeout=5)
+        records = {str(r.body).split()[0]: r for r in limited.log_records()}
+    assert sorted(records) == ["request", "small"]
+    assert records["request"].attributes["signoz_litellm.truncated_attributes"] == ["(body)"]
+    assert str(records["request"].body).endswith("too large for the endpoint]")
+    assert json.loads(report_file.read_text())["signals"]["logs"] == {"sent": 2, "failed": 0, "dropped": 0}
+    assert not job.warning_lines() and "signoz-litellm: note: 1 log record was too large" in job.stderr
 
 
 # --------------------------------------------------------------------------------------------- whole jobs

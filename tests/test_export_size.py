@@ -191,7 +191,7 @@ def test_a_batch_that_cannot_be_measured_goes_whole_to_its_exporter(limit: int) 
 
 
 def test_a_single_span_refused_is_sent_again_cut_to_fit(monkeypatch: pytest.MonkeyPatch, limit: int) -> None:
-    monkeypatch.setattr(export_size, "trimmed", 0)
+    monkeypatch.setattr(export_size, "trimmed", {})
     batch = _spans([10, 250_000, 10])
     result, sent, unsent = _sent(SPAN_ENCODER, batch, outcomes=[SUCCESS, 0])  # HTTP 413 for the big one
     assert result == SUCCESS and not unsent
@@ -199,7 +199,7 @@ def test_a_single_span_refused_is_sent_again_cut_to_fit(monkeypatch: pytest.Monk
     assert sent[0][0] == batch[:1] and sent[1][0] == batch[1:2] and sent[3][0] == batch[2:]
     [copy], size = sent[2]
     original = batch[1]
-    assert size <= export_size.limit("traces") and export_size.trimmed == 1
+    assert size <= export_size.limit("traces") and export_size.trimmed == {"traces": 1}
     assert (copy.name, copy.context, copy.parent, copy.kind, copy.start_time, copy.end_time, copy.resource) == (
         original.name, original.context, original.parent, original.kind, original.start_time, original.end_time,
         original.resource)
@@ -207,6 +207,36 @@ def test_a_single_span_refused_is_sent_again_cut_to_fit(monkeypatch: pytest.Monk
     assert copy.attributes[export_size.TRUNCATED_KEY] == ("gen_ai.input.messages",)
     value = copy.attributes["gen_ai.input.messages"]
     assert value.startswith("p" * 1000) and value.endswith("250,000 bytes in all, too large for the endpoint]")
+
+
+def test_a_log_record_refused_is_sent_again_with_its_body_cut(monkeypatch: pytest.MonkeyPatch, limit: int) -> None:
+    monkeypatch.setattr(export_size, "trimmed", {})
+    records = _log_records([10, 300_000])
+    sent: list = []
+
+    def send(piece):  # noqa: ANN001, ANN202
+        sent.append(list(piece))
+        if len(sent) == 2:  # the big one: refused as too large, no figure given
+            export_size._tls.refused = 0
+            return LogRecordExportResult.FAILURE
+        return LogRecordExportResult.SUCCESS
+
+    unsent: list = []
+    result = export_size.deliver("logs", encode_logs, records, send, lambda n, reason: unsent.append(n))
+    assert result == LogRecordExportResult.SUCCESS and not unsent and export_size.trimmed == {"logs": 1}
+    assert [len(piece) for piece in sent] == [1, 1, 1]
+    [copy] = sent[2]
+    request = encode_logs([copy])
+    assert len(request.SerializeToString()) <= export_size.limit("logs")
+    [encoded] = request.resource_logs[0].scope_logs[0].log_records
+    original = records[1].log_record
+    assert encoded.body.string_value.endswith("300,000 bytes in all, too large for the endpoint]")
+    attributes = {kv.key: kv.value for kv in encoded.attributes}
+    assert attributes["index"].int_value == 1
+    assert [v.string_value for v in attributes[export_size.TRUNCATED_KEY].array_value.values] == ["(body)"]
+    assert (encoded.time_unix_nano, encoded.observed_time_unix_nano) == (original.timestamp or 0,
+                                                                        original.observed_timestamp)
+    assert records[1].log_record.body == "b" * 300_000  # the original is untouched
 
 
 def test_a_span_refused_again_is_cut_again_then_counted_as_lost(limit: int) -> None:

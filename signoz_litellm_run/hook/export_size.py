@@ -12,10 +12,10 @@ its timeout, while the queue behind it fills. So:
 - A request the endpoint refuses as too large (gRPC RESOURCE_EXHAUSTED "larger than max", HTTP 413) is not
   retried as it was: it is halved and sent again, down to single items, and the limit drops for the rest of the
   process (to the endpoint's own figure when its answer gives one).
-- One span or log record larger than the limit is sent alone. A span the endpoint refuses goes again as a copy
-  with its longest string values cut to fit, marked (`signoz_litellm.truncated_attributes`), so that its latency,
-  tokens and cost arrive; a span that cannot be cut to fit, or a log record, is lost alone, counted, and the
-  reason says so.
+- One span or log record larger than the limit is sent alone. If the endpoint refuses it, it goes again as a copy
+  with its longest string values (a log record's body among them) cut to fit, marked
+  (`signoz_litellm.truncated_attributes`), so that a call's latency, tokens and cost arrive; one that cannot be
+  cut to fit is lost alone, counted, and the reason says so.
 
 The exporters' own retries, timeouts and counting are unchanged: `shutdown.py` counts each request it sends.
 """
@@ -114,7 +114,6 @@ def deliver(signal_name: str, encode: Callable[[Sequence[Any]], Any], batch: Seq
     reason, and the pieces after it are still sent. After a piece fails for any other reason, the pieces after it
     are not tried (the endpoint is down or refusing: the whole batch would have failed) and `unsent` is told how
     many items they held."""
-    global trimmed
     if not isinstance(batch, (list, tuple)):
         batch = list(batch)
     pieces = _cut(signal_name, encode, batch)
@@ -134,7 +133,7 @@ def deliver(signal_name: str, encode: Callable[[Sequence[Any]], Any], batch: Seq
                 half = len(piece) // 2
                 again = [(piece[:half], None, None), (piece[half:], None, None)]
             elif _can_trim(signal_name, piece[0]):
-                copy = _trimmed(encode, piece[0], new_limit - _TRIM_MARGIN)
+                copy = _trimmed(encode, signal_name, piece[0], new_limit - _TRIM_MARGIN)
                 again = [copy] if copy is not None else []
             if not again:
                 unsent(len(piece), TOO_LARGE)
@@ -143,7 +142,7 @@ def deliver(signal_name: str, encode: Callable[[Sequence[Any]], Any], batch: Seq
             continue
         ok = getattr(result, "name", "") == "SUCCESS"
         if ok and len(piece) == 1 and getattr(piece[0], "_signoz_trims", 0):
-            trimmed += 1
+            trimmed[signal_name] = trimmed.get(signal_name, 0) + 1
         if not ok and pieces:
             unsent(sum(len(p) for p, _, _ in pieces), None)
             return result
@@ -175,75 +174,119 @@ def deferred(batch: Sequence[Any]) -> bool:
     return getattr(_tls, "refused", None) is not None and getattr(_tls, "delivering", False)
 
 
-# --------------------------------------------------------------------------------------------- one span too large
+# --------------------------------------------------------------------------------------------- one item too large
 # A span refused on its own (a base64 image in the prompt, say) would be lost whole, its latency, tokens and cost
-# with it. It is sent again as a copy whose longest string attributes are cut so that it fits, each cut value
-# ending in a marker, and with `signoz_litellm.truncated_attributes` naming them.
+# with it; a log record likewise (LiteLLM's debug log of a request body). It is sent again as a copy whose longest
+# string values (a log record's body among them) are cut so that it fits, each cut value ending in a marker, and
+# with the `signoz_litellm.truncated_attributes` attribute naming them.
 
 TRUNCATED_KEY = "signoz_litellm.truncated_attributes"
-_TRIM_MARGIN = 4096  # bytes kept free under the limit for the marker texts and the request around the span
+_BODY = "(body)"  # a log record's body, as named in TRUNCATED_KEY
+_TRIM_MARGIN = 4096  # bytes kept free under the limit for the marker texts and the request around the item
 _KEEP_AT_LEAST = 1024  # bytes of each cut value kept
-_MAX_TRIMS = 3  # copies tried for one span, each cut to fit a lower limit
-trimmed = 0  # spans delivered as cut copies in this process (a note at exit)
+_MAX_TRIMS = 3  # copies tried for one item, each cut to fit a lower limit
+trimmed: dict[str, int] = {}  # per signal, items delivered as cut copies in this process (a note at exit)
 
 
 def _forget_trims() -> None:
-    global trimmed
-    trimmed = 0
+    trimmed.clear()
 
 
-def _is_span(item: Any) -> bool:
-    return hasattr(item, "context") and hasattr(item, "kind") and hasattr(item, "attributes")
+def _values(signal_name: str, item: Any) -> dict[str, Any] | None:
+    """The item's attributes, and a log record's body under _BODY; None for what this cannot copy."""
+    if signal_name == "traces" and hasattr(item, "context") and hasattr(item, "kind"):
+        return dict(item.attributes or {})
+    record = getattr(item, "log_record", None)
+    if signal_name == "logs" and record is not None:
+        return {**dict(record.attributes or {}), _BODY: record.body}
+    return None
 
 
 def _can_trim(signal_name: str, item: Any) -> bool:
-    if signal_name != "traces" or not _is_span(item):
+    values = _values(signal_name, item)
+    if not values:
         return False
-    if getattr(item, "attributes", None) and TRUNCATED_KEY in item.attributes:
+    if TRUNCATED_KEY in values:
         return getattr(item, "_signoz_trims", 0) < _MAX_TRIMS
-    return any(type(v) is str and len(v) > _KEEP_AT_LEAST for v in (item.attributes or {}).values())
+    return any(type(v) is str and len(v) > _KEEP_AT_LEAST for v in values.values())
 
 
-def _trimmed(encode: Callable[[Sequence[Any]], Any], span: Any,
+def _trimmed(encode: Callable[[Sequence[Any]], Any], signal_name: str, item: Any,
              target: int) -> tuple[Sequence[Any], Any, int | None] | None:
-    """A piece holding a copy of `span` whose request is at most `target` bytes, or None if cutting its string
-    attributes cannot get there."""
+    """A piece holding a copy of `item` whose request is at most `target` bytes, or None if cutting its string
+    values cannot get there."""
     try:
-        from opentelemetry.sdk.trace import ReadableSpan
-        from opentelemetry.attributes import BoundedAttributes
-
-        attributes = dict(span.attributes or {})
-        _, size = measure(encode, [span])
+        values = _values(signal_name, item)
+        if values is None:
+            return None
+        _, size = measure(encode, [item])
         excess = size - max(target, 0)
-        cut_keys = list(attributes.get(TRUNCATED_KEY) or ())
-        for key in sorted((k for k, v in attributes.items() if type(v) is str and k != TRUNCATED_KEY),
-                          key=lambda k: -len(attributes[k])):
+        cut_keys = list(values.get(TRUNCATED_KEY) or ())
+        for key in sorted((k for k, v in values.items() if type(v) is str and k != TRUNCATED_KEY),
+                          key=lambda k: -len(values[k])):
             if excess <= 0:
                 break
-            data = attributes[key].encode("utf-8", "surrogatepass")
+            data = values[key].encode("utf-8", "surrogatepass")
             keep = max(_KEEP_AT_LEAST, len(data) - excess - 200)
             if keep >= len(data):
                 continue
             marker = f" ... [cut by signoz-litellm: {len(data):,} bytes in all, too large for the endpoint]"
-            attributes[key] = data[:keep].decode("utf-8", "ignore") + marker
+            values[key] = data[:keep].decode("utf-8", "ignore") + marker
             excess -= len(data) - keep - len(marker)
             if key not in cut_keys:
                 cut_keys.append(key)
         if excess > 0:
             return None
-        attributes[TRUNCATED_KEY] = tuple(cut_keys)
-        bounded = BoundedAttributes(maxlen=None, attributes=attributes, immutable=True)
-        bounded.dropped = span.dropped_attributes
-        copy = ReadableSpan(
-            name=span.name, context=span.context, parent=span.parent, resource=span.resource, attributes=bounded,
-            events=getattr(span, "_events", span.events), links=getattr(span, "_links", span.links),
-            kind=span.kind, status=span.status, start_time=span.start_time, end_time=span.end_time,
-            instrumentation_scope=span.instrumentation_scope)
-        copy._signoz_trims = getattr(span, "_signoz_trims", 0) + 1  # type: ignore[attr-defined]
+        values[TRUNCATED_KEY] = tuple(cut_keys)
+        copy = _copy_span(item, values) if signal_name == "traces" else _copy_log_record(item, values)
+        copy._signoz_trims = getattr(item, "_signoz_trims", 0) + 1  # type: ignore[attr-defined]
         request, size = measure(encode, [copy])
     except Exception:
         return None
     return [copy], request, size
+
+
+def _bounded(values: dict[str, Any], dropped: int) -> Any:
+    from opentelemetry.attributes import BoundedAttributes
+
+    bounded = BoundedAttributes(maxlen=None, attributes=values, immutable=True)
+    bounded.dropped = dropped
+    return bounded
+
+
+def _copy_span(span: Any, values: dict[str, Any]) -> Any:
+    from opentelemetry.sdk.trace import ReadableSpan
+
+    return ReadableSpan(
+        name=span.name, context=span.context, parent=span.parent, resource=span.resource,
+        attributes=_bounded(values, span.dropped_attributes),
+        events=getattr(span, "_events", span.events), links=getattr(span, "_links", span.links),
+        kind=span.kind, status=span.status, start_time=span.start_time, end_time=span.end_time,
+        instrumentation_scope=span.instrumentation_scope)
+
+
+class _CopiedLogRecord:
+    """A cut copy of an SDK ReadableLogRecord (a frozen dataclass, whose copy could not carry _signoz_trims)."""
+
+    def __init__(self, readable: Any, log_record: Any) -> None:
+        self.log_record = log_record
+        self.resource = readable.resource
+        self.instrumentation_scope = readable.instrumentation_scope
+        self.limits = getattr(readable, "limits", None)
+        self._dropped = readable.dropped_attributes
+
+    @property
+    def dropped_attributes(self) -> int:
+        return self._dropped
+
+
+def _copy_log_record(readable: Any, values: dict[str, Any]) -> Any:
+    import copy as copying
+
+    record = copying.copy(readable.log_record)
+    record.body = values.pop(_BODY)
+    record.attributes = _bounded(values, readable.dropped_attributes)
+    return _CopiedLogRecord(readable, record)
 
 
 def note_grpc_error(error: Any) -> Any:

@@ -1,8 +1,8 @@
 """The delivery report, written at the end of a process of the job from `shutdown.Ledger`'s counts.
 
 - Any process that lost telemetry prints one warning line on stderr naming the endpoint and what
-  was not delivered (its exit status is left alone); one that sent spans cut to fit the endpoint
-  (`hook/export_size.py`) prints one note line.
+  was not delivered (its exit status is left alone); one that sent spans or log records cut to fit the
+  endpoint (`hook/export_size.py`) prints one note line.
 - When the job has a report directory (`SIGNOZ_LITELLM_JOB_DIR`, see `signoz_litellm_run.delivery`), every
   process leaves its counts there, except the top-level process `run` exec'd (`SIGNOZ_LITELLM_ROOT_PID` is
   its pid): it exits last, sums its own counts and the others', removes the directory and publishes the job's
@@ -46,10 +46,13 @@ def build(ledger: shutdown.Ledger, seconds: float) -> dict[str, Any]:
     }
 
 
-def trimmed_line(count: int, endpoint: str) -> str:
-    spans = "1 span was" if count == 1 else f"{count:,} spans were"
-    return (f"signoz-litellm: note: {spans} too large for {endpoint} and went with their longest values cut "
-            f"(named in {export_size.TRUNCATED_KEY}); OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT caps values yourself.")
+def trimmed_line(counts: dict[str, int], endpoint: str) -> str:
+    nouns = {"traces": ("span", "spans"), "logs": ("log record", "log records")}
+    items = [f"{n:,} {nouns[s][n != 1]}" for s, n in counts.items() if n and s in nouns]
+    verb = "was" if sum(counts.values()) == 1 else "were"
+    return (f"signoz-litellm: note: {' and '.join(items)} {verb} too large for {endpoint} and went with the longest "
+            f"values cut (named in {export_size.TRUNCATED_KEY}); OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT caps values "
+            "yourself.")
 
 
 def _endpoint(ledger: shutdown.Ledger) -> str:
@@ -60,7 +63,7 @@ def _write(ledger: shutdown.Ledger, seconds: float) -> None:
     report = build(ledger, seconds)
     if report["lost"]:
         delivery.stderr(delivery.warning_line(report))
-    if export_size.trimmed:
+    if any(export_size.trimmed.values()):
         delivery.stderr(trimmed_line(export_size.trimmed, report["endpoint"]))
     job_dir = os.environ.get(delivery.JOB_DIR_ENV)
     if is_root_process():
