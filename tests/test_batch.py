@@ -321,42 +321,40 @@ def test_a_span_larger_than_the_endpoint_takes_arrives_cut_to_fit(fake_provider:
     assert len(notes) == 1 and "note: 1 span was too large" in notes[0], job.stderr
 
 
-def test_long_log_records_reach_an_endpoint_that_takes_4_mib(fake_provider: FakeProvider,
-                                                             tmp_path: Path) -> None:
-    """Log records are cut into requests the same way (a program logging each prompt, say)."""
+def _logging_job(provider: FakeProvider, tmp_path: Path, limit: int, lines: str, count: int) -> tuple[Job, list, dict]:
+    """A program logging `lines` (Python statements on logger `log`) under `run`, its log records exported at exit,
+    against a receiver refusing requests over `limit` bytes; the job, the received log records and accepted log
+    requests' sizes, and the report's log counts."""
     report_file = tmp_path / "report.json"
-    program = ("import logging\n"
-               "for i in range(40):\n"
-               "    logging.getLogger('eval').warning('prompt %d %s', i, 'w' * 200_000)\n")
-    with Receiver(max_request_bytes=SELF_HOSTED_GRPC_LIMIT) as limited:
-        job = run_job(limited.grpc_endpoint, fake_provider, command=[sys.executable, "-c", program],
+    program = "import logging\nlog = logging.getLogger('eval')\n" + lines
+    with Receiver(max_request_bytes=limit) as limited:
+        job = run_job(limited.grpc_endpoint, provider, command=[sys.executable, "-c", program],
                       app_env={"OTEL_BLRP_SCHEDULE_DELAY": "600000"},
                       args=("--report-file", str(report_file), "--shutdown-timeout", "20"))
         assert job.returncode == 0, job.stderr
-        limited.wait_for(lambda r: len(r.log_records()) >= 40, timeout=5)
-        bodies = sorted(int(str(r.body).split()[1]) for r in limited.log_records())
-        assert bodies == list(range(40))
-        sizes = [r.message.ByteSize() for r in limited.requests if r.signal == "logs"]
-        assert len(sizes) >= 2 and max(sizes) <= 4_000_000
-    assert json.loads(report_file.read_text())["signals"]["logs"] == {"sent": 40, "failed": 0, "dropped": 0}
+        limited.wait_for(lambda r: len(r.log_records()) >= count, timeout=5)
+    sizes = [r.message.ByteSize() for r in limited.requests if r.signal == "logs"]
+    return job, limited.log_records(), {"sizes": sizes, **json.loads(report_file.read_text())["signals"]["logs"]}
+
+
+def test_long_log_records_reach_an_endpoint_that_takes_4_mib(fake_provider: FakeProvider, tmp_path: Path) -> None:
+    """Log records are cut into requests the same way (a program logging each prompt, say)."""
+    _, records, logs = _logging_job(fake_provider, tmp_path, SELF_HOSTED_GRPC_LIMIT,
+                                    "for i in range(40):\n    log.warning('prompt %d %s', i, 'w' * 200_000)\n", 40)
+    assert sorted(int(str(r.body).split()[1]) for r in records) == list(range(40))
+    assert len(logs["sizes"]) >= 2 and max(logs["sizes"]) <= 4_000_000
+    assert (logs["sent"], logs["failed"], logs["dropped"]) == (40, 0, 0)
 
 
 def test_a_log_record_larger_than_the_endpoint_takes_arrives_cut_to_fit(fake_provider: FakeProvider,
                                                                        tmp_path: Path) -> None:
-    report_file = tmp_path / "report.json"
-    program = ("import logging\n"
-               "logging.getLogger('eval').warning('small one')\n"
-               "logging.getLogger('eval').warning('request body %s', 'z' * 1_500_000)\n")
-    with Receiver(max_request_bytes=1024 * 1024) as limited:
-        job = run_job(limited.grpc_endpoint, fake_provider, command=[sys.executable, "-c", program],
-                      app_env={"OTEL_BLRP_SCHEDULE_DELAY": "600000"}, args=("--report-file", str(report_file)))
-        assert job.returncode == 0, job.stderr
-        limited.wait_for(lambda r: len(r.log_records()) >= 2, timeout=5)
-        records = {str(r.body).split()[0]: r for r in limited.log_records()}
-    assert sorted(records) == ["request", "small"]
-    assert records["request"].attributes["signoz_litellm.truncated_attributes"] == ["(body)"]
-    assert str(records["request"].body).endswith("too large for the endpoint]")
-    assert json.loads(report_file.read_text())["signals"]["logs"] == {"sent": 2, "failed": 0, "dropped": 0}
+    job, records, logs = _logging_job(fake_provider, tmp_path, 1024 * 1024,
+                                      "log.warning('small one')\nlog.warning('request body %s', 'z' * 1_500_000)\n", 2)
+    by_word = {str(r.body).split()[0]: r for r in records}
+    assert sorted(by_word) == ["request", "small"]
+    assert by_word["request"].attributes["signoz_litellm.truncated_attributes"] == ["(body)"]
+    assert str(by_word["request"].body).endswith("too large for the endpoint]")
+    assert (logs["sent"], logs["failed"], logs["dropped"]) == (2, 0, 0)
     assert not job.warning_lines() and "signoz-litellm: note: 1 log record was too large" in job.stderr
 
 
