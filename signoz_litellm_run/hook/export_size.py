@@ -132,8 +132,8 @@ def deliver(signal_name: str, encode: Callable[[Sequence[Any]], Any], batch: Seq
             if len(piece) > 1:
                 half = len(piece) // 2
                 again = [(piece[:half], None, None), (piece[half:], None, None)]
-            elif _can_trim(signal_name, piece[0]):
-                copy = _trimmed(encode, signal_name, piece[0], new_limit - _TRIM_MARGIN)
+            else:
+                copy = _trimmed(encode, signal_name, piece[0], size, new_limit - _TRIM_MARGIN)
                 again = [copy] if copy is not None else []
             if not again:
                 unsent(len(piece), TOO_LARGE)
@@ -202,24 +202,20 @@ def _values(signal_name: str, item: Any) -> dict[str, Any] | None:
     return None
 
 
-def _can_trim(signal_name: str, item: Any) -> bool:
-    values = _values(signal_name, item)
-    if not values:
-        return False
-    if TRUNCATED_KEY in values:
-        return getattr(item, "_signoz_trims", 0) < _MAX_TRIMS
-    return any(type(v) is str and len(v) > _KEEP_AT_LEAST for v in values.values())
-
-
-def _trimmed(encode: Callable[[Sequence[Any]], Any], signal_name: str, item: Any,
+def _trimmed(encode: Callable[[Sequence[Any]], Any], signal_name: str, item: Any, size: int | None,
              target: int) -> tuple[Sequence[Any], Any, int | None] | None:
-    """A piece holding a copy of `item` whose request is at most `target` bytes, or None if cutting its string
-    values cannot get there."""
+    """A piece holding a copy of `item` (whose request is `size` bytes, if known) whose request is at most `target`
+    bytes; or None: an item that cannot be copied, was cut _MAX_TRIMS times already, or whose string values
+    cannot be cut enough."""
     try:
         values = _values(signal_name, item)
-        if values is None:
+        if values is None or getattr(item, "_signoz_trims", 0) >= _MAX_TRIMS:
             return None
-        _, size = measure(encode, [item])
+        if TRUNCATED_KEY not in values and not any(type(v) is str and len(v) > _KEEP_AT_LEAST
+                                                   for v in values.values()):
+            return None  # no value long enough to cut
+        if size is None:
+            _, size = measure(encode, [item])
         excess = size - max(target, 0)
         cut_keys = list(values.get(TRUNCATED_KEY) or ())
         for key in sorted((k for k, v in values.items() if type(v) is str and k != TRUNCATED_KEY),
