@@ -8,8 +8,13 @@ its counts there as `<pid>.json` when it exits, and one reporter sums them all:
   the Python processes it started, such as multiprocessing workers);
 - the launcher itself, when it stays to supervise the job: a command that is not a Python program
   (a shell script, `make`, `uv run`), or `--fail-on-telemetry-loss`, which needs the command's status.
+A Python process in which telemetry could not start (an interpreter from an environment without
+signoz-litellm; `telemetry_off`) leaves that instead, and is named in the report; when it is the top-level
+process, it still reports for the job.
 
-Imported by the hook in every Python process of the job: standard library only, nothing done at import.
+Imported by the hook in every Python process of the job, and loaded by file path by our sitecustomize in a
+Python that cannot import signoz-litellm (any Python 3.7 or later): standard library only, nothing done at
+import.
 """
 
 from __future__ import annotations
@@ -24,6 +29,7 @@ from typing import Any
 JOB_DIR_ENV = "SIGNOZ_LITELLM_JOB_DIR"
 REPORT_ENV = "SIGNOZ_LITELLM_REPORT"
 REPORT_FILE_ENV = "SIGNOZ_LITELLM_REPORT_FILE"
+ROOT_PID_ENV = "SIGNOZ_LITELLM_ROOT_PID"  # the pid of the top-level process `run` exec'd
 SIGNALS = ("traces", "logs", "metrics")
 COUNTS = ("sent", "failed", "dropped")
 _NOUNS = {"traces": ("span", "spans"), "logs": ("log record", "log records"),
@@ -47,17 +53,51 @@ def combine(reports: Iterable[Mapping[str, Any]], *, pid: int | None, endpoint: 
                 for count in COUNTS:
                     signals[signal_name][count] += int(counts.get(count, 0) or 0)
     lost = sum(c["failed"] + c["dropped"] for c in signals.values())
+    without = sum(_int(r.get("processes_without_telemetry"), 0) for r in reports)
     return {
         "endpoint": first.get("endpoint") or endpoint or "?",
         "protocol": first.get("protocol") or protocol or "grpc",
         "service_name": first.get("service_name") or service_name,
         "pid": pid,
-        "processes": sum(int(r.get("processes", 1) or 1) for r in reports),
+        "processes": sum(_int(r.get("processes"), 1) for r in reports),
+        "processes_without_telemetry": without,
+        "without_telemetry_reason": next((r["without_telemetry_reason"] for r in reports
+                                          if r.get("without_telemetry_reason")), None) if without else None,
         "signals": signals,
         "lost": lost,
         "error": next((r["error"] for r in reports if r.get("error")), None) if lost else None,
         "exit_flush_seconds": max((float(r.get("exit_flush_seconds", 0) or 0) for r in reports), default=0.0),
     }
+
+
+def _int(value: Any, default: int) -> int:
+    try:
+        return int(value) if value is not None else default
+    except (TypeError, ValueError):
+        return default
+
+
+def without_telemetry(reason: str, environ: Mapping[str, str]) -> dict[str, Any]:
+    """The report of a process in which telemetry could not start: it sent nothing, and says why."""
+    return {
+        "endpoint": environ.get("OTEL_EXPORTER_OTLP_ENDPOINT") or "?",
+        "protocol": environ.get("OTEL_EXPORTER_OTLP_PROTOCOL") or "grpc",
+        "service_name": environ.get("OTEL_SERVICE_NAME"),
+        "pid": os.getpid(),
+        "processes": 0,
+        "processes_without_telemetry": 1,
+        "without_telemetry_reason": reason,
+        "signals": {s: {c: 0 for c in COUNTS} for s in SIGNALS},
+        "lost": 0,
+        "error": None,
+        "exit_flush_seconds": 0.0,
+    }
+
+
+def nothing_instrumented(report: Mapping[str, Any]) -> bool:
+    """No process of the job sent telemetry, and at least one Python process ran without it: a job whose LLM
+    calls were all unobserved (`--fail-on-telemetry-loss` treats it as a loss)."""
+    return not report.get("processes", 1) and bool(report.get("processes_without_telemetry"))
 
 
 # --------------------------------------------------------------------------------------------- words
@@ -71,13 +111,26 @@ def _count(n: int, signal_name: str) -> str:
 def summary_line(report: Mapping[str, Any]) -> str:
     head = (f"signoz-litellm: telemetry report for {report['service_name'] or 'this job'} -> "
             f"{report['endpoint']} ({report['protocol']}): ")
+    if nothing_instrumented(report):
+        return head + f"no process of the job sent telemetry: telemetry {_without(report)}."
     if not report.get("processes", 1):
         return head + ("no process of the job sent telemetry through signoz-litellm (no Python program ran, or "
                        "one ran from an environment without signoz-litellm installed).")
     parts = [f"{_NOUNS[s][1]} {c['sent']} sent, {c['failed']} failed, {c['dropped']} dropped"
              for s, c in report["signals"].items()]
     processes = report.get("processes", 1)
-    return head + "; ".join(parts) + (f" ({processes} processes)." if processes > 1 else ".")
+    line = head + "; ".join(parts) + (f" ({processes} processes)." if processes > 1 else ".")
+    if report.get("processes_without_telemetry"):
+        line += f" Telemetry {_without(report, other=True)}."
+    return line
+
+
+def _without(report: Mapping[str, Any], *, other: bool = False) -> str:
+    """E.g. "could not start in 1 Python process (/usr/bin/python3: No module named ...)"."""
+    count = report.get("processes_without_telemetry") or 0
+    reason = report.get("without_telemetry_reason")
+    return (f"could not start in {count} {'other ' if other else ''}Python process{'es' if count != 1 else ''}"
+            + (f" ({reason})" if reason else ""))
 
 
 def warning_line(report: Mapping[str, Any]) -> str:
@@ -90,12 +143,16 @@ def warning_line(report: Mapping[str, Any]) -> str:
 def markdown(report: Mapping[str, Any]) -> str:
     rows = "\n".join(f"| {_NOUNS[s][1]} | {c['sent']} | {c['failed']} | {c['dropped']} |"
                      for s, c in report["signals"].items())
-    if not report.get("processes", 1):
+    if nothing_instrumented(report):
+        verdict = f"**no process of the job sent telemetry**: telemetry {_without(report)}"
+    elif not report.get("processes", 1):
         verdict = "no process of the job sent telemetry through signoz-litellm"
     elif report["lost"]:
         verdict = f"**{report['lost']} item(s) not delivered**"
     else:
         verdict = "all telemetry delivered"
+    if report.get("processes", 1) and report.get("processes_without_telemetry"):
+        verdict += f"; telemetry {_without(report, other=True)}"
     return (f"### SigNoz telemetry: {report['service_name'] or 'job'}\n\n"
             f"Sent to `{report['endpoint']}` ({report['protocol']}): {verdict}.\n\n"
             "| signal | sent | failed | dropped |\n|---|---:|---:|---:|\n" + rows + "\n\n")
@@ -115,6 +172,31 @@ def publish(report: Mapping[str, Any], environ: Mapping[str, str]) -> None:
     path = environ.get(REPORT_FILE_ENV)
     if path:
         write_text(path, json.dumps(report, indent=2) + "\n")
+
+
+def publish_for_job(own: Mapping[str, Any], job_dir: str | None, environ: Mapping[str, str]) -> None:
+    """In the top-level process: its own report and those the job's other processes left, published once;
+    the job's directory is removed."""
+    report: Mapping[str, Any] = own
+    if job_dir:
+        report = combine([own, *collect(job_dir)], pid=own.get("pid"))
+        remove(job_dir)
+    publish(report, environ)
+
+
+def telemetry_off(reason: str, environ: Mapping[str, str] = os.environ) -> None:
+    """In a process of the job in which telemetry could not start: leave that for the reporter, or, in the
+    top-level process, report for the job when it exits. Nothing without a job directory (no report wanted)."""
+    job_dir = environ.get(JOB_DIR_ENV)
+    if not job_dir:
+        return
+    report = without_telemetry(reason, environ)
+    if environ.get(ROOT_PID_ENV) == str(os.getpid()):
+        import atexit
+
+        atexit.register(publish_for_job, report, job_dir, dict(environ))
+    else:
+        leave(job_dir, report)
 
 
 def leave(job_dir: str, report: Mapping[str, Any]) -> None:

@@ -28,7 +28,6 @@ DISABLED_REASONS = {
 ALWAYS_DISABLED = tuple(DISABLED_REASONS)
 SIGNALS = ("traces", "metrics", "logs")
 HTTP_PATHS = {"traces": "/v1/traces", "metrics": "/v1/metrics", "logs": "/v1/logs"}
-ROOT_PID_ENV = "SIGNOZ_LITELLM_ROOT_PID"
 SHUTDOWN_TIMEOUT_ENV = "SIGNOZ_LITELLM_SHUTDOWN_TIMEOUT"
 MAX_REQUEST_BYTES_ENV = "SIGNOZ_LITELLM_MAX_REQUEST_BYTES"  # read by hook/export_size.py
 TRACE_PROBES_ENV = "SIGNOZ_LITELLM_TRACE_HEALTH_PROBES"  # read by hook/proxy.py
@@ -38,6 +37,7 @@ _TRUE_WORDS = ("1", "on", "t", "true", "y", "yes")  # what LiteLLM (pydantic) re
 REPORT_ENV = delivery.REPORT_ENV
 REPORT_FILE_ENV = delivery.REPORT_FILE_ENV
 JOB_DIR_ENV = delivery.JOB_DIR_ENV
+ROOT_PID_ENV = delivery.ROOT_PID_ENV
 # Batch processors sized for bursts (the SDK's 2,048-span queue overflows at 5,000 calls at concurrency
 # 50) and exporting every second, so little is left to deliver at exit. The user's own values win.
 BATCH_DEFAULTS = {

@@ -224,7 +224,8 @@ OPTIONS: tuple[Option, ...] = (
     Option("report_file", "--report-file", ("SIGNOZ_REPORT_FILE",), parse_path, None,
            "Also write the delivery report as JSON to this file."),
     Option("fail_on_telemetry_loss", "--fail-on-telemetry-loss", ("SIGNOZ_FAIL_ON_TELEMETRY_LOSS",), parse_bool,
-           False, "Exit with status 3 when telemetry was lost and the command itself succeeded."),
+           False, "Exit with status 3 when telemetry was lost (or no Python process of the job could send any) and "
+           "the command itself succeeded."),
     Option("local", "--local", ("SIGNOZ_LOCAL",), parse_bool, False,
            "Send telemetry to a receiver embedded in the launcher and print a report (no account needed)."),
     Option("local_output", "--local-output", ("SIGNOZ_LOCAL_OUTPUT",), parse_path, None,

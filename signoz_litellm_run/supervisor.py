@@ -5,7 +5,8 @@ By default `run` execs the command and the top-level Python process reports for 
 - the command is not a Python program (a shell script, `make`, `uv run`, `npm`) and a report is wanted:
   no process of the job would know it is the last one;
 - `--fail-on-telemetry-loss`: a process cannot know its own exit status from inside `atexit`, so the
-  launcher, knowing the command's real status, turns "succeeded but lost telemetry" into `LOSS_STATUS`.
+  launcher, knowing the command's real status, turns "succeeded but lost telemetry" into `LOSS_STATUS`; so
+  does a job in which Python ran but no process could send telemetry (`delivery.nothing_instrumented`).
 Every Python process of the job leaves its counts in the job's directory; the launcher sums them once the
 command has ended. Signals sent to the launcher (SIGTERM from CI or `docker stop`, SIGHUP, SIGQUIT,
 SIGUSR1/2, and SIGINT unless a terminal already sent it to the whole foreground group) are passed on to
@@ -39,8 +40,11 @@ def run_supervised(argv: Sequence[str], env: Mapping[str, str], *, fail_on_loss:
     finally:
         delivery.remove(job_dir)
     delivery.publish(report, env)
-    if fail_on_loss and returncode == 0 and report["lost"]:
-        print(f"signoz-litellm: {report['lost']} telemetry item(s) were not delivered; exiting with status "
-              f"{LOSS_STATUS} (--fail-on-telemetry-loss).", file=sys.stderr)
+    if fail_on_loss and returncode == 0 and (report["lost"] or delivery.nothing_instrumented(report)):
+        what = (f"{report['lost']} telemetry item(s) were not delivered" if report["lost"] else
+                "no Python process of the job could send telemetry (install signoz-litellm in the environment "
+                "that runs the command)")
+        print(f"signoz-litellm: {what}; exiting with status {LOSS_STATUS} (--fail-on-telemetry-loss).",
+              file=sys.stderr)
         sys.exit(LOSS_STATUS)
     exit_like(returncode)  # the command's own status; a command killed by a signal: the same signal

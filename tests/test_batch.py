@@ -41,15 +41,16 @@ class Job:
 
 
 def run_job(endpoint: str, provider: FakeProvider, *, args: tuple[str, ...] = (), app_env: Mapping[str, str] = {},
-            signal_after: int | None = None, signum: int = signal.SIGTERM, command: list[str] | None = None) -> Job:
-    """Run the batch app (or `command`) under the launcher. With `signal_after`, send `signum` once that many
-    calls have printed "done" (and the app is waiting)."""
+            signal_after: int | None = None, signum: int = signal.SIGTERM, command: list[str] | None = None,
+            cwd: Path | None = None) -> Job:
+    """Run the batch app (or `command`) under the launcher, in `cwd` (default: this one). With `signal_after`,
+    send `signum` once that many calls have printed "done" (and the app is waiting)."""
     env = {k: v for k, v in os.environ.items() if k not in CI_VARS and not k.startswith(("OTEL_", "SIGNOZ_"))}
     env.update(LITELLM_LOCAL_MODEL_COST_MAP="True", FAKE_BASE=provider.base_url, SIGNOZ_BOOTSTRAP="false", **app_env)
     command = [sys.executable, "-m", "signoz_litellm_run", "run", "--endpoint", endpoint, "--service-name", "batch",
                *args, "--", *(command or [sys.executable, APP])]
     started = time.monotonic()
-    proc = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=cwd)
     lines: list[str] = []
     if signal_after is not None:
         assert proc.stdout is not None
@@ -781,6 +782,65 @@ def test_a_job_that_runs_no_python_says_so(receiver: Receiver, fake_provider: Fa
     [line] = summary_lines(job)
     assert "no process of the job sent telemetry" in line
     assert json.loads(report_file.read_text())["processes"] == 0
+
+
+@pytest.fixture(scope="module")
+def python_without_us(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """The interpreter of a fresh virtual environment with nothing installed: signoz-litellm cannot load there."""
+    where = tmp_path_factory.mktemp("venv-without-signoz-litellm")
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(where)], check=True)
+    python = str(where / "bin" / "python")
+    probe = subprocess.run([python, "-c", "import signoz_litellm_run"], cwd=where, capture_output=True)
+    assert probe.returncode != 0, "the fresh environment can import signoz_litellm_run"
+    return python
+
+
+@pytest.mark.parametrize("where", ["elsewhere", "project"])
+def test_a_python_without_signoz_litellm_is_named_in_the_report(
+        receiver: Receiver, fake_provider: FakeProvider, tmp_path: Path, python_without_us: str, where: str) -> None:
+    """The command's Python is not the one signoz-litellm is installed in: the top-level process (exec'd, same
+    pid) still reports for the job, and says why nothing was sent. Run from elsewhere, our package cannot be
+    imported there; from the project's directory (on the command's PYTHONPATH) it can, but OpenTelemetry cannot."""
+    report_file = tmp_path / "report.json"
+    job = run_job(receiver.grpc_endpoint, fake_provider, args=("--report", "--report-file", str(report_file)),
+                  app_env={"TMPDIR": str(tmp_path)}, command=[python_without_us, "-c", "print('hi')"],
+                  cwd=tmp_path if where == "elsewhere" else None)
+    assert job.returncode == 0, job.stderr
+    assert job.stdout == "hi\n"
+    if where == "elsewhere":  # the process's own line names the fix
+        assert (f"signoz-litellm: telemetry is off in this process ({python_without_us}): No module named "
+                f"'signoz_litellm_run'. Install signoz-litellm there ({python_without_us} -m pip install "
+                "signoz-litellm)") in job.stderr, job.stderr
+    else:
+        assert "signoz-litellm: telemetry could not start in this process: ModuleNotFoundError" in job.stderr
+    [line] = summary_lines(job)
+    cause = "No module named 'signoz_litellm_run'" if where == "elsewhere" else "No module named 'opentelemetry'"
+    assert f"no process of the job sent telemetry: telemetry could not start in 1 Python process ({python_without_us}: " \
+        in line, line
+    assert cause in line, line
+    report = json.loads(report_file.read_text())
+    assert (report["processes"], report["processes_without_telemetry"]) == (0, 1)
+    assert report["without_telemetry_reason"].startswith(python_without_us) and cause in report["without_telemetry_reason"]
+    assert not list(tmp_path.glob("signoz-litellm-job-*"))  # the reporter removed the job's directory
+
+
+def test_fail_on_telemetry_loss_fails_a_job_in_which_no_python_could_send(
+        receiver: Receiver, fake_provider: FakeProvider, tmp_path: Path, python_without_us: str) -> None:
+    job = run_job(receiver.grpc_endpoint, fake_provider, args=("--fail-on-telemetry-loss",),
+                  command=[python_without_us, "-c", "pass"], cwd=tmp_path)
+    assert job.returncode == 3, job.stderr
+    assert "no Python process of the job could send telemetry" in job.stderr
+    # One Python of the job without telemetry, one with: the job is reported, not failed (a helper script run
+    # by the system's Python is not an LLM job), and the calls of the one with telemetry arrive.
+    job = run_job(receiver.grpc_endpoint, fake_provider, args=("--fail-on-telemetry-loss", "--report"),
+                  app_env={"CALLS": "2"}, command=["bash", "-c", f"{python_without_us} -c pass && {sys.executable} {APP}"],
+                  cwd=tmp_path)
+    assert job.returncode == 0, job.stderr
+    [line] = summary_lines(job)
+    assert "spans 4 sent, 0 failed, 0 dropped" in line, line  # two calls: litellm_request + its HTTP span each
+    assert f"Telemetry could not start in 1 other Python process ({python_without_us}: " in line, line
+    settle(receiver, 2)
+    assert len(llm_spans(receiver)) == 2
 
 
 def test_fail_on_telemetry_loss_sees_the_loss_of_a_python_process_a_shell_started(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import stat
+import subprocess
 import sys
 from pathlib import Path
 
@@ -57,10 +58,53 @@ def test_publish_prints_the_line_only_when_the_report_is_on(tmp_path: Path, caps
     report_file = tmp_path / "r.json"
     delivery.publish(_report(1, 3), {delivery.REPORT_ENV: "0", delivery.REPORT_FILE_ENV: str(report_file)})
     assert capsys.readouterr().err == "" and json.loads(report_file.read_text())["signals"]["traces"]["sent"] == 3
-    delivery.publish(_report(1, 3), {delivery.REPORT_ENV: "1", delivery.REPORT_FILE_ENV: str(tmp_path / "no" / "r")})
+    (tmp_path / "a-file").write_text("")
+    delivery.publish(_report(1, 3), {delivery.REPORT_ENV: "1", delivery.REPORT_FILE_ENV: str(tmp_path / "a-file" / "r")})
     err = capsys.readouterr().err.splitlines()
     assert err[0].startswith("signoz-litellm: telemetry report for eval")
     assert err[1].startswith("signoz-litellm: warning: cannot write the telemetry report to")
+
+
+def test_a_process_without_telemetry_is_named_and_a_job_of_only_those_is_nothing_instrumented(tmp_path: Path) -> None:
+    off = delivery.without_telemetry("/usr/bin/python3: No module named 'signoz_litellm_run'",
+                                     {"OTEL_EXPORTER_OTLP_ENDPOINT": "http://c:4317", "OTEL_SERVICE_NAME": "eval"})
+    alone = delivery.combine([off], pid=7)
+    assert (alone["processes"], alone["processes_without_telemetry"], alone["lost"]) == (0, 1, 0)
+    assert delivery.nothing_instrumented(alone)
+    assert delivery.summary_line(alone) == (
+        "signoz-litellm: telemetry report for eval -> http://c:4317 (grpc): no process of the job sent telemetry: "
+        "telemetry could not start in 1 Python process (/usr/bin/python3: No module named 'signoz_litellm_run').")
+    assert "**no process of the job sent telemetry**" in delivery.markdown(alone)
+    mixed = delivery.combine([_report(1, 10), off, off], pid=1)
+    assert (mixed["processes"], mixed["processes_without_telemetry"]) == (1, 2)
+    assert not delivery.nothing_instrumented(mixed)
+    assert delivery.summary_line(mixed).endswith(
+        "1 dropped. Telemetry could not start in 2 other Python processes (/usr/bin/python3: No module named "
+        "'signoz_litellm_run').")
+    assert "telemetry could not start in 2 other Python processes" in delivery.markdown(mixed)
+    nothing = delivery.combine([], pid=None)  # no Python at all: nothing to fail on
+    assert not delivery.nothing_instrumented(nothing) and nothing["without_telemetry_reason"] is None
+
+
+def test_a_process_without_telemetry_leaves_that_or_reports_for_the_job(tmp_path: Path) -> None:
+    """Loaded by file path, as our sitecustomize loads it in a Python that cannot import signoz-litellm."""
+    job_dir = tmp_path / "job"
+    job_dir.mkdir()
+    delivery.leave(str(job_dir), _report(42, 5))  # a worker of the job that sent telemetry
+    code = ("import importlib.util, sys\n"
+            f"spec = importlib.util.spec_from_file_location('d', {delivery.__file__!r})\n"
+            "d = importlib.util.module_from_spec(spec); spec.loader.exec_module(d)\n"
+            "d.telemetry_off('no opentelemetry here')\n")
+    env = {"PATH": os.environ["PATH"], delivery.JOB_DIR_ENV: str(job_dir), delivery.REPORT_ENV: "1",
+           delivery.REPORT_FILE_ENV: str(tmp_path / "r.json")}
+    subprocess.run([sys.executable, "-I", "-c", code], env=env, check=True)  # not the top-level process
+    assert [r.get("processes_without_telemetry", 0) for r in delivery.collect(str(job_dir))] == [0, 1]
+    root = subprocess.run([sys.executable, "-I", "-c", "import os; os.environ['" + delivery.ROOT_PID_ENV +
+                           "'] = str(os.getpid())\n" + code], env=env, check=True, capture_output=True, text=True)
+    report = json.loads((tmp_path / "r.json").read_text())
+    assert (report["processes"], report["processes_without_telemetry"]) == (1, 2)
+    assert "Telemetry could not start in 2 other Python processes (no opentelemetry here)" in root.stderr
+    assert not job_dir.exists()
 
 
 def _script(tmp_path: Path, name: str, first_line: str) -> str:
@@ -80,3 +124,12 @@ def test_which_commands_are_python_programs(tmp_path: Path) -> None:
     assert not find_python([_script(tmp_path, "run.sh", "#!/bin/bash")], env)
     assert not find_python(["bash", "-c", "python3 job.py"], env)
     assert not find_python([str(tmp_path / "missing")], env)
+
+
+def test_what_a_foreign_python_loads_parses_as_python_3_7() -> None:
+    """Our sitecustomize and `delivery.py` run in whatever Python the command names (3.7 or later)."""
+    import ast
+
+    site = Path(delivery.__file__).parent / "_site" / "sitecustomize.py"
+    for path in (site, Path(delivery.__file__)):
+        ast.parse(path.read_text(encoding="utf-8"), filename=str(path), feature_version=(3, 7))

@@ -37,11 +37,30 @@ def _start() -> None:
     except ImportError as exc:
         print(
             f"signoz-litellm: telemetry is off in this process ({sys.executable}): {exc}. "
-            "Install signoz-litellm in the environment that runs the command.",
+            f"Install signoz-litellm there ({sys.executable} -m pip install signoz-litellm), or run the command "
+            "with the Python signoz-litellm is installed in.",
             file=sys.stderr,
         )
+        _counted_off(f"{sys.executable}: {exc}")
         return
     start()
+
+
+def _counted_off(reason: str) -> None:
+    """When the job wants a report: this process is named in it (the launcher's `delivery` module, standard
+    library only, loaded from beside this file, since this Python cannot import signoz-litellm)."""
+    if not os.environ.get("SIGNOZ_LITELLM_JOB_DIR"):
+        return
+    try:
+        import importlib.util
+
+        path = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "delivery.py")
+        spec = importlib.util.spec_from_file_location("_signoz_litellm_delivery", path)
+        delivery = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(delivery)
+        delivery.telemetry_off(reason)
+    except Exception:  # an older Python, a removed install: the line above is all this process can say
+        pass
 
 
 try:

@@ -30,6 +30,12 @@ def start() -> None:
 
         print(f"signoz-litellm: telemetry could not start in this process: {type(exc).__name__}: {exc}",
               file=sys.stderr)
+        try:
+            from signoz_litellm_run import delivery
+
+            delivery.telemetry_off(f"{sys.executable}: {type(exc).__name__}: {exc}")
+        except Exception:
+            pass
 
 
 def _initialize_without_recursion() -> None:

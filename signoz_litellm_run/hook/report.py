@@ -19,7 +19,7 @@ from typing import Any
 from signoz_litellm_run import delivery
 from signoz_litellm_run.hook import export_size, shutdown
 
-ROOT_PID_ENV = "SIGNOZ_LITELLM_ROOT_PID"
+ROOT_PID_ENV = delivery.ROOT_PID_ENV
 
 
 def install() -> None:
@@ -67,9 +67,6 @@ def _write(ledger: shutdown.Ledger, seconds: float) -> None:
         delivery.stderr(trimmed_line(export_size.trimmed, report["endpoint"]))
     job_dir = os.environ.get(delivery.JOB_DIR_ENV)
     if is_root_process():
-        if job_dir:
-            report = delivery.combine([report, *delivery.collect(job_dir)], pid=report["pid"])
-            delivery.remove(job_dir)
-        delivery.publish(report, os.environ)
+        delivery.publish_for_job(report, job_dir, os.environ)
     elif job_dir:
         delivery.leave(job_dir, report)
