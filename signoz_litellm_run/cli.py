@@ -31,10 +31,12 @@ _TELEMETRY = "Telemetry"
 _JOB = "Batch jobs and CI"
 
 
-def _opt(name: str, panel: str, *flags: str) -> Any:
+def _opt(name: str, panel: str, *flags: str, metavar: str | None = None) -> Any:
+    """A setting's option. Values other than booleans are taken as text and checked in `settings` (one error
+    format, whichever level the value came from)."""
     option = OPTIONS_BY_NAME[name]
     return typer.Option(*(flags or (option.flag,)), help=option.help_text, rich_help_panel=panel,
-                        show_default=False)
+                        show_default=False, metavar=metavar)
 
 
 # Shared options: every command that resolves settings takes the same ones.
@@ -51,9 +53,9 @@ Config = Annotated[Optional[str], typer.Option(
     "--config", help="TOML config file (default: ./signoz-litellm.toml or \\[tool.signoz-litellm] in "
     "./pyproject.toml). (env: SIGNOZ_LITELLM_CONFIG)", show_default=False)]
 Bootstrap = Annotated[Optional[bool], _opt("bootstrap", _TELEMETRY, "--bootstrap/--no-bootstrap")]
-BootstrapTimeout = Annotated[Optional[float], _opt("bootstrap_timeout", _TELEMETRY)]
-ShutdownTimeout = Annotated[Optional[float], _opt("shutdown_timeout", _JOB)]
-MaxRequestSize = Annotated[Optional[str], _opt("max_request_size", _TELEMETRY)]
+BootstrapTimeout = Annotated[Optional[str], _opt("bootstrap_timeout", _TELEMETRY, metavar="SECONDS")]
+ShutdownTimeout = Annotated[Optional[str], _opt("shutdown_timeout", _JOB, metavar="SECONDS")]
+MaxRequestSize = Annotated[Optional[str], _opt("max_request_size", _TELEMETRY, metavar="BYTES")]
 Report = Annotated[Optional[bool], _opt("report", _JOB, "--report/--no-report")]
 ReportFile = Annotated[Optional[str], _opt("report_file", _JOB)]
 FailOnLoss = Annotated[Optional[bool], _opt("fail_on_telemetry_loss", _JOB, "--fail-on-telemetry-loss")]

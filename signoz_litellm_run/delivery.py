@@ -244,6 +244,9 @@ def stderr(line: str) -> None:
 def write_text(path: str, text: str, *, append: bool = False, quiet: bool = False) -> None:
     """Write (or append) text; a failure is one warning line, or nothing when `quiet`."""
     try:
+        parent = os.path.dirname(path)
+        if parent and not append:  # as pytest's --junitxml: the directory the file is asked in is made
+            os.makedirs(parent, exist_ok=True)
         with open(path, "a" if append else "w", encoding="utf-8") as f:
             f.write(text)
     except OSError as exc:

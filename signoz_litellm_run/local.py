@@ -98,6 +98,8 @@ def _finish(receiver: Receiver, output: str | None) -> None:
     written = None
     if output:
         try:
+            if os.path.dirname(output):
+                os.makedirs(os.path.dirname(output), exist_ok=True)
             with open(output, "w", encoding="utf-8") as f:
                 for line in receiver.to_jsonl():
                     f.write(line + "\n")

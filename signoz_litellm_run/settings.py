@@ -115,6 +115,17 @@ def parse_path(value: Any) -> str:
     return str(Path(str(value)).expanduser())
 
 
+def parse_output_file(value: Any) -> str:
+    """A file to write (made with its directory when the time comes): not empty, not an existing directory."""
+    text = str(value)
+    if not text.strip():
+        raise ValueError("the path is empty")
+    path = Path(text).expanduser()
+    if path.is_dir():
+        raise ValueError(f"{text} is a directory, not a file")
+    return str(path)
+
+
 _ENDPOINT_RE = re.compile(r"^[A-Za-z0-9.\-\[\]:]+$")
 
 
@@ -221,14 +232,14 @@ OPTIONS: tuple[Option, ...] = (
            "under the 4 MiB a self-hosted SigNoz collector takes over gRPC."),
     Option("report", "--report", ("SIGNOZ_REPORT",), parse_bool, None,
            "Print a one-line delivery report at the end (default: on in CI)."),
-    Option("report_file", "--report-file", ("SIGNOZ_REPORT_FILE",), parse_path, None,
-           "Also write the delivery report as JSON to this file."),
+    Option("report_file", "--report-file", ("SIGNOZ_REPORT_FILE",), parse_output_file, None,
+           "Also write the delivery report as JSON to this file (its directory is made if need be)."),
     Option("fail_on_telemetry_loss", "--fail-on-telemetry-loss", ("SIGNOZ_FAIL_ON_TELEMETRY_LOSS",), parse_bool,
            False, "Exit with status 3 when telemetry was lost (or no Python process of the job could send any) and "
            "the command itself succeeded."),
     Option("local", "--local", ("SIGNOZ_LOCAL",), parse_bool, False,
            "Send telemetry to a receiver embedded in the launcher and print a report (no account needed)."),
-    Option("local_output", "--local-output", ("SIGNOZ_LOCAL_OUTPUT",), parse_path, None,
+    Option("local_output", "--local-output", ("SIGNOZ_LOCAL_OUTPUT",), parse_output_file, None,
            "With --local, also write everything received as JSON lines to this file."),
     Option("trace_health_probes", "--trace-health-probes", ("SIGNOZ_TRACE_HEALTH_PROBES",), parse_bool, False,
            "Keep spans of LiteLLM proxy health and readiness probes (dropped by default)."),

@@ -801,7 +801,7 @@ def test_a_python_without_signoz_litellm_is_named_in_the_report(
     """The command's Python is not the one signoz-litellm is installed in: the top-level process (exec'd, same
     pid) still reports for the job, and says why nothing was sent. Run from elsewhere, our package cannot be
     imported there; from the project's directory (on the command's PYTHONPATH) it can, but OpenTelemetry cannot."""
-    report_file = tmp_path / "report.json"
+    report_file = tmp_path / "reports" / "report.json"  # its directory is made
     job = run_job(receiver.grpc_endpoint, fake_provider, args=("--report", "--report-file", str(report_file)),
                   app_env={"TMPDIR": str(tmp_path)}, command=[python_without_us, "-c", "print('hi')"],
                   cwd=tmp_path if where == "elsewhere" else None)

@@ -39,6 +39,13 @@ def _assert_user_error(result, status: int, *phrases: str) -> None:
     (["run", "--endpoint", "http://127.0.0.1:4317", "--"], 2, ["No command to run"]),
     (["run", "--endpoint", "http://127.0.0.1:4317", "--", "no-such-command-xyz"], 127, ["no-such-command-xyz"]),
     (["run", "--endpoint", "http://127.0.0.1:4317", "--", "./no/such/file"], 127, ["./no/such/file"]),
+    # Numbers and paths are checked as the same value from env or config would be: one format, not Click's.
+    (["run", "--endpoint", "http://127.0.0.1:4317", "--shutdown-timeout", "soon", "--", "python"], 2,
+     ["Invalid flag --shutdown-timeout: 'soon' is not a number of seconds"]),
+    (["run", "--endpoint", "http://127.0.0.1:4317", "--bootstrap-timeout", "-5", "--", "python"], 2,
+     ["Invalid flag --bootstrap-timeout"]),
+    (["run", "--endpoint", "http://127.0.0.1:4317", "--report-file", "", "--", "python"], 2,
+     ["Invalid flag --report-file: the path is empty"]),
 ])
 def test_user_errors(args: list[str], status: int, phrases: list[str]) -> None:
     _assert_user_error(launcher(args, env=_env()), status, *phrases)

@@ -58,6 +58,8 @@ def test_publish_prints_the_line_only_when_the_report_is_on(tmp_path: Path, caps
     report_file = tmp_path / "r.json"
     delivery.publish(_report(1, 3), {delivery.REPORT_ENV: "0", delivery.REPORT_FILE_ENV: str(report_file)})
     assert capsys.readouterr().err == "" and json.loads(report_file.read_text())["signals"]["traces"]["sent"] == 3
+    delivery.publish(_report(1, 4), {delivery.REPORT_ENV: "0", delivery.REPORT_FILE_ENV: str(tmp_path / "new" / "r")})
+    assert json.loads((tmp_path / "new" / "r").read_text())["signals"]["traces"]["sent"] == 4  # its directory made
     (tmp_path / "a-file").write_text("")
     delivery.publish(_report(1, 3), {delivery.REPORT_ENV: "1", delivery.REPORT_FILE_ENV: str(tmp_path / "a-file" / "r")})
     err = capsys.readouterr().err.splitlines()

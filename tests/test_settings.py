@@ -108,6 +108,9 @@ def test_derive_service_name_for_inline_code_uses_the_directory(tmp_path: Path) 
     ({"region": "us"}, {"SIGNOZ_INGESTION_KEY": "abc def"}, "contains spaces"),
     ({"endpoint": "http://c:4317", "resource_attributes": "novalue"}, {}, "not of the form key=value"),
     ({"endpoint": "http://c:4317", "ca_cert": "/nonexistent/ca.pem"}, {}, "does not exist"),
+    ({"endpoint": "http://c:4317", "report_file": ""}, {}, "Invalid flag --report-file: the path is empty"),
+    ({"endpoint": "http://c:4317", "report_file": "/"}, {}, "Invalid flag --report-file: / is a directory, not a file"),
+    ({"local": True}, {"SIGNOZ_LOCAL_OUTPUT": "/"}, "env SIGNOZ_LOCAL_OUTPUT: / is a directory"),
 ])
 def test_invalid_input_is_one_usage_error_with_a_hint(tmp_path: Path, flags, env, message) -> None:
     with pytest.raises(UsageError) as info:
