@@ -143,6 +143,40 @@ def find_python(argv: Sequence[str], env: Mapping[str, str]) -> str | None:
     return shebang_python(path, env)
 
 
+_OPTIONS_WITHOUT_TELEMETRY = {
+    "I": "isolates Python from PYTHONPATH",
+    "E": "ignores PYTHONPATH",
+    "S": "skips the site module",
+}
+
+
+def options_without_telemetry(argv: Sequence[str]) -> list[tuple[str, str]]:
+    """The options of a `python ...` command that keep telemetry from starting (it starts from our sitecustomize,
+    found through PYTHONPATH): `-I`, `-E`, `-S`, alone or grouped (`-IS`); with what each does. Only the options
+    before the script, `-c` or `-m` are the interpreter's."""
+    if not argv or not _PYTHON_RE.match(os.path.basename(argv[0])):
+        return []
+    found: dict[str, str] = {}
+    args = iter(argv[1:])
+    for arg in args:
+        if arg in ("-", "--") or not arg.startswith("-"):
+            break
+        if arg.startswith("--"):
+            if arg == "--check-hash-based-pycs":
+                next(args, None)
+            continue
+        for i, letter in enumerate(arg[1:], 1):
+            if letter in _OPTIONS_WITHOUT_TELEMETRY:
+                found.setdefault(f"-{letter}", _OPTIONS_WITHOUT_TELEMETRY[letter])
+            elif letter in "cm":
+                return list(found.items())
+            elif letter in "WX":  # its value is the rest of this argument, or the next one
+                if i == len(arg) - 1:
+                    next(args, None)
+                break
+    return list(found.items())
+
+
 def shebang_python(path: str, env: Mapping[str, str]) -> str | None:
     """The Python named on `path`'s `#!` line (`/venv/bin/python`, `/usr/bin/env python3`, or pip's
     `#!/bin/sh` + `'''exec' "/long path/python"` form), or None."""

@@ -115,7 +115,7 @@ def summary_line(report: Mapping[str, Any]) -> str:
         return head + f"no process of the job sent telemetry: telemetry {_without(report)}."
     if not report.get("processes", 1):
         return head + ("no process of the job sent telemetry through signoz-litellm (no Python program ran, or "
-                       "one ran from an environment without signoz-litellm installed).")
+                       "one ran from an environment without signoz-litellm installed, or with python -I, -E or -S).")
     parts = [f"{_NOUNS[s][1]} {c['sent']} sent, {c['failed']} failed, {c['dropped']} dropped"
              for s, c in report["signals"].items()]
     processes = report.get("processes", 1)

@@ -35,15 +35,23 @@ def run(settings: Settings, argv: Sequence[str]) -> NoReturn:
 
         bootstrap.before_run(argv, env, timeout=settings.bootstrap_timeout, environ=os.environ)
     reporting = settings.report_file is not None or ci.report_enabled(settings.report, os.environ)
-    from signoz_litellm_run.bootstrap import find_python  # python, or a script whose #! names Python
+    from signoz_litellm_run.bootstrap import find_python, options_without_telemetry
 
+    blocked = options_without_telemetry(argv)
+    for option, effect in blocked:
+        print(f"signoz-litellm: warning: python {option} {effect}, so telemetry (started from PYTHONPATH by "
+              f"signoz-litellm's sitecustomize) cannot start: the command runs without it. Drop {option} to have "
+              "telemetry.", file=sys.stderr, flush=True)
     # The launcher stays when it must see the command end: for its exit status, or to report for a job whose
-    # top-level process is not Python (an exec'd Python program reports for the whole job itself).
-    supervise = settings.fail_on_telemetry_loss or (reporting and find_python(argv, env) is None)
+    # top-level process is not a Python program with telemetry (an exec'd one reports for the whole job itself).
+    supervise = settings.fail_on_telemetry_loss or (reporting and (blocked or find_python(argv, env) is None))
     if not (reporting or supervise):
         exec_command(argv, env)
     job_dir = tempfile.mkdtemp(prefix="signoz-litellm-job-")  # the processes' counts, for the report
     env = environment.child_environment(settings, os.environ, cwd=cwd, pid=os.getpid(), job_dir=job_dir)
+    if blocked:  # the report names the command, and --fail-on-telemetry-loss sees a job that could send nothing
+        options = " ".join(option for option, _ in blocked)
+        delivery.leave(job_dir, delivery.without_telemetry(f"{argv[0]} {options}: telemetry cannot start", env))
     if supervise:
         from signoz_litellm_run.supervisor import run_supervised
 

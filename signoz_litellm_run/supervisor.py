@@ -42,8 +42,7 @@ def run_supervised(argv: Sequence[str], env: Mapping[str, str], *, fail_on_loss:
     delivery.publish(report, env)
     if fail_on_loss and returncode == 0 and (report["lost"] or delivery.nothing_instrumented(report)):
         what = (f"{report['lost']} telemetry item(s) were not delivered" if report["lost"] else
-                "no Python process of the job could send telemetry (install signoz-litellm in the environment "
-                "that runs the command)")
+                f"no Python process of the job could send telemetry ({report['without_telemetry_reason']})")
         print(f"signoz-litellm: {what}; exiting with status {LOSS_STATUS} (--fail-on-telemetry-loss).",
               file=sys.stderr)
         sys.exit(LOSS_STATUS)

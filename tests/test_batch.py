@@ -843,6 +843,26 @@ def test_fail_on_telemetry_loss_fails_a_job_in_which_no_python_could_send(
     assert len(llm_spans(receiver)) == 2
 
 
+def test_python_options_that_keep_telemetry_from_starting_are_named(
+        receiver: Receiver, fake_provider: FakeProvider, tmp_path: Path) -> None:
+    """`python -I` (or -E, -S) never reads our sitecustomize: said at once, reported, and failed on request."""
+    report_file = tmp_path / "report.json"
+    job = run_job(receiver.grpc_endpoint, fake_provider, args=("--report-file", str(report_file)),
+                  app_env={"CALLS": "1"}, command=[sys.executable, "-I", APP])
+    assert job.returncode == 0, job.stderr
+    assert "done 0" in job.stdout
+    assert [line for line in job.warning_lines() if "python -I isolates Python from PYTHONPATH" in line], job.stderr
+    report = json.loads(report_file.read_text())
+    assert (report["processes"], report["processes_without_telemetry"]) == (0, 1)
+    assert report["without_telemetry_reason"] == f"{sys.executable} -I: telemetry cannot start"
+    job = run_job(receiver.grpc_endpoint, fake_provider, args=("--fail-on-telemetry-loss",),
+                  command=[sys.executable, "-S", "-c", "print('no site-packages either')"])
+    assert job.returncode == 3, job.stderr
+    assert f"no Python process of the job could send telemetry ({sys.executable} -S: telemetry cannot start)" \
+        in job.stderr
+    assert receiver.spans() == []
+
+
 def test_fail_on_telemetry_loss_sees_the_loss_of_a_python_process_a_shell_started(
         receiver: Receiver, fake_provider: FakeProvider) -> None:
     receiver.behavior = "fail"

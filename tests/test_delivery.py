@@ -9,8 +9,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from signoz_litellm_run import delivery
-from signoz_litellm_run.bootstrap import find_python
+from signoz_litellm_run.bootstrap import find_python, options_without_telemetry
 
 
 def _report(pid: int, sent: int, failed: int = 0, error: str | None = None) -> dict:
@@ -135,3 +137,20 @@ def test_what_a_foreign_python_loads_parses_as_python_3_7() -> None:
     site = Path(delivery.__file__).parent / "_site" / "sitecustomize.py"
     for path in (site, Path(delivery.__file__)):
         ast.parse(path.read_text(encoding="utf-8"), filename=str(path), feature_version=(3, 7))
+
+
+@pytest.mark.parametrize("argv, options", [
+    (["python", "-I", "job.py"], ["-I"]),
+    (["python3.11", "-E", "-m", "pytest"], ["-E"]),
+    (["/venv/bin/python", "-uIS", "job.py"], ["-I", "-S"]),
+    (["python", "-W", "ignore", "-X", "dev", "-E", "job.py"], ["-E"]),
+    (["python", "-Wignore", "-S", "-c", "pass"], ["-S"]),
+    (["python", "-X", "importtime", "job.py"], []),
+    (["python", "-c", "pass", "-I"], []),  # after -c: the program's arguments
+    (["python", "job.py", "-E"], []),
+    (["python", "-mpytest", "-S"], []),
+    (["python", "--check-hash-based-pycs", "always", "-I", "job.py"], ["-I"]),
+    (["bash", "-I"], []),  # not Python
+])
+def test_python_options_that_keep_telemetry_from_starting(argv: list[str], options: list[str]) -> None:
+    assert [option for option, _ in options_without_telemetry(argv)] == options
