@@ -67,7 +67,40 @@ def combine(reports: Iterable[Mapping[str, Any]], *, pid: int | None, endpoint: 
         "lost": lost,
         "error": next((r["error"] for r in reports if r.get("error")), None) if lost else None,
         "exit_flush_seconds": max((float(r.get("exit_flush_seconds", 0) or 0) for r in reports), default=0.0),
+        "llm": llm_totals(_sum_models(r.get("llm") for r in reports)),
     }
+
+
+LLM_FIELDS = ("calls", "failed", "input_tokens", "output_tokens", "cost_usd", "calls_without_cost")
+
+
+def llm_totals(models: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]:
+    """The LLM calls of a process or a job (as LiteLLM logged them): totals, and per model."""
+    totals: dict[str, Any] = {f: 0 for f in LLM_FIELDS}
+    for counts in models.values():
+        for field in LLM_FIELDS:
+            totals[field] += counts.get(field, 0) or 0
+    totals["cost_usd"] = round(totals["cost_usd"], 9)
+    totals["models"] = {m: dict(c, cost_usd=round(c.get("cost_usd", 0) or 0, 9)) for m, c in sorted(models.items())}
+    return totals
+
+
+def _dollars(cost: float) -> str:
+    """$1,234.57 from a dollar up; below, up to six decimals ($0.000015)."""
+    if cost >= 1:
+        return f"${cost:,.2f}"
+    return "$" + (f"{cost:.6f}".rstrip("0").rstrip(".") or "0")
+
+
+def _sum_models(llms: Iterable[Any]) -> dict[str, dict[str, Any]]:
+    models: dict[str, dict[str, Any]] = {}
+    for llm in llms:
+        for model, counts in ((llm or {}).get("models") or {}).items():
+            row = models.setdefault(model, {f: 0 for f in LLM_FIELDS})
+            for field in LLM_FIELDS:
+                value = counts.get(field, 0)
+                row[field] += value if isinstance(value, (int, float)) else 0
+    return models
 
 
 def _int(value: Any, default: int) -> int:
@@ -91,6 +124,7 @@ def without_telemetry(reason: str, environ: Mapping[str, str]) -> dict[str, Any]
         "lost": 0,
         "error": None,
         "exit_flush_seconds": 0.0,
+        "llm": llm_totals({}),
     }
 
 
@@ -155,7 +189,28 @@ def markdown(report: Mapping[str, Any]) -> str:
         verdict += f"; telemetry {_without(report, other=True)}"
     return (f"### SigNoz telemetry: {report['service_name'] or 'job'}\n\n"
             f"Sent to `{report['endpoint']}` ({report['protocol']}): {verdict}.\n\n"
-            "| signal | sent | failed | dropped |\n|---|---:|---:|---:|\n" + rows + "\n\n")
+            "| signal | sent | failed | dropped |\n|---|---:|---:|---:|\n" + rows + "\n\n" + _llm_markdown(report))
+
+
+def _llm_markdown(report: Mapping[str, Any]) -> str:
+    """The job's LLM calls per model (as LiteLLM logged them), with a total row when there are several models."""
+    llm = report.get("llm") or {}
+    models = llm.get("models") or {}
+    if not models:
+        return ""
+
+    def row(name: str, c: Mapping[str, Any]) -> str:
+        cost = _dollars(c["cost_usd"]) if c["calls"] > c["calls_without_cost"] else "unknown"
+        if 0 < c["calls_without_cost"] < c["calls"]:
+            cost += f" ({c['calls_without_cost']} calls unpriced)"
+        return (f"| {name} | {c['calls']:,} | {c['failed']:,} | {c['input_tokens']:,} | {c['output_tokens']:,} "
+                f"| {cost} |")
+
+    rows = [row(f"`{model}`", counts) for model, counts in models.items()]
+    if len(models) > 1:
+        rows.append(row("**all**", llm))
+    return ("LLM calls (as LiteLLM logged them):\n\n| model | calls | failed | input tokens | output tokens | cost |\n"
+            "|---|---:|---:|---:|---:|---:|\n" + "\n".join(rows) + "\n\n")
 
 
 # --------------------------------------------------------------------------------------------- files

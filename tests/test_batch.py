@@ -390,6 +390,15 @@ def test_one_report_counts_every_python_process_of_the_job(
     [line] = summary_lines(job)
     assert f"spans {len(receiver.spans())} sent, 0 failed, 0 dropped" in line
     assert f"({python_processes} processes)" in line
+    # The job's LLM calls, summed over its processes, are what their spans say.
+    spans = llm_spans(receiver)
+    llm = report["llm"]
+    assert (llm["calls"], llm["failed"], llm["calls_without_cost"]) == (6, 0, 0)
+    assert llm["input_tokens"] == sum(s.attributes["gen_ai.usage.input_tokens"] for s in spans) > 0
+    assert llm["output_tokens"] == sum(s.attributes["gen_ai.usage.output_tokens"] for s in spans) > 0
+    assert llm["cost_usd"] > 0
+    assert llm["cost_usd"] == pytest.approx(sum(s.attributes["gen_ai.cost.total_cost"] for s in spans))
+    assert list(llm["models"]) == ["gpt-4o-mini"]
 
 
 POOL_APP = """
@@ -907,6 +916,37 @@ def test_github_actions_run_gets_ci_attributes_and_a_step_summary(
     assert resource["vcs.ref.head.name"] == "mine"  # the user's attribute wins
     text = summary.read_text()
     assert "SigNoz telemetry" in text and "| spans |" in text and "all telemetry delivered" in text
+    assert "| `gpt-4o-mini` | 1 | 0 |" in text, text  # the run's LLM calls, per model
+
+
+def test_the_report_counts_failed_llm_calls_per_model(
+        receiver: Receiver, fake_provider: FakeProvider, tmp_path: Path) -> None:
+    app = tmp_path / "mixed.py"
+    app.write_text(
+        "import os, litellm\n"
+        "args = {'api_base': os.environ['FAKE_BASE'], 'api_key': 'sk-fake', 'num_retries': 0}\n"
+        "for text in ('one', 'FAIL', 'two'):\n"
+        "    try:\n"
+        "        litellm.completion(model='openai/gpt-4o-mini', messages=[{'role': 'user', 'content': text}], **args)\n"
+        "    except Exception:\n"
+        "        print('failed as planned')\n"
+        "litellm.embedding(model='openai/text-embedding-3-small', input=['a b c'], **args)\n")
+    report_file = tmp_path / "report.json"
+    summary = tmp_path / "summary.md"
+    job = run_job(receiver.grpc_endpoint, fake_provider, args=("--report-file", str(report_file)),
+                  app_env={"GITHUB_ACTIONS": "true", "GITHUB_STEP_SUMMARY": str(summary)},
+                  command=[sys.executable, str(app)])
+    assert job.returncode == 0, job.stderr
+    assert "failed as planned" in job.stdout
+    llm = json.loads(report_file.read_text())["llm"]
+    assert {m: (c["calls"], c["failed"]) for m, c in llm["models"].items()} == {
+        "gpt-4o-mini": (3, 1), "text-embedding-3-small": (1, 0)}
+    assert (llm["calls"], llm["failed"]) == (4, 1)
+    settle(receiver, 4)
+    spans = llm_spans(receiver)
+    assert llm["input_tokens"] == sum(s.attributes.get("gen_ai.usage.input_tokens", 0) for s in spans)
+    text = summary.read_text()
+    assert "| `gpt-4o-mini` | 3 | 1 |" in text and "| **all** | 4 | 1 |" in text, text
 
 
 def test_uvicorn_graceful_shutdown_still_works_and_delivers(

@@ -154,3 +154,26 @@ def test_what_a_foreign_python_loads_parses_as_python_3_7() -> None:
 ])
 def test_python_options_that_keep_telemetry_from_starting(argv: list[str], options: list[str]) -> None:
     assert [option for option, _ in options_without_telemetry(argv)] == options
+
+
+def test_llm_calls_are_summed_per_model_over_the_processes() -> None:
+    def process(pid: int, models: dict) -> dict:
+        return dict(_report(pid, 1), llm=delivery.llm_totals(models))
+
+    first = process(1, {"gpt-4o": {"calls": 2, "failed": 1, "input_tokens": 100, "output_tokens": 40,
+                                   "cost_usd": 0.0015, "calls_without_cost": 0}})
+    second = process(2, {"gpt-4o": {"calls": 1, "failed": 0, "input_tokens": 50, "output_tokens": 10,
+                                    "cost_usd": 0.0005, "calls_without_cost": 0},
+                         "my-model": {"calls": 4, "failed": 0, "input_tokens": 8, "output_tokens": 8,
+                                      "cost_usd": 0.0, "calls_without_cost": 4}})
+    job = delivery.combine([first, second, delivery.without_telemetry("x", {})], pid=1)
+    llm = job["llm"]
+    assert (llm["calls"], llm["failed"], llm["input_tokens"], llm["output_tokens"]) == (7, 1, 158, 58)
+    assert llm["cost_usd"] == pytest.approx(0.002) and llm["calls_without_cost"] == 4
+    assert llm["models"]["gpt-4o"]["calls"] == 3 and llm["models"]["my-model"]["calls_without_cost"] == 4
+    text = delivery.markdown(job)
+    assert "| `gpt-4o` | 3 | 1 | 150 | 50 | $0.002 |" in text
+    assert "| `my-model` | 4 | 0 | 8 | 8 | unknown |" in text
+    assert "| **all** | 7 | 1 | 158 | 58 | $0.002 (4 calls unpriced) |" in text
+    assert "LLM calls" not in delivery.markdown(delivery.combine([], pid=None))  # none: no table
+    assert delivery.combine([_report(1, 1)], pid=1)["llm"]["calls"] == 0  # a report from before the field

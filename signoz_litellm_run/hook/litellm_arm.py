@@ -42,7 +42,7 @@ import threading
 from collections import OrderedDict
 from typing import Any
 
-from signoz_litellm_run.hook import call_context, env_flag, is_as_written, litellm_json, shutdown
+from signoz_litellm_run.hook import call_context, env_flag, is_as_written, litellm_json, llm_tally, shutdown
 from signoz_litellm_run.hook.metric_record import PLAIN_MAPPINGS
 
 _logger = logging.getLogger("signoz_litellm")
@@ -294,7 +294,8 @@ def _patch_logger_class(otel_class: Any) -> None:
         return ctx, parent
 
     def _after_each_call(handler: Any) -> Any:
-        """The call's reserved span ids are spent, and `shutdown` hears that the call was logged."""
+        """The call's reserved span ids are spent, `shutdown` hears that the call was logged, and the call is
+        counted for the report (`llm_tally`)."""
 
         def wrapper(self: Any, *args: Any, **kwargs: Any) -> Any:
             try:
@@ -303,6 +304,7 @@ def _patch_logger_class(otel_class: Any) -> None:
                 call_context.clear_next_span()
                 if args and type(args[0]) is dict:
                     shutdown.logged(args[0].get("litellm_call_id"))
+                    llm_tally.count(args[0])
 
         return wrapper
 

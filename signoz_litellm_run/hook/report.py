@@ -17,7 +17,7 @@ import os
 from typing import Any
 
 from signoz_litellm_run import delivery
-from signoz_litellm_run.hook import export_size, shutdown
+from signoz_litellm_run.hook import export_size, llm_tally, shutdown
 
 ROOT_PID_ENV = delivery.ROOT_PID_ENV
 
@@ -43,6 +43,7 @@ def build(ledger: shutdown.Ledger, seconds: float) -> dict[str, Any]:
         "lost": lost,
         "error": ledger.last_error if lost else None,
         "exit_flush_seconds": round(seconds, 3),
+        "llm": delivery.llm_totals(llm_tally.snapshot()),
     }
 
 
