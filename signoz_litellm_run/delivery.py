@@ -95,10 +95,11 @@ def _dollars(cost: float) -> str:
 def _sum_models(llms: Iterable[Any]) -> dict[str, dict[str, Any]]:
     models: dict[str, dict[str, Any]] = {}
     for llm in llms:
-        for model, counts in ((llm or {}).get("models") or {}).items():
-            row = models.setdefault(model, {f: 0 for f in LLM_FIELDS})
+        found = llm.get("models") if isinstance(llm, dict) else None
+        for model, counts in (found.items() if isinstance(found, dict) else ()):
+            row = models.setdefault(str(model), {f: 0 for f in LLM_FIELDS})
             for field in LLM_FIELDS:
-                value = counts.get(field, 0)
+                value = counts.get(field, 0) if isinstance(counts, dict) else 0
                 row[field] += value if isinstance(value, (int, float)) else 0
     return models
 

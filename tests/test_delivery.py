@@ -177,3 +177,5 @@ def test_llm_calls_are_summed_per_model_over_the_processes() -> None:
     assert "| **all** | 7 | 1 | 158 | 58 | $0.002 (4 calls unpriced) |" in text
     assert "LLM calls" not in delivery.markdown(delivery.combine([], pid=None))  # none: no table
     assert delivery.combine([_report(1, 1)], pid=1)["llm"]["calls"] == 0  # a report from before the field
+    odd = [dict(_report(1, 1), llm="?"), dict(_report(2, 1), llm={"models": {"m": "?"}})]  # never raises
+    assert delivery.combine(odd, pid=1)["llm"]["models"] == {"m": dict.fromkeys(delivery.LLM_FIELDS, 0)}
