@@ -361,6 +361,8 @@ def _read_table(path: Path, table: str | None) -> dict[str, Any]:
 
 
 def _invalid(option: Option, origin: str, exc: ValueError) -> UsageError:
+    if origin.startswith("config "):  # a file holds many settings: name the key
+        origin = f"{option.config_key} in {origin[len('config '):]}"
     hint = {
         "region": f"Use one of {', '.join(REGIONS)}, or --endpoint for self-hosted SigNoz.",
         "endpoint": "Write it like https://signoz.example.com:4317 or http://localhost:4317.",

@@ -125,6 +125,16 @@ def test_key_in_user_otel_headers_satisfies_cloud(tmp_path: Path) -> None:
     assert s.is_cloud and s.ingestion_key is None
 
 
+def test_a_bad_value_in_the_config_file_names_its_key(tmp_path: Path) -> None:
+    (tmp_path / "signoz-litellm.toml").write_text('endpoint = "http://c:4317"\nmax-request-size = true\n')
+    with pytest.raises(UsageError) as info:
+        _resolve(tmp_path)
+    path = tmp_path / "signoz-litellm.toml"
+    assert info.value.message == f"Invalid max-request-size in {path}: True is not a size in bytes (write it like " \
+        "4000000, 4MB or 16MiB)."
+    assert info.value.hint == f"Fix max-request-size in {path}; see `signoz-litellm {{run,env}} --help`."
+
+
 def test_config_file_errors(tmp_path: Path) -> None:
     (tmp_path / "signoz-litellm.toml").write_text("regoin = 'us'\n")
     with pytest.raises(UsageError, match="unknown setting 'regoin'"):
