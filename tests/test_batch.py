@@ -139,12 +139,16 @@ def test_an_ignored_sigterm_stays_ignored(receiver: Receiver, fake_provider: Fak
 # --------------------------------------------------------------------------------------------- exit paths
 
 
-def test_asyncio_run_delivers_every_concurrent_call(receiver: Receiver, fake_provider: FakeProvider) -> None:
-    job = run_job(receiver.grpc_endpoint, fake_provider, app_env={"MODE": "async", "CALLS": "20"})
+def test_asyncio_run_delivers_every_concurrent_call(receiver: Receiver, fake_provider: FakeProvider,
+                                                    tmp_path: Path) -> None:
+    report_file = tmp_path / "report.json"
+    job = run_job(receiver.grpc_endpoint, fake_provider, args=("--report-file", str(report_file)),
+                  app_env={"MODE": "async", "CALLS": "20"})
     assert job.returncode == 0, job.stderr
     settle(receiver, 20)
     assert len(llm_spans(receiver)) == 20
     assert len({s.attributes.get("gen_ai.input.messages") for s in llm_spans(receiver)}) == 20
+    assert json.loads(report_file.read_text())["llm"]["calls"] == 20  # each async call counted once
 
 
 @pytest.mark.parametrize(("end", "status"), [("exit:3", 3), ("raise", 1)])
