@@ -78,8 +78,7 @@ def llm_totals(models: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]:
     """The LLM calls of a process or a job (as LiteLLM logged them): totals, and per model."""
     totals: dict[str, Any] = {f: 0 for f in LLM_FIELDS}
     for counts in models.values():
-        for field in LLM_FIELDS:
-            totals[field] += counts.get(field, 0) or 0
+        _add_counts(totals, counts)
     totals["cost_usd"] = round(totals["cost_usd"], 9)
     totals["models"] = {m: dict(c, cost_usd=round(c.get("cost_usd", 0) or 0, 9)) for m, c in sorted(models.items())}
     return totals
@@ -97,11 +96,15 @@ def _sum_models(llms: Iterable[Any]) -> dict[str, dict[str, Any]]:
     for llm in llms:
         found = llm.get("models") if isinstance(llm, dict) else None
         for model, counts in (found.items() if isinstance(found, dict) else ()):
-            row = models.setdefault(str(model), {f: 0 for f in LLM_FIELDS})
-            for field in LLM_FIELDS:
-                value = counts.get(field, 0) if isinstance(counts, dict) else 0
-                row[field] += value if isinstance(value, (int, float)) else 0
+            _add_counts(models.setdefault(str(model), {f: 0 for f in LLM_FIELDS}), counts)
     return models
+
+
+def _add_counts(into: dict[str, Any], counts: Any) -> None:
+    """Add one model's (or process's) LLM counts; anything that is not a number counts as 0."""
+    for field in LLM_FIELDS:
+        value = counts.get(field, 0) if isinstance(counts, dict) else 0
+        into[field] += value if isinstance(value, (int, float)) else 0
 
 
 def _int(value: Any, default: int) -> int:
@@ -113,20 +116,9 @@ def _int(value: Any, default: int) -> int:
 
 def without_telemetry(reason: str, environ: Mapping[str, str]) -> dict[str, Any]:
     """The report of a process in which telemetry could not start: it sent nothing, and says why."""
-    return {
-        "endpoint": environ.get("OTEL_EXPORTER_OTLP_ENDPOINT") or "?",
-        "protocol": environ.get("OTEL_EXPORTER_OTLP_PROTOCOL") or "grpc",
-        "service_name": environ.get("OTEL_SERVICE_NAME"),
-        "pid": os.getpid(),
-        "processes": 0,
-        "processes_without_telemetry": 1,
-        "without_telemetry_reason": reason,
-        "signals": {s: {c: 0 for c in COUNTS} for s in SIGNALS},
-        "lost": 0,
-        "error": None,
-        "exit_flush_seconds": 0.0,
-        "llm": llm_totals({}),
-    }
+    nothing = combine([], pid=os.getpid(), endpoint=environ.get("OTEL_EXPORTER_OTLP_ENDPOINT"),
+                      protocol=environ.get("OTEL_EXPORTER_OTLP_PROTOCOL"), service_name=environ.get("OTEL_SERVICE_NAME"))
+    return {**nothing, "processes_without_telemetry": 1, "without_telemetry_reason": reason}
 
 
 def nothing_instrumented(report: Mapping[str, Any]) -> bool:
@@ -138,9 +130,14 @@ def nothing_instrumented(report: Mapping[str, Any]) -> bool:
 # --------------------------------------------------------------------------------------------- words
 
 
-def _count(n: int, signal_name: str) -> str:
+def noun(signal_name: str, n: int) -> str:
+    """What `n` items of a signal are called: "span" or "spans", "log record" or "log records"..."""
     singular, plural = _NOUNS[signal_name]
-    return f"{n} {singular if n == 1 else plural}"
+    return singular if n == 1 else plural
+
+
+def _count(n: int, signal_name: str) -> str:
+    return f"{n} {noun(signal_name, n)}"
 
 
 def summary_line(report: Mapping[str, Any]) -> str:

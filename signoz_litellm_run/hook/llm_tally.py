@@ -12,10 +12,11 @@ import os
 import threading
 from typing import Any
 
+from signoz_litellm_run.delivery import LLM_FIELDS
+
 _lock = threading.Lock()
-# model -> [calls, failed, input tokens, output tokens, cost in USD, calls without a cost]
+# model -> [calls, failed, input tokens, output tokens, cost in USD, calls without a cost]: LLM_FIELDS
 _models: dict[str, list[float]] = {}
-_FIELDS = ("calls", "failed", "input_tokens", "output_tokens", "cost_usd", "calls_without_cost")
 
 
 def count(kwargs: Any) -> None:
@@ -48,7 +49,7 @@ def _tokens(value: Any) -> int:
 def snapshot() -> dict[str, dict[str, float]]:
     """Per model: calls, failed, input_tokens, output_tokens, cost_usd, calls_without_cost."""
     with _lock:
-        return {model: dict(zip(_FIELDS, row)) for model, row in _models.items()}
+        return {model: dict(zip(LLM_FIELDS, row)) for model, row in _models.items()}
 
 
 def _reset() -> None:

@@ -48,8 +48,7 @@ def build(ledger: shutdown.Ledger, seconds: float) -> dict[str, Any]:
 
 
 def trimmed_line(counts: dict[str, int], endpoint: str) -> str:
-    nouns = {"traces": ("span", "spans"), "logs": ("log record", "log records")}
-    items = [f"{n:,} {nouns[s][n != 1]}" for s, n in counts.items() if n and s in nouns]
+    items = [f"{n:,} {delivery.noun(s, n)}" for s, n in counts.items() if n]
     verb = "was" if sum(counts.values()) == 1 else "were"
     return (f"signoz-litellm: note: {' and '.join(items)} {verb} too large for {endpoint} and went with the longest "
             f"values cut (named in {export_size.TRUNCATED_KEY}); OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT caps values "
