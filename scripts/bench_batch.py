@@ -212,6 +212,21 @@ def per_call_rows(rows: dict[str, dict[str, str]], recipes: tuple[str, ...], rec
                     f"{ms - bare[i]:+.2f} ms ({ms:.2f} vs {bare[i]:.2f} ms)")
 
 
+def loss_rows(row: dict[str, str], recipe: str, receiver: Receiver, provider: FakeProvider,
+              args: argparse.Namespace) -> None:
+    """The spans a recipe loses on SIGTERM, in asyncio.run, in a fork Pool and (without --quick) in a burst."""
+    print(f"[{recipe}] SIGTERM ...", file=sys.stderr, flush=True)
+    row["spans lost on SIGTERM after 99 calls"] = str(lost_on_sigterm(recipe, receiver, provider))
+    print(f"[{recipe}] asyncio ...", file=sys.stderr, flush=True)
+    row["spans lost in asyncio.run, 20 concurrent calls"] = str(lost_in_asyncio(recipe, receiver, provider, 20, 20))
+    print(f"[{recipe}] pool ...", file=sys.stderr, flush=True)
+    row["spans lost, fork Pool of 4 workers, 40 calls (+1 in the parent)"] = lost_in_pool(
+        recipe, receiver, provider, 40, 4, args.repeat)
+    if not args.quick:
+        print(f"[{recipe}] burst ...", file=sys.stderr, flush=True)
+        row["spans lost, 5,000 calls at concurrency 50"] = str(lost_in_asyncio(recipe, receiver, provider, 5000, 50))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true",
@@ -228,26 +243,13 @@ def main() -> None:
     with Receiver() as receiver, FakeProvider() as provider, SilentServer() as silent:
         refused = f"http://127.0.0.1:{unused_port()}"
         for recipe in () if args.per_call_only else recipes:
-            if args.long_prompts_only:
-                for label, limit, prompt_bytes in LONG_PROMPT_CASES:
-                    print(f"[{recipe}] long prompts, {limit} bytes a request ...", file=sys.stderr, flush=True)
-                    rows[recipe][label] = lost_with_long_prompts(recipe, provider, limit, prompt_bytes)
-                continue
-            print(f"[{recipe}] SIGTERM ...", file=sys.stderr, flush=True)
-            rows[recipe]["spans lost on SIGTERM after 99 calls"] = str(lost_on_sigterm(recipe, receiver, provider))
-            print(f"[{recipe}] asyncio ...", file=sys.stderr, flush=True)
-            rows[recipe]["spans lost in asyncio.run, 20 concurrent calls"] = str(
-                lost_in_asyncio(recipe, receiver, provider, 20, 20))
-            print(f"[{recipe}] pool ...", file=sys.stderr, flush=True)
-            rows[recipe]["spans lost, fork Pool of 4 workers, 40 calls (+1 in the parent)"] = lost_in_pool(
-                recipe, receiver, provider, 40, 4, args.repeat)
-            if not args.quick:
-                print(f"[{recipe}] burst ...", file=sys.stderr, flush=True)
-                rows[recipe]["spans lost, 5,000 calls at concurrency 50"] = str(
-                    lost_in_asyncio(recipe, receiver, provider, 5000, 50))
+            if not args.long_prompts_only:
+                loss_rows(rows[recipe], recipe, receiver, provider, args)
             for label, limit, prompt_bytes in LONG_PROMPT_CASES:
                 print(f"[{recipe}] long prompts, {limit} bytes a request ...", file=sys.stderr, flush=True)
                 rows[recipe][label] = lost_with_long_prompts(recipe, provider, limit, prompt_bytes)
+            if args.long_prompts_only:
+                continue
             print(f"[{recipe}] exit delays ...", file=sys.stderr, flush=True)
             delays = exit_delays(recipe, {"healthy": receiver.grpc_endpoint, "refusing connections": refused,
                                           "never answering": silent.endpoint}, provider, args.repeat)
