@@ -7,7 +7,12 @@ against
     opentelemetry-instrument python -c pass     (with the equivalent OTEL_* environment)
 both exporting to the same local OTLP receiver, and reports medians and the median ratio.
 
-Usage: python scripts/bench_startup.py [--runs 21] [--json]
+With --instructions, it also counts the instructions the command's Python process executes from start to exit
+(`valgrind --tool=callgrind --trace-children=yes`; both launchers exec it, and the count kept for a process is its
+last image's, so the launchers' own start is not in it): the cost the hook adds to every Python process of a
+job, in a figure that does not move with the machine's load. About 15 s per command.
+
+Usage: python scripts/bench_startup.py [--runs 21] [--json] [--instructions]
 """
 
 from __future__ import annotations
@@ -18,6 +23,7 @@ import os
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -59,10 +65,22 @@ def _time(argv: list[str], env: dict[str, str]) -> float:
     return time.perf_counter() - start
 
 
+def _instructions(argv: list[str], env: dict[str, str]) -> int:
+    """Instructions the command's last image executes (the Python process a launcher execs), with any children."""
+    with tempfile.TemporaryDirectory() as workdir:
+        out = os.path.join(workdir, "callgrind.%p")
+        subprocess.run(["valgrind", "--tool=callgrind", "--trace-children=yes", "--dump-instr=no",
+                        f"--callgrind-out-file={out}", *argv], env=env, check=True, stdout=subprocess.DEVNULL,
+                       stderr=subprocess.DEVNULL, timeout=600)
+        return sum(int(line.split()[1]) for name in os.listdir(workdir)
+                   for line in open(os.path.join(workdir, name)) if line.startswith("totals:"))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=21)
     parser.add_argument("--json", action="store_true")
+    parser.add_argument("--instructions", action="store_true", help="also count instructions (needs valgrind)")
     args = parser.parse_args()
 
     with Receiver() as receiver:
@@ -83,10 +101,13 @@ def main() -> None:
             for name, value in sample.items():
                 times[name].append(value)
             ratios.append(sample["signoz-litellm run"] / sample["opentelemetry-instrument"])
+        counts = {name: _instructions(*cases[name]) for name in cases} if args.instructions else {}
 
-    result = {name: round(statistics.median(values), 4) for name, values in times.items()}
+    result: dict[str, float] = {name: round(statistics.median(values), 4) for name, values in times.items()}
     result["median ratio (ours / recipe)"] = round(statistics.median(ratios), 3)
     result["runs"] = args.runs
+    for name, count in counts.items():
+        result[f"{name} instructions (M)"] = round(count / 1e6, 1)
     if args.json:
         print(json.dumps(result, indent=2))
         return
@@ -95,6 +116,12 @@ def main() -> None:
         print(f"{name:<32} {result[name]:>10.3f}")
     print(f"median ratio signoz-litellm / opentelemetry-instrument: {result['median ratio (ours / recipe)']:.3f} "
           f"over {args.runs} alternating runs")
+    if counts:
+        print(f"{'case':<32} {'instructions':>12}")
+        for name, count in counts.items():
+            print(f"{name:<32} {count / 1e6:>10.1f} M")
+        ours, recipe = counts["signoz-litellm run"], counts["opentelemetry-instrument"]
+        print(f"instruction ratio signoz-litellm / opentelemetry-instrument: {ours / recipe:.3f}")
 
 
 if __name__ == "__main__":

@@ -6,6 +6,11 @@ instead and instruments a library when the program imports it, so a process pays
 uses. Instrumentors whose library is already imported, or that we do not know, load at once. A program
 that imports an instrumentation package itself (which imports its library first) has the library
 instrumented once that package's import is done.
+
+The check that the installed library is a version the instrumentation supports (which reads and parses
+the metadata of every instrumentation package, about 25 ms of each process's start) waits for the library
+too: it runs when the library is imported, before its instrumentor loads, and a conflict is logged then,
+as OpenTelemetry logs it. A process that never imports the library never reads its metadata.
 """
 
 from __future__ import annotations
@@ -80,10 +85,14 @@ class _OneAtATime(threading.local):
 
 _serial = _OneAtATime()
 
+# instrumentor entry point name -> its distribution, whose dependency check waits for the library's import
+_deferred_checks: dict[str, tuple[Any, Callable[[Any], Any]]] = {}
+
 
 class SignozLitellmDistro(OpenTelemetryDistro):
     def _configure(self, **kwargs: Any) -> None:
         super()._configure(**kwargs)
+        _defer_dependency_checks()
         # Armed here, inside initialize(), so LiteLLM is instrumented whichever sitecustomize ran it:
         # ours, or opentelemetry-instrument's when a user wraps the command in it as well.
         from signoz_litellm_run.hook import httpx_span, litellm_arm, proxy
@@ -98,7 +107,8 @@ class SignozLitellmDistro(OpenTelemetryDistro):
 
         module = LAZY_MODULES.get(entry_point.name)
         if module is None or module in sys.modules:
-            _serial.run(load)  # errors propagate to initialize(), which reports them as usual
+            if _dependencies_met(entry_point.name):  # a check left for the library, imported since
+                _serial.run(load)  # errors propagate to initialize(), which reports them as usual
             return
 
         own_module = getattr(entry_point, "module", None) or entry_point.value.split(":")[0]
@@ -115,6 +125,8 @@ class SignozLitellmDistro(OpenTelemetryDistro):
 
             def guarded() -> None:
                 try:
+                    if not _dependencies_met(entry_point.name):
+                        return
                     load()
                 except Exception:  # as initialize() does: one failing instrumentor must not stop the program
                     _logger.debug("Instrumenting %s failed", entry_point.name, exc_info=True)
@@ -126,6 +138,50 @@ class SignozLitellmDistro(OpenTelemetryDistro):
         wrapt.register_post_import_hook(on_import, module)
         wrapt.register_post_import_hook(
             lambda _module: on_import(_module, own_module_done=True) if module in sys.modules else None, own_module)
+
+
+def _defer_dependency_checks() -> None:
+    """Have `_load_instrumentors` (which runs after this distro's `_configure`) skip the dependency check of an
+    instrumentation whose every instrumentor waits for a library not imported yet; `_dependencies_met` runs it
+    at that import. Only while `_load_instrumentors` looks the check up by the name it was written against."""
+    from opentelemetry.instrumentation.auto_instrumentation import _load
+
+    original = getattr(_load, "get_dist_dependency_conflicts", None)
+    code = getattr(getattr(_load, "_load_instrumentors", None), "__code__", None)
+    if original is None or getattr(original, "_signoz_litellm", False) or code is None or \
+            "get_dist_dependency_conflicts" not in code.co_names:
+        return
+
+    def conflicts(dist: Any) -> Any:
+        names = _instrumentor_names(dist)
+        if names and all(name in LAZY_MODULES and LAZY_MODULES[name] not in sys.modules for name in names):
+            for name in names:
+                _deferred_checks[name] = (dist, original)
+            return None
+        return original(dist)
+
+    conflicts._signoz_litellm = True  # type: ignore[attr-defined]
+    _load.get_dist_dependency_conflicts = conflicts
+
+
+def _instrumentor_names(dist: Any) -> list[str]:
+    try:
+        return [ep.name for ep in dist.entry_points if ep.group == "opentelemetry_instrumentor"]
+    except Exception:
+        return []
+
+
+def _dependencies_met(name: str) -> bool:
+    """The dependency check `_load_instrumentors` left for the library's import; a conflict is logged as there."""
+    deferred = _deferred_checks.pop(name, None)
+    if deferred is None:
+        return True
+    dist, check = deferred
+    conflict = check(dist)
+    if conflict:
+        conflict._log(logging.getLogger("opentelemetry.instrumentation.auto_instrumentation._load"), name)
+        return False
+    return True
 
 
 def _initializing(name: str) -> bool:
