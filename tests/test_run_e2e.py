@@ -468,13 +468,14 @@ def test_litellm_is_never_imported_by_the_hook(receiver: Receiver) -> None:
     assert result.stdout.split() == ["False", "False", "module"]
 
 
-def _old_jinja2(tmp_path: Path) -> Path:
-    """A directory holding a jinja2 1.0: a version OpenTelemetry's jinja2 instrumentation does not support."""
+def _old_aiohttp(tmp_path: Path) -> Path:
+    """A directory holding an aiohttp 1.0: a version OpenTelemetry's aiohttp-client instrumentation (one of ours)
+    does not support."""
     fakes = tmp_path / "fakes"
-    (fakes / "jinja2").mkdir(parents=True)
-    (fakes / "jinja2" / "__init__.py").write_text('__version__ = "1.0"\n')
-    (fakes / "jinja2-1.0.dist-info").mkdir()
-    (fakes / "jinja2-1.0.dist-info" / "METADATA").write_text("Metadata-Version: 2.1\nName: jinja2\nVersion: 1.0\n")
+    (fakes / "aiohttp").mkdir(parents=True)
+    (fakes / "aiohttp" / "__init__.py").write_text('__version__ = "1.0"\n')
+    (fakes / "aiohttp-1.0.dist-info").mkdir()
+    (fakes / "aiohttp-1.0.dist-info" / "METADATA").write_text("Metadata-Version: 2.1\nName: aiohttp\nVersion: 1.0\n")
     return fakes
 
 
@@ -487,8 +488,8 @@ def test_an_unsupported_library_version_is_checked_when_the_library_is_imported(
     # The version check of a library's instrumentation waits for the library (it read every instrumentation's
     # metadata at each process's start): a process that never imports it neither pays for it nor logs its conflict;
     # one that does gets OpenTelemetry's own conflict log and no instrumentor, as before.
-    env = clean_env({"PYTHONPATH": str(_old_jinja2(tmp_path))})
-    probe = "import sys; {}; print('opentelemetry.instrumentation.jinja2' in sys.modules)"
+    env = clean_env({"PYTHONPATH": str(_old_aiohttp(tmp_path))})
+    probe = "import sys; {}; print('opentelemetry.instrumentation.aiohttp_client' in sys.modules)"
     run = ["run", "--endpoint", receiver.grpc_endpoint, "--", sys.executable, "-c"]
 
     result = launcher([*run, probe.format("pass")], env=env)
@@ -497,16 +498,17 @@ def test_an_unsupported_library_version_is_checked_when_the_library_is_imported(
     receiver.wait_for(lambda r: False, timeout=1.0)
     assert _conflict_logs(receiver) == []
 
-    result = launcher([*run, probe.format("import jinja2; assert jinja2.__version__ == '1.0'")], env=env)
+    result = launcher([*run, probe.format("import aiohttp; assert aiohttp.__version__ == '1.0'")], env=env)
     assert result.returncode == 0, result.stderr
     assert result.stdout.split() == ["False"]  # not instrumented
     assert receiver.wait_for(lambda r: _conflict_logs(r))
-    [message] = _conflict_logs(receiver)
-    assert message.startswith("jinja2 only instruments") and '("jinja2 1.0")' in message
+    messages = _conflict_logs(receiver)  # one per instrumentation of aiohttp installed (client, maybe server)
+    assert any(m.startswith("aiohttp-client only instruments") for m in messages)
+    assert all('("aiohttp 1.0")' in m for m in messages)
 
-    result = launcher([*run, probe.format("import jinja2; assert jinja2.__version__ != '1.0'")], env=clean_env())
+    result = launcher([*run, probe.format("import aiohttp; assert aiohttp.__version__ != '1.0'")], env=clean_env())
     assert result.returncode == 0, result.stderr
-    assert result.stdout.split() == ["True"]  # the installed jinja2: instrumented at its import
+    assert result.stdout.split() == ["True"]  # the installed aiohttp: instrumented at its import
 
 
 def test_the_heap_litellm_imports_is_frozen_out_of_full_collections(receiver: Receiver) -> None:
