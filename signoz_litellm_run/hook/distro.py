@@ -85,7 +85,7 @@ class _OneAtATime(threading.local):
 
 _serial = _OneAtATime()
 
-# instrumentor entry point name -> its distribution, whose dependency check waits for the library's import
+# instrumentor entry point name -> (its distribution, OpenTelemetry's check), run at the library's import
 _deferred_checks: dict[str, tuple[Any, Callable[[Any], Any]]] = {}
 
 
