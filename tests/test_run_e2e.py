@@ -511,22 +511,40 @@ def test_an_unsupported_library_version_is_checked_when_the_library_is_imported(
     assert result.stdout.split() == ["True"]  # the installed aiohttp: instrumented at its import
 
 
-def test_the_heap_litellm_imports_is_frozen_out_of_full_collections(receiver: Receiver) -> None:
+def test_the_heap_start_up_and_litellm_import_leave_is_frozen_out_of_full_collections(receiver: Receiver) -> None:
+    # Frozen objects are walked neither by full collections nor by the last one Python makes at exit (which walked
+    # the whole start-up heap: about 50 ms in every Python process of a job, LiteLLM or not).
     script = textwrap.dedent("""
         import gc
-        before = gc.get_freeze_count()
-        import litellm
-        after = gc.get_freeze_count()
         class Cycle: pass
         cycle = Cycle(); cycle.me = cycle; del cycle
-        print(before, after, gc.collect())
+        at_start, collected_at_start = gc.get_freeze_count(), gc.collect()
+        import litellm
+        after = gc.get_freeze_count()
+        cycle = Cycle(); cycle.me = cycle; del cycle
+        print(at_start, collected_at_start, after, gc.collect())
     """)
     result = launcher(["run", "--endpoint", receiver.grpc_endpoint, "--", sys.executable, "-c", script], env=clean_env())
     assert result.returncode == 0, result.stderr
-    before, after, collected = (int(x) for x in result.stdout.split())
-    assert before == 0  # nothing is frozen in a process until it imports LiteLLM
-    assert after > 100_000  # LiteLLM's import: some 400,000 objects
-    assert collected >= 1  # garbage made afterwards is still collected
+    at_start, collected_at_start, after, collected = (int(x) for x in result.stdout.split())
+    assert at_start > 10_000  # what start-up imported (OpenTelemetry, grpc, protobuf): some 40,000 objects
+    assert after - at_start > 100_000  # LiteLLM's import: some 400,000 objects
+    assert collected_at_start >= 1 and collected >= 1  # the program's own garbage is still collected
+
+
+def test_a_program_that_turns_the_collector_off_keeps_it_off_and_nothing_more_is_frozen(receiver: Receiver) -> None:
+    script = textwrap.dedent("""
+        import gc
+        gc.disable()
+        before = gc.get_freeze_count()
+        import litellm
+        print(gc.isenabled(), gc.get_freeze_count() - before)
+    """)
+    result = launcher(["run", "--endpoint", receiver.grpc_endpoint, "--", sys.executable, "-c", script], env=clean_env())
+    assert result.returncode == 0, result.stderr
+    enabled, added = result.stdout.split()
+    assert enabled == "False"
+    assert int(added) <= 0  # LiteLLM's import not frozen (the count only drops, as frozen objects are freed)
 
 
 def test_user_sitecustomize_runs_and_grandchildren_are_instrumented(

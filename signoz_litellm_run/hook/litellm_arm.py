@@ -42,7 +42,7 @@ import threading
 from collections import OrderedDict
 from typing import Any
 
-from signoz_litellm_run.hook import call_context, env_flag, is_as_written, litellm_json, llm_tally, shutdown
+from signoz_litellm_run.hook import call_context, env_flag, freeze_heap, is_as_written, litellm_json, llm_tally, shutdown
 from signoz_litellm_run.hook.metric_record import PLAIN_MAPPINGS
 
 _logger = logging.getLogger("signoz_litellm")
@@ -128,15 +128,8 @@ def _freeze_import_heap() -> None:
     Spans and log records wait in the export queues for up to a second, long enough to survive into
     the oldest generation; that makes Python run a full collection every few hundred calls, and each
     one walks the whole import heap (~0.2-0.3 s here): half a millisecond per call on average, the
-    largest single share of the per-call cost. Frozen objects are still freed by reference counting;
-    only cyclic garbage among them would stay, and there is none to speak of right after an import
-    (a full collection at this point finds nothing). Young garbage is collected first. A program that
-    turned the collector off is left alone."""
-    import gc
-
-    if gc.isenabled():
-        gc.collect(1)
-        gc.freeze()
+    largest single share of the per-call cost. See `hook.freeze_heap`."""
+    freeze_heap()
 
 
 def ensure_registered(litellm: Any) -> None:
