@@ -42,7 +42,8 @@ import threading
 from collections import OrderedDict
 from typing import Any
 
-from signoz_litellm_run.hook import call_context, env_flag, freeze_heap, is_as_written, litellm_json, llm_tally, shutdown
+from signoz_litellm_run.hook import (call_context, env_flag, freeze_heap, is_as_written, litellm_json, llm_tally,
+                                     shutdown)
 from signoz_litellm_run.hook.metric_record import PLAIN_MAPPINGS
 
 _logger = logging.getLogger("signoz_litellm")
