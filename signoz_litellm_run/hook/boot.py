@@ -27,9 +27,6 @@ def start() -> None:
         span_attributes.install()
         shutdown.install()
         report.install()
-        # What start-up imported (OpenTelemetry, grpc, protobuf: some 40,000 objects) lives as long as the
-        # process: out of full collections, and out of the one at exit, which walked it all (about 50 ms a process).
-        freeze_heap()
     except Exception as exc:  # telemetry must never break the program
         import sys
 
@@ -41,6 +38,10 @@ def start() -> None:
             delivery.telemetry_off(f"{sys.executable}: {type(exc).__name__}: {exc}")
         except Exception:
             pass
+    else:
+        # What start-up imported (OpenTelemetry, grpc, protobuf: some 40,000 objects) lives as long as the
+        # process: out of full collections, and out of the one at exit, which walked it all (about 50 ms a process).
+        freeze_heap()
 
 
 def _initialize_without_recursion() -> None:

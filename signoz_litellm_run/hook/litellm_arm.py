@@ -31,7 +31,7 @@ Guarantees, whatever the program does with LiteLLM's callback lists:
   repeats the prompt and completion its parent carries, and building, parsing and exporting it cost
   0.5-0.75 M instructions per call (a sixth of what telemetry adds);
 - the heap as it stands once LiteLLM is imported is frozen out of full garbage collections, which
-  spans waiting for export would otherwise trigger every few hundred calls (`_freeze_import_heap`).
+  spans waiting for export would otherwise trigger every few hundred calls (`hook.freeze_heap`).
 """
 
 from __future__ import annotations
@@ -119,17 +119,11 @@ def _arm(litellm: Any) -> None:
     function_setup._signoz_litellm = True  # type: ignore[attr-defined]
     function_setup.__wrapped__ = original  # type: ignore[attr-defined]
     utils.function_setup = function_setup
-    _freeze_import_heap()
-
-
-def _freeze_import_heap() -> None:
-    """Keep the objects that exist once LiteLLM is imported (its modules, model cost map and the rest of
-    the import: some 400,000 objects) out of the cyclic garbage collector's full collections.
-
-    Spans and log records wait in the export queues for up to a second, long enough to survive into
-    the oldest generation; that makes Python run a full collection every few hundred calls, and each
-    one walks the whole import heap (~0.2-0.3 s here): half a millisecond per call on average, the
-    largest single share of the per-call cost. See `hook.freeze_heap`."""
+    # What LiteLLM's import leaves (its modules, model cost map and the rest: some 400,000 objects) out of full
+    # collections. Spans and log records wait in the export queues for up to a second, long enough to survive into
+    # the oldest generation; that makes Python run a full collection every few hundred calls, and each one walked
+    # the whole import heap (~0.2-0.3 s here): half a millisecond per call on average, the largest single share of
+    # the per-call cost.
     freeze_heap()
 
 
