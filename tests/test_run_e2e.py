@@ -527,7 +527,7 @@ def test_the_heap_start_up_and_litellm_import_leave_is_frozen_out_of_full_collec
     result = launcher(["run", "--endpoint", receiver.grpc_endpoint, "--", sys.executable, "-c", script], env=clean_env())
     assert result.returncode == 0, result.stderr
     at_start, collected_at_start, after, collected = (int(x) for x in result.stdout.split())
-    assert at_start > 10_000  # what start-up imported (OpenTelemetry, grpc, protobuf): some 40,000 objects
+    assert at_start > 10_000  # what start-up imported (OpenTelemetry, its SDK and instrumentation): some 30,000 objects
     assert after - at_start > 100_000  # LiteLLM's import: some 400,000 objects
     assert collected_at_start >= 1 and collected >= 1  # the program's own garbage is still collected
 

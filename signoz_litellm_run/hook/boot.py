@@ -19,7 +19,8 @@ def start() -> None:
     _started = True
     try:
         _initialize_without_recursion()  # our distro arms LiteLLM (hook/distro.py)
-        from signoz_litellm_run.hook import export_size, metric_record, report, shutdown, span_attributes, span_wire
+        from signoz_litellm_run.hook import (export_size, lazy_export, metric_record, report, shutdown,
+                                             span_attributes, span_wire)
 
         span_wire.install()
         export_size.install()  # after span_wire: it wraps the encoder span_wire installs
@@ -27,21 +28,36 @@ def start() -> None:
         span_attributes.install()
         shutdown.install()
         report.install()
+        lazy_export.after_build(_exporter_built)  # exporters built later (hook/lazy_export.py): the same as these
     except Exception as exc:  # telemetry must never break the program
-        import sys
-
-        print(f"signoz-litellm: telemetry could not start in this process: {type(exc).__name__}: {exc}",
-              file=sys.stderr)
-        try:
-            from signoz_litellm_run import delivery
-
-            delivery.telemetry_off(f"{sys.executable}: {type(exc).__name__}: {exc}")
-        except Exception:
-            pass
+        could_not_start(exc)
     else:
-        # What start-up imported (OpenTelemetry, grpc, protobuf: some 40,000 objects) lives as long as the
-        # process: out of full collections, and out of the one at exit, which walked it all (about 50 ms a process).
+        # What start-up imported (OpenTelemetry, its SDK and instrumentation: some 30,000 objects) lives as long as
+        # the process: out of full collections, and out of the one at exit, which walked it all (about 50 ms a process).
         freeze_heap()
+
+
+def _exporter_built(signal_name: str, exporter: object) -> None:
+    """An exporter built after start-up (its first export, or LiteLLM's import): the encoders its modules
+    brought get our faster and size-aware ones, and the exporter is counted, as those built at start."""
+    from signoz_litellm_run.hook import export_size, shutdown, span_wire
+
+    span_wire.install()
+    export_size.install()
+    shutdown.exporter_built(signal_name, exporter)
+
+
+def could_not_start(exc: BaseException) -> None:
+    """Say so on stderr, and leave the process in the job's report as one without telemetry."""
+    import sys
+
+    print(f"signoz-litellm: telemetry could not start in this process: {type(exc).__name__}: {exc}", file=sys.stderr)
+    try:
+        from signoz_litellm_run import delivery
+
+        delivery.telemetry_off(f"{sys.executable}: {type(exc).__name__}: {exc}")
+    except Exception:
+        pass
 
 
 def _initialize_without_recursion() -> None:

@@ -58,6 +58,11 @@ LAZY_MODULES = {
     "click": "click",
     "openai_v2": "openai",
     "anthropic": "anthropic",
+    # grpc: the OTLP exporters no longer import it at start (hook/lazy_export.py)
+    "grpc_client": "grpc",
+    "grpc_server": "grpc",
+    "grpc_aio_client": "grpc.aio",
+    "grpc_aio_server": "grpc.aio",
 }
 
 
@@ -93,6 +98,11 @@ class SignozLitellmDistro(OpenTelemetryDistro):
     def _configure(self, **kwargs: Any) -> None:
         super()._configure(**kwargs)
         _defer_dependency_checks()
+        from opentelemetry.sdk import _configuration
+
+        from signoz_litellm_run.hook import lazy_export
+
+        lazy_export.install(_configuration)  # before the SDK's configurator, which runs next
         # Armed here, inside initialize(), so LiteLLM is instrumented whichever sitecustomize ran it:
         # ours, or opentelemetry-instrument's when a user wraps the command in it as well.
         from signoz_litellm_run.hook import httpx_span, litellm_arm, proxy

@@ -42,8 +42,8 @@ import threading
 from collections import OrderedDict
 from typing import Any
 
-from signoz_litellm_run.hook import (call_context, env_flag, freeze_heap, is_as_written, litellm_json, llm_tally,
-                                     shutdown)
+from signoz_litellm_run.hook import (call_context, env_flag, freeze_heap, is_as_written, lazy_export, litellm_json,
+                                     llm_tally, shutdown)
 from signoz_litellm_run.hook.metric_record import PLAIN_MAPPINGS
 
 _logger = logging.getLogger("signoz_litellm")
@@ -124,6 +124,7 @@ def _arm(litellm: Any) -> None:
     # the oldest generation; that makes Python run a full collection every few hundred calls, and each one walked
     # the whole import heap (~0.2-0.3 s here): half a millisecond per call on average, the largest single share of
     # the per-call cost.
+    lazy_export.build_all()  # the program is about to send telemetry: its exporters, ready before its first call
     freeze_heap()
 
 

@@ -20,6 +20,9 @@ from signoz_litellm_run import delivery
 from signoz_litellm_run.hook import export_size, llm_tally, shutdown
 
 ROOT_PID_ENV = delivery.ROOT_PID_ENV
+# Where the launcher sent the job, as at start: a program (LiteLLM's weave integration) may rewrite these.
+_AT_START = {name: os.environ.get(name) for name in (
+    "OTEL_EXPORTER_OTLP_ENDPOINT", "OTEL_EXPORTER_OTLP_PROTOCOL", "OTEL_SERVICE_NAME")}
 
 
 def install() -> None:
@@ -35,8 +38,8 @@ def build(ledger: shutdown.Ledger, seconds: float) -> dict[str, Any]:
     lost = sum(v["failed"] + v["dropped"] for v in signals.values())
     return {
         "endpoint": _endpoint(ledger),
-        "protocol": os.environ.get("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc"),
-        "service_name": os.environ.get("OTEL_SERVICE_NAME"),
+        "protocol": _AT_START["OTEL_EXPORTER_OTLP_PROTOCOL"] or "grpc",
+        "service_name": _AT_START["OTEL_SERVICE_NAME"],
         "pid": os.getpid(),
         "processes": 1,
         "signals": signals,
@@ -56,7 +59,7 @@ def trimmed_line(counts: dict[str, int], endpoint: str) -> str:
 
 
 def _endpoint(ledger: shutdown.Ledger) -> str:
-    return os.environ.get("OTEL_EXPORTER_OTLP_ENDPOINT") or next(iter(ledger.endpoints.values()), "") or "?"
+    return _AT_START["OTEL_EXPORTER_OTLP_ENDPOINT"] or next(iter(ledger.endpoints.values()), "") or "?"
 
 
 def _write(ledger: shutdown.Ledger, seconds: float) -> None:

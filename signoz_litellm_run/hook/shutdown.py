@@ -302,8 +302,26 @@ def _wrap_processor(signal_name: str, processor: Any) -> None:
         batch.emit = emit
 
 
+def exporter_built(signal_name: str, exporter: Any) -> None:
+    """An exporter built after start-up (hook/lazy_export.py): counted as those built at start; one built during
+    the final flush gets no more time than is left."""
+    _wrap_exporter(signal_name, exporter)
+    if _final_deadline is not None:
+        _cap_timeout(exporter, _remaining(_final_deadline))
+
+
 def _wrap_exporter(signal_name: str, exporter: Any) -> None:
     if getattr(exporter, "_signoz_counted", False):
+        return
+    if getattr(exporter, "_signoz_later", False):  # built when first needed: wrapped then (exporter_built)
+        exporter._signoz_counted = True
+
+        def unbuilt(count: int) -> None:
+            ledger.add("failed", signal_name, count)
+            _early_warning(signal_name)
+
+        exporter.on_unbuilt = unbuilt
+        exporter.gate = lambda: _fork_gate
         return
     exporter._signoz_counted = True
     _exporters.append((signal_name, exporter))
@@ -737,7 +755,12 @@ def _silently(function: Callable[[], Any]) -> Callable[[], None]:
     return run
 
 
+_final_deadline: float | None = None  # set when the final flush starts
+
+
 def _shutdown_providers(deadline: float) -> None:
+    global _final_deadline
+    _final_deadline = deadline
     remaining = _remaining(deadline)
     for signal_name, exporter in _exporters:  # no single export may outlive the deadline
         _cap_timeout(exporter, remaining)
