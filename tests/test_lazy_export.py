@@ -176,8 +176,34 @@ def test_an_exporter_that_cannot_be_built_fails_its_exports_and_says_so(capsys: 
         assert stand_in.export([object()]) is SpanExportResult.FAILURE  # tried once, then failed at once
         assert lost == [2, 1]
         err = capsys.readouterr().err
-        assert err.count("telemetry could not start in this process: ImportError: No module named 'grpc'") == 1
+        assert err.count("the traces exporter could not be built in this process: ImportError: No module named 'grpc'"
+                         ) == 1
         stand_in.shutdown()
         assert stand_in.force_flush() is True
     finally:
         lazy_export._stand_ins.remove(stand_in)
+
+
+def test_what_an_exporter_that_cannot_be_built_could_not_send_is_in_the_report(receiver: Receiver,
+                                                                               tmp_path: Path) -> None:
+    # The exporter's module, shadowed by one that cannot be imported (a broken install): the process runs on, says
+    # which exporter could not be built, and the report counts the log record as failed.
+    shadow = tmp_path / "shadow" / "opentelemetry" / "exporter" / "otlp" / "proto" / "grpc" / "_log_exporter"
+    shadow.mkdir(parents=True)
+    (shadow / "__init__.py").write_text("raise ImportError('a broken install')\n")
+    report = tmp_path / "report.json"
+    script = """
+        import logging, sys
+        import opentelemetry.exporter.otlp.proto.grpc
+        sys.modules["opentelemetry.exporter.otlp.proto.grpc"].__path__.insert(0, sys.argv[1])
+        logging.getLogger("lazy.test").warning("this one cannot be sent")
+        print("done")
+    """
+    result = launcher(["run", "--endpoint", receiver.grpc_endpoint, "--report-file", str(report), "--", sys.executable,
+                       "-c", textwrap.dedent(script), str(shadow.parent)], env=clean_env())
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["done"]
+    assert "the logs exporter could not be built in this process: ImportError: a broken install" in result.stderr
+    counts = json.loads(report.read_text())
+    assert counts["signals"]["logs"] == {"sent": 0, "failed": 1, "dropped": 0}
+    assert counts["error"] == "the logs exporter could not be built"

@@ -30,7 +30,16 @@ def start() -> None:
         report.install()
         lazy_export.after_build(_exporter_built)  # exporters built later (hook/lazy_export.py): the same as these
     except Exception as exc:  # telemetry must never break the program
-        could_not_start(exc)
+        import sys
+
+        print(f"signoz-litellm: telemetry could not start in this process: {type(exc).__name__}: {exc}",
+              file=sys.stderr)
+        try:
+            from signoz_litellm_run import delivery
+
+            delivery.telemetry_off(f"{sys.executable}: {type(exc).__name__}: {exc}")
+        except Exception:
+            pass
     else:
         # What start-up imported (OpenTelemetry, its SDK and instrumentation: some 30,000 objects) lives as long as
         # the process: out of full collections, and out of the one at exit, which walked it all (about 50 ms a process).
@@ -45,19 +54,6 @@ def _exporter_built(signal_name: str, exporter: object) -> None:
     span_wire.install()
     export_size.install()
     shutdown.exporter_built(signal_name, exporter)
-
-
-def could_not_start(exc: BaseException) -> None:
-    """Say so on stderr, and leave the process in the job's report as one without telemetry."""
-    import sys
-
-    print(f"signoz-litellm: telemetry could not start in this process: {type(exc).__name__}: {exc}", file=sys.stderr)
-    try:
-        from signoz_litellm_run import delivery
-
-        delivery.telemetry_off(f"{sys.executable}: {type(exc).__name__}: {exc}")
-    except Exception:
-        pass
 
 
 def _initialize_without_recursion() -> None:

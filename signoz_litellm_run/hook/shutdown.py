@@ -41,7 +41,7 @@ from collections import OrderedDict
 from collections.abc import Callable
 from typing import Any
 
-from signoz_litellm_run.hook import export_size, forks
+from signoz_litellm_run.hook import export_size, forks, lazy_export
 
 TIMEOUT_ENV = "SIGNOZ_LITELLM_SHUTDOWN_TIMEOUT"
 SIGNALS = ("traces", "logs", "metrics")
@@ -317,7 +317,10 @@ def _wrap_exporter(signal_name: str, exporter: Any) -> None:
         exporter._signoz_counted = True
 
         def unbuilt(count: int) -> None:
-            ledger.add("failed", signal_name, count)
+            with ledger.lock:
+                ledger.failed[signal_name] += count
+                ledger.last_error = ledger.last_error or f"the {signal_name} exporter could not be built"
+                ledger.endpoints.setdefault(signal_name, lazy_export.at_start("OTEL_EXPORTER_OTLP_ENDPOINT"))
             _early_warning(signal_name)
 
         exporter.on_unbuilt = unbuilt
