@@ -207,3 +207,32 @@ def test_what_an_exporter_that_cannot_be_built_could_not_send_is_in_the_report(r
     counts = json.loads(report.read_text())
     assert counts["signals"]["logs"] == {"sent": 0, "failed": 1, "dropped": 0}
     assert counts["error"] == "the logs exporter could not be built"
+
+
+@pytest.mark.parametrize("built_before_fork", [False, True])
+def test_a_forked_child_sends_its_own_whether_or_not_the_parent_had_built_its_exporters(
+        receiver: Receiver, built_before_fork: bool) -> None:
+    # Not built: each process builds its own at its first export. Built (the parent exported before forking): the
+    # child gets a new channel of its own (shutdown._renew_connections), as for exporters built at start.
+    script = f"""
+        import logging, os, sys
+        from opentelemetry import _logs
+        log = logging.getLogger("lazy.fork")
+        log.warning("parent before the fork")
+        if {built_before_fork}:
+            _logs.get_logger_provider().force_flush()
+        pid = os.fork()
+        if pid == 0:
+            log.warning("child after the fork")
+            sys.exit(0)
+        _, status = os.waitpid(pid, 0)
+        log.warning("parent after the fork")
+        print(os.waitstatus_to_exitcode(status))
+    """
+    status, out, err = _run(receiver, "grpc", script)
+    assert status == 0, err
+    assert out.split() == ["0"]
+    expected = {"parent before the fork", "child after the fork", "parent after the fork"}
+    assert receiver.wait_for(lambda r: expected <= {str(x.body) for x in r.log_records()}), \
+        {str(x.body) for x in receiver.log_records()}
+    assert sorted(str(x.body) for x in receiver.log_records() if str(x.body) in expected) == sorted(expected)
