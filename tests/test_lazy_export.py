@@ -236,3 +236,29 @@ def test_a_forked_child_sends_its_own_whether_or_not_the_parent_had_built_its_ex
     assert receiver.wait_for(lambda r: expected <= {str(x.body) for x in r.log_records()}), \
         {str(x.body) for x in receiver.log_records()}
     assert sorted(str(x.body) for x in receiver.log_records() if str(x.body) in expected) == sorted(expected)
+
+
+def test_a_child_forked_while_its_parent_builds_an_exporter_builds_its_own(receiver: Receiver) -> None:
+    # The build lock, held in the parent by a thread the child does not have, is a new one in the child.
+    script = """
+        import logging, os, sys, threading
+        from signoz_litellm_run.hook import lazy_export
+        held = threading.Event()
+        def build_for_ever():
+            with lazy_export._lock:
+                held.set()
+                threading.Event().wait()
+        threading.Thread(target=build_for_ever, daemon=True).start()
+        held.wait()
+        pid = os.fork()
+        if pid == 0:
+            logging.getLogger("lazy.fork").warning("child of a parent building its exporters")
+            sys.exit(0)
+        _, status = os.waitpid(pid, 0)
+        print(os.waitstatus_to_exitcode(status), flush=True)
+        os._exit(0)  # the parent's own build never ends: no exit flush for it
+    """
+    status, out, err = _run(receiver, "grpc", script)
+    assert status == 0, err
+    assert out.split() == ["0"]
+    assert receiver.wait_for(lambda r: any("parent building" in str(x.body) for x in r.log_records()), timeout=5)

@@ -139,12 +139,7 @@ def _entry_point(group: str, name: str) -> Any:
 def _new_lock() -> None:
     """A fork copies the lock, perhaps held by a thread the child does not have."""
     global _lock
-    # The names OpenTelemetry's `_import_exporters` looks up, as this was written against (SDK 1.45): it loads each
-# named entry point of the three groups and checks its class, nothing more.
-_IMPORT_EXPORTERS_NAMES = ('_import_config_components', 'issubclass', 'SpanExporter', 'RuntimeError',
-                           'MetricExporter', 'MetricReader', 'LogRecordExporter')
-
-_lock = threading.RLock()
+    _lock = threading.RLock()
 
 
 def after_build(hook: Callable[[str, Any], None]) -> None:
