@@ -211,7 +211,8 @@ def test_local_report_numbers_equal_the_calls_made(tmp_path: Path, fake_provider
 
 
 SIGNAL_APP = textwrap.dedent("""
-    import os, signal, sys, threading, time
+    import faulthandler, os, signal, sys, threading, time
+    faulthandler.register(signal.SIGUSR2, all_threads=True)  # the test asks for every thread's stack if it hangs
     import litellm
     from opentelemetry import trace
     from opentelemetry.sdk.trace import SpanProcessor
@@ -252,13 +253,33 @@ def test_sigterm_reaches_the_command_and_the_status_is_its_own(tmp_path: Path, f
         assert proc.stdout is not None
         assert proc.stdout.readline() == "ready\n"
         proc.send_signal(signal.SIGTERM)  # to the launcher only, as `kill PID`, docker stop or a CI cancel
-        stdout, stderr = proc.communicate(timeout=60)
+        try:
+            stdout, stderr = proc.communicate(timeout=60)
+        except subprocess.TimeoutExpired:
+            pytest.fail(_hang_report(proc))
     finally:
         if proc.poll() is None:
             proc.kill()
     assert stdout == "child got SIGTERM\n"
     assert proc.returncode == -signal.SIGTERM  # as if the command itself had been run: a shell shows 143
     assert model_row(stderr, "gpt-4o-mini")[:2] == ["1", "0"]
+
+
+def _hang_report(launcher: subprocess.Popen[str]) -> str:
+    """What a launcher that did not end, and its command, were doing: the command's threads' stacks (the app
+    registers faulthandler on SIGUSR2) and what both wrote; both are killed."""
+    found = subprocess.run(["ps", "--ppid", str(launcher.pid), "-o", "pid=,stat=,wchan:20=,args="],
+                           capture_output=True, text=True).stdout
+    commands = [int(line.split()[0]) for line in found.splitlines() if line.strip()]
+    for pid in commands:
+        os.kill(pid, signal.SIGUSR2)
+    time.sleep(1)
+    for pid in commands:
+        os.kill(pid, signal.SIGKILL)
+    launcher.kill()
+    stdout, stderr = launcher.communicate(timeout=10)
+    return (f"the launcher did not end within 60 s of SIGTERM; its command: {found or 'gone'}\n"
+            f"stdout: {stdout!r}\nstderr:\n{stderr[-6000:]}")
 
 
 def _signal_thread(pid: int, tid: int, signum: int) -> None:
