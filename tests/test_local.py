@@ -7,6 +7,7 @@ the program made, and with the report rebuilt from the `--local-output` file.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -271,11 +272,11 @@ def _hang_report(launcher: subprocess.Popen[str]) -> str:
     found = subprocess.run(["ps", "--ppid", str(launcher.pid), "-o", "pid=,stat=,wchan:20=,args="],
                            capture_output=True, text=True).stdout
     commands = [int(line.split()[0]) for line in found.splitlines() if line.strip()]
-    for pid in commands:
-        os.kill(pid, signal.SIGUSR2)
-    time.sleep(1)
-    for pid in commands:
-        os.kill(pid, signal.SIGKILL)
+    for signum in (signal.SIGUSR2, signal.SIGKILL):
+        for pid in commands:
+            with contextlib.suppress(ProcessLookupError):  # gone meanwhile
+                os.kill(pid, signum)
+        time.sleep(1 if signum == signal.SIGUSR2 else 0)
     launcher.kill()
     stdout, stderr = launcher.communicate(timeout=10)
     return (f"the launcher did not end within 60 s of SIGTERM; its command: {found or 'gone'}\n"

@@ -61,16 +61,9 @@ def limit(signal_name: str) -> int:
     return _limits.get(signal_name, _configured)
 
 
-_fork_hook = False
-
-
 def install() -> None:
     """Let the configured exporters' encoders hand back the request already built for a batch (those imported
     so far: called again for an exporter built later, hook/lazy_export.py)."""
-    global _fork_hook
-    if hasattr(os, "register_at_fork") and not _fork_hook:
-        _fork_hook = True
-        os.register_at_fork(after_in_child=_forget_trims)  # a forked child notes its own cut spans only
     for name, modules in ENCODERS.values():
         for module_name in modules:
             module = sys.modules.get(module_name)
@@ -196,6 +189,10 @@ trimmed: dict[str, int] = {}  # per signal, items delivered as cut copies in thi
 
 def _forget_trims() -> None:
     trimmed.clear()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_forget_trims)  # a forked child notes its own cut spans only
 
 
 def _values(signal_name: str, item: Any) -> dict[str, Any] | None:

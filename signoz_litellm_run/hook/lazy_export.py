@@ -1,11 +1,11 @@
 """OpenTelemetry's OTLP exporters, built when first needed instead of at every process's start.
 
 Importing and building the OTLP exporters (grpc or requests, protobuf and the exporter modules) was about a fifth
-of what start-up cost a process under `run` (907 M of its instructions before, 742 M after), and a process that never sends anything (a `python -c` in a CI
-script, a helper, a tool) never needs them. The SDK is given stand-ins instead: each builds OpenTelemetry's own
-exporter, from the entry point the SDK would have loaded, at its first export, or when the program imports
-LiteLLM (so a LiteLLM process has its exporters ready before its first call, as before, and a multiprocessing
-pool forks them already built).
+of what start-up cost a process under `run` (907 M of its instructions before, 742 M after), and a process that
+never sends anything (a `python -c` in a CI script, a helper, a tool) never needs them. The SDK is given stand-ins
+instead: each builds OpenTelemetry's own exporter, from the entry point the SDK would have loaded, at its first
+export, or when the program imports LiteLLM (so a LiteLLM process has its exporters ready before its first call,
+as before, and a multiprocessing pool forks them already built).
 
 The exporters read their configuration from the environment when they are built, and a program may have
 changed it since start: LiteLLM's weave integration rewrites OTEL_EXPORTER_OTLP_ENDPOINT and _HEADERS, its
@@ -163,12 +163,7 @@ def stand_ins() -> list[Any]:
 
 def stand_in_class(signal: str, entry_point: Any) -> type:
     """A class the SDK instantiates in place of the entry point's exporter class."""
-    if signal == "traces":
-        from opentelemetry.sdk.trace.export import SpanExporter as base
-    elif signal == "logs":
-        from opentelemetry.sdk._logs.export import LogRecordExporter as base
-    else:
-        from opentelemetry.sdk.metrics.export import MetricExporter as base
+    base = _sdk_classes(signal)[0]
 
     class Later(_StandIn, base):  # type: ignore[valid-type, misc]
         def __init__(self, **kwargs: Any) -> None:
@@ -228,7 +223,7 @@ class _StandIn:
         if exporter is None:
             if self.on_unbuilt is not None:
                 self.on_unbuilt(1 if self._signal == "metrics" else len(batch))
-            return _failure(self._signal)
+            return _sdk_classes(self._signal)[1].FAILURE
         return exporter.export(batch, *args, **kwargs)
 
     def force_flush(self, *args: Any, **kwargs: Any) -> bool:
@@ -277,14 +272,19 @@ class _OsAsStarted:
         return getattr(os, name)
 
 
-def _failure(signal: str) -> Any:
+def _sdk_classes(signal: str) -> tuple[type, Any]:
+    """The SDK's exporter base class and export result for the signal."""
     if signal == "traces":
-        from opentelemetry.sdk.trace.export import SpanExportResult as result
-    elif signal == "logs":
-        from opentelemetry.sdk._logs.export import LogRecordExportResult as result
-    else:
-        from opentelemetry.sdk.metrics.export import MetricExportResult as result
-    return result.FAILURE
+        from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
+
+        return SpanExporter, SpanExportResult
+    if signal == "logs":
+        from opentelemetry.sdk._logs.export import LogRecordExporter, LogRecordExportResult
+
+        return LogRecordExporter, LogRecordExportResult
+    from opentelemetry.sdk.metrics.export import MetricExporter, MetricExportResult
+
+    return MetricExporter, MetricExportResult
 
 
 def cumulative_temporality() -> dict[type, Any]:

@@ -119,12 +119,12 @@ def _arm(litellm: Any) -> None:
     function_setup._signoz_litellm = True  # type: ignore[attr-defined]
     function_setup.__wrapped__ = original  # type: ignore[attr-defined]
     utils.function_setup = function_setup
-    # What LiteLLM's import leaves (its modules, model cost map and the rest: some 400,000 objects) out of full
-    # collections. Spans and log records wait in the export queues for up to a second, long enough to survive into
-    # the oldest generation; that makes Python run a full collection every few hundred calls, and each one walked
-    # the whole import heap (~0.2-0.3 s here): half a millisecond per call on average, the largest single share of
-    # the per-call cost.
     lazy_export.build_all()  # the program is about to send telemetry: its exporters, ready before its first call
+    # What LiteLLM's import leaves (its modules, model cost map and the rest: some 400,000 objects; the exporters just
+    # built too) out of full collections. Spans and log records wait in the export queues for up to a second, long
+    # enough to survive into the oldest generation; that makes Python run a full collection every few hundred calls,
+    # and each one walked the whole import heap (~0.2-0.3 s here): half a millisecond per call on average, the
+    # largest single share of the per-call cost.
     freeze_heap()
 
 

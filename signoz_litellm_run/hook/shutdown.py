@@ -317,11 +317,8 @@ def _wrap_exporter(signal_name: str, exporter: Any) -> None:
         exporter._signoz_counted = True
 
         def unbuilt(count: int) -> None:
-            with ledger.lock:
-                ledger.failed[signal_name] += count
-                ledger.last_error = ledger.last_error or f"the {signal_name} exporter could not be built"
-                ledger.endpoints.setdefault(signal_name, lazy_export.at_start("OTEL_EXPORTER_OTLP_ENDPOINT"))
-            _early_warning(signal_name)
+            ledger.endpoints.setdefault(signal_name, lazy_export.at_start("OTEL_EXPORTER_OTLP_ENDPOINT"))
+            _count_unsent(signal_name, count, ledger.last_error or f"the {signal_name} exporter could not be built")
 
         exporter.on_unbuilt = unbuilt
         exporter.gate = lambda: _fork_gate
@@ -361,19 +358,21 @@ def _wrap_exporter(signal_name: str, exporter: Any) -> None:
     if encode is None:  # metrics (one small request), or an exporter that is not OpenTelemetry's OTLP one
         exporter.export = counted
     else:
-        def unsent(count: int, reason: str | None) -> None:
-            with ledger.lock:
-                ledger.failed[signal_name] += count
-                if reason:
-                    ledger.last_error = reason
-            _early_warning(signal_name)
-
         def export(batch: Any, *args: Any, **kwargs: Any) -> Any:
             return export_size.deliver(signal_name, encode, batch, lambda piece: counted(piece, *args, **kwargs),
-                                       unsent)
+                                       lambda count, reason: _count_unsent(signal_name, count, reason))
 
         exporter.export = export
     _watch_partial_success(signal_name, exporter)
+
+
+def _count_unsent(signal_name: str, count: int, reason: str | None) -> None:
+    """What never reached the exporter's send (refused as too large and not sent again, or no exporter): failed."""
+    with ledger.lock:
+        ledger.failed[signal_name] += count
+        if reason:
+            ledger.last_error = reason
+    _early_warning(signal_name)
 
 
 _STARTED = time.monotonic()
