@@ -17,6 +17,9 @@ interleaved runs), and the per-call cost over uninstrumented LiteLLM (sync compl
 20 warm-up calls per run, --repeat interleaved runs in an order that turns each round; the median over runs of
 each run's median call time, of its mean call time, and of its process CPU time per call, all threads), and the
 same median call and CPU per call with a provider answering in 20 ms (200 calls per run; --quick skips).
+With --shared-cpu, the per-call rows are measured again with a busy process (a Python loop) sharing the job's CPU,
+as on a loaded CI runner or a host whose neighbours take CPU time: the job then gets about half a CPU, so each
+millisecond of CPU it adds costs about two of wall time, in every recipe alike.
 Each round's per-call figures are also printed on stderr, to show how far the host's load moves them.
 
 Per-call timing is noisy on a small machine: the job, the fake provider and the receiver share the CPUs, and
@@ -25,12 +28,13 @@ last CPU and this script (fake provider and receiver) to the others, so every re
 (--no-pin turns that off).
 
 Usage: .venv/bin/python scripts/bench_batch.py [--quick] [--per-call-only] [--long-prompts-only] [--no-pin]
-                                                [--repeat N]
+                                                [--shared-cpu] [--repeat N]
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import signal
 import statistics
@@ -38,7 +42,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -179,6 +183,17 @@ def exit_delays(recipe: str, endpoints: dict[str, str], provider: FakeProvider, 
     return {name: statistics.median(values) for name, values in times.items()}
 
 
+@contextlib.contextmanager
+def busy_neighbour() -> Iterator[None]:
+    """A process spinning on the job's CPU (every CPU when jobs are not pinned) for the length of the block."""
+    proc = subprocess.Popen(JOB_CPU + [sys.executable, "-c", "while True: pass"])
+    try:
+        yield
+    finally:
+        proc.kill()
+        proc.wait()
+
+
 def per_call_ms(recipe: str, receiver: Receiver, provider: FakeProvider,
                 calls: int = 500) -> tuple[float, float, float]:
     """(median ms per call, mean ms per call, process CPU ms per call) of one run."""
@@ -235,6 +250,8 @@ def main() -> None:
     parser.add_argument("--long-prompts-only", action="store_true",
                         help="only the spans lost with long prompts against an endpoint's request size limit")
     parser.add_argument("--no-pin", action="store_true", help="do not pin the job and this script to CPUs")
+    parser.add_argument("--shared-cpu", action="store_true",
+                        help="also measure the per-call cost with a busy process sharing the job's CPU")
     parser.add_argument("--repeat", type=int, default=5, help="runs per exit-delay and per-call figure (median)")
     args = parser.parse_args()
     print("cpus:", "not pinned (--no-pin)" if args.no_pin else pin_cpus(), file=sys.stderr, flush=True)
@@ -259,6 +276,12 @@ def main() -> None:
             print("[bare / plain / signoz-litellm] per-call cost ...", file=sys.stderr, flush=True)
             per_call_rows(rows, recipes, receiver, provider, args.repeat, "",
                           ("median call", "mean call", "CPU per call"))
+        if args.shared_cpu and not args.long_prompts_only:
+            print("[bare / plain / signoz-litellm] per-call cost, CPU shared with a busy process ...", file=sys.stderr,
+                  flush=True)
+            with busy_neighbour():
+                per_call_rows(rows, recipes, receiver, provider, args.repeat, ", CPU shared with a busy process",
+                              ("median call", "mean call", "CPU per call"))
         if not (args.quick or args.long_prompts_only):
             print("[bare / plain / signoz-litellm] per-call cost, provider answering in 20 ms ...", file=sys.stderr,
                   flush=True)
