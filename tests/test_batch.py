@@ -40,15 +40,31 @@ class Job:
         return [line for line in self.stderr.splitlines() if line.startswith("signoz-litellm: warning:")]
 
 
+# Starts a command with some signals' dispositions set ("SIGNUM=SIG_DFL,SIGNUM=SIG_IGN"), as a shell, nohup or a
+# CI runner would hand them over (an ignored signal stays ignored across exec; a handler becomes the default).
+DISPOSITIONS = ("import os, signal, sys\n"
+                "for item in sys.argv[1].split(','):\n"
+                "    signum, disposition = item.split('=')\n"
+                "    signal.signal(int(signum), getattr(signal, disposition))\n"
+                "os.execvp(sys.argv[2], sys.argv[2:])")
+
+
 def run_job(endpoint: str, provider: FakeProvider, *, args: tuple[str, ...] = (), app_env: Mapping[str, str] = {},
             signal_after: int | None = None, signum: int = signal.SIGTERM, command: list[str] | None = None,
-            cwd: Path | None = None) -> Job:
+            cwd: Path | None = None, start_with: Mapping[int, str] | None = None) -> Job:
     """Run the batch app (or `command`) under the launcher, in `cwd` (default: this one). With `signal_after`,
-    send `signum` once that many calls have printed "done" (and the app is waiting)."""
+    send `signum` once that many calls have printed "done" (and the app is waiting). The launcher starts with
+    `signum` at its default disposition, whatever this process inherited (`nohup`, or a shell's background job,
+    ignores SIGHUP and SIGINT), unless `start_with` gives the dispositions ({signal number: "SIG_IGN"})."""
     env = {k: v for k, v in os.environ.items() if k not in CI_VARS and not k.startswith(("OTEL_", "SIGNOZ_"))}
     env.update(LITELLM_LOCAL_MODEL_COST_MAP="True", FAKE_BASE=provider.base_url, SIGNOZ_BOOTSTRAP="false", **app_env)
     command = [sys.executable, "-m", "signoz_litellm_run", "run", "--endpoint", endpoint, "--service-name", "batch",
                *args, "--", *(command or [sys.executable, APP])]
+    if start_with is None and signal_after is not None:
+        start_with = {signum: "SIG_DFL"}
+    if start_with:  # the same process (exec), so the signal sent below reaches the launcher
+        dispositions = ",".join(f"{int(number)}={disposition}" for number, disposition in start_with.items())
+        command = [sys.executable, "-c", DISPOSITIONS, dispositions, *command]
     started = time.monotonic()
     proc = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=cwd)
     lines: list[str] = []
@@ -116,6 +132,17 @@ def test_sighup_delivers_and_ends_as_it_would(receiver: Receiver, fake_provider:
     settle(receiver, 20)
     assert len(llm_spans(receiver)) == 20
     assert "Traceback" not in job.stderr
+
+
+def test_a_job_started_under_nohup_keeps_ignoring_sighup(receiver: Receiver, fake_provider: FakeProvider) -> None:
+    """`nohup signoz-litellm run -- python job.py`: the job was started to outlive its terminal, so a SIGHUP
+    neither ends it nor cuts its telemetry short; it ends by itself, with its own status, and delivers."""
+    job = run_job(receiver.grpc_endpoint, fake_provider, app_env={"CALLS": "5", "WAIT": "2", "END": "exit:4"},
+                  signal_after=5, signum=signal.SIGHUP, start_with={signal.SIGHUP: "SIG_IGN"})
+    assert job.returncode == 4, job.stderr
+    assert "done 4" in job.stdout and "Traceback" not in job.stderr
+    settle(receiver, 5)
+    assert len(llm_spans(receiver)) == 5
 
 
 def test_the_programs_own_sigterm_handler_still_runs(receiver: Receiver, fake_provider: FakeProvider) -> None:
