@@ -249,6 +249,52 @@ def test_the_report_says_when_the_receiver_refuses(
     assert "0 sent" in next(line for line in job.stderr.splitlines() if "telemetry report" in line)
 
 
+@pytest.mark.parametrize("protocol", ["grpc", "http/protobuf"])
+def test_at_exit_a_failed_export_is_retried_at_once(
+        receiver: Receiver, fake_provider: FakeProvider, tmp_path: Path, protocol: str) -> None:
+    """The endpoint answers the first export of the exit flush with UNAVAILABLE / 503 (a connection gone stale, a
+    collector restarting), then takes everything: the export is sent again at once, not after a first backoff of
+    0.8 to 1.2 s that would not fit in the 0.5 s flush (the exporter would give up), and nothing is lost."""
+    refused: list[str] = []
+
+    def first_refused(request: Any) -> None:
+        if request.outcome != "accepted":
+            refused.append(request.signal)
+            receiver.behavior = "accept"
+
+    receiver.behavior = "unavailable"
+    receiver.on_request = first_refused
+    report_file = tmp_path / "report.json"
+    job = run_job(receiver.endpoint(protocol), fake_provider,
+                  args=("--protocol", protocol, "--shutdown-timeout", "0.5", "--report", "--report-file",
+                        str(report_file)),
+                  # Nothing is exported before the exit flush.
+                  app_env={"CALLS": "1", "OTEL_BSP_SCHEDULE_DELAY": "600000", "OTEL_BLRP_SCHEDULE_DELAY": "600000",
+                           "OTEL_METRIC_EXPORT_INTERVAL": "600000"})
+    assert job.returncode == 0, job.stderr
+    assert len(refused) == 1, refused
+    settle(receiver, 1)
+    report = json.loads(report_file.read_text())
+    assert {name: counts["failed"] + counts["dropped"] for name, counts in report["signals"].items()} == {
+        "traces": 0, "logs": 0, "metrics": 0}, report
+    assert report["signals"][refused[0]]["sent"] >= 1 and report["lost"] == 0
+    assert not job.warning_lines(), job.stderr
+
+
+@pytest.mark.parametrize(("behavior", "protocol"), [("unauthenticated", "grpc"), ("fail", "http/protobuf")])
+def test_at_exit_an_export_the_endpoint_rejects_is_not_sent_again(
+        receiver: Receiver, fake_provider: FakeProvider, behavior: str, protocol: str) -> None:
+    """A wrong key or an internal error is not fixed by sending the same batch again: one request, counted as
+    failed, and the one warning line."""
+    receiver.behavior = behavior
+    job = run_job(receiver.endpoint(protocol), fake_provider, args=("--protocol", protocol),
+                  app_env={"CALLS": "1", "OTEL_BSP_SCHEDULE_DELAY": "600000", "OTEL_BLRP_SCHEDULE_DELAY": "600000",
+                           "OTEL_METRIC_EXPORT_INTERVAL": "600000"})
+    assert job.returncode == 0, job.stderr
+    assert [r.signal for r in receiver.rejected if r.signal == "traces"] == ["traces"]
+    assert len(job.warning_lines()) == 1, job.stderr
+
+
 def test_fail_on_telemetry_loss_turns_success_into_status_3(
         receiver: Receiver, fake_provider: FakeProvider) -> None:
     receiver.behavior = "fail"

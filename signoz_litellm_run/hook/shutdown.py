@@ -332,12 +332,17 @@ def _wrap_exporter(signal_name: str, exporter: Any) -> None:
         count = 1 if signal_name == "metrics" else len(batch)
         ledger.add("in_flight", signal_name, count)
         _tls.rejected = 0
+        _tls.retried_at_once = False  # this export's first retry, during the final flush (see _RetryAtOnceAtExit)
+        _tls.export_reason = None  # why it failed, from the exporter's log line (see _QuietFilter)
         ok = False
         gate = _fork_gate
         gate.enter()
         try:
             result = original_export(batch, *args, **kwargs)
             ok = getattr(result, "name", "") == "SUCCESS"
+            if not ok and _retry_now(exporter, batch):
+                result = original_export(batch, *args, **kwargs)
+                ok = getattr(result, "name", "") == "SUCCESS"
             return result
         finally:
             gate.leave(ok)
@@ -364,6 +369,60 @@ def _wrap_exporter(signal_name: str, exporter: Any) -> None:
 
         exporter.export = export
     _watch_partial_success(signal_name, exporter)
+    _retry_at_once_at_exit(exporter)
+
+
+class _RetryAtOnceAtExit:
+    """Stands for the `threading.Event` an OTLP exporter's retries sleep on (`wait(backoff)` returns True when the
+    exporter is shut down). During the final flush, an export's first retry goes at once instead of after its
+    first backoff (0.8 to 1.2 s, about all the time an exit has): enough for a connection gone stale (the gRPC
+    exporter makes its channel anew after the first UNAVAILABLE), and an endpoint refusing connections fails in
+    milliseconds instead of near the deadline. When that backoff does not fit in the time left, the exporter gives
+    up before waiting, and `_retry_now` sends the export again instead. Later retries wait their backoff when it
+    fits (a longer --shutdown-timeout); before the final flush, the event behaves as it always did."""
+
+    def __init__(self, event: threading.Event) -> None:
+        self.event = event
+
+    def wait(self, timeout: float | None = None) -> bool:
+        if _final_deadline is not None and not self.event.is_set() and not getattr(_tls, "retried_at_once", True):
+            _tls.retried_at_once = True
+            return False
+        return self.event.wait(timeout)
+
+    def set(self) -> None:
+        self.event.set()
+
+    def is_set(self) -> bool:
+        return self.event.is_set()
+
+    def clear(self) -> None:
+        self.event.clear()
+
+
+def _retry_now(exporter: Any, batch: Any) -> bool:
+    """During the final flush, an export that failed without retrying (its first backoff did not fit in the time
+    left) is sent once more at once, within the time left. Not one the endpoint rejected (a wrong key, an internal
+    error: the exporter's log line said "rejected"), nor one refused as too large (export_size sends that again in
+    pieces)."""
+    if _final_deadline is None or getattr(_tls, "retried_at_once", True) or export_size.deferred(batch):
+        return False
+    if (getattr(_tls, "export_reason", None) or "").startswith("rejected"):
+        return False
+    _tls.retried_at_once = True
+    left = _remaining(_final_deadline)
+    if left < 0.05:
+        return False
+    _cap_timeout(exporter, left)  # the exporter's deadline starts again with each export
+    return True
+
+
+def _retry_at_once_at_exit(exporter: Any) -> None:
+    """Give OpenTelemetry's OTLP exporters (gRPC: `_shutdown_in_progress`; HTTP: its client's `_shutdown_event`) a
+    `_RetryAtOnceAtExit`, when the event is there as a plain `threading.Event`."""
+    for owner, name in ((exporter, "_shutdown_in_progress"), (getattr(exporter, "_client", None), "_shutdown_event")):
+        if owner is not None and type(getattr(owner, name, None)) is threading.Event:
+            setattr(owner, name, _RetryAtOnceAtExit(getattr(owner, name)))
 
 
 def _count_unsent(signal_name: str, count: int, reason: str | None) -> None:
@@ -504,7 +563,9 @@ class _QuietFilter(logging.Filter):
         if not any(word in message for word in self._EXPORT_WORDS):
             return True  # not about delivery: left alone
         if record.levelno >= logging.WARNING:
-            ledger.last_error = _reason(message) or ledger.last_error
+            reason = _reason(message)
+            _tls.export_reason = reason  # the exporter logs on the thread that exports
+            ledger.last_error = reason or ledger.last_error
         return False
 
 
