@@ -267,11 +267,13 @@ def test_sigterm_reaches_the_command_and_the_status_is_its_own(tmp_path: Path, f
 
 
 def _hang_report(launcher: subprocess.Popen[str]) -> str:
-    """What a launcher that did not end, and its command, were doing: the command's threads' stacks (the app
-    registers faulthandler on SIGUSR2) and what both wrote; both are killed."""
+    """What a launcher that did not end, and its command, were doing: each of the command's threads as the kernel
+    sees it (a command that died of the signal but has a thread left is a zombie its parent cannot reap yet), their
+    Python stacks (the app registers faulthandler on SIGUSR2) and what both wrote; both are killed."""
     found = subprocess.run(["ps", "--ppid", str(launcher.pid), "-o", "pid=,stat=,wchan:20=,args="],
                            capture_output=True, text=True).stdout
     commands = [int(line.split()[0]) for line in found.splitlines() if line.strip()]
+    threads = "".join(_kernel_threads(pid) for pid in (launcher.pid, *commands))
     for signum in (signal.SIGUSR2, signal.SIGKILL):
         for pid in commands:
             with contextlib.suppress(ProcessLookupError):  # gone meanwhile
@@ -280,7 +282,23 @@ def _hang_report(launcher: subprocess.Popen[str]) -> str:
     launcher.kill()
     stdout, stderr = launcher.communicate(timeout=10)
     return (f"the launcher did not end within 60 s of SIGTERM; its command: {found or 'gone'}\n"
+            f"threads (pid/tid, state, name, where the kernel has them):\n{threads}"
             f"stdout: {stdout!r}\nstderr:\n{stderr[-6000:]}")
+
+
+def _kernel_threads(pid: int) -> str:
+    """Each thread of `pid`: state, name, wait channel and kernel stack (Linux /proc; the stack needs root)."""
+    lines = []
+    for task in sorted(Path(f"/proc/{pid}/task").glob("*")) if Path(f"/proc/{pid}/task").is_dir() else []:
+        def read(name: str, task: Path = task) -> str:
+            try:
+                return (task / name).read_text().strip()
+            except OSError:
+                return "?"
+        state = read("stat").rsplit(")", 1)[-1].split()[:1]
+        stack = " <- ".join(line.split()[-1] for line in read("stack").splitlines()[:8])
+        lines.append(f"  {pid}/{task.name} {''.join(state) or '?'} {read('comm')!r} wchan={read('wchan')} {stack}\n")
+    return "".join(lines)
 
 
 def _signal_thread(pid: int, tid: int, signum: int) -> None:
