@@ -249,6 +249,11 @@ def test_the_report_says_when_the_receiver_refuses(
     assert "0 sent" in next(line for line in job.stderr.splitlines() if "telemetry report" in line)
 
 
+# Nothing is exported before the exit flush: no scheduled span, log or metric export within the job.
+EXPORT_ONLY_AT_EXIT = {"OTEL_BSP_SCHEDULE_DELAY": "600000", "OTEL_BLRP_SCHEDULE_DELAY": "600000",
+                       "OTEL_METRIC_EXPORT_INTERVAL": "600000"}
+
+
 @pytest.mark.parametrize("protocol", ["grpc", "http/protobuf"])
 def test_at_exit_a_failed_export_is_retried_at_once(
         receiver: Receiver, fake_provider: FakeProvider, tmp_path: Path, protocol: str) -> None:
@@ -268,9 +273,7 @@ def test_at_exit_a_failed_export_is_retried_at_once(
     job = run_job(receiver.endpoint(protocol), fake_provider,
                   args=("--protocol", protocol, "--shutdown-timeout", "0.5", "--report", "--report-file",
                         str(report_file)),
-                  # Nothing is exported before the exit flush.
-                  app_env={"CALLS": "1", "OTEL_BSP_SCHEDULE_DELAY": "600000", "OTEL_BLRP_SCHEDULE_DELAY": "600000",
-                           "OTEL_METRIC_EXPORT_INTERVAL": "600000"})
+                  app_env={"CALLS": "1", **EXPORT_ONLY_AT_EXIT})
     assert job.returncode == 0, job.stderr
     assert len(refused) == 1, refused
     settle(receiver, 1)
@@ -288,8 +291,7 @@ def test_at_exit_an_export_the_endpoint_rejects_is_not_sent_again(
     failed, and the one warning line."""
     receiver.behavior = behavior
     job = run_job(receiver.endpoint(protocol), fake_provider, args=("--protocol", protocol),
-                  app_env={"CALLS": "1", "OTEL_BSP_SCHEDULE_DELAY": "600000", "OTEL_BLRP_SCHEDULE_DELAY": "600000",
-                           "OTEL_METRIC_EXPORT_INTERVAL": "600000"})
+                  app_env={"CALLS": "1", **EXPORT_ONLY_AT_EXIT})
     assert job.returncode == 0, job.stderr
     assert [r.signal for r in receiver.rejected if r.signal == "traces"] == ["traces"]
     assert len(job.warning_lines()) == 1, job.stderr

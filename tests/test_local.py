@@ -288,16 +288,18 @@ def _hang_report(launcher: subprocess.Popen[str]) -> str:
 
 def _kernel_threads(pid: int) -> str:
     """Each thread of `pid`: state, name, wait channel and kernel stack (Linux /proc; the stack needs root)."""
+    def read(path: Path) -> str:
+        try:
+            return path.read_text().strip()
+        except OSError:  # the thread or process ended meanwhile, or no permission
+            return "?"
+
     lines = []
-    for task in sorted(Path(f"/proc/{pid}/task").glob("*")) if Path(f"/proc/{pid}/task").is_dir() else []:
-        def read(name: str, task: Path = task) -> str:
-            try:
-                return (task / name).read_text().strip()
-            except OSError:
-                return "?"
-        state = read("stat").rsplit(")", 1)[-1].split()[:1]
-        stack = " <- ".join(line.split()[-1] for line in read("stack").splitlines()[:8])
-        lines.append(f"  {pid}/{task.name} {''.join(state) or '?'} {read('comm')!r} wchan={read('wchan')} {stack}\n")
+    for task in sorted(Path(f"/proc/{pid}/task").glob("*")):
+        state = read(task / "stat").rsplit(")", 1)[-1].split()[:1]
+        stack = " <- ".join(line.split()[-1] for line in read(task / "stack").splitlines()[:8])
+        lines.append(f"  {pid}/{task.name} {''.join(state) or '?'} {read(task / 'comm')!r} "
+                     f"wchan={read(task / 'wchan')} {stack}\n")
     return "".join(lines)
 
 

@@ -385,8 +385,7 @@ class _RetryAtOnceAtExit:
         self.event = event
 
     def wait(self, timeout: float | None = None) -> bool:
-        if _final_deadline is not None and not self.event.is_set() and not getattr(_tls, "retried_at_once", True):
-            _tls.retried_at_once = True
+        if not self.event.is_set() and _take_retry_at_once():
             return False
         return self.event.wait(timeout)
 
@@ -405,15 +404,23 @@ def _retry_now(exporter: Any, batch: Any) -> bool:
     left) is sent once more at once, within the time left. Not one the endpoint rejected (a wrong key, an internal
     error: the exporter's log line said "rejected"), nor one refused as too large (export_size sends that again in
     pieces)."""
-    if _final_deadline is None or getattr(_tls, "retried_at_once", True) or export_size.deferred(batch):
+    if export_size.deferred(batch) or (getattr(_tls, "export_reason", None) or "").startswith("rejected"):
         return False
-    if (getattr(_tls, "export_reason", None) or "").startswith("rejected"):
+    if not _take_retry_at_once():
         return False
-    _tls.retried_at_once = True
     left = _remaining(_final_deadline)
     if left < 0.05:
         return False
     _cap_timeout(exporter, left)  # the exporter's deadline starts again with each export
+    return True
+
+
+def _take_retry_at_once() -> bool:
+    """During the final flush, True the first time it is asked for the export running on this thread (set up by
+    the counting wrapper): its one retry at once, taken either by the exporter's skipped wait or by `_retry_now`."""
+    if _final_deadline is None or getattr(_tls, "retried_at_once", True):
+        return False
+    _tls.retried_at_once = True
     return True
 
 
