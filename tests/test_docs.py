@@ -158,7 +158,8 @@ def broken_links(page: Path) -> list[str]:
     return broken
 
 
-@pytest.mark.parametrize("page", PAGES, ids=lambda p: str(p.relative_to(REPO)))
+@pytest.mark.parametrize("page", [*PAGES, REPO / "CHANGELOG.md", REPO / "DEVELOPERS.md"],
+                         ids=lambda p: str(p.relative_to(REPO)))
 def test_relative_links_lead_somewhere(page: Path) -> None:
     assert broken_links(page) == []
 
