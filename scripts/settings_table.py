@@ -59,8 +59,9 @@ def render(kind: str) -> str:
     rows = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for option in OPTIONS:
         envs = ", then ".join(f"`{e}`" for e in option.envs)
+        meaning = option.help if full else re.split(r"(?<=\.)\s+(?=[A-Z])", option.help)[0]  # one line
         cells = [_flag(option), envs, *([f"`{option.config_key}`"] if full else []), _default(option),
-                 _cell(option.help)]
+                 _cell(meaning)]
         rows.append("| " + " | ".join(cells) + " |")
     config = ["`--config`", f"`{CONFIG_ENV}`", *([""] if full else []), "`./signoz-litellm.toml`",
               "TOML config file; else `[tool.signoz-litellm]` in `./pyproject.toml`."]
