@@ -11,6 +11,7 @@ gRPC / HTTP port).
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import os
 import re
@@ -72,12 +73,15 @@ def _run(block: Block, cwd: Path) -> subprocess.CompletedProcess[str]:
     env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")])
     env["COLUMNS"] = "160"  # Rich tables wide enough that an expected fragment is not wrapped
     code = block.code
-    with Receiver() as receiver:
-        if block.receiver:
+    with Receiver() if block.receiver else contextlib.nullcontext() as receiver:
+        if receiver is not None:
             code = code.replace("localhost:4317", f"127.0.0.1:{receiver.grpc_port}")
             code = code.replace("localhost:4318", f"127.0.0.1:{receiver.http_port}")
         argv = ["bash", "-e", "-o", "pipefail", "-c", code] if block.lang == "sh" else [sys.executable, "-c", code]
-        return subprocess.run(argv, cwd=cwd, env=env, capture_output=True, text=True, timeout=300)
+        result = subprocess.run(argv, cwd=cwd, env=env, capture_output=True, text=True, timeout=300)
+        if receiver is not None:  # the example really talked to it
+            assert receiver.requests, f"{block}: the receiver got no request:\n{result.stdout}{result.stderr}"
+        return result
 
 
 PAGES_WITH_EXAMPLES = [page for page in PAGES if runnable_blocks(page)]
