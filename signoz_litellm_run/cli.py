@@ -240,6 +240,61 @@ def proxy(
     proxy_launcher.run_proxy(_settings(locals(), ["litellm", *args]), args)
 
 
+dashboards_app = typer.Typer(
+    name="dashboards", no_args_is_help=True, add_completion=False,
+    help="Our SigNoz dashboards for LiteLLM (overview, proxy, batch jobs): list, export as JSON, install.",
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+app.add_typer(dashboards_app)
+
+DashboardNames = Annotated[Optional[list[str]], typer.Argument(
+    help="Dashboards by id or title (default: all). See `signoz-litellm dashboards list`.", show_default=False)]
+SigNozUrl = Annotated[Optional[str], typer.Option(
+    "--url", help="The address you open SigNoz at: https://<org>.signoz.cloud, or a self-hosted UI such as "
+    "http://localhost:8080 (not the ingestion endpoint). (env: SIGNOZ_URL)", show_default=False)]
+ApiKey = Annotated[Optional[str], typer.Option(
+    "--api-key", help="SigNoz API key (Editor or Admin role), sent as header SIGNOZ-API-KEY. Prefer the "
+    "environment variable: a flag is visible to other users in the process list. (env: SIGNOZ_API_KEY)",
+    show_default=False)]
+
+
+@dashboards_app.command("list")
+def dashboards_list(names: DashboardNames = None) -> None:
+    """The dashboards signoz-litellm ships: each panel and what it charts."""
+    from signoz_litellm_run.dashboards import commands
+
+    raise typer.Exit(commands.list_dashboards(names or ()))
+
+
+@dashboards_app.command("export")
+def dashboards_export(
+    names: DashboardNames = None,
+    directory: Annotated[Optional[str], typer.Option("--dir", help="Directory to write NAME.json files to "
+                                                     "(default: the current one).", show_default=False)] = None,
+) -> None:
+    """Write the dashboards as JSON files: the body SigNoz's POST /api/v2/dashboards takes."""
+    from signoz_litellm_run.dashboards import commands
+
+    raise typer.Exit(commands.export(names or (), directory))
+
+
+@dashboards_app.command(
+    "install",
+    epilog="Exit status: 0 installed, already current, or left alone (locked or edited in SigNoz); 1 the server "
+    "refused or could not be reached (the error names what was installed before); 2 usage error.",
+)
+def dashboards_install(
+    names: DashboardNames = None, url: SigNozUrl = None, api_key: ApiKey = None,
+    force: Annotated[bool, typer.Option("--force", help="Also overwrite a dashboard of ours that was edited "
+                                        "or locked in SigNoz.")] = False,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Show what would change; change nothing.")] = False,
+) -> None:
+    """Install or update our dashboards in SigNoz; run it again any time: one copy of each, kept current."""
+    from signoz_litellm_run.dashboards import commands
+
+    raise typer.Exit(commands.install(names or (), url=url, api_key=api_key, force=force, dry_run=dry_run))
+
+
 def main(argv: list[str] | None = None) -> None:
     """Console-script entry point."""
     try:

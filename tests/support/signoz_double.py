@@ -1,0 +1,731 @@
+"""A test double of SigNoz's dashboards HTTP API, written from SigNoz's own source.
+
+Follows SigNoz/signoz at commit 9997c3da9c906daf4bcea664a3380cab51edd18f (v0.138.0-11, 2026-08-21):
+
+* routes and status codes: `pkg/apiserver/signozapiserver/dashboard.go` (GET/POST `/api/v2/dashboards`,
+  GET/PUT/DELETE `/api/v2/dashboards/{id}`, PUT/DELETE `/api/v2/dashboards/{id}/lock`; create 201, update 200,
+  lock/unlock/delete 204); v1 routes answer 501 with the deprecation error of
+  `pkg/types/dashboardtypes/v1_deprecation.go` and `pkg/modules/dashboard/impldashboard/handler.go`;
+* auth: the `SIGNOZ-API-KEY` header (`pkg/identn/config.go`); no or an unknown key is 401, a viewer's key on
+  a write 403 (the roles of each route in dashboard.go); lock/unlock by the creator or an admin only;
+* envelopes: `pkg/http/render/render.go` (`{"status": "success", "data"}` / `{"status": "error", "error":
+  {"type", "code", "message", "errors", "suggestions"}}`, status from the error type);
+* the body: `pkg/types/dashboardtypes/perses_dashboard.go` (PostableDashboardV2 / UpdatableDashboardV2:
+  unknown fields rejected, `schemaVersion` "v6", name a DNS-1123 label and immutable, at most 10 tags, reserved
+  tag keys, locked dashboards not updatable), `perses_dashboard_data.go` (variables/panels/layouts required,
+  one query per panel, query kinds per panel kind, layout references), `perses_plugin_wrappers.go` and
+  `perses_signoz_plugins.go` (plugin kinds, each plugin spec decoded with unknown fields rejected, enumerated
+  options, their defaults written back), `perses_replicas.go` (grid of 12 columns, no overlap, variable
+  names), `pkg/types/tagtypes/tag.go` (tag key/value characters and lengths),
+  `pkg/types/querybuildertypes/querybuildertypesv5/{builder_query,builder_elements,validation}.go` (builder
+  query fields, aggregations required except for raw queries, order-by keys, reduceTo for scalar metric
+  queries, limit <= 10000), `list_v2.go` and `impldashboard/listfilter_visitor.go` (list envelope, the filter
+  DSL: a key that is not a column is a tag key, matched case-insensitively).
+
+What it leaves out: the filter DSL beyond `key = 'value'` / `!=` joined by AND (and free text), PATCH, clone,
+pins and views, the v1->v2 conversion of a v1 body posted to the v2 route, ClickHouse-parsing of aggregation
+expressions (a top-level comma is rejected instead), and the storage of many orgs.
+
+Modes stand in for servers that are not this one: "old" (a SigNoz before v0.126: no v2 routes, 404 with Go's
+plain-text "404 page not found"), "html" (a login page or proxy answering everything with HTML), "hang"
+(accepts the connection, never answers), "odd-json" (200 with JSON that is not SigNoz's envelope); and
+`fail_writes_after` makes the n-th and later writes fail with a 500.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import threading
+import uuid
+from datetime import datetime, timezone
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+ADMIN, EDITOR, VIEWER = "ADMIN", "EDITOR", "VIEWER"
+_DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+_ID = re.compile(r"^[a-zA-Z0-9_.-]+$")  # Perses common.ValidateID
+_TAG_KEY = re.compile(r"^[a-zA-Z$_@{#][a-zA-Z0-9$_@#{}:/-]*$")
+_TAG_VALUE = re.compile(r"^[a-zA-Z0-9$_@#{}:.+=/-]*$")
+_RESERVED_TAG_KEYS = {"name", "description", "created_at", "updated_at", "created_by", "locked", "source"}
+_IMAGE = re.compile(r"^data:image/(?:png|jpe?g|gif|webp|avif|svg\+xml);base64,[A-Za-z0-9+/]+={0,2}$")
+
+_TIME_PREFERENCE = {"global_time", "last_5_min", "last_15_min", "last_30_min", "last_1_hr", "last_6_hr",
+                    "last_1_day", "last_3_days", "last_1_week", "last_1_month"}
+_ENUMS: dict[str, tuple[set[str], str]] = {  # field name -> (allowed values, the default written back)
+    "timePreference": (_TIME_PREFERENCE, "global_time"),
+    "position": ({"bottom", "right"}, "bottom"),
+    "mode": ({"list", "table"}, "list"),
+    "lineInterpolation": ({"linear", "spline", "step_after", "step_before"}, "spline"),
+    "lineStyle": ({"solid", "dashed"}, "solid"),
+    "fillMode": ({"solid", "gradient", "none"}, "none"),
+    "decimalPrecision": ({"0", "1", "2", "3", "4", "full"}, "2"),
+    "operator": ({"above", "below", "above_or_equal", "below_or_equal", "equal", "not_equal"}, "above"),
+    "format": ({"text", "background"}, "text"),
+}
+_SORTS = {"none", "alphabetical-asc", "alphabetical-desc", "numerical-asc", "numerical-desc",
+          "alphabetical-ci-asc", "alphabetical-ci-desc"}
+
+# Allowed fields of each object (Go struct json tags). A nested dict is an object with its own fields;
+# "*" marks a field whose value is checked by code below.
+_FORMATTING = {"unit": str, "decimalPrecision": "enum"}
+_LEGEND = {"position": "enum", "mode": "enum", "customColors": dict}
+_AXES = {"softMin": float, "softMax": float, "isLogScale": bool}
+_THRESHOLD_LABEL = {"value": float, "unit": str, "color": str, "label": str}
+_THRESHOLD_CMP = {"value": float, "operator": "enum", "unit": str, "color": str, "format": "enum"}
+_FIELD_KEY = {"name": str, "description": str, "unit": str, "signal": str, "fieldContext": str, "fieldDataType": str}
+_PANEL_SPECS: dict[str, dict[str, Any]] = {
+    "signoz/TimeSeriesPanel": {
+        "visualization": {"timePreference": "enum", "fillSpans": bool}, "formatting": _FORMATTING,
+        "chartAppearance": {"lineInterpolation": "enum", "showPoints": bool, "lineStyle": "enum", "fillMode": "enum",
+                            "spanGaps": {"fillOnlyBelow": bool, "fillLessThan": str}},
+        "axes": _AXES, "legend": _LEGEND, "thresholds": [_THRESHOLD_LABEL]},
+    "signoz/BarChartPanel": {
+        "visualization": {"timePreference": "enum", "fillSpans": bool, "stackedBarChart": bool},
+        "formatting": _FORMATTING, "axes": _AXES, "legend": _LEGEND, "thresholds": [_THRESHOLD_LABEL]},
+    "signoz/NumberPanel": {"visualization": {"timePreference": "enum"}, "formatting": _FORMATTING,
+                           "thresholds": [_THRESHOLD_CMP]},
+    "signoz/PieChartPanel": {"visualization": {"timePreference": "enum"}, "formatting": _FORMATTING, "legend": _LEGEND},
+    "signoz/TablePanel": {"visualization": {"timePreference": "enum"},
+                          "formatting": {"columnUnits": dict, "decimalPrecision": "enum"},
+                          "thresholds": [{**_THRESHOLD_CMP, "columnName": str}]},
+    "signoz/HistogramPanel": {"histogramBuckets": {"bucketCount": float, "bucketWidth": float,
+                                                   "mergeAllActiveQueries": bool}, "legend": _LEGEND},
+    "signoz/ListPanel": {"selectFields": [_FIELD_KEY]},
+}
+_ALL_QUERY_KINDS = ["signoz/BuilderQuery", "signoz/CompositeQuery", "signoz/Formula", "signoz/TraceOperator",
+                    "signoz/PromQLQuery", "signoz/ClickHouseSQL"]
+_ALLOWED_QUERIES = {
+    "signoz/TimeSeriesPanel": _ALL_QUERY_KINDS, "signoz/BarChartPanel": _ALL_QUERY_KINDS,
+    "signoz/NumberPanel": _ALL_QUERY_KINDS, "signoz/HistogramPanel": _ALL_QUERY_KINDS,
+    "signoz/PieChartPanel": [k for k in _ALL_QUERY_KINDS if k != "signoz/PromQLQuery"],
+    "signoz/TablePanel": [k for k in _ALL_QUERY_KINDS if k != "signoz/PromQLQuery"],
+    "signoz/ListPanel": ["signoz/BuilderQuery"],
+}
+_REQUEST_TYPES = {"scalar", "time_series", "raw", "raw_stream", "trace", "distribution"}
+_BUILDER = {"name": str, "stepInterval": "*", "signal": str, "source": str, "aggregations": "*", "disabled": bool,
+            "filter": {"expression": str}, "groupBy": [_FIELD_KEY],
+            "order": [{"key": _FIELD_KEY, "direction": str}], "selectFields": [_FIELD_KEY], "limit": int,
+            "limitBy": "*", "offset": int, "cursor": str, "having": {"expression": str},
+            "secondaryAggregations": "*", "functions": "*", "legend": str}
+_FORMULA = {"name": str, "expression": str, "disabled": bool, "order": [{"key": _FIELD_KEY, "direction": str}],
+            "limit": int, "having": {"expression": str}, "functions": "*", "legend": str}
+_SPACE_AGGREGATIONS = {"sum", "avg", "min", "max", "count", "p50", "p75", "p90", "p95", "p99"}
+_TIME_AGGREGATIONS = {"", "latest", "sum", "avg", "min", "max", "count", "count_distinct", "rate", "increase"}
+_REDUCE_TO = {"sum", "count", "avg", "min", "max", "last", "median"}
+
+
+class Invalid(Exception):
+    """A 400: invalid input."""
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).isoformat().replace("+00:00", "Z")
+
+
+# ----------------------------------------------------------------------------------------- validation
+
+
+def _strict(obj: Any, fields: dict[str, Any], path: str) -> None:
+    if not isinstance(obj, dict):
+        raise Invalid(f"{path}: json: cannot unmarshal {type(obj).__name__} into an object")
+    for key, value in obj.items():
+        if key not in fields:
+            raise Invalid(f'{path}: json: unknown field "{key}"')
+        rule = fields[key]
+        where = f"{path}.{key}"
+        if value is None:
+            continue
+        if isinstance(rule, dict):
+            _strict(value, rule, where)
+        elif isinstance(rule, list):
+            if not isinstance(value, list):
+                raise Invalid(f"{where}: json: cannot unmarshal into a list")
+            for i, item in enumerate(value):
+                if isinstance(rule[0], dict):
+                    _strict(item, rule[0], f"{where}[{i}]")
+        elif rule == "enum":
+            allowed, _ = _ENUMS[key]
+            text = str(value) if key == "decimalPrecision" and isinstance(value, int) else value
+            if text not in allowed:
+                raise Invalid(f"invalid {key} {value!r}: must be one of {sorted(allowed)}")
+        elif rule is float:
+            if isinstance(value, bool) or not isinstance(value, (int, float)):
+                raise Invalid(f"{where}: json: cannot unmarshal {type(value).__name__} into a number")
+        elif rule is int:
+            if isinstance(value, bool) or not isinstance(value, int):
+                raise Invalid(f"{where}: json: cannot unmarshal {type(value).__name__} into an integer")
+        elif rule in (str, bool, dict) and not isinstance(value, rule):
+            raise Invalid(f"{where}: json: cannot unmarshal {type(value).__name__} into {rule.__name__}")
+
+
+def _with_panel_defaults(kind: str, spec: dict[str, Any]) -> dict[str, Any]:
+    """The panel options as the server writes them back: every field of the Go struct present, each
+    enumerated option with its default when not given (their MarshalJSON calls ValueOrDefault)."""
+    out = json.loads(json.dumps(spec))
+    template = _PANEL_SPECS[kind]
+    for key, rule in template.items():
+        if isinstance(rule, dict):
+            section = out.setdefault(key, {})
+            for sub, subrule in rule.items():
+                if subrule == "enum" and not section.get(sub):
+                    section[sub] = _ENUMS[sub][1]
+                elif subrule is bool:
+                    section.setdefault(sub, False)
+                elif isinstance(subrule, dict):
+                    section.setdefault(sub, {k: (False if r is bool else "") for k, r in subrule.items()})
+                elif subrule is str:
+                    section.setdefault(sub, "")
+                else:
+                    section.setdefault(sub, None)
+    return out
+
+
+def _validate_tags(tags: Any) -> None:
+    if not isinstance(tags, list):
+        raise Invalid("tags: is required")
+    if len(tags) > 10:
+        raise Invalid("a dashboard can have at most 10 tags")
+    for i, tag in enumerate(tags):
+        _strict(tag, {"key": str, "value": str}, f"tags[{i}]")
+        key, value = str(tag.get("key", "")).strip(), str(tag.get("value", "")).strip()
+        if key.lower() in _RESERVED_TAG_KEYS:
+            raise Invalid(f"tag key {key!r} is reserved")
+        if not key:
+            raise Invalid("tag key cannot be empty")
+        if not value:
+            raise Invalid("tag value cannot be empty")
+        if not _TAG_KEY.match(key):
+            raise Invalid(f"tag key {key!r} contains disallowed characters")
+        if not _TAG_VALUE.match(value):
+            raise Invalid(f"tag value {value!r} contains disallowed characters")
+        if len(key) > 32:
+            raise Invalid(f"tag key {key!r} exceeds the 32-character limit")
+        if len(value) > 32:
+            raise Invalid(f"tag value {value!r} exceeds the 32-character limit")
+
+
+def _validate_name(name: Any) -> None:
+    if not name:
+        raise Invalid("name is required")
+    if not isinstance(name, str) or len(name) > 63 or not _DNS_LABEL.match(name):
+        raise Invalid(f"name {name!r} is invalid: a lowercase RFC 1123 label must consist of lower case "
+                      "alphanumeric characters or '-'")
+
+
+def _validate_display(display: Any, path: str) -> None:
+    _strict(display, {"name": str, "description": str}, path)
+    if len(display.get("name", "")) > 128:
+        raise Invalid(f"{path}.name: name must be at most 128 characters")
+
+
+def _validate_builder(spec: Any, request_type: str, path: str) -> None:
+    _strict(spec, _BUILDER, path)
+    signal = spec.get("signal", "")
+    if signal not in ("traces", "logs", "metrics"):
+        raise Invalid(f"{path}: invalid signal {signal!r}")
+    aggregations = spec.get("aggregations") or []
+    fields = ({"metricName": str, "temporality": str, "timeAggregation": str, "spaceAggregation": str,
+               "comparisonSpaceAggregationParam": "*", "reduceTo": str} if signal == "metrics"
+              else {"expression": str, "alias": str})
+    for i, aggregation in enumerate(aggregations):
+        _strict(aggregation, fields, f"{path}.aggregations[{i}]")
+    raw = request_type in ("raw", "raw_stream", "trace")
+    if not raw and not aggregations:
+        raise Invalid(f"{path}: at least one aggregation is required")
+    aliases: set[str] = set()
+    valid_order = {g.get("name") for g in spec.get("groupBy") or []}
+    for i, aggregation in enumerate(aggregations):
+        valid_order.add(str(i))
+        if signal == "metrics":
+            if not aggregation.get("metricName"):
+                raise Invalid(f"{path}: metric name is required for aggregation #{i + 1}")
+            if aggregation.get("spaceAggregation") not in _SPACE_AGGREGATIONS:
+                raise Invalid("invalid space aggregation, should be one of the following: "
+                              "[`sum`, `avg`, `min`, `max`, `count`, `p50`, `p75`, `p90`, `p95`, `p99`]")
+            if aggregation.get("timeAggregation", "") not in _TIME_AGGREGATIONS:
+                raise Invalid(f"{path}: invalid time aggregation {aggregation.get('timeAggregation')!r}")
+            if aggregation.get("temporality", "") not in ("", "delta", "cumulative", "unspecified"):
+                raise Invalid(f"{path}: invalid temporality {aggregation.get('temporality')!r}")
+            if request_type == "scalar" and aggregation.get("reduceTo") not in _REDUCE_TO:
+                raise Invalid(f"{path}: reduceTo is required for aggregation #{i + 1} for the scalar request type")
+            name, space, time = aggregation["metricName"], aggregation["spaceAggregation"], aggregation.get("timeAggregation")
+            valid_order |= {"__result", f"{space}({name})"} | ({f"{time}({name})", f"{space}({time}({name}))"} if time else set())
+        else:
+            expression = aggregation.get("expression", "")
+            if not expression:
+                raise Invalid(f"{path}: expression is required for aggregation #{i + 1}")
+            if " as " in expression.lower():
+                raise Invalid("aliasing is not allowed in expression. Use `alias` field instead")
+            depth = 0
+            for ch in expression:
+                depth += ch == "("
+                depth -= ch == ")"
+                if ch == "," and depth == 0:
+                    raise Invalid(f"aggregation expression `{expression}` must contain a single function call; "
+                                  "provide multiple aggregations as separate entries")
+            alias = aggregation.get("alias")
+            if alias:
+                if alias in aliases:
+                    raise Invalid(f"duplicate aggregation alias: {alias}")
+                aliases.add(alias)
+                valid_order.add(alias)
+            valid_order.add(expression)
+    for i, key in enumerate(spec.get("groupBy") or []):
+        if not key.get("name"):
+            raise Invalid(f"invalid empty key name for group by at index {i}")
+        if request_type == "time_series" and key.get("name") == "timestamp":
+            raise Invalid("group by on timestamp is not allowed")
+    limit = spec.get("limit", 0)
+    if limit < 0 or limit > 10000:
+        raise Invalid(f"limit must be between 0 and 10000, got {limit}")
+    for i, order in enumerate(spec.get("order") or []):
+        if order.get("direction") not in ("asc", "desc"):
+            raise Invalid(f"invalid direction for order by clause #{i + 1}: {order.get('direction')}")
+        key = order.get("key", {})
+        name = key.get("name", "")
+        if not raw and name not in valid_order and f"{key.get('fieldContext', '')}.{name}" not in valid_order:
+            raise Invalid(f"invalid order by key '{name}' for order by clause #{i + 1}")
+
+
+def _validate_query(query: Any, panel_kind: str, path: str) -> None:
+    _strict(query, {"kind": str, "spec": {"name": str, "plugin": "*"}}, path)
+    request_type = query.get("kind")
+    if request_type not in _REQUEST_TYPES:
+        raise Invalid(f"{path}.kind: invalid request type {request_type!r}")
+    plugin = query.get("spec", {}).get("plugin")
+    _strict(plugin, {"kind": str, "spec": "*"}, f"{path}.spec.plugin")
+    kind = plugin.get("kind")
+    if kind not in _ALL_QUERY_KINDS:
+        raise Invalid(f"unknown query plugin kind {kind!r}")
+    if kind not in _ALLOWED_QUERIES[panel_kind]:
+        raise Invalid(f"{path}.spec.plugin: query kind {kind!r} is not supported by panel kind {panel_kind!r}")
+    spec = plugin.get("spec")
+    if spec is None:
+        raise Invalid(f'kind "{kind}": spec is required')
+    if kind == "signoz/BuilderQuery":
+        _validate_builder(spec, request_type, f"{path}.spec.plugin.spec")
+    elif kind == "signoz/CompositeQuery":
+        _strict(spec, {"queries": "*"}, f"{path}.spec.plugin.spec")
+        queries = spec.get("queries") or []
+        if not queries:
+            raise Invalid("at least one query is required")
+        names: set[str] = set()
+        for i, envelope in enumerate(queries):
+            _strict(envelope, {"type": str, "spec": "*"}, f"{path}.spec.plugin.spec.queries[{i}]")
+            where = f"{path}.spec.plugin.spec.queries[{i}].spec"
+            if envelope.get("type") == "builder_query":
+                _validate_builder(envelope.get("spec"), request_type, where)
+                name = envelope["spec"].get("name", "")
+                if name in names:
+                    raise Invalid(f"duplicate query name '{name}'")
+                names.add(name)
+            elif envelope.get("type") == "builder_formula":
+                _strict(envelope.get("spec"), _FORMULA, where)
+                if not envelope["spec"].get("expression"):
+                    raise Invalid(f"{where}: formula expression is required")
+            else:
+                raise Invalid(f"unknown query type {envelope.get('type')!r}")
+    elif kind == "signoz/Formula":
+        _strict(spec, _FORMULA, f"{path}.spec.plugin.spec")
+    # PromQL, ClickHouse and trace operators: not used by the project; accepted as the server's types allow.
+
+
+def validate_spec(spec: Any) -> dict[str, Any]:
+    """Validate a dashboard spec; return it as the server would store and write it back."""
+    _strict(spec, {"display": "*", "variables": "*", "panels": "*", "layouts": "*", "duration": str,
+                   "refreshInterval": str, "links": "*"}, "spec")
+    _validate_display(spec.get("display", {}), "spec.display")
+    stored = json.loads(json.dumps(spec))
+    variables = spec.get("variables")
+    if variables is None:
+        raise Invalid("spec.variables: is required and must not be null; use [] for a dashboard with no variables")
+    seen: set[str] = set()
+    for i, variable in enumerate(variables):
+        path = f"spec.variables[{i}]"
+        _strict(variable, {"kind": str, "spec": "*"}, path)
+        vspec = variable.get("spec") or {}
+        if variable.get("kind") == "ListVariable":
+            _strict(vspec, {"display": "*", "defaultValue": "*", "allowAllValue": bool, "allowMultiple": bool,
+                            "customAllValue": str, "capturingRegexp": str, "sort": str, "plugin": "*", "name": str},
+                    path + ".spec")
+            if vspec.get("sort", "none") not in _SORTS:
+                raise Invalid(f"unknown sort {vspec.get('sort')!r}")
+            if vspec.get("allowAllValue") and not vspec.get("allowMultiple"):
+                raise Invalid(f"{path}: allowAllValue cannot be set if allowMultiple is not set to true")
+            if vspec.get("customAllValue") and not vspec.get("allowAllValue"):
+                raise Invalid(f"{path}: customAllValue cannot be set if allowAllValue is not set to true")
+            plugin = vspec.get("plugin") or {}
+            _strict(plugin, {"kind": str, "spec": "*"}, path + ".spec.plugin")
+            fields = {"signoz/DynamicVariable": {"name": str, "signal": str},
+                      "signoz/QueryVariable": {"queryValue": str},
+                      "signoz/CustomVariable": {"customValue": str}}.get(plugin.get("kind"))
+            if fields is None:
+                raise Invalid(f"unknown variable plugin kind {plugin.get('kind')!r}")
+            _strict(plugin.get("spec"), fields, path + ".spec.plugin.spec")
+            if plugin["kind"] == "signoz/DynamicVariable":
+                if not plugin["spec"].get("name"):
+                    raise Invalid(f"{path}: spec failed validation: name is required")
+                if plugin["spec"].get("signal", "all") not in ("traces", "logs", "metrics", "all"):
+                    raise Invalid(f"invalid signal {plugin['spec'].get('signal')!r}")
+                stored["variables"][i]["spec"]["plugin"]["spec"].setdefault("signal", "all")
+            stored["variables"][i]["spec"].setdefault("sort", "none")
+        elif variable.get("kind") == "TextVariable":
+            _strict(vspec, {"display": "*", "value": str, "constant": bool, "name": str}, path + ".spec")
+        else:
+            raise Invalid(f"unknown variable kind {variable.get('kind')!r}")
+        _validate_display(vspec.get("display", {}), path + ".spec.display")
+        name = vspec.get("name", "")
+        if not name or not _ID.match(name) or name.isdigit():
+            raise Invalid(f"{path}: invalid variable name {name!r}")
+        if name in seen:
+            raise Invalid(f"{path}: duplicate variable name {name!r}")
+        seen.add(name)
+    panels = spec.get("panels")
+    if panels is None:
+        raise Invalid("spec.panels: is required and must not be null; use {} for a dashboard with no panels")
+    if not isinstance(panels, dict):
+        raise Invalid("spec.panels: must be an object")
+    for key, panel in panels.items():
+        path = f"spec.panels.{key}"
+        if not _ID.match(key):
+            raise Invalid(f"spec.panels: invalid id {key!r}")
+        if panel is None:
+            raise Invalid(f"{path}: panel must not be null")
+        _strict(panel, {"kind": str, "spec": {"display": "*", "plugin": "*", "queries": "*", "links": "*"}}, path)
+        if panel.get("kind") != "Panel":
+            raise Invalid(f"unknown panel kind {panel.get('kind')!r}")
+        pspec = panel["spec"]
+        _validate_display(pspec.get("display", {}), path + ".spec.display")
+        plugin = pspec.get("plugin") or {}
+        _strict(plugin, {"kind": str, "spec": "*"}, path + ".spec.plugin")
+        kind = plugin.get("kind")
+        if kind not in _PANEL_SPECS:
+            raise Invalid(f"unknown panel plugin kind {kind!r}")
+        if plugin.get("spec") is None:
+            raise Invalid(f'kind "{kind}": spec is required')
+        _strict(plugin["spec"], _PANEL_SPECS[kind], f"{path}.spec.plugin.spec")
+        stored["panels"][key]["spec"]["plugin"]["spec"] = _with_panel_defaults(kind, plugin["spec"])
+        queries = pspec.get("queries") or []
+        if len(queries) != 1:
+            raise Invalid(f"{path}.spec.queries: panel must have one query, found {len(queries)}")
+        _validate_query(queries[0], kind, f"{path}.spec.queries[0]")
+    layouts = spec.get("layouts")
+    if layouts is None:
+        raise Invalid("spec.layouts: is required and must not be null; use [] for a dashboard with no layouts")
+    placed: dict[str, str] = {}
+    for li, layout in enumerate(layouts):
+        path = f"spec.layouts[{li}]"
+        _strict(layout, {"kind": str, "spec": {"display": {"title": str, "collapse": {"open": bool}},
+                                               "items": "*"}}, path)
+        if layout.get("kind") != "Grid":
+            raise Invalid(f"unknown layout kind {layout.get('kind')!r}")
+        items = layout["spec"].get("items") or []
+        if len(items) > 100:
+            raise Invalid(f"{path}.spec.items: has {len(items)} items; maximum is 100")
+        for ii, item in enumerate(items):
+            where = f"{path}.spec.items[{ii}]"
+            _strict(item, {"x": int, "y": int, "width": int, "height": int, "content": {"$ref": str}}, where)
+            x, y, w, h = (item.get(k, 0) for k in ("x", "y", "width", "height"))
+            if w < 1 or h < 1 or x < 0 or y < 0 or w > 12 or x >= 12 or x + w > 12:
+                raise Invalid(f"{where}: geometry outside the 12-column grid")
+            ref = (item.get("content") or {}).get("$ref", "")
+            parts = ref.removeprefix("#/").split("/")
+            if not ref.startswith("#/") or len(parts) != 3 or parts[:2] != ["spec", "panels"]:
+                raise Invalid(f"{where}.content: {ref!r} must reference a panel as \"#/spec/panels/<key>\"")
+            if parts[2] not in panels:
+                raise Invalid(f"{where}.content: references unknown panel {parts[2]!r}")
+            if parts[2] in placed:
+                raise Invalid(f"{where}.content: panel {parts[2]!r} is already placed by {placed[parts[2]]}")
+            placed[parts[2]] = where
+        for i in range(len(items)):
+            for j in range(i + 1, len(items)):
+                a, b = items[i], items[j]
+                if (a["x"] < b["x"] + b["width"] and b["x"] < a["x"] + a["width"]
+                        and a["y"] < b["y"] + b["height"] and b["y"] < a["y"] + a["height"]):
+                    raise Invalid(f"{path}.spec.items[{i}] and items[{j}] overlap")
+    return stored
+
+
+def validate_body(body: Any, *, postable: bool) -> dict[str, Any]:
+    fields = {"schemaVersion": str, "image": str, "name": str, "tags": "*", "spec": "*"}
+    if postable:
+        fields["generateName"] = bool
+    _strict(body, fields, "body")
+    if body.get("schemaVersion") != "v6":
+        raise Invalid(f'schemaVersion must be "v6", got {body.get("schemaVersion", "")!r}')
+    if postable and body.get("generateName"):
+        if body.get("name"):
+            raise Invalid(f"name must be empty when generateName is true, got {body['name']!r}")
+    else:
+        _validate_name(body.get("name"))
+    _validate_tags(body.get("tags"))
+    image = body.get("image", "")
+    if image and not (re.match(r"^/assets/(Icons|Logos)/.+", image) or _IMAGE.match(image)):
+        raise Invalid('image must be an "/assets/Icons/" or "/assets/Logos/" path, or a base64 image data URI')
+    spec = body.get("spec")
+    if spec is None:
+        raise Invalid("spec: is required")
+    return validate_spec(spec)
+
+
+# ----------------------------------------------------------------------------------------- the server
+
+
+class SigNozDouble:
+    """Start with `with SigNozDouble(keys={"k": ("a@x", ADMIN)}) as api:`; `api.url` is its base URL."""
+
+    def __init__(self, keys: dict[str, tuple[str, str]] | None = None, *, mode: str = "v2") -> None:
+        self.keys = keys or {}
+        self.mode = mode
+        self.dashboards: dict[str, dict[str, Any]] = {}
+        self.requests: list[tuple[str, str, dict[str, str]]] = []  # method, path, headers (lower-cased)
+        self.fail_writes_after: int | None = None
+        self.writes = 0
+        self.lock = threading.Lock()
+        self._stop = threading.Event()
+        self._server: ThreadingHTTPServer | None = None
+        self._thread: threading.Thread | None = None
+
+    @property
+    def url(self) -> str:
+        assert self._server is not None
+        return f"http://127.0.0.1:{self._server.server_address[1]}"
+
+    def __enter__(self) -> SigNozDouble:
+        double = self
+
+        class Handler(_Handler):
+            api = double
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._server.daemon_threads = True
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        assert self._server is not None
+        self._server.shutdown()
+        self._server.server_close()
+
+    # direct manipulation, as a user in the UI would
+    def ours(self) -> list[dict[str, Any]]:
+        return [d for d in self.dashboards.values()
+                if any(t["key"] == "managed-by" and t["value"] == "signoz-litellm" for t in d["tags"])]
+
+    def edit(self, dashboard_id: str, change: Any) -> None:
+        with self.lock:
+            change(self.dashboards[dashboard_id]["spec"])
+            self.dashboards[dashboard_id]["updatedAt"] = _now()
+
+    def set_locked(self, dashboard_id: str, locked: bool) -> None:
+        with self.lock:
+            self.dashboards[dashboard_id]["locked"] = locked
+
+
+def _error(status: int, kind: str, code: str, message: str) -> tuple[int, dict[str, Any]]:
+    return status, {"status": "error", "error": {"type": kind, "code": code, "message": message,
+                                                 "errors": [], "suggestions": []}}
+
+
+def _invalid(message: str) -> tuple[int, dict[str, Any]]:
+    return _error(400, "invalid_input", "dashboard_invalid_input", message)
+
+
+def _listed(d: dict[str, Any]) -> dict[str, Any]:
+    out = {k: d[k] for k in ("id", "createdAt", "updatedAt", "createdBy", "updatedBy", "orgId", "locked", "source",
+                             "schemaVersion", "name", "tags")}
+    if d.get("image"):
+        out["image"] = d["image"]
+    out["spec"] = {"display": d["spec"]["display"]}
+    out["legacy"] = False
+    return out
+
+
+_CONDITION = re.compile(r"^\s*([A-Za-z$_@{#][A-Za-z0-9$_@#{}:/.-]*)\s*(=|!=)\s*'((?:[^'\\]|\\.)*)'\s*$")
+
+
+def _matches(d: dict[str, Any], query: str) -> bool:
+    if not query.strip():
+        return True
+    for part in re.split(r"\s+AND\s+", query.strip(), flags=re.IGNORECASE):
+        m = _CONDITION.match(part)
+        if m is None:
+            if re.search(r"[=<>!']", part):
+                raise Invalid(f"query {query!r}: only key = 'value' conditions joined by AND are understood here")
+            text = part.strip().strip('"').lower()
+            hay = [d["name"], d["spec"]["display"].get("name", ""), d["spec"]["display"].get("description", "")]
+            hay += [t["key"] for t in d["tags"]] + [t["value"] for t in d["tags"]]
+            if not any(text in h.lower() for h in hay):
+                return False
+            continue
+        key, op, value = m.group(1), m.group(2), m.group(3)
+        if key.lower() == "name":
+            actual = [d["spec"]["display"].get("name", "")]
+        elif key.lower() == "locked":
+            actual = ["true" if d["locked"] else "false"]
+        else:
+            actual = [t["value"] for t in d["tags"] if t["key"].lower() == key.lower()]
+        hit = value in actual
+        if hit != (op == "="):
+            return False
+    return True
+
+
+class _Handler(BaseHTTPRequestHandler):
+    api: SigNozDouble
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, *args: Any) -> None:  # quiet
+        pass
+
+    def do_GET(self) -> None:
+        self._dispatch("GET")
+
+    def do_POST(self) -> None:
+        self._dispatch("POST")
+
+    def do_PUT(self) -> None:
+        self._dispatch("PUT")
+
+    def do_DELETE(self) -> None:
+        self._dispatch("DELETE")
+
+    def _send(self, status: int, payload: Any, content_type: str = "application/json") -> None:
+        body = b"" if payload is None else (payload if isinstance(payload, bytes) else json.dumps(payload).encode())
+        self.send_response(status)
+        if body:
+            self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def _dispatch(self, method: str) -> None:
+        api = self.api
+        parts = urlsplit(self.path)
+        length = int(self.headers.get("Content-Length") or 0)
+        raw = self.rfile.read(length) if length else b""
+        with api.lock:
+            api.requests.append((method, parts.path, {k.lower(): v for k, v in self.headers.items()}))
+        if api.mode == "hang":
+            api._stop.wait(60)
+            return
+        if api.mode == "html":
+            self._send(200, b"<!DOCTYPE html><html><head><title>Sign in</title></head><body>login</body></html>",
+                       "text/html; charset=utf-8")
+            return
+        if api.mode == "odd-json":
+            self._send(200, {"items": []})
+            return
+        if api.mode == "old" and parts.path.startswith("/api/v2/"):
+            self._send(404, b"404 page not found\n", "text/plain; charset=utf-8")
+            return
+        status, payload = self._route(method, parts.path, parse_qs(parts.query), raw)
+        self._send(status, payload)
+
+    def _route(self, method: str, path: str, query: dict[str, list[str]], raw: bytes) -> tuple[int, Any]:
+        api = self.api
+        identity = api.keys.get(self.headers.get("SIGNOZ-API-KEY") or "")
+        if identity is None:
+            return _error(401, "unauthenticated", "unauthenticated", "no valid credentials were found")
+        email, role = identity
+        if path.startswith("/api/v1/dashboards"):
+            if api.mode == "old":
+                return 200, {"status": "success", "data": []}
+            return _error(501, "unsupported", "dashboard_v1_deprecated",
+                          "the v1 dashboard API is deprecated; instead, use /api/v2/dashboards. "
+                          "See https://signoz.io/docs/dashboards/dashboards-v2-api/")
+        m = re.fullmatch(r"/api/v2/dashboards(?:/([^/]+)(/lock)?)?", path)
+        if m is None:
+            return 404, {"status": "error", "error": {"type": "not_found", "code": "not_found",
+                                                      "message": "route not found", "errors": [], "suggestions": []}}
+        dashboard_id, lock = m.group(1), m.group(2)
+        writes = method != "GET"
+        if writes and role == VIEWER:
+            return _error(403, "forbidden", "forbidden", "only editors and admins may change dashboards")
+        if writes and api.fail_writes_after is not None:
+            with api.lock:
+                api.writes += 1
+                if api.writes > api.fail_writes_after:
+                    return _error(500, "internal", "internal", "database is locked")
+        try:
+            with api.lock:
+                if dashboard_id is None:
+                    if method == "GET":
+                        return 200, self._list(query)
+                    if method == "POST":
+                        return 201, self._create(raw, email)
+                    return 405, None
+                existing = api.dashboards.get(dashboard_id)
+                if existing is None:
+                    return _error(404, "not_found", "dashboard_not_found", f"dashboard {dashboard_id} not found")
+                if lock:
+                    if method not in ("PUT", "DELETE"):
+                        return 405, None
+                    if existing["createdBy"] != email and role != ADMIN:
+                        return _error(403, "forbidden", "forbidden", "you are not authorized to lock/unlock this dashboard")
+                    existing["locked"] = method == "PUT"
+                    existing["updatedAt"], existing["updatedBy"] = _now(), email
+                    return 204, None
+                if method == "GET":
+                    return 200, {"status": "success", "data": existing}
+                if method == "PUT":
+                    return 200, self._update(existing, raw, email)
+                if method == "DELETE":
+                    if existing["locked"]:
+                        raise Invalid("cannot delete a locked dashboard, please unlock the dashboard to delete")
+                    del api.dashboards[dashboard_id]
+                    return 204, None
+                return 405, None
+        except Invalid as exc:
+            return _invalid(str(exc))
+
+    def _decode(self, raw: bytes) -> Any:
+        try:
+            return json.loads(raw)
+        except ValueError as exc:
+            raise Invalid(f"invalid JSON: {exc}") from None
+
+    def _list(self, query: dict[str, list[str]]) -> dict[str, Any]:
+        text = (query.get("query") or [""])[0]
+        if len(text) > 1024:
+            raise Invalid("query cannot be longer than 1024 characters")
+        limit = int((query.get("limit") or ["20"])[0] or 20)
+        offset = int((query.get("offset") or ["0"])[0] or 0)
+        if limit < 0 or offset < 0:
+            raise Invalid("invalid limit or offset")
+        limit = min(limit or 20, 200)
+        found = [d for d in sorted(self.api.dashboards.values(), key=lambda d: d["updatedAt"], reverse=True)
+                 if _matches(d, text)]
+        tags = sorted({(t["key"], t["value"]) for d in self.api.dashboards.values() for t in d["tags"]})
+        return {"status": "success", "data": {
+            "dashboards": [_listed(d) for d in found[offset:offset + limit]], "total": len(found),
+            "tags": [{"key": k, "value": v} for k, v in tags],
+            "reservedKeywords": sorted(_RESERVED_TAG_KEYS)}}
+
+    def _create(self, raw: bytes, email: str) -> dict[str, Any]:
+        body = self._decode(raw)
+        stored_spec = validate_body(body, postable=True)
+        now = _now()
+        name = body.get("name") or f"dashboard-{uuid.uuid4().hex[:8]}"
+        dashboard = {"id": str(uuid.uuid4()), "createdAt": now, "updatedAt": now, "createdBy": email,
+                     "updatedBy": email, "orgId": "00000000-0000-0000-0000-000000000001", "locked": False,
+                     "source": "user", "schemaVersion": "v6", "image": body.get("image", ""), "name": name,
+                     "tags": [{"key": t["key"].strip(), "value": t["value"].strip()} for t in body["tags"]],
+                     "spec": stored_spec}
+        self.api.dashboards[dashboard["id"]] = dashboard
+        return {"status": "success", "data": dashboard}
+
+    def _update(self, existing: dict[str, Any], raw: bytes, email: str) -> dict[str, Any]:
+        body = self._decode(raw)
+        stored_spec = validate_body(body, postable=False)
+        if existing["locked"]:
+            raise Invalid("cannot update a locked dashboard, please unlock the dashboard to update")
+        if body["name"] != existing["name"]:
+            raise Invalid(f"name is immutable; cannot change from {existing['name']!r} to {body['name']!r}")
+        existing.update({"image": body.get("image", ""), "spec": stored_spec, "updatedAt": _now(), "updatedBy": email,
+                         "tags": [{"key": t["key"].strip(), "value": t["value"].strip()} for t in body["tags"]]})
+        return {"status": "success", "data": existing}
