@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from signoz_litellm_run.dashboards.client import ApiError, Client, NotFound
+from signoz_litellm_run.dashboards.client import ApiError, Client, KeyRefused, NotFound
 from signoz_litellm_run.dashboards.definitions import MANAGED_BY_KEY, MANAGED_BY_VALUE, Dashboard
 from signoz_litellm_run.dashboards.plan import CREATE, UPDATE, Step, is_ours, merged_tags, plan
 
@@ -77,6 +77,10 @@ def install(client: Client, wanted: Sequence[Dashboard], *, force: bool = False,
     for step in steps:
         try:
             done.append(Done(step, _apply(client, step)))
+        except KeyRefused as exc:
+            if not any(d.step.writes for d in done):  # a key that may read but not write: nothing was written
+                raise
+            raise _partial(exc, step, steps, done) from None
         except ApiError as exc:
             raise _partial(exc, step, steps, done) from None
     return steps, done

@@ -1,0 +1,298 @@
+"""`signoz-litellm dashboards` end to end: the real CLI in a child process against a test double of SigNoz's
+API on loopback (tests/support/signoz_double.py, written from SigNoz's source; see its docstring)."""
+
+from __future__ import annotations
+
+import json
+import socket
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from signoz_litellm_run.dashboards import definitions
+from signoz_litellm_run.dashboards.client import Client
+from signoz_litellm_run.dashboards.definitions import DASHBOARDS, ID_KEY, REV_KEY, revision
+from tests.support.launch import clean_env, launcher
+from tests.support.signoz_double import ADMIN, EDITOR, VIEWER, SigNozDouble
+
+KEY = "sn-api-key-0123456789abcdef"
+EDITOR_KEY = "sn-editor-key-0123456789ab"
+VIEWER_KEY = "sn-viewer-key-0123456789ab"
+pytestmark = pytest.mark.timeout(120)
+
+
+@pytest.fixture
+def signoz() -> Any:
+    with SigNozDouble({KEY: ("admin@example.com", ADMIN), EDITOR_KEY: ("ed@example.com", EDITOR),
+                       VIEWER_KEY: ("viewer@example.com", VIEWER)}) as api:
+        yield api
+
+
+def _cli(*args: str, url: str | None, key: str | None = KEY, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+    extra = {}
+    if url is not None:
+        extra["SIGNOZ_URL"] = url
+    if key is not None:
+        extra["SIGNOZ_API_KEY"] = key
+    return launcher(["dashboards", *args], env=clean_env(extra), timeout=timeout)
+
+
+def _writes(api: SigNozDouble) -> list[tuple[str, str]]:
+    return [(m, p) for m, p, _ in api.requests if m != "GET"]
+
+
+def _by_our_id(api: SigNozDouble) -> dict[str, dict[str, Any]]:
+    return {next(t["value"] for t in d["tags"] if t["key"] == ID_KEY): d for d in api.ours()}
+
+
+def _no_secret(result: subprocess.CompletedProcess[str], *keys: str) -> None:
+    for key in keys:
+        assert key not in result.stdout and key not in result.stderr
+
+
+# ----------------------------------------------------------------------------------------------- list, export
+
+
+def test_list_names_every_dashboard_and_panel() -> None:
+    result = launcher(["dashboards", "list"], env=clean_env())
+    assert result.returncode == 0, result.stderr
+    for dashboard in DASHBOARDS:
+        assert f"{dashboard.id}  {dashboard.title}" in result.stdout
+        for panel in dashboard.panels:
+            assert f"- {panel.title}: " in result.stdout
+
+
+def test_export_writes_what_the_api_accepts(tmp_path: Path, signoz: SigNozDouble) -> None:
+    result = launcher(["dashboards", "export", "--dir", str(tmp_path / "out")], env=clean_env())
+    assert result.returncode == 0, result.stderr
+    files = sorted((tmp_path / "out").glob("*.json"))
+    assert [f.name for f in files] == sorted(f"{d.id}.json" for d in DASHBOARDS)
+    client = Client(signoz.url, KEY)
+    for file in files:
+        body = json.loads(file.read_text())
+        assert body["schemaVersion"] == "v6"
+        assert client.request("POST", "/api/v2/dashboards", body).status == 201  # as a user's curl would
+    assert len(signoz.dashboards) == 3
+
+
+def test_export_one_by_title_and_an_unknown_name(tmp_path: Path) -> None:
+    result = launcher(["dashboards", "export", "LiteLLM proxy", "--dir", str(tmp_path)], env=clean_env())
+    assert result.returncode == 0, result.stderr
+    assert [f.name for f in tmp_path.iterdir()] == ["litellm-proxy.json"]
+    result = launcher(["dashboards", "export", "grafana", "--dir", str(tmp_path)], env=clean_env())
+    assert result.returncode == 2
+    assert "There is no dashboard 'grafana'" in result.stderr and "Traceback" not in result.stderr
+
+
+# ----------------------------------------------------------------------------------------------- install
+
+
+def test_install_twice_leaves_one_current_copy_of_each(signoz: SigNozDouble) -> None:
+    first = _cli("install", url=signoz.url)
+    assert first.returncode == 0, first.stderr
+    assert first.stdout.count("created") == 3
+    ours = _by_our_id(signoz)
+    assert set(ours) == {d.id for d in DASHBOARDS}
+    for dashboard in DASHBOARDS:
+        stored = ours[dashboard.id]
+        assert stored["spec"]["display"]["name"] == dashboard.title
+        assert {"key": REV_KEY, "value": dashboard.revision()} in stored["tags"]
+        assert f"/dashboard/{stored['id']}" in first.stdout
+    ids = {k: v["id"] for k, v in ours.items()}
+
+    second = _cli("install", url=signoz.url)
+    assert second.returncode == 0, second.stderr
+    assert second.stdout.count("unchanged") == 3
+    assert len(signoz.dashboards) == 3 and {k: v["id"] for k, v in _by_our_id(signoz).items()} == ids
+    assert [w for w in _writes(signoz)].count(("POST", "/api/v2/dashboards")) == 3  # the second run wrote nothing
+    # The key went in SigNoz's header on every request, and nowhere in the output.
+    assert all(headers.get("signoz-api-key") == KEY for _, _, headers in signoz.requests)
+    _no_secret(first, KEY)
+    _no_secret(second, KEY)
+
+
+def test_dry_run_changes_nothing(signoz: SigNozDouble) -> None:
+    result = _cli("install", "--dry-run", url=signoz.url)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.count("would create") == 3
+    assert _writes(signoz) == [] and signoz.dashboards == {}
+
+
+def _older_version(api: SigNozDouble, our_id: str) -> dict[str, Any]:
+    """Make the stored dashboard look like an older signoz-litellm's: other content, and its rev tag."""
+    stored = _by_our_id(api)[our_id]
+
+    def change(spec: dict[str, Any]) -> None:
+        spec["display"]["description"] = "an older release of signoz-litellm wrote this"
+
+    api.edit(stored["id"], change)
+    for tag in stored["tags"]:
+        if tag["key"] == REV_KEY:
+            tag["value"] = revision(stored["spec"])
+    return stored
+
+
+def test_an_older_version_of_ours_is_updated_in_place_keeping_the_users_tags(signoz: SigNozDouble) -> None:
+    assert _cli("install", url=signoz.url).returncode == 0
+    stored = _older_version(signoz, "litellm-overview")
+    stored["tags"].append({"key": "team", "value": "ml-platform"})
+    result = _cli("install", url=signoz.url)
+    assert result.returncode == 0, result.stderr
+    assert "updated      LiteLLM overview (an older version of ours)" in result.stdout
+    after = _by_our_id(signoz)["litellm-overview"]
+    assert after["id"] == stored["id"] and len(signoz.dashboards) == 3
+    assert revision(after["spec"]) == definitions.BY_ID["litellm-overview"].revision()
+    assert {"key": "team", "value": "ml-platform"} in after["tags"]
+
+
+def test_a_dashboard_edited_in_signoz_is_kept_until_force(signoz: SigNozDouble) -> None:
+    assert _cli("install", url=signoz.url).returncode == 0
+    stored = _by_our_id(signoz)["litellm-proxy"]
+    signoz.edit(stored["id"], lambda spec: spec["panels"].pop("status-codes") and spec["layouts"][0]["spec"]
+                ["items"].pop(1))
+    edited = json.dumps(stored["spec"], sort_keys=True)
+
+    kept = _cli("install", url=signoz.url)
+    assert kept.returncode == 0, kept.stderr
+    assert "skipped      LiteLLM proxy (changed in SigNoz since signoz-litellm installed it; --force" in kept.stdout
+    assert json.dumps(_by_our_id(signoz)["litellm-proxy"]["spec"], sort_keys=True) == edited
+
+    forced = _cli("install", "--force", url=signoz.url)
+    assert forced.returncode == 0, forced.stderr
+    assert "updated      LiteLLM proxy (edited in SigNoz, overwritten (--force))" in forced.stdout
+    assert "status-codes" in _by_our_id(signoz)["litellm-proxy"]["spec"]["panels"]
+
+
+def test_a_locked_dashboard_is_kept_until_force_then_locked_again(signoz: SigNozDouble) -> None:
+    assert _cli("install", url=signoz.url).returncode == 0
+    stored = _older_version(signoz, "batch-jobs")
+    signoz.set_locked(stored["id"], True)
+
+    kept = _cli("install", url=signoz.url)
+    assert kept.returncode == 0, kept.stderr
+    assert "skipped      LiteLLM batch jobs (locked in SigNoz" in kept.stdout
+    assert "1 left as they are; run again with --force" in kept.stdout
+
+    forced = _cli("install", "--force", url=signoz.url)
+    assert forced.returncode == 0, forced.stderr
+    after = _by_our_id(signoz)["batch-jobs"]
+    assert after["locked"] is True
+    assert revision(after["spec"]) == definitions.BY_ID["batch-jobs"].revision()
+    lock_calls = [(m, p) for m, p in _writes(signoz) if p.endswith("/lock")]
+    assert lock_calls == [("DELETE", f"/api/v2/dashboards/{stored['id']}/lock"),
+                          ("PUT", f"/api/v2/dashboards/{stored['id']}/lock")]
+
+
+def test_install_some_by_name_with_flags(signoz: SigNozDouble) -> None:
+    result = launcher(["dashboards", "install", "litellm-overview", "--url", signoz.url + "/", "--api-key",
+                       EDITOR_KEY], env=clean_env())
+    assert result.returncode == 0, result.stderr
+    assert list(_by_our_id(signoz)) == ["litellm-overview"]
+    _no_secret(result, EDITOR_KEY)
+
+
+# ----------------------------------------------------------------------------------------------- bad input
+
+
+@pytest.mark.parametrize("key", ["wrong-key-000000000000", VIEWER_KEY])
+def test_a_refused_key_changes_nothing(signoz: SigNozDouble, key: str) -> None:
+    result = _cli("install", url=signoz.url, key=key)
+    assert result.returncode == 1
+    status = "401" if key != VIEWER_KEY else "403"
+    assert f"signoz-litellm: error: The API key was refused ({status}" in result.stderr
+    assert "hint: " in result.stderr and "Traceback" not in result.stderr
+    assert signoz.dashboards == {}
+    _no_secret(result, key)
+
+
+@pytest.mark.parametrize("url", ["https://ingest.us.signoz.cloud:443", "http://localhost:4317", "localhost:4318"])
+def test_an_ingestion_address_is_named_as_such(url: str) -> None:
+    result = _cli("install", url=url)
+    assert result.returncode == 2
+    assert "is an OTLP ingestion address, not SigNoz's UI/API address" in result.stderr
+
+
+def test_missing_url_or_key() -> None:
+    result = _cli("install", url=None)
+    assert result.returncode == 2 and "No SigNoz URL is set" in result.stderr
+    result = _cli("install", url="http://127.0.0.1:9", key=None)
+    assert result.returncode == 2 and "No SigNoz API key is set" in result.stderr
+
+
+def test_unreachable_server() -> None:
+    with socket.socket() as sock:  # a port nobody listens on
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    result = _cli("install", url=f"http://127.0.0.1:{port}")
+    assert result.returncode == 1
+    assert f"Cannot reach SigNoz at http://127.0.0.1:{port}: connection refused." in result.stderr
+
+
+def test_a_server_that_never_answers_ends_the_command_at_the_timeout() -> None:
+    with SigNozDouble({KEY: ("a@x", ADMIN)}, mode="hang") as api:
+        result = _cli("install", url=api.url, timeout=40)  # 40: a hang guard, the command's own bound is 10 s
+    assert result.returncode == 1
+    assert "did not answer GET /api/v2/dashboards within 10 s" in result.stderr
+
+
+@pytest.mark.parametrize(("mode", "says"), [
+    ("html", "answered GET /api/v2/dashboards with an HTML page (HTTP 200), not SigNoz's API"),
+    ("odd-json", "with JSON that is not SigNoz's API envelope"),
+    ("old", "predates the v2 dashboards API (SigNoz v0.126)"),
+])
+def test_a_server_that_is_not_the_v2_api(mode: str, says: str) -> None:
+    with SigNozDouble({KEY: ("a@x", ADMIN)}, mode=mode) as api:
+        result = _cli("install", url=api.url)
+        assert result.returncode == 1, result.stdout
+        assert says in result.stderr, result.stderr
+        assert _writes(api) == []
+
+
+def test_a_failure_midway_says_what_was_installed(signoz: SigNozDouble) -> None:
+    signoz.fail_writes_after = 1
+    result = _cli("install", url=signoz.url)
+    assert result.returncode == 1
+    assert ("LiteLLM proxy was not created: SigNoz refused POST /api/v2/dashboards (HTTP 500): database is locked. "
+            "Installed before the failure: LiteLLM overview (created). Not installed: LiteLLM batch jobs."
+            ) in result.stderr
+    assert list(_by_our_id(signoz)) == ["litellm-overview"]
+    signoz.fail_writes_after = None
+    again = _cli("install", url=signoz.url)
+    assert again.returncode == 0 and again.stdout.count("created") == 2 and len(signoz.dashboards) == 3
+
+
+# ----------------------------------------------------------------------------------------------- the double
+
+
+def test_the_double_rejects_what_signoz_rejects(signoz: SigNozDouble) -> None:
+    """So its accepting our dashboards above means something: unknown fields at each level, a reserved tag
+    key, a bad name, a panel without its one query, the v1 API."""
+    client = Client(signoz.url, KEY)
+    good = DASHBOARDS[0].body()
+
+    def refused(change: Any) -> str:
+        body = json.loads(json.dumps(good))
+        change(body)
+        with pytest.raises(Exception) as caught:
+            client.request("POST", "/api/v2/dashboards", body)
+        assert getattr(caught.value, "status", None) == 400, caught.value
+        return str(caught.value)
+
+    assert 'unknown field "title"' in refused(lambda b: b.update(title="x"))
+    assert 'unknown field "datasources"' in refused(lambda b: b["spec"].update(datasources={}))
+    panel = next(iter(good["spec"]["panels"]))
+    assert 'unknown field "colour"' in refused(
+        lambda b: b["spec"]["panels"][panel]["spec"]["plugin"]["spec"].update(colour="red"))
+    assert 'unknown field "where"' in refused(
+        lambda b: b["spec"]["panels"][panel]["spec"]["queries"][0]["spec"]["plugin"]["spec"].update(where="x"))
+    assert "tag key 'source' is reserved" in refused(lambda b: b["tags"].append({"key": "source", "value": "x"}))
+    assert "is invalid" in refused(lambda b: b.update(name="Not A Label"))
+    assert 'schemaVersion must be "v6"' in refused(lambda b: b.update(schemaVersion="v5"))
+    assert "panel must have one query" in refused(
+        lambda b: b["spec"]["panels"][panel]["spec"].update(queries=[]))
+    assert signoz.dashboards == {}
+    with pytest.raises(Exception) as caught:
+        client.request("POST", "/api/v1/dashboards", {"title": "v1"})
+    assert getattr(caught.value, "status", None) == 501 and "v1 dashboard API is deprecated" in str(caught.value)
