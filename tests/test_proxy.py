@@ -84,7 +84,8 @@ def _config(base_url: str, litellm_settings: str) -> str:
     )
 
 
-def _run_proxy(directory: Path, litellm_settings: str, command: list[str]) -> ProxyRun:
+def _run_proxy(directory: Path, litellm_settings: str, command: list[str], *, fail_one: bool = False) -> ProxyRun:
+    """`fail_one`: after the chats, one more that the provider fails (its content says FAIL)."""
     directory.mkdir(parents=True, exist_ok=True)
     (directory / "custom_callbacks.py").write_text(CUSTOM_CALLBACK)
     callback_file = directory / "callbacks.txt"
@@ -131,6 +132,11 @@ def _run_proxy(directory: Path, litellm_settings: str, command: list[str]) -> Pr
                     response = client.post(
                         "/v1/chat/completions", headers={"Authorization": f"Bearer {MASTER_KEY}"},
                         json={"model": "fake-model", "messages": [{"role": "user", "content": f"hello number {i}"}]})
+                    statuses.append(response.status_code)
+                if fail_one:
+                    response = client.post(
+                        "/v1/chat/completions", headers={"Authorization": f"Bearer {MASTER_KEY}"},
+                        json={"model": "fake-model", "messages": [{"role": "user", "content": "FAIL please"}]})
                     statuses.append(response.status_code)
                 for _ in range(2):
                     for probe in PROBES:
