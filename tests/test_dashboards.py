@@ -241,6 +241,7 @@ def test_a_server_that_never_answers_ends_the_command_at_the_timeout() -> None:
     ("html", "answered GET /api/v2/dashboards with an HTML page (HTTP 200), not SigNoz's API"),
     ("odd-json", "with JSON that is not SigNoz's API envelope"),
     ("old", "predates the v2 dashboards API (SigNoz v0.126)"),
+    ("no-list", "predates the v2 dashboard list (SigNoz v0.129)"),
 ])
 def test_a_server_that_is_not_the_v2_api(mode: str, says: str) -> None:
     with SigNozDouble({KEY: ("a@x", ADMIN)}, mode=mode) as api:

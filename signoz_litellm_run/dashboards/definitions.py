@@ -151,7 +151,7 @@ class Panel:
     def plugin(self) -> dict[str, Any]:
         formatting = {"unit": self.unit, "decimalPrecision": "2"}
         basic = {"timePreference": "global_time"}
-        legend = {"position": "bottom", "mode": "list"}
+        legend = {"position": "bottom"}  # "mode" exists from SigNoz v0.131 on; the default is written back
         if self.kind == "time_series":
             return {"kind": "signoz/TimeSeriesPanel", "spec": {
                 "visualization": {**basic, "fillSpans": False}, "formatting": formatting,

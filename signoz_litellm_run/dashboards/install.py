@@ -35,6 +35,13 @@ def read_ours(client: Client) -> list[dict[str, Any]]:
                 "query": f"{MANAGED_BY_KEY} = '{MANAGED_BY_VALUE}'", "limit": PAGE, "offset": offset}).data
         except NotFound:
             raise _no_v2_api(client) from None
+        except ApiError as exc:
+            if exc.status != 405:
+                raise
+            raise ApiError(f"This SigNoz at {client.url} predates the v2 dashboard list (SigNoz v0.129), which "
+                           "signoz-litellm finds its dashboards with.",
+                           "Upgrade SigNoz, or import by hand: signoz-litellm dashboards export writes the JSON "
+                           "that POST /api/v2/dashboards takes.", status=405) from None
         if not isinstance(answer, dict) or not isinstance(answer.get("dashboards"), list):
             raise ApiError(f"{client.url} answered the dashboard list with an unexpected shape "
                            "(no \"dashboards\" list).", "Check that the URL is SigNoz's UI/API address.")

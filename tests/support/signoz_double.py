@@ -28,7 +28,8 @@ expressions (a top-level comma is rejected instead), and the storage of many org
 
 Modes stand in for servers that are not this one: "old" (a SigNoz before v0.126: no v2 routes, 404 with Go's
 plain-text "404 page not found"), "html" (a login page or proxy answering everything with HTML), "hang"
-(accepts the connection, never answers), "odd-json" (200 with JSON that is not SigNoz's envelope); and
+(accepts the connection, never answers), "no-list" (SigNoz v0.126-v0.128: v2 create but no list, 405),
+"odd-json" (200 with JSON that is not SigNoz's envelope); and
 `fail_writes_after` makes the n-th and later writes fail with a 500.
 """
 
@@ -619,6 +620,9 @@ class _Handler(BaseHTTPRequestHandler):
             return
         if api.mode == "odd-json":
             self._send(200, {"items": []})
+            return
+        if api.mode == "no-list" and method == "GET" and parts.path == "/api/v2/dashboards":
+            self._send(405, None)  # gorilla/mux: the path exists, not for GET (SigNoz v0.126-v0.128)
             return
         if api.mode == "old" and parts.path.startswith("/api/v2/"):
             self._send(404, b"404 page not found\n", "text/plain; charset=utf-8")
