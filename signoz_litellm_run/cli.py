@@ -295,6 +295,43 @@ def dashboards_install(
     raise typer.Exit(commands.install(names or (), url=url, api_key=api_key, force=force, dry_run=dry_run))
 
 
+alerts_app = typer.Typer(
+    name="alerts", no_args_is_help=True, add_completion=False,
+    help="SigNoz alert rules on LLM calls: error rate, p95 latency, hourly cost.",
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+app.add_typer(alerts_app)
+
+
+@alerts_app.command(
+    "install",
+    epilog="Exit status: 0 installed, already current, or left alone (edited in SigNoz); 1 the server refused or "
+    "could not be reached; 2 usage error.",
+)
+def alerts_install(
+    url: SigNozUrl = None, api_key: ApiKey = None,
+    error_rate: Annotated[Optional[float], typer.Option("--error-rate", metavar="PERCENT", help="Alert when more "
+                          "than this % of LLM calls fail over 5 minutes (default 5).", show_default=False)] = None,
+    p95_latency: Annotated[Optional[float], typer.Option("--p95-latency", metavar="SECONDS", help="Alert when a "
+                           "model's p95 LLM call duration over 5 minutes is above this (default 10).",
+                           show_default=False)] = None,
+    hourly_cost: Annotated[Optional[float], typer.Option("--hourly-cost", metavar="USD", help="Alert when LLM "
+                           "calls cost more than this in an hour (default 10).", show_default=False)] = None,
+    environment: Annotated[Optional[str], typer.Option("--environment", help="Only calls of this "
+                           "deployment.environment (default: all).", show_default=False)] = None,
+    channel: Annotated[Optional[list[str]], typer.Option("--channel", help="SigNoz notification channel to "
+                       "notify (repeat for several).", show_default=False)] = None,
+    force: Annotated[bool, typer.Option("--force", help="Also overwrite a rule of ours edited in SigNoz.")] = False,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Show what would change; change nothing.")] = False,
+) -> None:
+    """Install or update our alert rules in SigNoz; run it again any time: one copy of each, kept current."""
+    from signoz_litellm_run.dashboards import commands
+
+    raise typer.Exit(commands.install_alerts(
+        url=url, api_key=api_key, error_rate=error_rate, p95_latency=p95_latency, hourly_cost=hourly_cost,
+        environment=environment, channels=channel or (), force=force, dry_run=dry_run))
+
+
 def main(argv: list[str] | None = None) -> None:
     """Console-script entry point."""
     try:

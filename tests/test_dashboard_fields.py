@@ -104,7 +104,12 @@ def problems(dashboard_spec: dict[str, Any], delivered: Delivered) -> list[str]:
         plugin = variable["spec"]["plugin"]
         if plugin["kind"] == "signoz/DynamicVariable" and plugin["spec"]["name"] not in all_span_keys:
             found.append(f"variable {variable['spec']['name']}: {plugin['spec']['name']} never arrived on a span")
-    for query in definitions.builder_queries(dashboard_spec):
+    return found + query_problems(definitions.builder_queries(dashboard_spec), delivered)
+
+
+def query_problems(queries: Iterable[dict[str, Any]], delivered: Delivered) -> list[str]:
+    found: list[str] = []
+    for query in queries:
         where = f"query {query['name']} ({query['signal']}) filter {query.get('filter', {}).get('expression')!r}"
         keys = _query_fields(query)
         if query["signal"] == "metrics":
@@ -179,6 +184,16 @@ def test_sdk_dashboards_query_only_what_a_run_delivers(sdk_run: Delivered, dashb
 
 def test_proxy_dashboard_queries_only_what_the_proxy_delivers(proxy_run: Delivered) -> None:
     assert problems(definitions.BY_ID["litellm-proxy"].spec(), proxy_run) == []
+
+
+def test_alert_rules_query_only_what_a_run_delivers(sdk_run: Delivered) -> None:
+    from signoz_litellm_run.dashboards import alerts
+
+    rules = alerts.rules(alerts.Thresholds(environment="ci"))
+    queries = [q["spec"] for r in rules for q in r.body["condition"]["compositeQuery"]["queries"]
+               if q["type"] == "builder_query"]
+    assert len(queries) == 4
+    assert query_problems(queries, sdk_run) == []
 
 
 def test_the_check_reads_the_queries_and_catches_a_name_we_do_not_send(sdk_run: Delivered) -> None:

@@ -297,3 +297,66 @@ def test_the_double_rejects_what_signoz_rejects(signoz: SigNozDouble) -> None:
     with pytest.raises(Exception) as caught:
         client.request("POST", "/api/v1/dashboards", {"title": "v1"})
     assert getattr(caught.value, "status", None) == 501 and "v1 dashboard API is deprecated" in str(caught.value)
+
+
+# ----------------------------------------------------------------------------------------------- alerts
+
+
+def _rules_by_id(api: SigNozDouble) -> dict[str, dict[str, Any]]:
+    return {r["labels"]["signoz_litellm_id"]: r for r in api.rules.values()
+            if r.get("labels", {}).get("managed_by") == "signoz-litellm"}
+
+
+def test_alerts_install_is_idempotent_and_follows_the_thresholds(signoz: SigNozDouble) -> None:
+    result = launcher(["alerts", "install", "--dry-run"], env=clean_env({"SIGNOZ_URL": signoz.url,
+                                                                        "SIGNOZ_API_KEY": KEY}))
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.count("would create") == 3 and signoz.rules == {}
+
+    env = clean_env({"SIGNOZ_URL": signoz.url, "SIGNOZ_API_KEY": KEY})
+    first = launcher(["alerts", "install", "--error-rate", "2.5", "--environment", "production",
+                      "--channel", "slack-llm"], env=env)
+    assert first.returncode == 0, first.stderr
+    rules = _rules_by_id(signoz)
+    assert set(rules) == {"llm-error-rate", "llm-p95-latency", "llm-hourly-cost"}
+    error_rate = rules["llm-error-rate"]
+    assert error_rate["condition"]["thresholds"]["spec"][0]["target"] == 2.5
+    assert error_rate["condition"]["thresholds"]["spec"][0]["channels"] == ["slack-llm"]
+    assert all("deployment.environment = 'production'" in q["spec"]["filter"]["expression"]
+               for q in error_rate["condition"]["compositeQuery"]["queries"] if q["type"] == "builder_query")
+    assert rules["llm-hourly-cost"]["evaluation"]["spec"]["evalWindow"] == "1h"
+    _no_secret(first, KEY)
+
+    again = launcher(["alerts", "install", "--error-rate", "2.5", "--environment", "production",
+                      "--channel", "slack-llm"], env=env)
+    assert again.returncode == 0 and again.stdout.count("unchanged") == 3, again.stdout + again.stderr
+    signoz.rules[error_rate["id"]]["disabled"] = True  # a user switched it off in SigNoz
+    changed = launcher(["alerts", "install", "--error-rate", "10"], env=env)
+    assert changed.returncode == 0, changed.stderr
+    assert changed.stdout.count("updated") == 3 and "No notification channel given" in changed.stdout
+    after = _rules_by_id(signoz)
+    assert len(signoz.rules) == 3 and after["llm-error-rate"]["id"] == error_rate["id"]
+    assert after["llm-error-rate"]["condition"]["thresholds"]["spec"][0]["target"] == 10
+    assert after["llm-error-rate"]["disabled"] is True
+
+
+def test_an_alert_edited_in_signoz_is_kept_until_force(signoz: SigNozDouble) -> None:
+    env = clean_env({"SIGNOZ_URL": signoz.url, "SIGNOZ_API_KEY": KEY})
+    assert launcher(["alerts", "install"], env=env).returncode == 0
+    cost = _rules_by_id(signoz)["llm-hourly-cost"]
+    cost["condition"]["thresholds"]["spec"][0]["target"] = 50.0
+    kept = launcher(["alerts", "install"], env=env)
+    assert kept.returncode == 0 and "skipped      LiteLLM: LLM cost above 10 USD per hour (changed in SigNoz" in kept.stdout
+    assert _rules_by_id(signoz)["llm-hourly-cost"]["condition"]["thresholds"]["spec"][0]["target"] == 50.0
+    forced = launcher(["alerts", "install", "--force"], env=env)
+    assert forced.returncode == 0
+    assert _rules_by_id(signoz)["llm-hourly-cost"]["condition"]["thresholds"]["spec"][0]["target"] == 10.0
+
+
+def test_alerts_bad_input(signoz: SigNozDouble) -> None:
+    result = launcher(["alerts", "install", "--error-rate", "150"], env=clean_env({"SIGNOZ_URL": signoz.url,
+                                                                                  "SIGNOZ_API_KEY": KEY}))
+    assert result.returncode == 2 and "--error-rate is a percentage" in result.stderr
+    result = launcher(["alerts", "install"], env=clean_env({"SIGNOZ_URL": signoz.url, "SIGNOZ_API_KEY": VIEWER_KEY}))
+    assert result.returncode == 1 and "The API key was refused (403" in result.stderr
+    assert signoz.rules == {}

@@ -82,3 +82,13 @@ def install(names: Sequence[str] = (), *, url: str | None = None, api_key: str |
         out.write(f"{len(skipped)} left as they are; run again with --force to overwrite "
                   f"{'it' if len(skipped) == 1 else 'them'}.\n")
     return 0
+
+
+def install_alerts(*, url: str | None = None, api_key: str | None = None, error_rate: float | None = None,
+                   p95_latency: float | None = None, hourly_cost: float | None = None, environment: str | None = None,
+                   channels: Sequence[str] = (), force: bool = False, dry_run: bool = False,
+                   environ: Mapping[str, str] | None = None, out: TextIO | None = None) -> int:
+    from signoz_litellm_run.dashboards import alerts
+
+    thresholds = alerts.parse_thresholds(error_rate, p95_latency, hourly_cost, environment, channels)
+    return alerts.install(connect(url, api_key, environ), thresholds, force=force, dry_run=dry_run, out=out)

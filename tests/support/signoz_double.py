@@ -22,6 +22,13 @@ Follows SigNoz/signoz at commit 9997c3da9c906daf4bcea664a3380cab51edd18f (v0.138
   queries, limit <= 10000), `list_v2.go` and `impldashboard/listfilter_visitor.go` (list envelope, the filter
   DSL: a key that is not a column is a tag key, matched case-insensitively).
 
+Alert rules (`pkg/apiserver/signozapiserver/ruler.go`, `pkg/types/ruletypes/{api_params,threshold,compare,match,
+evaluation}.go`): GET/POST `/api/v2/rules` (list: a JSON array; create 201), GET/PUT/DELETE `/api/v2/rules/{id}`
+(update and delete 204); the body decoded without rejecting unknown fields (PostableRule.UnmarshalJSON uses
+json.Unmarshal), then checked as PostableRule.Validate does: alert name, version "v5", alertType, ruleType,
+schemaVersion v1/v2alpha1 (v2alpha1 needs thresholds, evaluation and notificationSettings), the queries (as
+above, for a time series), selectedQueryName among them, label names `[A-Za-z_.][A-Za-z0-9_.]*`.
+
 What it leaves out: the filter DSL beyond `key = 'value'` / `!=` joined by AND (and free text), PATCH, clone,
 pins and views, the v1->v2 conversion of a v1 body posted to the v2 route, ClickHouse-parsing of aggregation
 expressions (a top-level comma is rejected instead), and the storage of many orgs.
@@ -481,6 +488,7 @@ class SigNozDouble:
         self.keys = keys or {}
         self.mode = mode
         self.dashboards: dict[str, dict[str, Any]] = {}
+        self.rules: dict[str, dict[str, Any]] = {}
         self.requests: list[tuple[str, str, dict[str, str]]] = []  # method, path, headers (lower-cased)
         self.fail_writes_after: int | None = None
         self.writes = 0
@@ -642,6 +650,15 @@ class _Handler(BaseHTTPRequestHandler):
             return _error(501, "unsupported", "dashboard_v1_deprecated",
                           "the v1 dashboard API is deprecated; instead, use /api/v2/dashboards. "
                           "See https://signoz.io/docs/dashboards/dashboards-v2-api/")
+        r = re.fullmatch(r"/api/v2/rules(?:/([^/]+))?", path)
+        if r is not None:
+            if method != "GET" and role == VIEWER:
+                return _error(403, "forbidden", "forbidden", "only editors and admins may change alert rules")
+            try:
+                with api.lock:
+                    return self._rules(method, r.group(1), raw, email)
+            except Invalid as exc:
+                return _error(400, "invalid_input", "invalid_input", str(exc))
         m = re.fullmatch(r"/api/v2/dashboards(?:/([^/]+)(/lock)?)?", path)
         if m is None:
             return 404, {"status": "error", "error": {"type": "not_found", "code": "not_found",
@@ -733,3 +750,124 @@ class _Handler(BaseHTTPRequestHandler):
         existing.update({"image": body.get("image", ""), "spec": stored_spec, "updatedAt": _now(), "updatedBy": email,
                          "tags": [{"key": t["key"].strip(), "value": t["value"].strip()} for t in body["tags"]]})
         return {"status": "success", "data": existing}
+
+    # ------------------------------------------------------------------------------------------ alert rules
+
+    def _rules(self, method: str, rule_id: str | None, raw: bytes, email: str) -> tuple[int, Any]:
+        rules = self.api.rules
+        if rule_id is None:
+            if method == "GET":
+                return 200, {"status": "success", "data": list(rules.values())}
+            if method == "POST":
+                body = self._decode(raw)
+                validate_rule(body)
+                now = _now()
+                rule = {"id": str(uuid.uuid4()), "state": "inactive", "disabled": False, **body, "createdAt": now,
+                        "updatedAt": now, "createdBy": email, "updatedBy": email}
+                rules[rule["id"]] = rule
+                return 201, {"status": "success", "data": rule}
+            return 405, None
+        existing = rules.get(rule_id)
+        if existing is None:
+            return _error(404, "not_found", "rule_not_found", f"rule {rule_id} not found")
+        if method == "GET":
+            return 200, {"status": "success", "data": existing}
+        if method == "PUT":
+            body = self._decode(raw)
+            validate_rule(body)
+            keep = {k: existing[k] for k in ("id", "state", "createdAt", "createdBy")}
+            rules[rule_id] = {"disabled": False, **body, **keep, "updatedAt": _now(), "updatedBy": email}
+            return 204, None
+        if method == "DELETE":
+            del rules[rule_id]
+            return 204, None
+        return 405, None
+
+
+_LABEL = re.compile(r"^[A-Za-z_.][A-Za-z0-9_.]*$")
+_OPS = {"1", "above", ">", "2", "below", "<", "3", "equal", "eq", "=", "4", "not_equal", "not_eq", "!=",
+        "5", "above_or_equal", "above_or_eq", ">=", "6", "below_or_equal", "below_or_eq", "<="}
+_MATCH = {"1", "at_least_once", "2", "all_the_times", "3", "on_average", "avg", "4", "in_total", "sum", "5", "last"}
+_DURATION = re.compile(r"^(\d+(\.\d+)?(ns|us|µs|ms|s|m|h))+$")
+
+
+def validate_rule(body: Any) -> None:
+    if not isinstance(body, dict):
+        raise Invalid("failed to parse json: not an object")
+    problems = []
+    if not body.get("alert"):
+        problems.append("alert: field is required")
+    condition = body.get("condition")
+    if not isinstance(condition, dict):
+        raise Invalid("condition: field is required")
+    if body.get("version", "v5") != "v5":
+        problems.append(f"version: only v5 is supported, got {body.get('version')!r}")
+    if body.get("alertType", "") not in ("", "METRIC_BASED_ALERT", "TRACES_BASED_ALERT", "LOGS_BASED_ALERT",
+                                         "EXCEPTIONS_BASED_ALERT"):
+        problems.append(f"alertType: unsupported value {body.get('alertType')!r}")
+    if body.get("ruleType", "") not in ("", "threshold_rule", "promql_rule", "anomaly_rule"):
+        problems.append(f"unsupported rule type {body.get('ruleType')!r}")
+    composite = condition.get("compositeQuery")
+    names = set()
+    if not isinstance(composite, dict):
+        problems.append("condition.compositeQuery: field is required")
+    elif not composite.get("queries"):
+        problems.append("condition.compositeQuery.queries: must have at least one query")
+    else:
+        for i, envelope in enumerate(composite["queries"]):
+            _strict(envelope, {"type": str, "spec": "*"}, f"condition.compositeQuery.queries[{i}]")
+            spec = envelope.get("spec") or {}
+            if envelope.get("type") == "builder_query":
+                _validate_builder(spec, "time_series", f"condition.compositeQuery.queries[{i}].spec")
+            elif envelope.get("type") == "builder_formula":
+                _strict(spec, _FORMULA, f"condition.compositeQuery.queries[{i}].spec")
+                if not spec.get("expression"):
+                    problems.append("formula expression is required")
+            else:
+                problems.append(f"unknown query type {envelope.get('type')!r}")
+            names.add(spec.get("name"))
+    selected = condition.get("selectedQueryName")
+    if selected and names and selected not in names:
+        problems.append(f"condition.selectedQueryName: {selected!r} does not match any query in compositeQuery")
+    schema = body.get("schemaVersion") or "v1"
+    if schema == "v2alpha1":
+        thresholds = condition.get("thresholds")
+        if not isinstance(thresholds, dict):
+            problems.append("condition.thresholds: field is required for schemaVersion \"v2alpha1\"")
+        else:
+            if thresholds.get("kind") != "basic":
+                problems.append(f"unknown threshold kind {thresholds.get('kind')!r}")
+            for t in thresholds.get("spec") or []:
+                if not isinstance(t.get("target"), (int, float)):
+                    problems.append("threshold target is required")
+                if str(t.get("op")) not in _OPS:
+                    problems.append(f"invalid compare operator {t.get('op')!r}")
+                if str(t.get("matchType")) not in _MATCH:
+                    problems.append(f"invalid match type {t.get('matchType')!r}")
+        evaluation = body.get("evaluation")
+        if not isinstance(evaluation, dict):
+            problems.append("evaluation: field is required for schemaVersion \"v2alpha1\"")
+        elif evaluation.get("kind") not in ("rolling", "cumulative"):
+            problems.append(f"unknown evaluation kind {evaluation.get('kind')!r}")
+        elif evaluation.get("kind") == "rolling":
+            for key in ("evalWindow", "frequency"):
+                if not _DURATION.match(str((evaluation.get("spec") or {}).get(key, ""))):
+                    raise Invalid("invalid duration")
+        settings = body.get("notificationSettings")
+        if not isinstance(settings, dict):
+            problems.append("notificationSettings: field is required for schemaVersion \"v2alpha1\"")
+        else:
+            renotify = settings.get("renotify") or {}
+            if renotify.get("enabled") and not _DURATION.match(str(renotify.get("interval", ""))):
+                problems.append("notificationSettings.renotify.interval: must be a positive duration when renotify "
+                                "is enabled")
+    elif schema != "v1":
+        problems.append(f"schemaVersion: unsupported value {schema!r}")
+    for key in (body.get("labels") or {}):
+        if not _LABEL.match(key):
+            problems.append(f"invalid label name: {key}")
+    for key in (body.get("annotations") or {}):
+        if not _LABEL.match(key):
+            problems.append(f"invalid annotation name: {key}")
+    if problems:
+        raise Invalid("alert rule is not valid: " + "; ".join(problems))
