@@ -169,6 +169,11 @@ def doctor_command(
     json_output: Annotated[bool, typer.Option("--json", help="Print one JSON document (stable keys) and nothing else.")] = False,
     send_test: Annotated[bool, typer.Option("--send-test", help="Also send one test span, log record and metric.")] = False,
     fast: Annotated[bool, typer.Option("--fast", help="Skip the check that imports LiteLLM (it takes seconds).")] = False,
+    api_key: Annotated[Optional[str], typer.Option(
+        "--api-key", help="Also check SigNoz's API: this API key, the SigNoz version, and whether our dashboards are "
+        "installed and current (needs --url or SIGNOZ_URL). (env: SIGNOZ_API_KEY)", show_default=False)] = None,
+    signoz_url: Annotated[Optional[str], typer.Option(
+        "--url", help="The address you open SigNoz at, for --api-key. (env: SIGNOZ_URL)", show_default=False)] = None,
     region: Region = None, ingestion_key: IngestionKey = None, endpoint: Endpoint = None,
     protocol: Protocol = None, ca_cert: CaCert = None, insecure: Insecure = None,
     service_name: ServiceName = None, environment: Environment = None,
@@ -186,7 +191,7 @@ def doctor_command(
     from signoz_litellm_run import doctor
 
     status = doctor.doctor(_flags(locals()), os.environ, Path.cwd(), config_path=config, json_output=json_output,
-                           send_test=send_test, check_litellm=not fast)
+                           send_test=send_test, check_litellm=not fast, signoz_url=signoz_url, api_key=api_key)
     raise typer.Exit(status)
 
 @app.command(

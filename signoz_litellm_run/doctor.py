@@ -48,6 +48,7 @@ CONNECT_TIMEOUT = 2.0
 TLS_TIMEOUT = 2.5
 EXPORT_TIMEOUT = 3.0
 SEND_TIMEOUT = 2.0
+API_TIMEOUT = 4.0  # each request to SigNoz's API, with --api-key
 LITELLM_TIMEOUT = 7.5  # importing litellm takes 3-8 s on a busy machine
 CERT_WARN_DAYS = 14
 MIN_PYTHON = (3, 10)
@@ -103,10 +104,11 @@ class _Clock:
 
 
 def doctor(flags: Mapping[str, Any], environ: Mapping[str, str], cwd: Path, *, config_path: str | None,
-           json_output: bool, send_test: bool, check_litellm: bool = True, budget: float = BUDGET) -> int:
+           json_output: bool, send_test: bool, check_litellm: bool = True, budget: float = BUDGET,
+           signoz_url: str | None = None, api_key: str | None = None) -> int:
     """Run every check, print the table (or the JSON document) and return the exit status."""
     report = diagnose(flags, environ, cwd, config_path=config_path, send_test=send_test,
-                      check_litellm=check_litellm, budget=budget)
+                      check_litellm=check_litellm, budget=budget, signoz_url=signoz_url, api_key=api_key)
     if json_output:
         print(render_json(report))
     else:
@@ -115,8 +117,18 @@ def doctor(flags: Mapping[str, Any], environ: Mapping[str, str], cwd: Path, *, c
 
 
 def diagnose(flags: Mapping[str, Any], environ: Mapping[str, str], cwd: Path, *, config_path: str | None,
-             send_test: bool, check_litellm: bool = True, budget: float = BUDGET) -> Report:
+             send_test: bool, check_litellm: bool = True, budget: float = BUDGET,
+             signoz_url: str | None = None, api_key: str | None = None) -> Report:
     clock = _Clock(budget)
+    # SigNoz's own API (the API key, the version, our dashboards): only when an API key is given.
+    api_result: dict[str, list[Check]] = {}
+    api_thread = None
+    if api_key or environ.get("SIGNOZ_API_KEY"):
+        from signoz_litellm_run import doctor_api
+
+        api_thread = threading.Thread(target=lambda: api_result.setdefault("c", doctor_api.api_checks(
+            signoz_url, api_key, environ, clock.left(API_TIMEOUT))), name="doctor-api", daemon=True)
+        api_thread.start()
     settings, config_checks = configuration_checks(flags, environ, cwd, config_path)
     protocol = settings.protocol if settings else "grpc"
 
@@ -154,8 +166,14 @@ def diagnose(flags: Mapping[str, Any], environ: Mapping[str, str], cwd: Path, *,
     env_checks.append(litellm_result.get("c") or Check(
         "litellm-callback", ENVIRONMENT, WARN, "not checked: importing litellm took too long",
         "Run `python -c \"import litellm\"` to see how long LiteLLM takes to import here."))
+    api_checks: list[Check] = []
+    if api_thread is not None:
+        api_thread.join(clock.left(API_TIMEOUT) + 0.5)
+        api_checks = api_result.get("c") or [Check(
+            "signoz-api", "signoz-api", FAIL, "SigNoz's API did not answer in time",
+            "Check --url (the address you open SigNoz at) and that the server is up.")]
     return Report(
-        checks=tuple(config_checks + env_checks + net_checks),
+        checks=tuple(config_checks + env_checks + net_checks + api_checks),
         endpoint=settings.endpoint if settings else None,
         protocol=settings.protocol if settings else None,
         service_name=_service_name(settings),

@@ -360,3 +360,38 @@ def test_alerts_bad_input(signoz: SigNozDouble) -> None:
     result = launcher(["alerts", "install"], env=clean_env({"SIGNOZ_URL": signoz.url, "SIGNOZ_API_KEY": VIEWER_KEY}))
     assert result.returncode == 1 and "The API key was refused (403" in result.stderr
     assert signoz.rules == {}
+
+
+# ----------------------------------------------------------------------------------------------- doctor
+
+
+def _doctor(*extra: str, env: dict[str, str]) -> tuple[int, dict[str, Any]]:
+    result = launcher(["doctor", "--fast", "--json", "--local", *extra], env=clean_env(env))
+    return result.returncode, {c["name"]: c for c in json.loads(result.stdout)["checks"] if c["category"] == "signoz-api"}
+
+
+def test_doctor_with_an_api_key_checks_the_key_the_version_and_our_dashboards(signoz: SigNozDouble) -> None:
+    status, checks = _doctor(env={})
+    assert status == 0 and checks == {}  # without a key, no API checks
+    status, checks = _doctor("--api-key", KEY, "--url", signoz.url, env={})
+    assert status == 0, checks
+    assert checks["signoz-version"]["status"] == "pass" and checks["signoz-version"]["detail"] == "SigNoz v0.138.0"
+    assert checks["api-key"]["status"] == "pass"
+    assert checks["dashboards"]["status"] == "warn"
+    assert "LiteLLM overview: not installed" in checks["dashboards"]["detail"]
+    assert _cli("install", "litellm-overview", url=signoz.url).returncode == 0
+    status, checks = _doctor(env={"SIGNOZ_URL": signoz.url, "SIGNOZ_API_KEY": KEY})
+    assert "LiteLLM overview: current; LiteLLM proxy: not installed" in checks["dashboards"]["detail"]
+    status, checks = _doctor("--api-key", "wrong-key-000000000000", "--url", signoz.url, env={})
+    assert status == 1 and checks["api-key"]["status"] == "fail"
+    assert checks["api-key"]["detail"].startswith("The API key was refused (401")
+    assert checks["dashboards"]["status"] == "skip"
+
+
+def test_doctor_names_a_server_too_old_for_install() -> None:
+    with SigNozDouble({KEY: ("a@x", ADMIN)}, mode="no-list", version="v0.127.1") as api:
+        status, checks = _doctor("--api-key", KEY, "--url", api.url, env={})
+    assert checks["signoz-version"]["status"] == "warn"
+    assert "dashboards install needs v0.129 or later" in checks["signoz-version"]["detail"]
+    assert checks["dashboards"]["status"] == "fail" and "predates the v2 dashboard list" in checks["dashboards"]["detail"]
+    assert checks["api-key"]["status"] == "skip"

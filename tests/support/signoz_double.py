@@ -6,6 +6,8 @@ Follows SigNoz/signoz at commit 9997c3da9c906daf4bcea664a3380cab51edd18f (v0.138
   GET/PUT/DELETE `/api/v2/dashboards/{id}`, PUT/DELETE `/api/v2/dashboards/{id}/lock`; create 201, update 200,
   lock/unlock/delete 204); v1 routes answer 501 with the deprecation error of
   `pkg/types/dashboardtypes/v1_deprecation.go` and `pkg/modules/dashboard/impldashboard/handler.go`;
+* `GET /api/v1/version`: open access, `{"version", "ee", "setupCompleted"}` without an envelope
+  (`pkg/query-service/app/http_handler.go` getVersion, `pkg/query-service/model/response.go`);
 * auth: the `SIGNOZ-API-KEY` header (`pkg/identn/config.go`); no or an unknown key is 401, a viewer's key on
   a write 403 (the roles of each route in dashboard.go); lock/unlock by the creator or an admin only;
 * envelopes: `pkg/http/render/render.go` (`{"status": "success", "data"}` / `{"status": "error", "error":
@@ -484,8 +486,10 @@ def validate_body(body: Any, *, postable: bool) -> dict[str, Any]:
 class SigNozDouble:
     """Start with `with SigNozDouble(keys={"k": ("a@x", ADMIN)}) as api:`; `api.url` is its base URL."""
 
-    def __init__(self, keys: dict[str, tuple[str, str]] | None = None, *, mode: str = "v2") -> None:
+    def __init__(self, keys: dict[str, tuple[str, str]] | None = None, *, mode: str = "v2",
+                 version: str = "v0.138.0") -> None:
         self.keys = keys or {}
+        self.version = version
         self.mode = mode
         self.dashboards: dict[str, dict[str, Any]] = {}
         self.rules: dict[str, dict[str, Any]] = {}
@@ -640,6 +644,8 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _route(self, method: str, path: str, query: dict[str, list[str]], raw: bytes) -> tuple[int, Any]:
         api = self.api
+        if path == "/api/v1/version" and method == "GET":  # open access, no envelope (query-service getVersion)
+            return 200, {"version": api.version, "ee": "Y", "setupCompleted": True}
         identity = api.keys.get(self.headers.get("SIGNOZ-API-KEY") or "")
         if identity is None:
             return _error(401, "unauthenticated", "unauthenticated", "no valid credentials were found")
