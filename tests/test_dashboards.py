@@ -242,6 +242,7 @@ def test_a_server_that_never_answers_ends_the_command_at_the_timeout() -> None:
     ("odd-json", "with JSON that is not SigNoz's API envelope"),
     ("old", "predates the v2 dashboards API (SigNoz v0.126)"),
     ("no-list", "predates the v2 dashboard list (SigNoz v0.129)"),
+    ("redirect", "redirects GET /api/v2/dashboards to https://signoz.example.com/api/v2/dashboards?"),
 ])
 def test_a_server_that_is_not_the_v2_api(mode: str, says: str) -> None:
     with SigNozDouble({KEY: ("a@x", ADMIN)}, mode=mode) as api:

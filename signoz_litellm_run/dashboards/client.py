@@ -94,6 +94,14 @@ def parse_api_key(value: str | None) -> str:
     return key
 
 
+class _NoRedirect(urllib.request.HTTPRedirectHandler):
+    """A redirect is answered as it is: urllib would turn a POST into a GET on 301/302 (and resend the key to
+    wherever the redirect points), so the user is told the address to use instead."""
+
+    def redirect_request(self, req, fp, code, msg, headers, newurl):  # type: ignore[no-untyped-def]
+        return None
+
+
 class Client:
     """One SigNoz server, one API key. Methods return the `data` of a success envelope."""
 
@@ -102,7 +110,7 @@ class Client:
         self.url = url
         self._key = api_key
         self.timeout = timeout
-        self._context = context
+        self._opener = urllib.request.build_opener(_NoRedirect, urllib.request.HTTPSHandler(context=context))
 
     def __repr__(self) -> str:  # never the key
         return f"Client({self.url!r})"
@@ -118,11 +126,13 @@ class Client:
             headers["Content-Type"] = "application/json"
         request = urllib.request.Request(url, data=data, method=method, headers=headers)
         what = f"{method} {path}"
+        location: str | None = None
         try:
-            with urllib.request.urlopen(request, timeout=self.timeout, context=self._context) as answer:
+            with self._opener.open(request, timeout=self.timeout) as answer:
                 status, raw, ctype = answer.status, answer.read(), answer.headers.get("Content-Type", "")
         except urllib.error.HTTPError as exc:
             status, ctype = exc.code, exc.headers.get("Content-Type", "") if exc.headers else ""
+            location = exc.headers.get("Location") if exc.headers else None
             try:
                 raw = exc.read()
             except OSError:
@@ -143,9 +153,15 @@ class Client:
         except OSError as exc:  # connection reset mid-answer, ...
             raise ApiError(f"The connection to {self.url} failed during {what}: {exc}.",
                            "Try again; check the network or proxy in between.") from None
-        return self._decode(status, raw, ctype, what, expect_json=expect_json)
+        return self._decode(status, raw, ctype, what, expect_json=expect_json, location=location)
 
-    def _decode(self, status: int, raw: bytes, ctype: str, what: str, *, expect_json: bool) -> Response:
+    def _decode(self, status: int, raw: bytes, ctype: str, what: str, *, expect_json: bool,
+                location: str | None = None) -> Response:
+        if 300 <= status < 400:
+            target = urlsplit(location or "")
+            base = f"{target.scheme}://{target.netloc}" if target.scheme and target.netloc else (location or "elsewhere")
+            raise ApiError(f"{self.url} redirects {what} to {location or 'another address'} (HTTP {status}).",
+                           f"Use the address it redirects to: --url {base}.", status=status)
         payload: Any = None
         if raw.strip():
             try:

@@ -38,7 +38,7 @@ expressions (a top-level comma is rejected instead), and the storage of many org
 Modes stand in for servers that are not this one: "old" (a SigNoz before v0.126: no v2 routes, 404 with Go's
 plain-text "404 page not found"), "html" (a login page or proxy answering everything with HTML), "hang"
 (accepts the connection, never answers), "no-list" (SigNoz v0.126-v0.128: v2 create but no list, 405),
-"odd-json" (200 with JSON that is not SigNoz's envelope); and
+"redirect" (301 to an https:// address), "odd-json" (200 with JSON that is not SigNoz's envelope); and
 `fail_writes_after` makes the n-th and later writes fail with a 500.
 """
 
@@ -629,6 +629,12 @@ class _Handler(BaseHTTPRequestHandler):
         if api.mode == "html":
             self._send(200, b"<!DOCTYPE html><html><head><title>Sign in</title></head><body>login</body></html>",
                        "text/html; charset=utf-8")
+            return
+        if api.mode == "redirect":  # an http:// address in front of an https:// one
+            self.send_response(301)
+            self.send_header("Location", "https://signoz.example.com" + self.path)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
             return
         if api.mode == "odd-json":
             self._send(200, {"items": []})
