@@ -396,3 +396,16 @@ def test_doctor_names_a_server_too_old_for_install() -> None:
     assert "dashboards install needs v0.129 or later" in checks["signoz-version"]["detail"]
     assert checks["dashboards"]["status"] == "fail" and "predates the v2 dashboard list" in checks["dashboards"]["detail"]
     assert checks["api-key"]["status"] == "skip"
+
+
+def test_copies_imported_by_hand_are_reported_and_only_the_newest_kept_current(signoz: SigNozDouble) -> None:
+    client = Client(signoz.url, KEY)
+    body = definitions.BY_ID["litellm-proxy"].body()
+    first = client.request("POST", "/api/v2/dashboards", body).data
+    second = client.request("POST", "/api/v2/dashboards", body).data  # SigNoz keeps no name unique
+    signoz.dashboards[first["id"]]["updatedAt"] = "2000-01-01T00:00:00Z"
+    result = _cli("install", "litellm-proxy", url=signoz.url)
+    assert result.returncode == 0, result.stderr
+    assert f"unchanged    LiteLLM proxy (already this version)  {signoz.url}/dashboard/{second['id']}" in result.stdout
+    assert f"note: 1 more copy carries the same id tag ({first['id']})" in result.stdout
+    assert len(signoz.dashboards) == 2

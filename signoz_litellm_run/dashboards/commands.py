@@ -75,8 +75,9 @@ def install(names: Sequence[str] = (), *, url: str | None = None, api_key: str |
         link = f"  {client.url}/dashboard/{server_id}" if server_id else ""
         out.write(f"  {verb:<12} {step.dashboard.title} ({step.reason}){link}\n")
         if step.duplicates:
-            out.write(f"  {'':<12} note: {len(step.duplicates)} more copies carry the same id tag "
-                      f"({', '.join(step.duplicates)}); only the newest is kept up to date\n")
+            more = "1 more copy carries" if len(step.duplicates) == 1 else f"{len(step.duplicates)} more copies carry"
+            out.write(f"  {'':<12} note: {more} the same id tag ({', '.join(step.duplicates)}); only the newest "
+                      "is kept up to date\n")
     skipped = [s for s in steps if s.action in (SKIP_LOCKED, SKIP_EDITED)]
     if skipped:
         out.write(f"{len(skipped)} left as they are; run again with --force to overwrite "
