@@ -18,7 +18,8 @@ Follows SigNoz/signoz at commit 9997c3da9c906daf4bcea664a3380cab51edd18f (v0.138
   one query per panel, query kinds per panel kind, layout references), `perses_plugin_wrappers.go` and
   `perses_signoz_plugins.go` (plugin kinds, each plugin spec decoded with unknown fields rejected, enumerated
   options, their defaults written back), `perses_replicas.go` (grid of 12 columns, no overlap, variable
-  names; the grid item and layout display fields of perses/spec v0.1.2 `go/dashboard`), `pkg/types/tagtypes/tag.go` (tag key/value characters and lengths),
+  names; the grid item and layout display fields of perses/spec v0.1.2 `go/dashboard`),
+  `pkg/types/tagtypes/tag.go` (tag key/value characters and lengths),
   `pkg/types/querybuildertypes/querybuildertypesv5/{builder_query,builder_elements,validation}.go` (builder
   query fields, aggregations required except for raw queries, order-by keys, reduceTo for scalar metric
   queries, limit <= 10000), `list_v2.go` and `impldashboard/listfilter_visitor.go` (list envelope, the filter
