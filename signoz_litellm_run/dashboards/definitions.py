@@ -366,6 +366,7 @@ def _overview() -> Dashboard:
 
 
 def _proxy() -> Dashboard:
+    # SigNoz's own filter for server spans (frontend/src/api/v5/queryRange/constants.ts: SERVER_SPANS).
     server = (Where("kind_string", "=", "Server"), Where("http.route", "EXISTS"), *_SCOPE,
               Where("http.route", "NOT IN", ["/health/liveliness", "/health/liveness", "/health/readiness"]))
     deployment = ("litellm.model_group", "litellm.provider.model")
