@@ -409,3 +409,14 @@ def test_copies_imported_by_hand_are_reported_and_only_the_newest_kept_current(s
     assert f"unchanged    LiteLLM proxy (already this version)  {signoz.url}/dashboard/{second['id']}" in result.stdout
     assert f"note: 1 more copy carries the same id tag ({first['id']})" in result.stdout
     assert len(signoz.dashboards) == 2
+
+
+def test_a_self_hosted_https_signoz_with_its_own_ca(self_signed_cert: tuple[str, str]) -> None:
+    with SigNozDouble({KEY: ("a@x", ADMIN)}, tls=self_signed_cert) as api:
+        untrusted = _cli("install", "--dry-run", url=api.url)
+        assert untrusted.returncode == 1
+        assert f"TLS with {api.url} failed" in untrusted.stderr and "CERTIFICATE_VERIFY_FAILED" in untrusted.stderr
+        trusted = launcher(["dashboards", "install", "--dry-run"], env=clean_env(
+            {"SIGNOZ_URL": api.url, "SIGNOZ_API_KEY": KEY, "SSL_CERT_FILE": self_signed_cert[0]}))
+        assert trusted.returncode == 0, trusted.stderr
+        assert trusted.stdout.count("would create") == 3

@@ -48,11 +48,13 @@ def read_ours(client: Client) -> list[dict[str, Any]]:
         page = answer["dashboards"]
         listed += [d for d in page if isinstance(d, dict)]
         offset += len(page)
-        if not page or offset >= int(answer.get("total") or 0):
+        total = answer.get("total")
+        if not page or not isinstance(total, int) or offset >= total:
             break
     full = []
     for item in listed:
-        if not is_ours(item):
+        # A legacy (v1-schema) dashboard cannot be read through the v2 API: never one we wrote.
+        if not is_ours(item) or item.get("legacy") or not item.get("id"):
             continue
         data = client.request("GET", f"{LIST_PATH}/{item['id']}").data
         if not isinstance(data, dict) or not isinstance(data.get("spec"), dict):

@@ -488,8 +488,9 @@ class SigNozDouble:
     """Start with `with SigNozDouble(keys={"k": ("a@x", ADMIN)}) as api:`; `api.url` is its base URL."""
 
     def __init__(self, keys: dict[str, tuple[str, str]] | None = None, *, mode: str = "v2",
-                 version: str = "v0.138.0") -> None:
+                 version: str = "v0.138.0", tls: tuple[str, str] | None = None) -> None:
         self.keys = keys or {}
+        self.tls = tls  # (certfile, keyfile): serve https
         self.version = version
         self.mode = mode
         self.dashboards: dict[str, dict[str, Any]] = {}
@@ -505,7 +506,7 @@ class SigNozDouble:
     @property
     def url(self) -> str:
         assert self._server is not None
-        return f"http://127.0.0.1:{self._server.server_address[1]}"
+        return f"{'https' if self.tls else 'http'}://127.0.0.1:{self._server.server_address[1]}"
 
     def __enter__(self) -> SigNozDouble:
         double = self
@@ -515,6 +516,12 @@ class SigNozDouble:
 
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self._server.daemon_threads = True
+        if self.tls:
+            import ssl
+
+            context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            context.load_cert_chain(*self.tls)
+            self._server.socket = context.wrap_socket(self._server.socket, server_side=True)
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
         self._thread.start()
         return self
