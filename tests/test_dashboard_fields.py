@@ -48,9 +48,14 @@ class Delivered:
 def _delivered(receiver: Receiver, spans: list[SpanRecord] | None = None) -> Delivered:
     metrics: dict[str, set[str]] = {}
     for metric in receiver.metrics():
-        keys = metrics.setdefault(metric.name, set(metric.resource))
-        for point in metric.data_points:
-            keys |= set(point["attributes"])
+        # SigNoz keeps an OTLP histogram as <name>.bucket (with `le`), .count, .sum, .min, .max series.
+        names = [metric.name]
+        if metric.kind == "histogram":
+            names += [f"{metric.name}.{part}" for part in ("bucket", "count", "sum", "min", "max")]
+        for name in names:
+            keys = metrics.setdefault(name, set(metric.resource))
+            for point in metric.data_points:
+                keys |= set(point["attributes"])
     logs: set[str] = set()
     for record in receiver.log_records():
         logs |= set(record.attributes) | set(record.resource)
@@ -161,6 +166,7 @@ def sdk_run() -> Delivered:
         assert result.returncode == 0, result.stderr
         assert receiver.wait_for(lambda r: sum(s.name == definitions.LLM_SPAN for s in r.spans()) >= 4, timeout=30)
         assert receiver.wait_for(lambda r: "gen_ai.server.time_to_first_token" in r.metric_names(), timeout=30)
+        assert any(m.kind == "histogram" for m in receiver.metrics() if m.name == "gen_ai.server.time_to_first_token")
         assert receiver.wait_for(lambda r: any("dashboard app finished" in str(x.body) for x in r.log_records()))
         return _delivered(receiver)
 

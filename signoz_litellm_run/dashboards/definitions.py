@@ -323,10 +323,12 @@ def _overview() -> Dashboard:
         Panel("latency", "Latency p50 / p95 by model", "Duration of the litellm_request spans.", "time_series",
               _builder(_traces("A", ["p50(duration_nano)", "p95(duration_nano)"], _CALLS, group_by=model,
                                aliases=("p50", "p95"))), unit="ns"),
+        # SigNoz stores an OTLP histogram's buckets as <name>.bucket, which a percentile reads (its own
+        # example: pkg/apiserver/signozapiserver/querier.go, "http.server.duration.bucket" with p99).
         Panel("ttft", "Time to first token p95 by model", "LiteLLM's gen_ai.server.time_to_first_token histogram "
               "(streaming calls).", "time_series",
-              _builder(_metric("A", "gen_ai.server.time_to_first_token", "p95", _METRIC_SCOPE, group_by=model,
-                               legend="{{gen_ai.request.model}}")), unit="s"),
+              _builder(_metric("A", "gen_ai.server.time_to_first_token.bucket", "p95", _METRIC_SCOPE,
+                               group_by=model, legend="{{gen_ai.request.model}}")), unit="s"),
     )
     usage = (
         Panel("tokens", "Input / output tokens by model", "Sums of gen_ai.usage.input_tokens and output_tokens.",
