@@ -6,7 +6,8 @@ success is `{"status": "success", "data": ...}`, an error `{"status": "error", "
 with the HTTP status of its type (400 invalid input, 401 unauthenticated, 403 forbidden, 404, 501 unsupported).
 
 The stdlib client keeps the launcher free of another HTTP dependency. Each request has one timeout
-(default 10 s) and is never retried: a server that does not answer ends the command within that bound.
+(8 s) and is never retried: a server that does not answer ends the command in under 10 s, start-up included
+(8.65 s measured against a silent server).
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from urllib.parse import quote, urlencode, urlsplit
 from signoz_litellm_run.errors import LauncherError, UsageError
 
 API_KEY_HEADER = "SIGNOZ-API-KEY"
-DEFAULT_TIMEOUT = 10.0
+DEFAULT_TIMEOUT = 8.0
 _INGEST_PORTS = (4317, 4318)
 _KEY_HINT = ("Create an API key in SigNoz (Settings -> Service Accounts / API Keys, role Editor or Admin) and pass "
              "it in SIGNOZ_API_KEY.")
