@@ -420,3 +420,12 @@ def test_a_self_hosted_https_signoz_with_its_own_ca(self_signed_cert: tuple[str,
             {"SIGNOZ_URL": api.url, "SIGNOZ_API_KEY": KEY, "SSL_CERT_FILE": self_signed_cert[0]}))
         assert trusted.returncode == 0, trusted.stderr
         assert trusted.stdout.count("would create") == 3
+
+
+def test_alerts_failure_midway_says_what_was_installed(signoz: SigNozDouble) -> None:
+    signoz.fail_writes_after = 1
+    result = launcher(["alerts", "install"], env=clean_env({"SIGNOZ_URL": signoz.url, "SIGNOZ_API_KEY": KEY}))
+    assert result.returncode == 1
+    assert ("LiteLLM: p95 LLM latency above 10 s was not installed: SigNoz refused POST /api/v2/rules (HTTP 500): "
+            "database is locked. Installed before the failure: LiteLLM: LLM error rate above 5%.") in result.stderr
+    assert list(_rules_by_id(signoz)) == ["llm-error-rate"]

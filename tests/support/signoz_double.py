@@ -674,6 +674,8 @@ class _Handler(BaseHTTPRequestHandler):
         if r is not None:
             if method != "GET" and role == VIEWER:
                 return _error(403, "forbidden", "forbidden", "only editors and admins may change alert rules")
+            if method != "GET" and self._write_fails():
+                return _error(500, "internal", "internal", "database is locked")
             try:
                 with api.lock:
                     return self._rules(method, r.group(1), raw, email)
@@ -687,11 +689,8 @@ class _Handler(BaseHTTPRequestHandler):
         writes = method != "GET"
         if writes and role == VIEWER:
             return _error(403, "forbidden", "forbidden", "only editors and admins may change dashboards")
-        if writes and api.fail_writes_after is not None:
-            with api.lock:
-                api.writes += 1
-                if api.writes > api.fail_writes_after:
-                    return _error(500, "internal", "internal", "database is locked")
+        if writes and self._write_fails():
+            return _error(500, "internal", "internal", "database is locked")
         try:
             with api.lock:
                 if dashboard_id is None:
@@ -723,6 +722,14 @@ class _Handler(BaseHTTPRequestHandler):
                 return 405, None
         except Invalid as exc:
             return _invalid(str(exc))
+
+    def _write_fails(self) -> bool:
+        api = self.api
+        if api.fail_writes_after is None:
+            return False
+        with api.lock:
+            api.writes += 1
+            return api.writes > api.fail_writes_after
 
     def _decode(self, raw: bytes) -> Any:
         try:
