@@ -71,13 +71,15 @@ def _query_data(spec: Mapping[str, Any], list_panel: bool) -> dict[str, Any]:
         "aggregations": [dict(a) for a in spec.get("aggregations") or []],
         "filter": {"expression": (spec.get("filter") or {}).get("expression", "")},
         "groupBy": [_field_key(k) for k in spec.get("groupBy") or []],
-        "orderBy": [{"columnName": o["key"]["name"], "order": o["direction"]} for o in spec.get("order") or []],
+        "orderBy": [{"columnName": o["key"]["name"], "order": o["direction"], "dataType": o["key"].get(
+            "fieldDataType", ""), "type": o["key"].get("fieldContext", "")} for o in spec.get("order") or []],
         "having": {"expression": ""}, "functions": [], "legend": spec.get("legend", ""), "limit": limit,
         "stepInterval": None, "source": "",
     }
     if list_panel:
         out["pageSize"] = limit or 10
-        out["offset"] = 0
+        if spec.get("selectFields"):
+            out["selectColumns"] = [_field_key(k) for k in spec["selectFields"]]
     return out
 
 
