@@ -635,3 +635,32 @@ def test_alerts_on_a_signoz_before_the_v2_rule_api() -> None:
         result = launcher(["alerts", "install"], env=clean_env({"SIGNOZ_URL": api.url, "SIGNOZ_API_KEY": KEY}))
         assert result.returncode == 0, result.stderr
         assert result.stdout.count("created") == 3 and len(api.rules) == 3
+
+
+def test_after_signoz_converts_our_v1_dashboards_install_takes_them_over(signoz: SigNozDouble) -> None:
+    """The upgrade to v0.135 converts each v1 dashboard in place (same id; `key:value` tags become tags): ours,
+    unchanged since, are updated to the v2 form in place; one changed after the conversion is kept."""
+    for dashboard in DASHBOARDS:  # what 103_migrate_dashboards_v1_to_v2.go leaves in the store
+        data = dashboard.v1_data()
+        stored = validate_spec(json.loads(json.dumps(convert_v1_to_v2(data))))
+        server_id = f"00000000-0000-4000-8000-{len(signoz.dashboards):012d}"
+        signoz.dashboards[server_id] = {
+            "id": server_id, "createdAt": "2026-01-01T00:00:00Z", "updatedAt": "2026-01-01T00:00:00Z",
+            "createdBy": "admin@example.com", "updatedBy": "admin@example.com", "orgId": "o", "locked": False,
+            "source": "user", "schemaVersion": "v6", "image": "", "name": f"{dashboard.id}-x1y2",
+            "tags": v1form.tag_pairs(data["tags"]), "spec": stored}
+    edited = _by_our_id(signoz)["batch-jobs"]
+    signoz.edit(edited["id"], lambda spec: spec["display"].update(name="Our nightly jobs"))
+    ids = {k: v["id"] for k, v in _by_our_id(signoz).items()}
+
+    result = _cli("install", url=signoz.url)
+    assert result.returncode == 0, result.stderr
+    assert "updated      LiteLLM overview (an older version of ours)" in result.stdout
+    assert "updated      LiteLLM proxy (an older version of ours)" in result.stdout
+    assert "skipped      LiteLLM batch jobs (changed in SigNoz since" in result.stdout
+    after = _by_our_id(signoz)
+    assert {k: v["id"] for k, v in after.items()} == ids and len(signoz.dashboards) == 3
+    assert revision(after["litellm-overview"]["spec"]) == definitions.BY_ID["litellm-overview"].revision()
+    assert after["batch-jobs"]["spec"]["display"]["name"] == "Our nightly jobs"
+    again = _cli("install", "litellm-overview", "litellm-proxy", url=signoz.url)
+    assert again.returncode == 0 and again.stdout.count("unchanged") == 2, again.stdout

@@ -18,8 +18,9 @@ from typing import Any
 
 from signoz_litellm_run.dashboards import v1form
 from signoz_litellm_run.dashboards.client import ApiError, Client, KeyRefused, NotFound
-from signoz_litellm_run.dashboards.definitions import ID_KEY, MANAGED_BY_KEY, MANAGED_BY_VALUE, REV_KEY, Dashboard
-from signoz_litellm_run.dashboards.plan import CREATE, UPDATE, Step, is_ours, merged_tags, plan
+from signoz_litellm_run.dashboards.definitions import (ID_KEY, MANAGED_BY_KEY, MANAGED_BY_VALUE, REV_KEY, Dashboard,
+                                                       revision)
+from signoz_litellm_run.dashboards.plan import CREATE, UPDATE, Step, is_ours, merged_tags, plan, tag
 
 LIST_PATH = "/api/v2/dashboards"
 V1_PATH = "/api/v1/dashboards"
@@ -47,7 +48,21 @@ class Server:
         if self.api == "v1":
             return plan(wanted, self.found, force=force, stored_revision=lambda d: v1form.revision(d["data"]),
                         our_revision=Dashboard.v1_revision)
-        return plan(wanted, self.found, force=force)
+        return plan(wanted, [_converted(d, wanted) for d in self.found], force=force)
+
+
+def _converted(existing: dict[str, Any], wanted: Sequence[Dashboard]) -> dict[str, Any]:
+    """A dashboard we installed through the v1 API, converted to v2 by SigNoz's upgrade (v0.135 converts every
+    v1 dashboard in place; our `key:value` tags become our v2 tags) and not changed since, is an older version of
+    ours, not an edited one: its rev tag (the v1 revision) is read as the revision of what is stored."""
+    dashboard = next((d for d in wanted if tag(existing, ID_KEY) == d.id), None)
+    if dashboard is None or tag(existing, REV_KEY) != dashboard.v1_revision():
+        return existing
+    if not v1form.converted_unchanged(existing.get("spec") or {}, dashboard):
+        return existing
+    stored = revision(existing.get("spec") or {})
+    return {**existing, "tags": [t if str(t.get("key", "")).lower() != REV_KEY else {"key": REV_KEY, "value": stored}
+                                 for t in existing.get("tags") or ()]}
 
 
 def read_ours(client: Client) -> Server:

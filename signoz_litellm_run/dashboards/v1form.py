@@ -202,3 +202,34 @@ def revision(stored: Mapping[str, Any]) -> str:
     """12 hex digits naming a v1 dashboard's content: its tags and the UI's view state left out."""
     text = json.dumps(_content(dict(stored)), sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(text.encode()).hexdigest()[:12]
+
+
+def converted_unchanged(stored_spec: Mapping[str, Any], dashboard: Dashboard) -> bool:
+    """Whether a v2 spec is our v1 form as SigNoz's upgrade to v0.135 converted it, unchanged since.
+
+    The conversion keeps each panel, query and layout (tests/test_dashboards.py checks it with the double's port
+    of SigNoz's converter) and differs only where v1 cannot say something (variable titles, the default time
+    range) or the converter adds something (query names, open sections, empty links, list columns' signal)."""
+    from signoz_litellm_run.dashboards.definitions import _strip
+
+    def norm(spec: Any) -> Any:
+        spec = json.loads(json.dumps(spec))
+        if not isinstance(spec, dict):
+            return None
+        spec.pop("duration", None)
+        for variable in spec.get("variables") or []:
+            variable.get("spec", {}).get("display", {}).pop("name", None)
+        for panel in (spec.get("panels") or {}).values():
+            panel.get("spec", {}).pop("links", None)
+            for column in panel.get("spec", {}).get("plugin", {}).get("spec", {}).get("selectFields") or []:
+                column.pop("signal", None)
+            for query in panel.get("spec", {}).get("queries") or []:
+                query.get("spec", {}).pop("name", None)
+        for layout in spec.get("layouts") or []:
+            (layout.get("spec", {}).get("display") or {}).pop("collapse", None)
+        return _strip(spec)
+
+    try:
+        return bool(norm(stored_spec) == norm(dashboard.spec()))
+    except (AttributeError, TypeError):
+        return False
