@@ -540,7 +540,8 @@ def test_v1_an_edited_dashboard_is_kept_until_force(old_signoz: SigNozDouble) ->
     assert forced.returncode == 0, forced.stderr
     assert "updated      LiteLLM proxy (edited in SigNoz, overwritten (--force))" in forced.stdout
     after = _v1_by_our_id(old_signoz)["litellm-proxy"]
-    assert after["id"] == stored["id"] and v1form.revision(after["data"]) == definitions.BY_ID["litellm-proxy"].v1_revision()
+    assert after["id"] == stored["id"]
+    assert v1form.revision(after["data"]) == definitions.BY_ID["litellm-proxy"].v1_revision()
 
 
 def test_v1_a_locked_dashboard_is_kept_until_force_then_locked_again(old_signoz: SigNozDouble) -> None:

@@ -12,6 +12,7 @@ cannot read the v5 queries our dashboards use). From v0.135 the v1 routes answer
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -148,8 +149,6 @@ def _v1_server(client: Client, v2_status: int) -> Server:
 
 
 def _version(client: Client) -> tuple[str, tuple[int, ...]] | None:
-    import re
-
     try:
         data = client.request("GET", "/api/v1/version", expect_json=False).data
     except ApiError:
