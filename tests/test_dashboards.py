@@ -665,3 +665,20 @@ def test_after_signoz_converts_our_v1_dashboards_install_takes_them_over(signoz:
     assert after["batch-jobs"]["spec"]["display"]["name"] == "Our nightly jobs"
     again = _cli("install", "litellm-overview", "litellm-proxy", url=signoz.url)
     assert again.returncode == 0 and again.stdout.count("unchanged") == 2, again.stdout
+
+
+def test_on_signoz_with_both_apis_ours_stay_where_they_are() -> None:
+    """v0.129-v0.134: installed through v1 before an upgrade, ours are kept up to date there (no v2 copy); a
+    server with none of ours gets the v2 form."""
+    with SigNozDouble({KEY: ("a@x", ADMIN)}, mode="both") as api:
+        client = Client(api.url, KEY)
+        for dashboard in DASHBOARDS:  # what an install on v0.125 left behind
+            client.request("POST", "/api/v1/dashboards", dashboard.v1_data())
+        result = _cli("install", url=api.url)
+        assert result.returncode == 0, result.stderr
+        assert "(SigNoz v0.132.0, v1 dashboards API)" in result.stdout and result.stdout.count("unchanged") == 3
+        assert api.dashboards == {} and len(api.v1_dashboards) == 3
+    with SigNozDouble({KEY: ("a@x", ADMIN)}, mode="both") as api:
+        result = _cli("install", url=api.url)
+        assert result.returncode == 0 and "v1 dashboards API" not in result.stdout
+        assert result.stdout.count("created") == 3 and len(api.dashboards) == 3 and api.v1_dashboards == {}

@@ -8,6 +8,7 @@ The API is chosen from the server's answers, never from a flag: the v2 list (`GE
 v0.129+) answers -> v2; it is missing (404 before v0.126, 405 on v0.126-v0.128, which have a v2 create but no
 list) and `GET /api/v1/dashboards` answers -> v1, on SigNoz v0.95+ (`GET /api/v1/version`; older frontends
 cannot read the v5 queries our dashboards use). From v0.135 the v1 routes answer 501, and the v2 list is there.
+On v0.129-v0.134 (both APIs) ours are looked for in v1 too when the v2 list has none.
 """
 
 from __future__ import annotations
@@ -76,7 +77,18 @@ def read_ours(client: Client) -> Server:
         if exc.status != 405:
             raise
         return _v1_server(client, v2_status=405)
-    return Server("v2", _v2_ours(client, first))
+    found = _v2_ours(client, first)
+    if not found:
+        # SigNoz v0.129-v0.134 have both APIs, and list v1-stored dashboards without their tags: ours, installed
+        # through v1 before an upgrade, are found there and kept up to date there (no second copy), until the
+        # upgrade to v0.135 converts them to v2 in place.
+        try:
+            v1 = _v1_server(client, v2_status=200)
+        except ApiError:
+            v1 = None
+        if v1 is not None and v1.found:
+            return v1
+    return Server("v2", found)
 
 
 def _v2_page(client: Client, offset: int) -> dict[str, Any]:

@@ -39,7 +39,8 @@ expressions (a top-level comma is rejected instead), and the storage of many org
 Server generations (`mode`): "v2" (the default: v0.138 as above, `/api/v1/dashboards*` answers 501); "v1" (a
 SigNoz before v0.126, default version v0.125.1: no v2 dashboard routes, 404 with Go's plain-text "404 page not
 found", and the v1 API below); "no-list" (SigNoz v0.126-v0.128, default v0.128.0: the v1 API, and a v2 create
-but no v2 list, 405). The v1 API follows SigNoz/signoz v0.125.1 (the same from v0.95 on, checked at v0.95,
+but no v2 list, 405); "both" (SigNoz v0.129-v0.134, default v0.132.0: the v2 API and the v1 API side by side,
+each seeing only the dashboards written through it). The v1 API follows SigNoz/signoz v0.125.1 (the same from v0.95 on, checked at v0.95,
 v0.110, v0.128): routes `pkg/query-service/app/http_handler.go` (GET/POST `/api/v1/dashboards`, GET/PUT/DELETE
 `/api/v1/dashboards/{id}`, PUT `/api/v1/dashboards/{id}/lock`; view access for GET, edit access otherwise),
 handlers `pkg/modules/dashboard/impldashboard/handler.go` (any JSON object is stored as the dashboard's data:
@@ -503,7 +504,7 @@ class SigNozDouble:
                  version: str | None = None, tls: tuple[str, str] | None = None) -> None:
         self.keys = keys or {}
         self.tls = tls  # (certfile, keyfile): serve https
-        self.version = version or {"v1": "v0.125.1", "no-list": "v0.128.0"}.get(mode, "v0.138.0")
+        self.version = version or {"v1": "v0.125.1", "no-list": "v0.128.0", "both": "v0.132.0"}.get(mode, "v0.138.0")
         self.mode = mode
         self.v1_dashboards: dict[str, dict[str, Any]] = {}  # id -> {id, createdAt, ..., data, locked, org_id}
         self.dashboards: dict[str, dict[str, Any]] = {}
@@ -562,7 +563,7 @@ class SigNozDouble:
 
     @property
     def has_v1(self) -> bool:
-        return self.mode in ("v1", "no-list")
+        return self.mode in ("v1", "no-list", "both")
 
     def version_tuple(self) -> tuple[int, ...]:
         return tuple(int(p) for p in re.findall(r"\d+", self.version)[:3])
