@@ -79,9 +79,9 @@ def read_ours(client: Client) -> Server:
         return _v1_server(client, v2_status=405)
     found = _v2_ours(client, first)
     if not found:
-        # SigNoz v0.129-v0.134 have both APIs, and list v1-stored dashboards without their tags: ours, installed
-        # through v1 before an upgrade, are found there and kept up to date there (no second copy), until the
-        # upgrade to v0.135 converts them to v2 in place.
+        # SigNoz v0.129-v0.134 have both APIs; a v1-stored dashboard keeps its tags in its data, not in the tag
+        # table the v2 list's query reads. Ours, installed through v1 before an upgrade, are found in the v1 list
+        # and kept up to date there (no second copy) until the upgrade to v0.135 converts them in place.
         try:
             v1 = _v1_server(client, v2_status=200)
         except ApiError:
