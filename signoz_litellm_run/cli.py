@@ -297,7 +297,9 @@ def dashboards_install(
                                         "or locked in SigNoz.")] = False,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Show what would change; change nothing.")] = False,
 ) -> None:
-    """Install or update our dashboards in SigNoz; run it again any time: one copy of each, kept current."""
+    """Install or update our dashboards in SigNoz; run it again any time: one copy of each, kept current.
+
+    For SigNoz Cloud, or a self-hosted SigNoz v0.95+ (its v2 or v1 API, detected)."""
     from signoz_litellm_run.dashboards import commands
 
     raise typer.Exit(commands.install(names or (), url=url, api_key=api_key, force=force, dry_run=dry_run))
