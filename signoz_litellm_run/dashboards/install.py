@@ -125,7 +125,8 @@ def _v2_ours(client: Client, answer: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 def _v1_server(client: Client, v2_status: int) -> Server:
-    """No v2 list: a SigNoz before v0.129 (v1 API), or not SigNoz at all."""
+    """The v1 API and ours there: a SigNoz before v0.129 (no v2 list), one of v0.129-v0.134 (both), or an error
+    that says what the server is not."""
     try:
         listed = client.request("GET", V1_PATH).data
     except NotFound:
