@@ -276,11 +276,14 @@ def dashboards_export(
     names: DashboardNames = None,
     directory: Annotated[Optional[str], typer.Option("--dir", help="Directory to write NAME.json files to "
                                                      "(default: the current one).", show_default=False)] = None,
+    api: Annotated[str, typer.Option("--api", metavar="v2|v1", help="v2: the body of POST /api/v2/dashboards "
+                                     "(SigNoz v0.129+, Cloud); v1: the older JSON of POST /api/v1/dashboards "
+                                     "(SigNoz v0.95-v0.128).")] = "v2",
 ) -> None:
-    """Write the dashboards as JSON files: the body SigNoz's POST /api/v2/dashboards takes."""
+    """Write the dashboards as JSON files: the body SigNoz's POST /api/v2/dashboards (or, --api v1, /api/v1) takes."""
     from signoz_litellm_run.dashboards import commands
 
-    raise typer.Exit(commands.export(names or (), directory))
+    raise typer.Exit(commands.export(names or (), directory, api=api.strip().lower()))
 
 
 @dashboards_app.command(
@@ -294,7 +297,9 @@ def dashboards_install(
                                         "or locked in SigNoz.")] = False,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Show what would change; change nothing.")] = False,
 ) -> None:
-    """Install or update our dashboards in SigNoz; run it again any time: one copy of each, kept current."""
+    """Install or update our dashboards in SigNoz; run it again any time: one copy of each, kept current.
+
+    For SigNoz Cloud, or a self-hosted SigNoz v0.95+ (its v2 or v1 API, detected)."""
     from signoz_litellm_run.dashboards import commands
 
     raise typer.Exit(commands.install(names or (), url=url, api_key=api_key, force=force, dry_run=dry_run))

@@ -15,7 +15,7 @@ from signoz_litellm_run.doctor import FAIL, PASS, SKIP, WARN, Check
 from signoz_litellm_run.errors import LauncherError
 
 SIGNOZ_API = "signoz-api"
-MIN_VERSION = (0, 129)  # the v2 dashboard list (see docs/dashboards.md)
+MIN_VERSION = (0, 95)  # dashboards install: v1 API from v0.95, v2 from v0.129 (see docs/dashboards.md)
 
 
 def _version_tuple(text: str) -> tuple[int, ...] | None:
@@ -35,7 +35,7 @@ def api_checks(url: str | None, api_key: str | None, environ: Mapping[str, str],
     try:
         from signoz_litellm_run.dashboards import definitions, install, plan
 
-        steps = plan.plan(definitions.DASHBOARDS, install.read_ours(client))
+        steps = install.read_ours(client).plan(definitions.DASHBOARDS)
     except KeyRefused as exc:
         return [*checks, Check("api-key", SIGNOZ_API, FAIL, exc.message, exc.hint or ""),
                 Check("dashboards", SIGNOZ_API, SKIP, "skipped: the API key was refused")]
@@ -65,6 +65,6 @@ def _version_check(client: Client) -> Check:
         return Check("signoz-version", SIGNOZ_API, WARN, f"{client.url} did not say its version",
                      "Check that the URL is the address you open SigNoz at.")
     if parsed[:2] < MIN_VERSION:
-        return Check("signoz-version", SIGNOZ_API, WARN, f"SigNoz {version}: dashboards install needs v0.129 or later",
+        return Check("signoz-version", SIGNOZ_API, WARN, f"SigNoz {version}: dashboards install needs v0.95 or later",
                      "Upgrade SigNoz to install the dashboards from the command line.")
     return Check("signoz-version", SIGNOZ_API, PASS, f"SigNoz {version}")

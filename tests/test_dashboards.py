@@ -11,11 +11,11 @@ from typing import Any
 
 import pytest
 
-from signoz_litellm_run.dashboards import definitions
+from signoz_litellm_run.dashboards import definitions, v1form
 from signoz_litellm_run.dashboards.client import Client
 from signoz_litellm_run.dashboards.definitions import DASHBOARDS, ID_KEY, REV_KEY, revision
 from tests.support.launch import clean_env, launcher
-from tests.support.signoz_double import ADMIN, EDITOR, VIEWER, SigNozDouble
+from tests.support.signoz_double import ADMIN, EDITOR, VIEWER, SigNozDouble, convert_v1_to_v2, validate_spec
 
 KEY = "sn-api-key-0123456789abcdef"
 EDITOR_KEY = "sn-editor-key-0123456789ab"
@@ -240,8 +240,6 @@ def test_a_server_that_never_answers_ends_the_command_at_the_timeout() -> None:
 @pytest.mark.parametrize(("mode", "says"), [
     ("html", "answered GET /api/v2/dashboards with an HTML page (HTTP 200), not SigNoz's API"),
     ("odd-json", "with JSON that is not SigNoz's API envelope"),
-    ("old", "predates the v2 dashboards API (SigNoz v0.126)"),
-    ("no-list", "predates the v2 dashboard list (SigNoz v0.129)"),
     ("redirect", "redirects GET /api/v2/dashboards to https://signoz.example.com/api/v2/dashboards?"),
 ])
 def test_a_server_that_is_not_the_v2_api(mode: str, says: str) -> None:
@@ -390,12 +388,20 @@ def test_doctor_with_an_api_key_checks_the_key_the_version_and_our_dashboards(si
 
 
 def test_doctor_names_a_server_too_old_for_install() -> None:
-    with SigNozDouble({KEY: ("a@x", ADMIN)}, mode="no-list", version="v0.127.1") as api:
+    with SigNozDouble({KEY: ("a@x", ADMIN)}, mode="v1", version="v0.90.0") as api:
         status, checks = _doctor("--api-key", KEY, "--url", api.url, env={})
     assert checks["signoz-version"]["status"] == "warn"
-    assert "dashboards install needs v0.129 or later" in checks["signoz-version"]["detail"]
-    assert checks["dashboards"]["status"] == "fail" and "predates the v2 dashboard list" in checks["dashboards"]["detail"]
+    assert "dashboards install needs v0.95 or later" in checks["signoz-version"]["detail"]
+    assert checks["dashboards"]["status"] == "fail" and "predates v0.95" in checks["dashboards"]["detail"]
     assert checks["api-key"]["status"] == "skip"
+
+
+def test_doctor_on_a_v1_server_says_what_install_would_do() -> None:
+    with SigNozDouble({KEY: ("a@x", ADMIN)}, mode="no-list") as api:
+        assert _cli("install", "litellm-proxy", url=api.url).returncode == 0
+        status, checks = _doctor("--api-key", KEY, "--url", api.url, env={})
+    assert checks["signoz-version"]["status"] == "pass" and checks["api-key"]["status"] == "pass"
+    assert "LiteLLM overview: not installed; LiteLLM proxy: current" in checks["dashboards"]["detail"]
 
 
 def test_copies_imported_by_hand_are_reported_and_only_the_newest_kept_current(signoz: SigNozDouble) -> None:
@@ -429,3 +435,250 @@ def test_alerts_failure_midway_says_what_was_installed(signoz: SigNozDouble) -> 
     assert ("LiteLLM: p95 LLM latency above 10 s was not installed: SigNoz refused POST /api/v2/rules (HTTP 500): "
             "database is locked. Installed before the failure: LiteLLM: LLM error rate above 5%.") in result.stderr
     assert list(_rules_by_id(signoz)) == ["llm-error-rate"]
+
+
+# ----------------------------------------------------------------------------------------------- the v1 API
+
+
+@pytest.fixture(params=["v1", "no-list"])
+def old_signoz(request: pytest.FixtureRequest) -> Any:
+    """SigNoz v0.125.1 (v1 dashboards API only) and v0.128.0 (v1, plus a v2 create without a v2 list)."""
+    with SigNozDouble({KEY: ("admin@example.com", ADMIN), EDITOR_KEY: ("ed@example.com", EDITOR)},
+                      mode=request.param) as api:
+        yield api
+
+
+def _v1_by_our_id(api: SigNozDouble) -> dict[str, dict[str, Any]]:
+    return {next(t.split(":", 1)[1] for t in d["data"]["tags"] if t.startswith(ID_KEY + ":")): d for d in api.v1_ours()}
+
+
+def test_v1_install_twice_leaves_one_current_copy_of_each(old_signoz: SigNozDouble) -> None:
+    first = _cli("install", url=old_signoz.url)
+    assert first.returncode == 0, first.stderr
+    assert f"(SigNoz {old_signoz.version}, v1 dashboards API)" in first.stdout
+    assert first.stdout.count("created") == 3 and old_signoz.dashboards == {}
+    ours = _v1_by_our_id(old_signoz)
+    assert set(ours) == {d.id for d in DASHBOARDS}
+    for dashboard in DASHBOARDS:
+        data = ours[dashboard.id]["data"]
+        assert data["title"] == dashboard.title and data["version"] == "v5"
+        assert data["tags"][:3] == ["managed-by:signoz-litellm", f"signoz-litellm-id:{dashboard.id}",
+                                    f"signoz-litellm-rev:{dashboard.v1_revision()}"]
+        assert f"/dashboard/{ours[dashboard.id]['id']}" in first.stdout
+    ids = {k: v["id"] for k, v in ours.items()}
+
+    second = _cli("install", url=old_signoz.url)
+    assert second.returncode == 0, second.stderr
+    assert second.stdout.count("unchanged") == 3
+    assert {k: v["id"] for k, v in _v1_by_our_id(old_signoz).items()} == ids and len(old_signoz.v1_dashboards) == 3
+    assert _writes(old_signoz).count(("POST", "/api/v1/dashboards")) == 3 and len(_writes(old_signoz)) == 3
+    assert all(headers.get("signoz-api-key") == KEY for _, _, headers in old_signoz.requests)
+    _no_secret(first, KEY)
+    _no_secret(second, KEY)
+
+
+def test_v1_dry_run_changes_nothing(old_signoz: SigNozDouble) -> None:
+    result = _cli("install", "--dry-run", url=old_signoz.url)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.count("would create") == 3
+    assert _writes(old_signoz) == [] and old_signoz.v1_dashboards == {}
+
+
+def _v1_older_version(api: SigNozDouble, our_id: str) -> dict[str, Any]:
+    stored = _v1_by_our_id(api)[our_id]
+
+    def change(data: dict[str, Any]) -> None:
+        data["description"] = "an older release of signoz-litellm wrote this"
+        data["tags"] = [t if not t.startswith(REV_KEY + ":") else f"{REV_KEY}:{v1form.revision(data)}"
+                        for t in data["tags"]]
+
+    api.v1_edit(stored["id"], change)
+    return stored
+
+
+def test_v1_an_older_version_is_updated_in_place_keeping_the_users_tags(old_signoz: SigNozDouble) -> None:
+    assert _cli("install", url=old_signoz.url).returncode == 0
+    stored = _v1_older_version(old_signoz, "litellm-overview")
+    stored["data"]["tags"].append("team:ml-platform")
+    result = _cli("install", url=old_signoz.url)
+    assert result.returncode == 0, result.stderr
+    assert "updated      LiteLLM overview (an older version of ours)" in result.stdout
+    after = _v1_by_our_id(old_signoz)["litellm-overview"]
+    assert after["id"] == stored["id"] and len(old_signoz.v1_dashboards) == 3
+    assert v1form.revision(after["data"]) == definitions.BY_ID["litellm-overview"].v1_revision()
+    assert "team:ml-platform" in after["data"]["tags"] and after["data"]["tags"].count("integration:litellm") == 1
+
+
+def test_v1_what_the_ui_writes_back_when_viewing_is_not_an_edit(old_signoz: SigNozDouble) -> None:
+    """Dragging nothing and picking a variable value write layout and selection state into v1 data."""
+    assert _cli("install", url=old_signoz.url).returncode == 0
+    stored = _v1_by_our_id(old_signoz)["litellm-proxy"]
+
+    def view(data: dict[str, Any]) -> None:
+        for item in data["layout"]:
+            item.update(moved=True, isResizable=True)
+        for variable in data["variables"].values():
+            variable.update(selectedValue=["checkout"], allSelected=False, key=variable["id"])
+
+    old_signoz.v1_edit(stored["id"], view)
+    result = _cli("install", "litellm-proxy", url=old_signoz.url)
+    assert result.returncode == 0 and "unchanged    LiteLLM proxy (already this version)" in result.stdout
+
+
+def test_v1_an_edited_dashboard_is_kept_until_force(old_signoz: SigNozDouble) -> None:
+    assert _cli("install", url=old_signoz.url).returncode == 0
+    stored = _v1_by_our_id(old_signoz)["litellm-proxy"]
+    old_signoz.v1_edit(stored["id"], lambda data: data["widgets"].pop())  # a user deleted a panel
+    edited = json.dumps(stored["data"], sort_keys=True)
+
+    kept = _cli("install", url=old_signoz.url)
+    assert kept.returncode == 0, kept.stderr
+    assert "skipped      LiteLLM proxy (changed in SigNoz since signoz-litellm installed it; --force" in kept.stdout
+    assert json.dumps(_v1_by_our_id(old_signoz)["litellm-proxy"]["data"], sort_keys=True) == edited
+
+    forced = _cli("install", "--force", url=old_signoz.url)
+    assert forced.returncode == 0, forced.stderr
+    assert "updated      LiteLLM proxy (edited in SigNoz, overwritten (--force))" in forced.stdout
+    after = _v1_by_our_id(old_signoz)["litellm-proxy"]
+    assert after["id"] == stored["id"]
+    assert v1form.revision(after["data"]) == definitions.BY_ID["litellm-proxy"].v1_revision()
+
+
+def test_v1_a_locked_dashboard_is_kept_until_force_then_locked_again(old_signoz: SigNozDouble) -> None:
+    assert _cli("install", url=old_signoz.url).returncode == 0
+    stored = _v1_older_version(old_signoz, "batch-jobs")
+    old_signoz.set_locked(stored["id"], True)
+
+    kept = _cli("install", url=old_signoz.url)
+    assert kept.returncode == 0, kept.stderr
+    assert "skipped      LiteLLM batch jobs (locked in SigNoz" in kept.stdout
+
+    forced = _cli("install", "--force", url=old_signoz.url)
+    assert forced.returncode == 0, forced.stderr
+    after = _v1_by_our_id(old_signoz)["batch-jobs"]
+    assert after["locked"] is True
+    assert v1form.revision(after["data"]) == definitions.BY_ID["batch-jobs"].v1_revision()
+    path = f"/api/v1/dashboards/{stored['id']}"
+    assert [w for w in _writes(old_signoz) if w[1].startswith(path)] == [
+        ("PUT", path + "/lock"), ("PUT", path), ("PUT", path + "/lock")]
+
+
+def test_v1_a_refused_key_and_a_failure_midway(old_signoz: SigNozDouble) -> None:
+    result = _cli("install", url=old_signoz.url, key="wrong-key-000000000000")
+    assert result.returncode == 1 and "The API key was refused (401" in result.stderr
+    old_signoz.fail_writes_after = 1
+    result = _cli("install", url=old_signoz.url)
+    assert result.returncode == 1
+    assert ("LiteLLM proxy was not created: SigNoz refused POST /api/v1/dashboards (HTTP 500): database is locked. "
+            "Installed before the failure: LiteLLM overview (created). Not installed: LiteLLM batch jobs."
+            ) in result.stderr
+    assert list(_v1_by_our_id(old_signoz)) == ["litellm-overview"]
+
+
+def test_a_signoz_before_v0_95_is_stopped_before_writing() -> None:
+    with SigNozDouble({KEY: ("a@x", ADMIN)}, mode="v1", version="v0.90.0") as api:
+        result = _cli("install", url=api.url)
+        assert result.returncode == 1, result.stdout
+        assert "SigNoz v0.90.0 at " in result.stderr and "predates v0.95" in result.stderr
+        assert "Traceback" not in result.stderr and _writes(api) == []
+
+
+def test_export_v1_is_what_a_v1_server_takes_and_install_recognises(tmp_path: Path) -> None:
+    result = launcher(["dashboards", "export", "--api", "v1", "--dir", str(tmp_path)], env=clean_env())
+    assert result.returncode == 0, result.stderr
+    with SigNozDouble({KEY: ("a@x", ADMIN)}, mode="v1") as api:
+        client = Client(api.url, KEY)
+        for file in sorted(tmp_path.glob("*.json")):
+            body = json.loads(file.read_text())
+            assert body["version"] == "v5" and isinstance(body["tags"], list)
+            assert client.request("POST", "/api/v1/dashboards", body).status == 201  # as a user's curl would
+        again = _cli("install", url=api.url)
+        assert again.returncode == 0 and again.stdout.count("unchanged") == 3, again.stdout
+    bad = launcher(["dashboards", "export", "--api", "v3", "--dir", str(tmp_path)], env=clean_env())
+    assert bad.returncode == 2 and "--api must be v2 or v1" in bad.stderr
+
+
+@pytest.mark.parametrize("dashboard", DASHBOARDS, ids=lambda d: d.id)
+def test_the_v1_form_is_the_v2_form_as_signoz_converts_it(dashboard: definitions.Dashboard) -> None:
+    """One source of truth: SigNoz's own v1->v2 conversion (run at the upgrade to v0.135) of our v1 JSON is a
+    spec the v2 API accepts and equal to our v2 spec, panel for panel, query for query. Left out: what v1
+    cannot say (variable display names, the default time range) and what the converter adds (query names,
+    open sections, empty links, the signal of list columns)."""
+    converted = convert_v1_to_v2(dashboard.v1_data())
+    validate_spec(json.loads(json.dumps(converted)))
+
+    def norm(spec: dict[str, Any]) -> Any:
+        spec = json.loads(json.dumps(spec))
+        spec.pop("duration", None)
+        for variable in spec["variables"]:
+            variable["spec"]["display"].pop("name")
+        for panel in spec["panels"].values():
+            panel["spec"].pop("links", None)
+            for column in panel["spec"]["plugin"]["spec"].get("selectFields") or []:
+                column.pop("signal", None)
+            for query in panel["spec"]["queries"]:
+                query["spec"].pop("name", None)
+        for layout in spec["layouts"]:
+            layout["spec"].get("display", {}).pop("collapse", None)
+        return definitions._strip(spec)
+
+    assert norm(converted) == norm(dashboard.spec())
+    assert len(converted["panels"]) == len(dashboard.panels)
+
+
+def test_alerts_on_a_signoz_before_the_v2_rule_api() -> None:
+    with SigNozDouble({KEY: ("a@x", ADMIN)}, mode="v1", version="v0.110.0") as api:
+        result = launcher(["alerts", "install"], env=clean_env({"SIGNOZ_URL": api.url, "SIGNOZ_API_KEY": KEY}))
+        assert result.returncode == 1
+        assert "predates the v2 alert-rule API (SigNoz v0.120)" in result.stderr and "Traceback" not in result.stderr
+        assert _writes(api) == []
+    with SigNozDouble({KEY: ("a@x", ADMIN)}, mode="v1") as api:  # v0.125.1: v1 dashboards, v2 rules
+        result = launcher(["alerts", "install"], env=clean_env({"SIGNOZ_URL": api.url, "SIGNOZ_API_KEY": KEY}))
+        assert result.returncode == 0, result.stderr
+        assert result.stdout.count("created") == 3 and len(api.rules) == 3
+
+
+def test_after_signoz_converts_our_v1_dashboards_install_takes_them_over(signoz: SigNozDouble) -> None:
+    """The upgrade to v0.135 converts each v1 dashboard in place (same id; `key:value` tags become tags): ours,
+    unchanged since, are updated to the v2 form in place; one changed after the conversion is kept."""
+    for dashboard in DASHBOARDS:  # what 103_migrate_dashboards_v1_to_v2.go leaves in the store
+        data = dashboard.v1_data()
+        stored = validate_spec(json.loads(json.dumps(convert_v1_to_v2(data))))
+        server_id = f"00000000-0000-4000-8000-{len(signoz.dashboards):012d}"
+        signoz.dashboards[server_id] = {
+            "id": server_id, "createdAt": "2026-01-01T00:00:00Z", "updatedAt": "2026-01-01T00:00:00Z",
+            "createdBy": "admin@example.com", "updatedBy": "admin@example.com", "orgId": "o", "locked": False,
+            "source": "user", "schemaVersion": "v6", "image": "", "name": f"{dashboard.id}-x1y2",
+            "tags": v1form.tag_pairs(data["tags"]), "spec": stored}
+    edited = _by_our_id(signoz)["batch-jobs"]
+    signoz.edit(edited["id"], lambda spec: spec["display"].update(name="Our nightly jobs"))
+    ids = {k: v["id"] for k, v in _by_our_id(signoz).items()}
+
+    result = _cli("install", url=signoz.url)
+    assert result.returncode == 0, result.stderr
+    assert "updated      LiteLLM overview (an older version of ours)" in result.stdout
+    assert "updated      LiteLLM proxy (an older version of ours)" in result.stdout
+    assert "skipped      LiteLLM batch jobs (changed in SigNoz since" in result.stdout
+    after = _by_our_id(signoz)
+    assert {k: v["id"] for k, v in after.items()} == ids and len(signoz.dashboards) == 3
+    assert revision(after["litellm-overview"]["spec"]) == definitions.BY_ID["litellm-overview"].revision()
+    assert after["batch-jobs"]["spec"]["display"]["name"] == "Our nightly jobs"
+    again = _cli("install", "litellm-overview", "litellm-proxy", url=signoz.url)
+    assert again.returncode == 0 and again.stdout.count("unchanged") == 2, again.stdout
+
+
+def test_on_signoz_with_both_apis_ours_stay_where_they_are() -> None:
+    """v0.129-v0.134: installed through v1 before an upgrade, ours are kept up to date there (no v2 copy); a
+    server with none of ours gets the v2 form."""
+    with SigNozDouble({KEY: ("a@x", ADMIN)}, mode="both") as api:
+        client = Client(api.url, KEY)
+        for dashboard in DASHBOARDS:  # what an install on v0.125 left behind
+            client.request("POST", "/api/v1/dashboards", dashboard.v1_data())
+        result = _cli("install", url=api.url)
+        assert result.returncode == 0, result.stderr
+        assert "(SigNoz v0.132.0, v1 dashboards API)" in result.stdout and result.stdout.count("unchanged") == 3
+        assert api.dashboards == {} and len(api.v1_dashboards) == 3
+    with SigNozDouble({KEY: ("a@x", ADMIN)}, mode="both") as api:
+        result = _cli("install", url=api.url)
+        assert result.returncode == 0 and "v1 dashboards API" not in result.stdout
+        assert result.stdout.count("created") == 3 and len(api.dashboards) == 3 and api.v1_dashboards == {}

@@ -146,8 +146,7 @@ def install(client: Client, thresholds: Thresholds, *, force: bool = False, dry_
     try:
         listed = client.request("GET", RULES_PATH).data
     except NotFound:
-        raise ApiError(f"{client.url} has no SigNoz alert-rule API (GET {RULES_PATH} is not found; SigNoz "
-                       "v0.120 added it).", "Use the address you open SigNoz at, or upgrade SigNoz.") from None
+        raise _no_v2_rules(client) from None
     if not isinstance(listed, list):
         raise ApiError(f"{client.url} answered the rule list with an unexpected shape (not a list).",
                        "Check that the URL is SigNoz's UI/API address.")
@@ -180,6 +179,25 @@ def install(client: Client, thresholds: Thresholds, *, force: bool = False, dry_
     if not thresholds.channels:
         out.write("No notification channel given (--channel): the alerts show in SigNoz but notify no one.\n")
     return 0
+
+
+def _no_v2_rules(client: Client) -> ApiError:
+    """No `/api/v2/rules`: a SigNoz before v0.120 (its `/api/v1/rules` predates the v2alpha1 rule schema, added
+    in v0.118, that our rules are written in: thresholds, evaluation and notification settings), or not SigNoz."""
+    try:
+        client.request("GET", "/api/v1/rules")
+    except NotFound:
+        return ApiError(f"{client.url} has no SigNoz alert-rule API (GET {RULES_PATH} and /api/v1/rules are not "
+                        "found).", "Use the address you open SigNoz at, not an ingestion or collector address.",
+                        status=404)
+    except KeyRefused:
+        raise
+    except ApiError:
+        pass
+    return ApiError(f"This SigNoz at {client.url} predates the v2 alert-rule API (SigNoz v0.120), which "
+                    "signoz-litellm's alert rules are written for; its older /api/v1/rules is not supported.",
+                    "Upgrade SigNoz to v0.120 or later, or create the three rules in SigNoz's UI (Alerts -> New "
+                    "alert, on litellm_request spans; see docs/dashboards.md).", status=404)
 
 
 def _partial_error(rule: Rule, written: Sequence[str], exc: ApiError | None = None) -> ApiError:

@@ -32,8 +32,13 @@ def list_dashboards(names: Sequence[str] = (), out: TextIO | None = None) -> int
     return 0
 
 
-def export(names: Sequence[str] = (), directory: str | None = None, out: TextIO | None = None) -> int:
+def export(names: Sequence[str] = (), directory: str | None = None, out: TextIO | None = None,
+           api: str = "v2") -> int:
+    """`api`: "v2" writes what POST /api/v2/dashboards takes, "v1" the older JSON of POST /api/v1/dashboards."""
     out = out or sys.stdout
+    if api not in ("v1", "v2"):
+        raise UsageError(f"--api must be v2 or v1, not {api!r}.",
+                         "v2 for SigNoz v0.129 and later (and SigNoz Cloud), v1 for SigNoz v0.95-v0.128.")
     target = Path(directory or ".").expanduser()
     if target.exists() and not target.is_dir():
         raise UsageError(f"{target} is a file, not a directory.", "Pass --dir DIRECTORY.")
@@ -42,7 +47,8 @@ def export(names: Sequence[str] = (), directory: str | None = None, out: TextIO 
         target.mkdir(parents=True, exist_ok=True)
         for dashboard in chosen:
             path = target / f"{dashboard.id}.json"
-            path.write_text(json.dumps(dashboard.body(), indent=2) + "\n", encoding="utf-8")
+            body = dashboard.v1_data() if api == "v1" else dashboard.body()
+            path.write_text(json.dumps(body, indent=2) + "\n", encoding="utf-8")
             out.write(f"{path}\n")
     except OSError as exc:
         raise UsageError(f"Cannot write to {target}: {exc.strerror or exc}.", "Pass a writable --dir.") from None
@@ -66,9 +72,10 @@ def install(names: Sequence[str] = (), *, url: str | None = None, api_key: str |
     out = out or sys.stdout
     wanted = definitions.select(names)
     client = connect(url, api_key, environ)
-    steps, done = flow.install(client, wanted, force=force, dry_run=dry_run)
+    server, steps, done = flow.install(client, wanted, force=force, dry_run=dry_run)
     ids = {d.step.dashboard.id: d.id for d in done}
-    out.write(f"{'Dry run: nothing is changed. ' if dry_run else ''}Dashboards on {client.url}:\n")
+    api = f" (SigNoz {server.version}, v1 dashboards API)" if server.api == "v1" else ""
+    out.write(f"{'Dry run: nothing is changed. ' if dry_run else ''}Dashboards on {client.url}{api}:\n")
     for step in steps:
         verb = _VERB[step.action][1 if dry_run else 0]
         server_id = ids.get(step.dashboard.id) or (step.existing or {}).get("id")

@@ -250,6 +250,21 @@ class Dashboard:
         return [{"key": MANAGED_BY_KEY, "value": MANAGED_BY_VALUE}, {"key": ID_KEY, "value": self.id},
                 {"key": REV_KEY, "value": self.revision()}, *({"key": k, "value": v} for k, v in self.tags)]
 
+    # The older form, for SigNoz v0.95-v0.128 (`/api/v1/dashboards`): built from the same panels (v1form.py).
+
+    def v1_revision(self) -> str:
+        from signoz_litellm_run.dashboards import v1form
+
+        return v1form.revision(v1form.data(self, ()))
+
+    def v1_data(self, extra_tags: Sequence[str] = ()) -> dict[str, Any]:
+        """What `POST /api/v1/dashboards` takes: tags as `key:value` strings, ours first."""
+        from signoz_litellm_run.dashboards import v1form
+
+        ours = [v1form.tag_text(MANAGED_BY_KEY, MANAGED_BY_VALUE), v1form.tag_text(ID_KEY, self.id),
+                v1form.tag_text(REV_KEY, self.v1_revision()), *(v1form.tag_text(k, v) for k, v in self.tags)]
+        return v1form.data(self, [*ours, *extra_tags])
+
 
 # ------------------------------------------------------------------------------------------- revision
 

@@ -8,7 +8,7 @@ left alone without `--force`, as is a locked one.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -22,7 +22,7 @@ MAX_TAGS = 10  # perses_dashboard.go: MaxTagsPerDashboard
 class Step:
     dashboard: Dashboard
     action: str
-    existing: Mapping[str, Any] | None = None  # the server's dashboard (GET /api/v2/dashboards/{id} data)
+    existing: Mapping[str, Any] | None = None  # the server's dashboard (v2: GET /api/v2/dashboards/{id} data)
     reason: str = ""
     unlock: bool = False  # locked, and --force: unlock, update, lock again
     duplicates: tuple[str, ...] = field(default=())  # other server ids carrying the same id tag
@@ -43,8 +43,16 @@ def is_ours(dashboard: Mapping[str, Any]) -> bool:
     return tag(dashboard, MANAGED_BY_KEY) == MANAGED_BY_VALUE and tag(dashboard, ID_KEY) is not None
 
 
-def plan(wanted: Sequence[Dashboard], found: Sequence[Mapping[str, Any]], *, force: bool = False) -> list[Step]:
-    """One step per wanted dashboard. `found`: the server's dashboards of ours, each with its full spec."""
+def _v2_stored(existing: Mapping[str, Any]) -> str:
+    return revision(existing.get("spec") or {})
+
+
+def plan(wanted: Sequence[Dashboard], found: Sequence[Mapping[str, Any]], *, force: bool = False,
+         stored_revision: Callable[[Mapping[str, Any]], str] = _v2_stored,
+         our_revision: Callable[[Dashboard], str] = Dashboard.revision) -> list[Step]:
+    """One step per wanted dashboard. `found`: the server's dashboards of ours, each with its full content and
+    `tags` as {key, value} pairs; the two revision functions name the stored and our content in the API's form
+    (v2 spec, or v1 data)."""
     by_id: dict[str, list[Mapping[str, Any]]] = {}
     for existing in found:
         if is_ours(existing):
@@ -56,8 +64,8 @@ def plan(wanted: Sequence[Dashboard], found: Sequence[Mapping[str, Any]], *, for
             steps.append(Step(dashboard, CREATE, reason="not in SigNoz yet"))
             continue
         existing, duplicates = copies[0], tuple(str(d.get("id")) for d in copies[1:])
-        stored = revision(existing.get("spec") or {})
-        ours = dashboard.revision()
+        stored = stored_revision(existing)
+        ours = our_revision(dashboard)
         edited = stored != tag(existing, REV_KEY)
         locked = bool(existing.get("locked"))
         if stored == ours:

@@ -36,11 +36,24 @@ What it leaves out: the filter DSL beyond `key = 'value'` / `!=` joined by AND (
 pins and views, the v1->v2 conversion of a v1 body posted to the v2 route, ClickHouse-parsing of aggregation
 expressions (a top-level comma is rejected instead), and the storage of many orgs.
 
-Modes stand in for servers that are not this one: "old" (a SigNoz before v0.126: no v2 routes, 404 with Go's
-plain-text "404 page not found"), "html" (a login page or proxy answering everything with HTML), "hang"
-(accepts the connection, never answers), "no-list" (SigNoz v0.126-v0.128: v2 create but no list, 405),
-"redirect" (301 to an https:// address), "odd-json" (200 with JSON that is not SigNoz's envelope); and
-`fail_writes_after` makes the n-th and later writes fail with a 500.
+Server generations (`mode`): "v2" (the default: v0.138 as above, `/api/v1/dashboards*` answers 501); "v1" (a
+SigNoz before v0.126, default version v0.125.1: no v2 dashboard routes, 404 with Go's plain-text "404 page not
+found", and the v1 API below); "no-list" (SigNoz v0.126-v0.128, default v0.128.0: the v1 API, and a v2 create
+but no v2 list, 405); "both" (SigNoz v0.129-v0.134, default v0.132.0: the v2 API and the v1 API side by side,
+each seeing only the dashboards written through it). The v1 API follows SigNoz/signoz v0.125.1 (the same from v0.95 on, checked at v0.95,
+v0.110, v0.128): routes `pkg/query-service/app/http_handler.go` (GET/POST `/api/v1/dashboards`, GET/PUT/DELETE
+`/api/v1/dashboards/{id}`, PUT `/api/v1/dashboards/{id}/lock`; view access for GET, edit access otherwise),
+handlers `pkg/modules/dashboard/impldashboard/handler.go` (any JSON object is stored as the dashboard's data:
+no validation; create 201, update 200, lock 200, delete 204; lock body `{"lock": bool}`), the list of
+`APIHandler.List` (every dashboard with its full data, no paging), `pkg/types/dashboardtypes/dashboard.go`
+(`{id, createdAt, updatedAt, createdBy, updatedBy, data, locked, org_id}`; a locked dashboard cannot be updated
+or deleted; lock/unlock by its creator or an admin). Rules: `/api/v2/rules` from v0.120 (before that only
+`/api/v1/rules`, which takes an older rule format: listed as `{"rules": [...]}` here, writes refused).
+
+Other modes stand in for servers that are not SigNoz's API: "html" (a login page or proxy answering
+everything with HTML), "hang" (accepts the connection, never answers), "redirect" (301 to an https://
+address), "odd-json" (200 with JSON that is not SigNoz's envelope); and `fail_writes_after` makes the n-th and
+later writes fail with a 500.
 """
 
 from __future__ import annotations
@@ -288,7 +301,7 @@ def _validate_builder(spec: Any, request_type: str, path: str) -> None:
             raise Invalid(f"invalid empty key name for group by at index {i}")
         if request_type == "time_series" and key.get("name") == "timestamp":
             raise Invalid("group by on timestamp is not allowed")
-    limit = spec.get("limit", 0)
+    limit = spec.get("limit") or 0  # JSON null decodes to 0
     if limit < 0 or limit > 10000:
         raise Invalid(f"limit must be between 0 and 10000, got {limit}")
     for i, order in enumerate(spec.get("order") or []):
@@ -488,11 +501,12 @@ class SigNozDouble:
     """Start with `with SigNozDouble(keys={"k": ("a@x", ADMIN)}) as api:`; `api.url` is its base URL."""
 
     def __init__(self, keys: dict[str, tuple[str, str]] | None = None, *, mode: str = "v2",
-                 version: str = "v0.138.0", tls: tuple[str, str] | None = None) -> None:
+                 version: str | None = None, tls: tuple[str, str] | None = None) -> None:
         self.keys = keys or {}
         self.tls = tls  # (certfile, keyfile): serve https
-        self.version = version
+        self.version = version or {"v1": "v0.125.1", "no-list": "v0.128.0", "both": "v0.132.0"}.get(mode, "v0.138.0")
         self.mode = mode
+        self.v1_dashboards: dict[str, dict[str, Any]] = {}  # id -> {id, createdAt, ..., data, locked, org_id}
         self.dashboards: dict[str, dict[str, Any]] = {}
         self.rules: dict[str, dict[str, Any]] = {}
         self.requests: list[tuple[str, str, dict[str, str]]] = []  # method, path, headers (lower-cased)
@@ -544,7 +558,23 @@ class SigNozDouble:
 
     def set_locked(self, dashboard_id: str, locked: bool) -> None:
         with self.lock:
-            self.dashboards[dashboard_id]["locked"] = locked
+            store = self.v1_dashboards if dashboard_id in self.v1_dashboards else self.dashboards
+            store[dashboard_id]["locked"] = locked
+
+    @property
+    def has_v1(self) -> bool:
+        return self.mode in ("v1", "no-list", "both")
+
+    def version_tuple(self) -> tuple[int, ...]:
+        return tuple(int(p) for p in re.findall(r"\d+", self.version)[:3])
+
+    def v1_ours(self) -> list[dict[str, Any]]:
+        return [d for d in self.v1_dashboards.values() if "managed-by:signoz-litellm" in (d["data"].get("tags") or [])]
+
+    def v1_edit(self, dashboard_id: str, change: Any) -> None:
+        with self.lock:
+            change(self.v1_dashboards[dashboard_id]["data"])
+            self.v1_dashboards[dashboard_id]["updatedAt"] = _now()
 
 
 def _error(status: int, kind: str, code: str, message: str) -> tuple[int, dict[str, Any]]:
@@ -650,7 +680,9 @@ class _Handler(BaseHTTPRequestHandler):
         if api.mode == "no-list" and method == "GET" and parts.path == "/api/v2/dashboards":
             self._send(405, None)  # gorilla/mux: the path exists, not for GET (SigNoz v0.126-v0.128)
             return
-        if api.mode == "old" and parts.path.startswith("/api/v2/"):
+        not_routed = (api.mode == "v1" and parts.path.startswith("/api/v2/dashboards")
+                      or parts.path.startswith("/api/v2/rules") and api.version_tuple() < (0, 120))
+        if not_routed:
             self._send(404, b"404 page not found\n", "text/plain; charset=utf-8")
             return
         status, payload = self._route(method, parts.path, parse_qs(parts.query), raw)
@@ -665,11 +697,23 @@ class _Handler(BaseHTTPRequestHandler):
             return _error(401, "unauthenticated", "unauthenticated", "no valid credentials were found")
         email, role = identity
         if path.startswith("/api/v1/dashboards"):
-            if api.mode == "old":
-                return 200, {"status": "success", "data": []}
-            return _error(501, "unsupported", "dashboard_v1_deprecated",
-                          "the v1 dashboard API is deprecated; instead, use /api/v2/dashboards. "
-                          "See https://signoz.io/docs/dashboards/dashboards-v2-api/")
+            if not api.has_v1:
+                return _error(501, "unsupported", "dashboard_v1_deprecated",
+                              "the v1 dashboard API is deprecated; instead, use /api/v2/dashboards. "
+                              "See https://signoz.io/docs/dashboards/dashboards-v2-api/")
+            if method != "GET" and role == VIEWER:
+                return _error(403, "forbidden", "forbidden", "only editors and admins may change dashboards")
+            if method != "GET" and self._write_fails():
+                return _error(500, "internal", "internal", "database is locked")
+            try:
+                with api.lock:
+                    return self._v1(method, path, raw, email, role)
+            except Invalid as exc:
+                return _error(400, "invalid_input", "invalid_input", str(exc))
+        if path == "/api/v1/rules":  # before v0.120: the older rule API (not written by signoz-litellm)
+            if method == "GET":
+                return 200, {"status": "success", "data": {"rules": []}}
+            return _error(400, "invalid_input", "invalid_input", "failed to parse json: rule format of v0.119")
         r = re.fullmatch(r"/api/v2/rules(?:/([^/]+))?", path)
         if r is not None:
             if method != "GET" and role == VIEWER:
@@ -777,6 +821,66 @@ class _Handler(BaseHTTPRequestHandler):
         existing.update({"image": body.get("image", ""), "spec": stored_spec, "updatedAt": _now(), "updatedBy": email,
                          "tags": [{"key": t["key"].strip(), "value": t["value"].strip()} for t in body["tags"]]})
         return {"status": "success", "data": existing}
+
+    # ------------------------------------------------------------------------------------------ v1 dashboards
+
+    def _v1(self, method: str, path: str, raw: bytes, email: str, role: str) -> tuple[int, Any]:
+        store = self.api.v1_dashboards
+        m = re.fullmatch(r"/api/v1/dashboards(?:/([^/]+)(/lock)?)?", path)
+        if m is None:
+            return 404, b"404 page not found\n"
+        dashboard_id, lock = m.group(1), m.group(2)
+        if dashboard_id is None:
+            if method == "GET":  # APIHandler.List: every dashboard, full data, no paging
+                return 200, {"status": "success", "data": list(store.values())}
+            if method == "POST":
+                data = self._v1_data(raw)
+                now = _now()
+                dashboard = {"id": str(uuid.uuid4()), "createdAt": now, "updatedAt": now, "createdBy": email,
+                             "updatedBy": email, "data": data, "locked": False,
+                             "org_id": "00000000-0000-0000-0000-000000000001"}
+                store[dashboard["id"]] = dashboard
+                return 201, {"status": "success", "data": dashboard}
+            return 405, None
+        if not re.fullmatch(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}", dashboard_id):
+            raise Invalid(f"invalid uuid: {dashboard_id!r}")
+        existing = store.get(dashboard_id)
+        if existing is None:
+            return _error(404, "not_found", "dashboard_not_found", f"dashboard with id {dashboard_id} doesn't exist")
+        if lock:
+            if method != "PUT":
+                return 405, None
+            body = self._decode(raw)
+            if not isinstance(body, dict) or not isinstance(body.get("lock"), bool):
+                raise Invalid("lock is missing in the request payload")
+            if existing["createdBy"] != email and role != ADMIN:
+                return _error(403, "forbidden", "forbidden", "you are not authorized to lock/unlock this dashboard")
+            existing.update(locked=body["lock"], updatedAt=_now(), updatedBy=email)
+            return 200, {"status": "success", "data": None}
+        if method == "GET":
+            return 200, {"status": "success", "data": existing}
+        if method == "PUT":
+            data = self._v1_data(raw)
+            if existing["locked"]:
+                raise Invalid("cannot update a locked dashboard, please unlock the dashboard to update")
+            existing.update(data=data, updatedAt=_now(), updatedBy=email)
+            return 200, {"status": "success", "data": existing}
+        if method == "DELETE":
+            if existing["locked"]:
+                raise Invalid("dashboard is locked, please unlock the dashboard to be delete it")
+            del store[dashboard_id]
+            return 204, None
+        return 405, None
+
+    def _v1_data(self, raw: bytes) -> dict[str, Any]:
+        """json.Decode into StorableDashboardData (a map): any object; without version "v5" the handler runs
+        its v4->v5 query migration, which stamps the version (the queries it would rewrite are not modelled)."""
+        data = self._decode(raw)
+        if not isinstance(data, dict):
+            raise Invalid("json: cannot unmarshal into Go value of type dashboardtypes.StorableDashboardData")
+        if data.get("version") != "v5":
+            data["version"] = "v5"
+        return data
 
     # ------------------------------------------------------------------------------------------ alert rules
 
@@ -898,3 +1002,123 @@ def validate_rule(body: Any) -> None:
             problems.append(f"invalid annotation name: {key}")
     if problems:
         raise Invalid("alert rule is not valid: " + "; ".join(problems))
+
+
+# ----------------------------------------------------------------------------------------- v1 -> v2
+
+
+_V1_PANEL_KINDS = {"graph": "signoz/TimeSeriesPanel", "bar": "signoz/BarChartPanel", "value": "signoz/NumberPanel",
+                   "table": "signoz/TablePanel", "list": "signoz/ListPanel"}
+_V1_REQUEST_TYPES = {"signoz/NumberPanel": "scalar", "signoz/TablePanel": "scalar", "signoz/ListPanel": "raw"}
+
+
+def _v1_envelope(q: dict[str, Any], list_panel: bool) -> dict[str, Any]:
+    """querybuildertypesv5.WrapInV5Envelope (migrate_envelope.go) of one v5-shaped queryData / formula, with the
+    converter's normalizations that apply to it (pageSize -> limit on list/table panels, formula backfill)."""
+    spec: dict[str, Any] = {"name": q["queryName"], "disabled": q.get("disabled"), "legend": q.get("legend")}
+    if q["queryName"] != q.get("expression"):
+        spec["expression"] = q["expression"]
+        spec.update({k: q[k] for k in ("functions", "limit", "having") if k in q})
+        spec["order"] = [{"key": {"name": o["columnName"]}, "direction": o["order"]} for o in q.get("orderBy") or []]
+        return {"type": "builder_formula", "spec": spec}
+    spec["signal"] = q.get("dataSource")
+    for key in ("stepInterval", "aggregations", "filter"):
+        if key in q:
+            spec[key] = q[key]
+    spec["groupBy"] = [{"name": g["key"], "fieldDataType": g.get("dataType"), "fieldContext": g.get("type")}
+                       for g in q.get("groupBy") or []]
+    spec["order"] = [{"key": {"name": o["columnName"], "fieldDataType": o.get("dataType"),
+                              "fieldContext": o.get("type")}, "direction": o["order"]} for o in q.get("orderBy") or []]
+    if "selectColumns" in q:
+        spec["selectFields"] = [{"name": c["key"], "fieldDataType": c.get("dataType"), "fieldContext": c.get("type")}
+                                for c in q["selectColumns"]]
+    limit = q.get("limit")
+    if limit is None and list_panel:
+        limit = q.get("pageSize")
+    spec.update(limit=limit, having=q.get("having"), functions=q.get("functions"))
+    return {"type": "builder_query", "spec": spec}
+
+
+def convert_v1_to_v2(data: dict[str, Any]) -> dict[str, Any]:
+    """SigNoz's v1 -> v2 conversion (v0.135+ `pkg/types/dashboardtypes/perses_v1_to_v2*.go`, run on every stored
+    v1 dashboard at the upgrade and on a v1 body posted to the v2 create route), for the v1 shapes
+    signoz-litellm writes: builder queries in the v5 shape, DYNAMIC variables, open rows. Returns the v2 spec."""
+    panels: dict[str, Any] = {}
+    for w in data.get("widgets") or []:
+        kind = _V1_PANEL_KINDS.get(w.get("panelTypes"))
+        if kind is None:
+            continue
+        visual = {"timePreference": str(w.get("timePreferance") or "global_time").lower()}
+        formatting = {"unit": w.get("yAxisUnit", ""), "decimalPrecision": str(w.get("decimalPrecision", 2))}
+        axes = {"softMin": w.get("softMin"), "softMax": w.get("softMax"), "isLogScale": bool(w.get("isLogScale"))}
+        legend = {"position": w.get("legendPosition") or "bottom", "customColors": w.get("customLegendColors")}
+        builder = w["query"]["builder"]
+        if kind == "signoz/TimeSeriesPanel":
+            plugin = {"visualization": {**visual, "fillSpans": bool(w.get("fillSpans"))}, "formatting": formatting,
+                      "chartAppearance": {"lineInterpolation": w.get("lineInterpolation"),
+                                          "showPoints": bool(w.get("showPoints")), "lineStyle": w.get("lineStyle"),
+                                          "fillMode": w.get("fillMode"), "spanGaps": {"fillOnlyBelow": False}},
+                      "axes": axes, "legend": legend}
+        elif kind == "signoz/BarChartPanel":
+            plugin = {"visualization": {**visual, "fillSpans": bool(w.get("fillSpans")),
+                                        "stackedBarChart": bool(w.get("stackedBarChart"))},
+                      "formatting": formatting, "axes": axes, "legend": legend}
+        elif kind == "signoz/NumberPanel":
+            plugin = {"visualization": visual, "formatting": formatting}
+        elif kind == "signoz/TablePanel":
+            plugin = {"visualization": visual, "formatting": {"columnUnits": w.get("columnUnits"),
+                                                              "decimalPrecision": formatting["decimalPrecision"]}}
+        else:
+            signal = (builder["queryData"] or [{}])[0].get("dataSource")
+            fields = (w.get("selectedTracesFields") if signal == "traces" else w.get("selectedLogFields")) or []
+            plugin = {"selectFields": [{k: f[k] for k in ("name", "fieldContext", "fieldDataType", "signal") if k in f}
+                                       for f in fields]}
+        envelopes = [_v1_envelope(q, kind in ("signoz/ListPanel", "signoz/TablePanel"))
+                     for q in (builder.get("queryData") or []) + (builder.get("queryFormulas") or [])]
+        if len(envelopes) == 1:
+            query = {"name": envelopes[0]["spec"]["name"],
+                     "plugin": {"kind": "signoz/BuilderQuery", "spec": envelopes[0]["spec"]}}
+        else:
+            query = {"plugin": {"kind": "signoz/CompositeQuery", "spec": {"queries": envelopes}}}
+        panels[w["id"]] = {"kind": "Panel", "spec": {
+            "display": {"name": w.get("title", ""), "description": w.get("description", "")},
+            "plugin": {"kind": kind, "spec": plugin},
+            "queries": [{"kind": _V1_REQUEST_TYPES.get(kind, "time_series"), "spec": query}], "links": []}}
+    # Layouts: each row owns the panels below it until the next row; items compacted vertically.
+    rows = {w["id"]: w.get("title", "") for w in data.get("widgets") or [] if w.get("panelTypes") == "row"}
+    sections: list[tuple[str | None, list[dict[str, Any]]]] = [(None, [])]
+    for item in sorted(data.get("layout") or [], key=lambda i: (i["y"], i["x"])):
+        if item["i"] in rows:
+            sections.append((rows[item["i"]], []))
+        elif item["i"] in panels:
+            sections[-1][1].append(item)
+    layouts = []
+    for title, items in sections:
+        if not items and title is None:
+            continue
+        placed: list[dict[str, Any]] = []
+        for item in items:
+            cell = {"x": item["x"], "y": item["y"], "width": item["w"], "height": item["h"]}
+            collides = lambda c: any(c["x"] < p["x"] + p["width"] and p["x"] < c["x"] + c["width"]  # noqa: E731
+                                     and c["y"] < p["y"] + p["height"] and p["y"] < c["y"] + c["height"]
+                                     for p in placed)
+            while cell["y"] > 0 and not collides(dict(cell, y=cell["y"] - 1)):
+                cell["y"] -= 1
+            placed.append(dict(cell, content={"$ref": f"#/spec/panels/{item['i']}"}))
+        spec: dict[str, Any] = {"items": placed}
+        if title is not None:
+            spec["display"] = {"title": title, "collapse": {"open": True}}
+        layouts.append({"kind": "Grid", "spec": spec})
+    variables = []
+    for v in sorted((data.get("variables") or {}).values(), key=lambda v: (v.get("order", 0), v.get("id", ""))):
+        assert v.get("type") == "DYNAMIC", v
+        variables.append({"kind": "ListVariable", "spec": {
+            "display": {"name": v["name"], "description": v.get("description", "")},
+            "allowAllValue": bool(v.get("showALLOption")), "allowMultiple": bool(v.get("multiSelect")),
+            "customAllValue": "", "capturingRegexp": "",
+            "sort": {"ASC": "alphabetical-asc", "DESC": "alphabetical-desc"}.get(v.get("sort"), "none"),
+            "plugin": {"kind": "signoz/DynamicVariable", "spec": {
+                "name": v["dynamicVariablesAttribute"], "signal": str(v.get("dynamicVariablesSource", "")).lower()}},
+            "name": v["name"]}})
+    return {"display": {"name": data.get("title", ""), "description": data.get("description", "")},
+            "variables": variables, "panels": panels, "layouts": layouts}
