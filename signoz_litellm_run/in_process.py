@@ -84,7 +84,7 @@ class Telemetry:
         s = self._settings
         where = "the local receiver (local=True)" if s.local else f"{s.endpoint} ({s.protocol})"
         key = f", key {s.masked_key}" if s.ingestion_key else ""
-        mode = "under signoz-litellm run" if self.under_run else "init()"
+        mode = "signoz-litellm run" if self.under_run else "init()"
         return f"<signoz-litellm telemetry from {mode}: service {s.service_name!r} -> {where}{key}>"
 
 
@@ -105,12 +105,14 @@ def init(**kwargs: Any) -> Telemetry:
     global _handle, _said_under_run
     with _lock:
         if boot._started and boot.started_by != "init":
-            settings = _resolve(flags, os.environ, config, require_destination=False)
+            _resolve(flags, os.environ, config, require_destination=False)  # still checked
+            settings = _resolve({}, os.environ, None, require_destination=False)  # what applies: run's
             if not _said_under_run:
                 _said_under_run = True
                 print("signoz-litellm: note: init() does nothing here: this process already sends its telemetry "
                       "under `signoz-litellm run`, whose settings apply.", file=sys.stderr)
-            return Telemetry(settings, under_run=True)
+                _handle = Telemetry(settings, under_run=True)
+            return _handle
         if _handle is not None:
             settings = _resolve(flags, _environ_as_the_program_has_it(), config)
             different = differences(_handle._settings, settings)
