@@ -252,3 +252,56 @@ def test_system_metrics_only_from_the_jobs_main_process(receiver: Receiver, fake
     assert all(s.resource["process.pid"] == child for s in _litellm_spans(receiver))
     # The user's resource attributes win over detection.
     assert {m.resource["host.name"] for m in receiver.metrics()} == {"given-host"}
+
+
+def test_psutil_is_not_imported_where_system_metrics_do_not_run(receiver: Receiver) -> None:
+    code = "import sys; print('psutil' in sys.modules, 'opentelemetry.instrumentation.system_metrics' in sys.modules)"
+    parent = f"import subprocess, sys; {code}; subprocess.run([sys.executable, '-c', {code!r}])"
+    for option, expected in (("--system-metrics", "True True\nFalse False\n"),
+                             ("--no-system-metrics", "False False\nFalse False\n")):
+        result = launcher(["run", "--endpoint", receiver.endpoint("grpc"), option, "--", sys.executable, "-c", parent],
+                          env=clean_env())
+        assert result.returncode == 0 and result.stdout == expected, (option, result.stdout, result.stderr)
+
+
+def test_hints_name_keywords_and_differences_name_settings() -> None:
+    from signoz_litellm_run.in_process import as_keywords, differences
+    from signoz_litellm_run.settings import Settings
+
+    assert as_keywords("Pass --region us (with SIGNOZ_INGESTION_KEY), --endpoint http://HOST:4317, or --local.") == \
+        'Pass region="us" (with SIGNOZ_INGESTION_KEY), endpoint="http://HOST:4317", or local=True.'
+    assert as_keywords("Use --no-system-metrics, not --frobnicate x.") == "Use system_metrics=False, not --frobnicate x."
+    assert differences(Settings(ingestion_key="a" * 20, protocol="grpc"),
+                       Settings(ingestion_key="b" * 20, protocol="http/protobuf")) == \
+        ["ingestion_key differs", "protocol: 'grpc' before, 'http/protobuf' now"]
+
+
+def test_resource_detection_reads_containers_kubernetes_and_clouds(tmp_path: Path) -> None:
+    from signoz_litellm_run.hook import resource_detect
+
+    cid = "a" * 24 + "0123456789abcdef" * 2 + "b" * 8
+    cgroup, mountinfo, empty = tmp_path / "cgroup", tmp_path / "mountinfo", tmp_path / "empty"
+    empty.write_text("0::/\n")
+    cgroup.write_text(f"12:memory:/docker/{cid}\n0::/\n")
+    assert resource_detect.container_id(str(cgroup), str(empty)) == cid
+    cgroup.write_text(f"0::/system.slice/docker-{cid}.scope\n")
+    assert resource_detect.container_id(str(cgroup), str(empty)) == cid
+    mountinfo.write_text(f"1 2 0:3 /var/lib/docker/containers/{cid}/hostname /etc/hostname rw\n")
+    assert resource_detect.container_id(str(empty), str(mountinfo)) == cid
+    assert resource_detect.container_id(str(empty), str(empty)) is None
+    assert resource_detect.container_id(str(tmp_path / "nope"), str(tmp_path / "nope")) is None
+
+    k8s = resource_detect.detect({"KUBERNETES_SERVICE_HOST": "10.0.0.1", "HOSTNAME": "api-7d9-x2",
+                                  "POD_NAMESPACE": "llm", "K8S_NODE_NAME": "node-3"})
+    assert (k8s["k8s.pod.name"], k8s["k8s.namespace.name"], k8s["k8s.node.name"]) == ("api-7d9-x2", "llm", "node-3")
+    assert not any(key.startswith("k8s.") for key in resource_detect.detect({"HOSTNAME": "laptop"}))
+    aws = resource_detect.detect({"AWS_LAMBDA_FUNCTION_NAME": "handler", "AWS_REGION": "eu-west-1"})
+    assert (aws["cloud.provider"], aws["cloud.platform"], aws["faas.name"], aws["cloud.region"]) == \
+        ("aws", "aws_lambda", "handler", "eu-west-1")
+    run = resource_detect.detect({"K_SERVICE": "svc", "K_REVISION": "svc-001"})
+    assert (run["cloud.provider"], run["cloud.platform"], run["faas.version"]) == ("gcp", "gcp_cloud_run", "svc-001")
+    # What the user set is left to the user; detected values are encoded as OTEL_RESOURCE_ATTRIBUTES wants.
+    merged = resource_detect.merged({"OTEL_RESOURCE_ATTRIBUTES": "host.name=mine,team=a%2Cb", "OTEL_SERVICE_NAME": "s"})
+    decoded = resource_detect.decode(merged)
+    assert decoded["host.name"] == "mine" and decoded["team"] == "a,b" and "service.name" not in decoded
+    assert merged.count("host.name=") == 1 and decoded["process.pid"].isdigit()

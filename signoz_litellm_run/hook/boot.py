@@ -22,12 +22,13 @@ def start(by: str = "run") -> bool:
     _started = True
     started_by = by
     try:
-        from signoz_litellm_run.hook import resource_detect
+        from signoz_litellm_run.hook import resource_detect, system_metrics
 
+        system_metrics.sdk_resources_without_psutil()
         with resource_detect.detected_while_configuring():
             _initialize_without_recursion()  # our distro arms LiteLLM (hook/distro.py)
         from signoz_litellm_run.hook import (export_size, lazy_export, metric_record, report, shutdown,
-                                             span_attributes, span_wire, system_metrics)
+                                             span_attributes, span_wire)
 
         span_wire.install()
         export_size.install()  # after span_wire: it wraps the encoder span_wire installs

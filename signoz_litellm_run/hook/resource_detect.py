@@ -73,12 +73,12 @@ def _command() -> str:
     return first or (getattr(sys, "executable", "") or "")
 
 
-def container_id() -> str | None:
-    for path, pattern in (("/proc/self/cgroup", _CONTAINER_ID), ("/proc/self/mountinfo", _MOUNT_CONTAINER_ID)):
+def container_id(cgroup: str = "/proc/self/cgroup", mountinfo: str = "/proc/self/mountinfo") -> str | None:
+    for path, pattern in ((cgroup, _CONTAINER_ID), (mountinfo, _MOUNT_CONTAINER_ID)):
         try:
             with open(path, encoding="utf-8", errors="replace") as f:
                 for line in f:
-                    if path.endswith("cgroup"):
+                    if pattern is _CONTAINER_ID:
                         line = line.rstrip("\n").split(":", 2)[-1]
                     match = pattern.search(line)
                     if match:

@@ -16,6 +16,7 @@ The set is small on purpose (one export a minute by default, OTEL_METRIC_EXPORT_
 from __future__ import annotations
 
 import os
+import sys
 from typing import Any
 
 from signoz_litellm_run.hook import env_flag
@@ -48,12 +49,30 @@ def install() -> bool:
         instrumentor = SystemMetricsInstrumentor(config=METRICS)
         instrumentor.instrument(meter_provider=_ThisProcessOnly(metrics.get_meter_provider(), os.getpid()))
     except Exception as exc:  # never the program's problem
-        import sys
-
         print(f"signoz-litellm: system metrics could not start: {type(exc).__name__}: {exc}", file=sys.stderr)
         return False
     _started = instrumentor
     return True
+
+
+def sdk_resources_without_psutil() -> None:
+    """Import OpenTelemetry's resources module (the configuration imports it next) with psutil hidden, in a process
+    that will not run the system metrics. That module imports psutil whenever it is installed (about 10 ms of each
+    process's start-up here), only to read the process's owner in the `process` resource detector, which is off
+    unless OTEL_EXPERIMENTAL_RESOURCE_DETECTORS names it. psutil stays importable for the program."""
+    if env_flag(ENV) or "psutil" in sys.modules or "opentelemetry.sdk.resources" in sys.modules:
+        return
+    detectors = os.environ.get("OTEL_EXPERIMENTAL_RESOURCE_DETECTORS", "")
+    if "process" in detectors or "*" in detectors:
+        return
+    sys.modules["psutil"] = None  # type: ignore[assignment]  # `import psutil` raises ImportError meanwhile
+    try:
+        import opentelemetry.sdk.resources  # noqa: F401
+    except Exception:
+        pass
+    finally:
+        if "psutil" in sys.modules and sys.modules["psutil"] is None:
+            del sys.modules["psutil"]
 
 
 class _ThisProcessOnly:
