@@ -114,6 +114,8 @@ def init(**kwargs: Any) -> Telemetry:
                 _handle = Telemetry(settings, under_run=True)
             return _handle
         if _handle is not None:
+            if not flags and config is None:
+                return _handle  # no settings asked for (`import signoz_litellm_run.auto` after an init(...))
             settings = _resolve(flags, _environ_as_the_program_has_it(), config)
             different = differences(_handle._settings, settings)
             if different:
@@ -211,8 +213,12 @@ def _start(settings: Settings) -> Telemetry:
         import tempfile
 
         os.environ[environment.JOB_DIR_ENV] = tempfile.mkdtemp(prefix="signoz-litellm-job-")
-    own = app_providers.current()
-    notes = app_providers.join(own) if own else []
+    try:
+        own = app_providers.current()
+        notes = app_providers.join(own) if own else []
+    except Exception as exc:  # never a traceback from OpenTelemetry's internals: our own providers, as without
+        app_providers.restore()
+        own, notes = {}, [f"the application's own providers could not be joined ({type(exc).__name__}: {exc})."]
     quiet_logging = "logs" in own and app_providers.has_otel_log_handler()
     if quiet_logging:  # the program's own handler already sends the root logger's records to its provider
         os.environ["OTEL_PYTHON_LOG_AUTO_INSTRUMENTATION"] = "false"

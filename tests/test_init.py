@@ -122,6 +122,7 @@ _ERRORS = textwrap.dedent("""
     attempt("ok", endpoint=os.environ["EP"], service_name="first", ingestion_key=os.environ["GOOD_KEY"])
     attempt("conflict", endpoint=os.environ["EP"], service_name="second", ingestion_key="sk-other-0123456789abcdef")
     attempt("same", endpoint=os.environ["EP"], service_name="first", ingestion_key=os.environ["GOOD_KEY"])
+    attempt("bare")  # no settings asked for: the running telemetry (import signoz_litellm_run.auto after init(...))
     print(json.dumps(out))
 """)
 
@@ -145,7 +146,7 @@ def test_init_errors_are_runs_errors(receiver: Receiver, tmp_path: Path) -> None
     assert "Invalid argument insecure: 'maybe' is not a boolean" in out["bad_bool"][2]
     assert "ingestion key contains spaces" in out["bad_key"][2]
     assert out["cloud_without_key"][2].startswith("SigNoz Cloud needs an ingestion key, and none is set.")
-    assert out["ok"] == "no error" and out["same"] == "no error"
+    assert out["ok"] == out["same"] == out["bare"] == "no error"
     assert out["conflict"][0] == "SettingsError"
     assert "ingestion_key differs" in out["conflict"][2] and "service_name: 'first' before, 'second' now" in \
         out["conflict"][2]
@@ -305,3 +306,20 @@ def test_resource_detection_reads_containers_kubernetes_and_clouds(tmp_path: Pat
     decoded = resource_detect.decode(merged)
     assert decoded["host.name"] == "mine" and decoded["team"] == "a,b" and "service.name" not in decoded
     assert merged.count("host.name=") == 1 and decoded["process.pid"].isdigit()
+
+
+def test_init_report_counts_the_process_and_its_children(receiver: Receiver, fake_provider: FakeProvider,
+                                                         tmp_path: Path) -> None:
+    child = "import litellm, os; litellm.completion(model='openai/gpt-4o-mini', api_base=os.environ['FAKE_BASE_URL'], " \
+            "api_key='sk-test', messages=[{'role': 'user', 'content': 'from the child'}])"
+    report_file = tmp_path / "report.json"
+    result = _init_app(receiver, fake_provider, {"report": True, "report_file": str(report_file),
+                                                 "service_name": "reported"},
+                       mode="child", extra_env={"CHILD_CODE": child})
+    assert result.returncode == 0, result.stderr
+    assert len(_settled(receiver, 3)) == 3  # the child process was instrumented with init()'s settings
+    assert {s.resource["service.name"] for s in _litellm_spans(receiver)} == {"reported"}
+    assert "signoz-litellm: telemetry report for reported ->" in result.stderr, result.stderr
+    report = json.loads(report_file.read_text())
+    assert report["processes"] == 2 and report["signals"]["traces"]["sent"] >= 3 and report["lost"] == 0
+    assert report["llm"]["calls"] == 3
