@@ -7,7 +7,8 @@ Each sample is a fresh Python process that imports LiteLLM first (not timed: bot
   `litellm.callbacks = ["otel"]` (with LiteLLM's metrics switched on, as init() has them).
 Each is run with its system metrics on and off; the resident memory each adds (VmRSS after - before, from
 /proc/self/status) gives what system metrics add to each. Variants alternate within a round, so a busy moment of
-the machine falls on all of them; the figures are medians. The OTLP endpoint is a local receiver.
+the machine falls on all of them; the figures are medians, after one uncounted round (byte code written, as an
+installed package has it). The OTLP endpoint is a local receiver.
 
 Usage: python scripts/bench_init.py [--runs 11] [--protocol grpc|http/protobuf] [--json]
 """
@@ -95,7 +96,10 @@ litellm.callbacks = ["otel"]
 def sample(variant: str, system_metrics: bool, receiver: Receiver, protocol: str) -> dict[str, float]:
     setup = INIT if variant == "init" else GUIDE
     code = _MEASURE.format(setup=setup.strip())
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("SIGNOZ_", "OTEL_", "LITELLM_", "PYTHONPATH"))}
+    # Byte code cached as an installed package has it (pip compiles at install): a shell with PYTHONDONTWRITEBYTECODE
+    # would have every sample compile the modules that have no .pyc yet, ours among them.
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith(("SIGNOZ_", "OTEL_", "LITELLM_", "PYTHONPATH", "PYTHONDONTWRITEBYTECODE"))}
     env.update({"EP": receiver.endpoint(protocol), "PROTOCOL": protocol, "KEY": KEY, "SIGNOZ_INGESTION_KEY": KEY,
                 "SYSTEM_METRICS": "1" if system_metrics else "0", "LITELLM_LOCAL_MODEL_COST_MAP": "True"})
     result = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=300)
@@ -113,6 +117,8 @@ def main() -> None:
     variants = [(v, sm) for v in ("init", "guide") for sm in (True, False)]
     samples: dict[tuple[str, bool], list[dict[str, float]]] = {v: [] for v in variants}
     with Receiver(grpc=args.protocol == "grpc", http=args.protocol != "grpc") as receiver:
+        for variant in variants:  # warm-up, not counted: byte code written, files in the page cache
+            sample(*variant, receiver, args.protocol)
         for run in range(args.runs):
             for variant in variants if run % 2 == 0 else reversed(variants):
                 samples[variant].append(sample(*variant, receiver, args.protocol))

@@ -35,6 +35,7 @@ from signoz_litellm_run.settings import OPTIONS, OPTIONS_BY_NAME, Settings, pars
 RUN_ONLY = ("bootstrap", "bootstrap_timeout", "fail_on_telemetry_loss")
 KEYWORDS = tuple(o.name for o in OPTIONS if o.name not in RUN_ONLY) + ("config",)
 FLUSH_AFTER_CELL_SECONDS = 5.0
+_LOG_HANDLER_ENV = "OTEL_PYTHON_LOG_AUTO_INSTRUMENTATION"  # opentelemetry-instrumentation-logging's handler switch
 
 _lock = threading.RLock()
 _handle: Telemetry | None = None
@@ -198,6 +199,8 @@ def _start(settings: Settings) -> Telemetry:
     from signoz_litellm_run.hook import app_providers, boot, shutdown
 
     _environ_before = dict(os.environ)
+    for notice in environment.notices(os.environ):
+        print(f"signoz-litellm: note: {notice}", file=sys.stderr)
     receiver = None
     applied = settings
     if settings.local:
@@ -220,14 +223,18 @@ def _start(settings: Settings) -> Telemetry:
         app_providers.restore()
         own, notes = {}, [f"the application's own providers could not be joined ({type(exc).__name__}: {exc})."]
     quiet_logging = "logs" in own and app_providers.has_otel_log_handler()
+    log_switch = os.environ.get(_LOG_HANDLER_ENV)
     if quiet_logging:  # the program's own handler already sends the root logger's records to its provider
-        os.environ["OTEL_PYTHON_LOG_AUTO_INSTRUMENTATION"] = "false"
+        os.environ[_LOG_HANDLER_ENV] = "false"
     try:
         boot.start(by="init")
     finally:
         app_providers.restore()
         if quiet_logging:
-            os.environ.pop("OTEL_PYTHON_LOG_AUTO_INSTRUMENTATION", None)
+            if log_switch is None:
+                os.environ.pop(_LOG_HANDLER_ENV, None)
+            else:
+                os.environ[_LOG_HANDLER_ENV] = log_switch
     app_providers.say(notes)
     if receiver is not None:
         shutdown.on_exit(lambda _ledger, _seconds: _report_local(receiver, settings))
