@@ -182,8 +182,15 @@ def test_an_apps_own_tracer_provider_gets_our_exporter_added(receiver: Receiver,
     assert names.count("litellm_request") == 2 and names.count("app-span") == 1  # its own exporter still works
     assert line.endswith("global is own True")
     assert "Overriding" not in result.stderr and "Traceback" not in result.stderr
-    # Its logs and metrics providers were OpenTelemetry's defaults: ours were set, as without a provider.
-    assert receiver.wait_for(lambda r: "gen_ai.client.operation.duration" in r.metric_names())
+    # Its logger provider (with its own handler on the root logger) and meter provider were joined the same way:
+    # each record once at each end, LiteLLM's metrics read by its own reader and sent to ours.
+    line = next(line for line in result.stdout.splitlines() if line.startswith("own logs"))
+    assert line.startswith("own logs 1 own metrics") and "gen_ai.client.operation.duration" in line, line
+    assert receiver.wait_for(lambda r: any("init app finished" in str(l.body) for l in r.log_records()))
+    receiver.wait_for(lambda r: False, timeout=1.0)
+    assert len([l for l in receiver.log_records() if "init app finished" in str(l.body)]) == 1
+    assert receiver.wait_for(lambda r: {"gen_ai.client.operation.duration", "process.memory.usage"}
+                             <= r.metric_names())
 
 
 def test_auto_inits_from_the_environment(receiver: Receiver, fake_provider: FakeProvider, tmp_path: Path) -> None:

@@ -30,6 +30,20 @@ if mode == "own_provider":
     provider = TracerProvider()
     provider.add_span_processor(SimpleSpanProcessor(own))
     trace.set_tracer_provider(provider)
+    # Its own logger provider, with its own handler on the root logger, and its own meter provider.
+    from opentelemetry import _logs, metrics
+    from opentelemetry.sdk._logs import LoggerProvider, LoggingHandler
+    from opentelemetry.sdk._logs.export import InMemoryLogRecordExporter, SimpleLogRecordProcessor
+    from opentelemetry.sdk.metrics import MeterProvider
+    from opentelemetry.sdk.metrics.export import InMemoryMetricReader
+
+    own_logs = InMemoryLogRecordExporter()
+    logger_provider = LoggerProvider()
+    logger_provider.add_log_record_processor(SimpleLogRecordProcessor(own_logs))
+    _logs.set_logger_provider(logger_provider)
+    logging.getLogger().addHandler(LoggingHandler(logger_provider=logger_provider))
+    own_metrics = InMemoryMetricReader()
+    metrics.set_meter_provider(MeterProvider(metric_readers=[own_metrics]))
 if mode == "late_import":
     import litellm  # noqa: F401
 
@@ -62,6 +76,10 @@ if own is not None:
     telemetry.flush(5)
     print("own exporter", json.dumps(sorted(own.names)), "global is own", trace.get_tracer_provider() is provider,
           flush=True)
+    finished = [r for r in own_logs.get_finished_logs() if "init app finished" in str(r.log_record.body)]
+    names = {m.name for rm in own_metrics.get_metrics_data().resource_metrics for sm in rm.scope_metrics
+             for m in sm.metrics}
+    print("own logs", len(finished), "own metrics", json.dumps(sorted(names)), flush=True)
 if os.environ.get("SHUTDOWN"):
     telemetry.shutdown()
 print("pid", os.getpid(), flush=True)
