@@ -330,3 +330,46 @@ def test_init_report_counts_the_process_and_its_children(receiver: Receiver, fak
     report = json.loads(report_file.read_text())
     assert report["processes"] == 2 and report["signals"]["traces"]["sent"] >= 3 and report["lost"] == 0
     assert report["llm"]["calls"] == 3
+
+
+def test_sigterm_delivers_under_init(receiver: Receiver, fake_provider: FakeProvider) -> None:
+    import signal
+
+    env = clean_env({"FAKE_BASE_URL": fake_provider.base_url, "MODE": "wait",
+                     "INIT_KWARGS": json.dumps({"endpoint": receiver.endpoint("grpc")}),
+                     "OTEL_BSP_SCHEDULE_DELAY": "60000"})  # only a flush sends the spans
+    process = subprocess.Popen([sys.executable, app("init_app.py")], env=env, stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, text=True)
+    try:
+        assert process.stdout is not None
+        for line in process.stdout:
+            if line.strip() == "ready":
+                break
+        assert not _litellm_spans(receiver)
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=60) == -signal.SIGTERM  # dies of the signal, as without telemetry
+    finally:
+        process.kill()
+    assert len(_settled(receiver, 2)) == 2
+
+
+def test_an_unreachable_endpoint_is_counted_and_the_program_runs_on(fake_provider: FakeProvider) -> None:
+    from signoz_litellm_run.receiver import unused_port
+
+    env = clean_env({"FAKE_BASE_URL": fake_provider.base_url,
+                     "INIT_KWARGS": json.dumps({"endpoint": f"http://127.0.0.1:{unused_port()}"})})
+    result = _python([app("init_app.py")], env)
+    assert result.returncode == 0, result.stderr
+    assert "signoz-litellm: warning: could not deliver" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_a_provider_that_takes_no_processors_is_named_with_the_fix(receiver: Receiver,
+                                                                  fake_provider: FakeProvider) -> None:
+    result = _init_app(receiver, fake_provider, mode="foreign_provider")
+    assert result.returncode == 0, result.stderr
+    assert "the application's own tracer provider (Foreign) takes no span processors, so the traces made through " \
+           "it do not also go to SigNoz. Call signoz_litellm_run.init() before" in result.stderr, result.stderr
+    # Metrics and logs still go; the HTTP client spans, made through the program's provider, do not.
+    assert receiver.wait_for(lambda r: "gen_ai.client.operation.duration" in r.metric_names())
+    assert receiver.wait_for(lambda r: any("init app finished" in str(l.body) for l in r.log_records()))
+    assert not [s for s in receiver.spans() if s.scope.startswith("opentelemetry.instrumentation.httpx")]

@@ -75,9 +75,9 @@ def join(providers: dict[str, Any]) -> list[str]:
             continue
         if not callable(getattr(app, add, None)):
             notes.append(f"the application's own {noun} provider ({type(app).__name__}) takes no "
-                         f"{add.replace('add_', '').replace('_', ' ')}s, so its {signal_name} cannot also go to "
-                         f"SigNoz. Call signoz_litellm_run.init() before the application sets its {noun} provider, or "
-                         f"use the OpenTelemetry SDK's {class_name}.")
+                         f"{add.replace('add_', '').replace('_', ' ')}s, so the {signal_name} made through it do not "
+                         f"also go to SigNoz. Call signoz_litellm_run.init() before the application sets its {noun} "
+                         f"provider, or use the OpenTelemetry SDK's {class_name}.")
             continue
         joined = _Joined(app, signal_name)
         _saved.append((_configuration, class_name, getattr(_configuration, class_name)))

@@ -44,6 +44,13 @@ if mode == "own_provider":
     logging.getLogger().addHandler(LoggingHandler(logger_provider=logger_provider))
     own_metrics = InMemoryMetricReader()
     metrics.set_meter_provider(MeterProvider(metric_readers=[own_metrics]))
+if mode == "foreign_provider":  # a tracer provider that is not the SDK's: it takes no span processors
+    from opentelemetry import trace
+
+    class Foreign(trace.NoOpTracerProvider):
+        pass
+
+    trace.set_tracer_provider(Foreign())
 if mode == "late_import":
     import litellm  # noqa: F401
 
@@ -83,3 +90,8 @@ if own is not None:
 if os.environ.get("SHUTDOWN"):
     telemetry.shutdown()
 print("pid", os.getpid(), flush=True)
+if mode == "wait":  # until a signal ends it
+    import time
+
+    print("ready", flush=True)
+    time.sleep(120)
