@@ -264,11 +264,14 @@ def test_system_metrics_only_from_the_jobs_main_process(receiver: Receiver, fake
 
 def test_psutil_is_not_imported_where_system_metrics_do_not_run(receiver: Receiver) -> None:
     code = "import sys; print('psutil' in sys.modules, 'opentelemetry.instrumentation.system_metrics' in sys.modules)"
-    parent = f"import subprocess, sys; {code}; subprocess.run([sys.executable, '-c', {code!r}])"
+    # The main process starts them a second after its start (hook/system_metrics.py): with them on, it waits for that.
+    wait = ("import time; from signoz_litellm_run.hook import system_metrics as m; end = time.monotonic() + 30\n"
+            "while sys.argv[1:] == ['on'] and not m.started() and time.monotonic() < end: time.sleep(0.05)\n")
+    parent = f"import subprocess, sys\n{wait}{code}\nsubprocess.run([sys.executable, '-c', {code!r}])"
     for option, expected in (("--system-metrics", "True True\nFalse False\n"),
                              ("--no-system-metrics", "False False\nFalse False\n")):
-        result = launcher(["run", "--endpoint", receiver.endpoint("grpc"), option, "--", sys.executable, "-c", parent],
-                          env=clean_env())
+        result = launcher(["run", "--endpoint", receiver.endpoint("grpc"), option, "--", sys.executable, "-c", parent,
+                           "on" if option == "--system-metrics" else "off"], env=clean_env())
         assert result.returncode == 0 and result.stdout == expected, (option, result.stdout, result.stderr)
 
 

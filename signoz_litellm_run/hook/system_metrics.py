@@ -3,8 +3,8 @@
 OpenTelemetry's `SystemMetricsInstrumentor` (psutil) is started here instead of by auto-instrumentation, which
 would start it in every Python process of a job (`environment.DISABLED_REASONS` turns its entry point off):
 each would repeat the host-wide `system.*` series and load psutil. The first Python process of the job whose
-hook finds `SIGNOZ_LITELLM_SYSTEM_METRICS` true starts it and sets the variable to false in its own environment,
-so the processes it starts do not; a process forked from it (a multiprocessing worker) copies its meter but
+hook finds `SIGNOZ_LITELLM_SYSTEM_METRICS` true claims it and sets the variable to false in its own environment,
+so the processes it starts do not, and starts it a second later (`install`); a process forked from it (a multiprocessing worker) copies its meter but
 observes nothing (every callback answers only in the process that started it).
 
 The set is small on purpose (one export a minute by default, OTEL_METRIC_EXPORT_INTERVAL):
@@ -34,12 +34,38 @@ METRICS: dict[str, list[str] | None] = {
 _started: Any = None
 
 
+START_AFTER_SECONDS = 1.0
+_claimed = False
+
+
 def install() -> bool:
-    """Start the metrics when this process is the job's main one and they are on; True when started."""
-    global _started
-    if _started is not None or not env_flag(ENV):
+    """When this process is the job's main one and the metrics are on: claim them (the processes it starts leave the
+    host's series to it) and start them START_AFTER_SECONDS later, on a thread. Importing psutil and the
+    instrumentation and registering the instruments cost some 64 M instructions (+9% of a `python -c pass` under
+    `run`), which a process that ends within a second (a CLI step, a helper) would pay for no data point: one that
+    lives longer gets them from its second second on. True when claimed."""
+    global _claimed
+    if _claimed or not env_flag(ENV):
         return False
-    os.environ[ENV] = "false"  # claimed: the processes this one starts leave the host's series to it
+    _claimed = True
+    os.environ[ENV] = "false"
+    import threading
+
+    timer = threading.Timer(START_AFTER_SECONDS, start, kwargs={"pid": os.getpid()})
+    timer.daemon = True
+    timer.name = "signoz-litellm-system-metrics"
+    timer.start()
+    return True
+
+
+def start(pid: int | None = None) -> bool:
+    """Register the system metrics with the global meter provider (observing only in process `pid`); True when
+    started, now or before."""
+    global _started
+    if _started is not None:
+        return True
+    if pid is not None and pid != os.getpid():
+        return False  # a forked child: its parent reports the host
     try:
         from opentelemetry import metrics
         from opentelemetry.instrumentation.system_metrics import SystemMetricsInstrumentor
@@ -55,12 +81,16 @@ def install() -> bool:
     return True
 
 
+def started() -> bool:
+    return _started is not None
+
+
 def sdk_resources_without_psutil() -> None:
-    """Import OpenTelemetry's resources module (the configuration imports it next) with psutil hidden, in a process
-    that will not run the system metrics. That module imports psutil whenever it is installed (about 10 ms of each
-    process's start-up here), only to read the process's owner in the `process` resource detector, which is off
-    unless OTEL_EXPERIMENTAL_RESOURCE_DETECTORS names it. psutil stays importable for the program."""
-    if env_flag(ENV) or "psutil" in sys.modules or "opentelemetry.sdk.resources" in sys.modules:
+    """Import OpenTelemetry's resources module (the configuration imports it next) with psutil hidden. That module
+    imports psutil whenever it is installed (about 10 ms of each process's start-up here), only to read the
+    process's owner in the `process` resource detector, which is off unless OTEL_EXPERIMENTAL_RESOURCE_DETECTORS
+    names it. psutil stays importable for the program, and for the system metrics (`start`)."""
+    if "psutil" in sys.modules or "opentelemetry.sdk.resources" in sys.modules:
         return
     detectors = os.environ.get("OTEL_EXPERIMENTAL_RESOURCE_DETECTORS", "")
     if "process" in detectors or "*" in detectors:
