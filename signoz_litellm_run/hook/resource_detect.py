@@ -36,9 +36,12 @@ def detect(environ: Mapping[str, str] = os.environ) -> dict[str, str]:
     found: dict[str, str] = {}
     uname = os.uname() if hasattr(os, "uname") else None
     try:
-        import socket
+        if uname is not None:
+            found["host.name"] = uname.nodename  # gethostname() on POSIX, without importing socket
+        else:
+            import socket
 
-        found["host.name"] = socket.gethostname()
+            found["host.name"] = socket.gethostname()
     except Exception:
         pass
     machine = uname.machine.lower() if uname else ""
