@@ -4,8 +4,9 @@ OpenTelemetry's `SystemMetricsInstrumentor` (psutil) is started here instead of 
 would start it in every Python process of a job (`environment.DISABLED_REASONS` turns its entry point off):
 each would repeat the host-wide `system.*` series and load psutil. The first Python process of the job whose
 hook finds `SIGNOZ_LITELLM_SYSTEM_METRICS` true claims it and sets the variable to false in its own environment,
-so the processes it starts do not, and starts it a second later (`install`); a process forked from it (a multiprocessing worker) copies its meter but
-observes nothing (every callback answers only in the process that started it).
+so the processes it starts do not, and starts it when LiteLLM is imported or a second later (`install`); a process
+forked from it (a multiprocessing worker) copies its meter but observes nothing (every callback answers only in the
+process that started it).
 
 The set is small on purpose (one export a minute by default, OTEL_METRIC_EXPORT_INTERVAL):
 `system.cpu.utilization` (user, system, idle: 3 series per CPU), `system.memory.usage` (used, free, cached),
@@ -17,6 +18,7 @@ from __future__ import annotations
 
 import os
 import sys
+import threading
 from typing import Any
 
 from signoz_litellm_run.hook import env_flag
@@ -40,32 +42,45 @@ _claimed = False
 
 def install() -> bool:
     """When this process is the job's main one and the metrics are on: claim them (the processes it starts leave the
-    host's series to it) and start them START_AFTER_SECONDS later, on a thread. Importing psutil and the
-    instrumentation and registering the instruments cost some 64 M instructions (+9% of a `python -c pass` under
-    `run`), which a process that ends within a second (a CLI step, a helper) would pay for no data point: one that
-    lives longer gets them from its second second on. True when claimed."""
+    host's series to it) and start them when the program imports LiteLLM (at once if it has: its import takes
+    seconds, so this is little more), or START_AFTER_SECONDS after start-up, on a thread, in a process that has not.
+    Importing psutil and the instrumentation and registering the instruments cost some 64 M instructions (+9% of a
+    `python -c pass` under `run`), which a process that ends within a second (a CLI step, a helper) would pay for no
+    data point. (A timer alone started them while the first LiteLLM calls' callbacks ran, which then missed a
+    SIGTERM's flush deadline.) True when claimed."""
     global _claimed
     if _claimed or not env_flag(ENV):
         return False
     _claimed = True
     os.environ[ENV] = "false"
-    import threading
+    import wrapt
 
-    timer = threading.Timer(START_AFTER_SECONDS, start, kwargs={"pid": os.getpid()})
-    timer.daemon = True
-    timer.name = "signoz-litellm-system-metrics"
-    timer.start()
+    pid = os.getpid()
+    wrapt.register_post_import_hook(lambda _module: start(pid), "litellm")
+    if _started is None:
+        timer = threading.Timer(START_AFTER_SECONDS, start, kwargs={"pid": pid})
+        timer.daemon = True
+        timer.name = "signoz-litellm-system-metrics"
+        timer.start()
     return True
 
 
+_start_lock = threading.Lock()
+
+
 def start(pid: int | None = None) -> bool:
-    """Register the system metrics with the global meter provider (observing only in process `pid`); True when
+    """Register the system metrics with the global meter provider (observing only in process `pid`), once; True when
     started, now or before."""
+    with _start_lock:
+        if pid is not None and pid != os.getpid():
+            return False  # a forked child: its parent reports the host
+        return _start()
+
+
+def _start() -> bool:
     global _started
     if _started is not None:
         return True
-    if pid is not None and pid != os.getpid():
-        return False  # a forked child: its parent reports the host
     try:
         from opentelemetry import metrics
         from opentelemetry.instrumentation.system_metrics import SystemMetricsInstrumentor
