@@ -24,6 +24,9 @@ DISABLED_REASONS = {
     # A span around a whole click command run: a server started by a click CLI (`litellm --config`,
     # `uvicorn`) would put every request it ever serves in that one never-ending trace.
     "click": "it would put every request of a server started by a click CLI (litellm, uvicorn) in one trace",
+    # Started by the hook itself, in the job's main process only (hook/system_metrics.py): every process of a
+    # job repeating the host's series would multiply them, and psutil would load in each.
+    "system_metrics": "signoz-litellm starts it in the job's main process only (--system-metrics)",
 }
 ALWAYS_DISABLED = tuple(DISABLED_REASONS)
 SIGNALS = ("traces", "metrics", "logs")
@@ -32,6 +35,7 @@ SHUTDOWN_TIMEOUT_ENV = "SIGNOZ_LITELLM_SHUTDOWN_TIMEOUT"
 MAX_REQUEST_BYTES_ENV = "SIGNOZ_LITELLM_MAX_REQUEST_BYTES"  # read by hook/export_size.py
 TRACE_PROBES_ENV = "SIGNOZ_LITELLM_TRACE_HEALTH_PROBES"  # read by hook/proxy.py
 RAW_REQUEST_SPAN_ENV = "SIGNOZ_LITELLM_RAW_REQUEST_SPAN"  # read by hook/litellm_arm.py
+SYSTEM_METRICS_ENV = "SIGNOZ_LITELLM_SYSTEM_METRICS"  # read (and claimed) by hook/system_metrics.py
 LITELLM_OTEL_V2_ENV = "LITELLM_OTEL_V2"
 _TRUE_WORDS = ("1", "on", "t", "true", "y", "yes")  # what LiteLLM (pydantic) reads as true
 REPORT_ENV = delivery.REPORT_ENV
@@ -150,6 +154,7 @@ def child_updates(settings: Settings, base_env: Mapping[str, str], *, cwd: str) 
         updates[TRACE_PROBES_ENV] = "true" if settings.trace_health_probes else "false"
     if settings.raw_request_span or base_env.get(RAW_REQUEST_SPAN_ENV):
         updates[RAW_REQUEST_SPAN_ENV] = "true" if settings.raw_request_span else "false"
+    updates[SYSTEM_METRICS_ENV] = "true" if settings.system_metrics else "false"
     if litellm_otel_v2_requested(base_env):
         updates[LITELLM_OTEL_V2_ENV] = "false"  # see notices()
     updates[REPORT_ENV] = "1" if ci.report_enabled(settings.report, base_env) else "0"

@@ -40,3 +40,11 @@ class CommandNotFound(LauncherError):
 
 class CommandNotExecutable(LauncherError):
     exit_code = EXIT_NOT_EXECUTABLE
+
+
+class SettingsError(UsageError, ValueError):
+    """What `signoz_litellm_run.init()` raises for a setting `run` would refuse: the same sentence and hint, as a
+    ValueError a program can catch; its text holds both, so a notebook shows the fix."""
+
+    def __str__(self) -> str:
+        return f"{self.message}\nhint: {self.hint}" if self.hint else self.message

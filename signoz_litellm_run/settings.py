@@ -246,6 +246,9 @@ OPTIONS: tuple[Option, ...] = (
     Option("raw_request_span", "--raw-request-span", ("SIGNOZ_RAW_REQUEST_SPAN",), parse_bool, False,
            "Keep LiteLLM's raw_gen_ai_request span: the provider's raw request and response, which repeat the "
            "prompt and completion litellm_request already carries (dropped by default)."),
+    Option("system_metrics", "--system-metrics", ("SIGNOZ_LITELLM_SYSTEM_METRICS",), parse_bool, True,
+           "Host CPU and memory (system.*) and the process's CPU, memory and threads (process.*), from the job's "
+           "main process only (--no-system-metrics turns them off)."),
 )
 OPTIONS_BY_NAME: Mapping[str, Option] = MappingProxyType({o.name: o for o in OPTIONS})
 CONFIG_ONLY_KEYS = ("config",)
@@ -278,6 +281,7 @@ class Settings:
     local_output: str | None = None
     trace_health_probes: bool = False
     raw_request_span: bool = False
+    system_metrics: bool = True
     config_file: str | None = None
     # Where each value came from: "flag --x", "env NAME", "config PATH", "default", "derived from ...".
     sources: Mapping[str, str] = field(default_factory=dict, compare=False)
@@ -372,11 +376,21 @@ def _invalid(option: Option, origin: str, exc: ValueError) -> UsageError:
     return UsageError(f"Invalid {origin}: {exc}.", hint)
 
 
+def flag_origin(option: Option) -> str:
+    return f"flag {option.flag}"
+
+
+def argument_origin(option: Option) -> str:
+    """Where a value came from when it was given to `init()` (its keyword is the setting's name)."""
+    return f"argument {option.name}"
+
+
 def _lookup(option: Option, flags: Mapping[str, Any], environ: Mapping[str, str],
-            config: Mapping[str, Any], config_origin: str | None) -> tuple[Any, str, str] | None:
+            config: Mapping[str, Any], config_origin: str | None,
+            given: Callable[[Option], str] = flag_origin) -> tuple[Any, str, str] | None:
     """The raw value with its level and a human-readable origin, or None."""
     if flags.get(option.name) is not None:
-        return flags[option.name], FLAG, f"flag {option.flag}"
+        return flags[option.name], FLAG, given(option)
     for env in option.envs:
         raw = environ.get(env)
         if raw is not None and raw.strip() != "":
@@ -400,8 +414,10 @@ def resolve(
     *,
     config_path: str | None = None,
     require_destination: bool = True,
+    given: Callable[[Option], str] = flag_origin,
 ) -> Settings:
-    """Resolve all settings. `flags` holds only the flags the user gave (None means not given)."""
+    """Resolve all settings. `flags` holds only the flags the user gave (None means not given); `given` names
+    where such a value came from (a flag; `init()`'s keyword arguments: `argument_origin`)."""
     explicit_config = config_path or environ.get(CONFIG_ENV) or None
     config, config_origin = load_config_file(explicit_config, cwd)
 
@@ -409,13 +425,16 @@ def resolve(
     sources: dict[str, str] = {}
     levels: dict[str, float] = {}
     notes: list[str] = []
-    insecure_found = _lookup(OPTIONS_BY_NAME["insecure"], flags, environ, config, config_origin)
-    insecure = parse_bool(insecure_found[0]) if insecure_found else False
+    insecure_found = _lookup(OPTIONS_BY_NAME["insecure"], flags, environ, config, config_origin, given)
+    try:
+        insecure = parse_bool(insecure_found[0]) if insecure_found else False
+    except ValueError as exc:
+        raise _invalid(OPTIONS_BY_NAME["insecure"], insecure_found[2], exc) from None
 
     for option in OPTIONS:
         if option.name == "resource_attributes":
             continue  # merged across levels below
-        found = _lookup(option, flags, environ, config, config_origin)
+        found = _lookup(option, flags, environ, config, config_origin, given)
         if found is None:
             values[option.name] = option.default
             sources[option.name] = DEFAULT
@@ -440,7 +459,7 @@ def resolve(
     for raw, origin in (
         (config.get("resource_attributes"), f"config {config_origin}"),
         (environ.get("OTEL_RESOURCE_ATTRIBUTES"), "env OTEL_RESOURCE_ATTRIBUTES"),
-        (flags.get("resource_attributes"), "flag --resource-attributes"),
+        (flags.get("resource_attributes"), given(option)),
     ):
         if raw is None or raw == "":
             continue

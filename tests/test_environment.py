@@ -25,7 +25,7 @@ def test_cloud_region_grpc() -> None:
     assert u["OTEL_EXPORTER_OTLP_HEADERS"] == "signoz-ingestion-key=0123456789abcdef%2FKEY%2B%3D"
     assert u["OTEL_SERVICE_NAME"] == "job"
     assert u["OTEL_TRACES_EXPORTER"] == u["OTEL_METRICS_EXPORTER"] == u["OTEL_LOGS_EXPORTER"] == "otlp"
-    assert u["OTEL_PYTHON_DISABLED_INSTRUMENTATIONS"] == "openai,click"
+    assert u["OTEL_PYTHON_DISABLED_INSTRUMENTATIONS"] == "openai,click,system_metrics"
     assert u["LITELLM_OTEL_INTEGRATION_ENABLE_METRICS"] == "true"
     assert u["USE_OTEL_LITELLM_REQUEST_SPAN"] == "true"
     assert u["OTEL_METRICS_EXEMPLAR_FILTER"] == "always_off"  # SigNoz does not store exemplars
@@ -49,7 +49,7 @@ def test_user_otel_settings_win_over_our_defaults_and_lists_are_merged() -> None
     u = _updates({"endpoint": "http://c:4317", "ingestion_key": KEY}, env)
     assert "OTEL_METRICS_EXPORTER" not in u and "LITELLM_OTEL_INTEGRATION_ENABLE_METRICS" not in u
     assert "OTEL_METRICS_EXEMPLAR_FILTER" not in u
-    assert u["OTEL_PYTHON_DISABLED_INSTRUMENTATIONS"] == "requests,urllib3,openai,click"
+    assert u["OTEL_PYTHON_DISABLED_INSTRUMENTATIONS"] == "requests,urllib3,openai,click,system_metrics"
     assert u["OTEL_EXPORTER_OTLP_HEADERS"].startswith("x-team=a,signoz-ingestion-key=0123")
     assert "stale" not in u["OTEL_EXPORTER_OTLP_HEADERS"]
 

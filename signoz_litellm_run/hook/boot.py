@@ -10,15 +10,23 @@ from signoz_litellm_run.hook import freeze_heap
 _SITE_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "_site")
 _logger = logging.getLogger("signoz_litellm")
 _started = False
+started_by: str | None = None  # "run" (our sitecustomize) or "init" (signoz_litellm_run.init())
 
 
-def start() -> None:
-    global _started
+def start(by: str = "run") -> bool:
+    """Start telemetry in this process, once (`run`'s sitecustomize and `init()` both come here); False when it
+    had already started or could not start."""
+    global _started, started_by
     if _started:
-        return
+        return False
     _started = True
+    started_by = by
     try:
-        _initialize_without_recursion()  # our distro arms LiteLLM (hook/distro.py)
+        from signoz_litellm_run.hook import resource_detect, system_metrics
+
+        system_metrics.sdk_resources_without_psutil()
+        with resource_detect.detected_while_configuring():
+            _initialize_without_recursion()  # our distro arms LiteLLM (hook/distro.py)
         from signoz_litellm_run.hook import (export_size, lazy_export, metric_record, report, shutdown,
                                              span_attributes, span_wire)
 
@@ -29,6 +37,7 @@ def start() -> None:
         shutdown.install()
         report.install()
         lazy_export.after_build(_exporter_built)  # exporters built later (hook/lazy_export.py): the same as these
+        system_metrics.install()  # the job's main process only
     except Exception as exc:  # telemetry must never break the program
         import sys
 
@@ -40,10 +49,12 @@ def start() -> None:
             delivery.telemetry_off(f"{sys.executable}: {type(exc).__name__}: {exc}")
         except Exception:
             pass
+        return False
     else:
         # What start-up imported (OpenTelemetry, its SDK and instrumentation: some 30,000 objects) lives as long as
         # the process: out of full collections, and out of the one at exit, which walked it all (about 50 ms a process).
         freeze_heap()
+        return True
 
 
 def _exporter_built(signal_name: str, exporter: object) -> None:

@@ -253,12 +253,43 @@ def _renew_connections() -> None:
             pass
 
 
+def flush(timeout: float) -> bool:
+    """Send what is produced so far, within `timeout` seconds, and go on (`init()`'s handle, a notebook's cell):
+    LiteLLM's callbacks of the calls that returned first, then each provider's (or adopted processor's) flush."""
+    deadline = time.monotonic() + timeout
+    _wait_executor_idle(deadline - EXPORT_SHARE * timeout)
+    results: list[bool] = []
+
+    def one(target: Any) -> None:
+        try:
+            results.append(target.force_flush(timeout_millis=max(1, int(_remaining(deadline) * 1000))) is not False)
+        except Exception:
+            results.append(False)
+
+    threads = [threading.Thread(target=one, args=(target,), name="signoz-litellm-flush", daemon=True)
+               for _, target in _providers]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(_remaining(deadline))
+    return len(results) == len(threads) and all(results)
+
+
+def is_shut_down() -> bool:
+    return _final_done.is_set()
+
+
 def on_exit(hook: Callable[[Ledger, float], None]) -> None:
     """Run `hook(ledger, seconds_spent)` once, after the final flush (used by the report)."""
     _exit_hooks.append(hook)
 
 
 # --------------------------------------------------------------------------------------------- counting
+
+
+# signal -> our processors (metric readers) added to an application's own provider (hook/app_providers.py): those
+# are flushed, counted and shut down, the application's provider and its own processors are left to it.
+adopted: dict[str, list[Any]] = {}
 
 
 def _wrap_providers() -> None:
@@ -269,6 +300,11 @@ def _wrap_providers() -> None:
         ("traces", trace.get_tracer_provider(), "_active_span_processor", "_span_processors"),
         ("logs", _logs.get_logger_provider(), "_multi_log_record_processor", "_log_record_processors"),
     ):
+        if signal_name in adopted:
+            for processor in adopted[signal_name]:
+                _providers.append((signal_name, processor))
+                _wrap_processor(signal_name, processor)
+            continue
         processors = getattr(getattr(provider, composite, None), members, ())
         if processors:
             _providers.append((signal_name, provider))
@@ -276,7 +312,10 @@ def _wrap_providers() -> None:
             _wrap_processor(signal_name, processor)
     meter_provider = metrics.get_meter_provider()
     readers = getattr(meter_provider, "_metric_readers", ()) or ()
-    if readers:
+    if "metrics" in adopted:
+        readers = adopted["metrics"]
+        _providers.extend(("metrics", reader) for reader in readers)
+    elif readers:
         _providers.append(("metrics", meter_provider))
     for reader in readers:
         exporter = getattr(reader, "_exporter", None)
@@ -608,15 +647,16 @@ def _at_exit() -> None:
 EXPORT_SHARE = 0.2  # of the exit deadline, kept for the export whatever LiteLLM's callbacks do
 
 
-def final_flush(reason: str) -> None:
-    """Deliver what is produced, within the deadline, once per process; then run the exit hooks."""
+def final_flush(reason: str, timeout: float | None = None) -> None:
+    """Deliver what is produced, within the deadline (`timeout`, else SIGNOZ_LITELLM_SHUTDOWN_TIMEOUT), once per
+    process; then run the exit hooks."""
     if not _final_lock.acquire(blocking=False):
         return  # another exit path is doing it
     try:
         if _final_done.is_set() or not _providers:
             return
         started = time.monotonic()
-        timeout = timeout_seconds()
+        timeout = timeout_seconds() if timeout is None else timeout
         deadline = started + timeout
         previous_int = _ignore_sigint_while_flushing()
         try:
