@@ -45,6 +45,12 @@ _WRAPPER_NAMES = (
     "ERROR_TYPE", "type", "__qualname__", "with_traceback", "__traceback__", "_filter_semconv_duration_attrs",
     "_client_duration_attrs_old", "_client_duration_attrs_new", "_StabilityMode", "DEFAULT", "record", "round",
     "HTTP")
+# The names the instrumentation's helpers use, as written against (0.66b1): in 0.59b0, for one, they take no
+# module argument (the httpx module is a global there); another shape is left as it is.
+_EXTRACT_NAMES = ("isinstance", "Request", "method", "encode", "URL", "str", "url", "headers", "stream", "extensions",
+                  "get", "len")
+_NORMALIZE_NAMES = ("defaultdict", "list", "isinstance", "Headers", "keys", "lower", "extend", "get_list", "dict",
+                    "items", "append", "decode")
 
 
 def install() -> None:
@@ -65,8 +71,8 @@ def patch(module: Any) -> None:
 
 def _defer_header_normalising(module: Any) -> None:
     original = getattr(module, "_normalize_headers", None)
-    if original is None or getattr(original, "_signoz_litellm", False):
-        return  # an instrumentation without it: nothing to defer
+    if not is_as_written(original, _NORMALIZE_NAMES):
+        return  # an instrumentation without it (0.59b0), or of another shape: left as it is
 
     def _normalize_headers(headers: Any, httpx_module: Any) -> Mapping[str, list[str]]:
         return _OnFirstRead(original, headers, httpx_module)
@@ -78,8 +84,8 @@ def _defer_header_normalising(module: Any) -> None:
 
 def _reuse_request_url(module: Any) -> None:
     original = getattr(module, "_extract_parameters", None)
-    if original is None or getattr(original, "_signoz_litellm", False):
-        return  # an instrumentation without it: nothing to change
+    if not is_as_written(original, _EXTRACT_NAMES):
+        return  # an instrumentation without it, or of another shape (0.59b0 takes no module): left as it is
 
     def _extract_parameters(args: tuple[Any, ...], kwargs: dict[str, Any], httpx_module: Any) -> tuple[Any, ...]:
         request = args[0] if args else None
