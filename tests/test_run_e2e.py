@@ -459,6 +459,38 @@ def test_call_inside_an_app_span_is_a_child_in_its_trace(receiver: Receiver, fak
         assert len(_http_children(receiver, child)) == 1  # app span -> litellm_request -> HTTP client span
 
 
+@pytest.mark.parametrize("protocol", ["grpc", "http/protobuf"])
+def test_a_log_line_inside_a_span_carries_its_trace_and_litellms_stamp_is_left_out(
+        receiver: Receiver, fake_provider: FakeProvider, tmp_path: Path, protocol: str) -> None:
+    """On every OpenTelemetry release we support: Python log records are exported (through the logging
+    instrumentation's handler from contrib 0.60b0, the SDK's before) with the trace and span they were made in."""
+    script = tmp_path / "log_in_span.py"
+    script.write_text(textwrap.dedent("""
+        import logging, os
+        import litellm
+        from opentelemetry import trace
+
+        logging.basicConfig(level=logging.INFO)
+        with trace.get_tracer("log_app").start_as_current_span("job-step") as span:
+            litellm.completion(model="openai/gpt-4o-mini", api_base=os.environ["FAKE_BASE_URL"], api_key="sk-test",
+                               messages=[{"role": "user", "content": "hi"}])
+            logging.getLogger("log_app").warning("inside the job step")
+            ctx = span.get_span_context()
+            print("ids", format(ctx.trace_id, "032x"), format(ctx.span_id, "016x"), flush=True)
+        logging.getLogger("LiteLLM").warning("a LiteLLM line")
+    """))
+    result = _run(receiver, fake_provider, [sys.executable, str(script)], protocol=protocol)
+    assert result.returncode == 0, result.stderr
+    _, trace_id, span_id = next(line for line in result.stdout.splitlines() if line.startswith("ids ")).split()
+    assert receiver.wait_for(lambda r: {"inside the job step", "a LiteLLM line"} <= {str(l.body) for l in
+                                                                                    r.log_records()})
+    record = next(l for l in receiver.log_records() if str(l.body) == "inside the job step")
+    assert (record.trace_id, record.span_id) == (trace_id, span_id)
+    assert record.resource["service.name"] == "log_in_span"
+    assert all("litellm_redacted" not in l.attributes for l in receiver.log_records())
+    assert "Invalid type" not in result.stderr and "Traceback" not in result.stderr
+
+
 def test_litellm_is_never_imported_by_the_hook(receiver: Receiver) -> None:
     env = clean_env()
     result = launcher(["run", "--endpoint", receiver.grpc_endpoint, "--", sys.executable, "-c",
