@@ -796,9 +796,14 @@ def _litellm_worker() -> Any:
 
 
 def _worker_pending(worker: Any) -> int:
-    """Callbacks queued in LiteLLM's async logging worker."""
+    """Callbacks queued in LiteLLM's async logging worker (`pending_count` where it has one, as 1.110.2; else the sizes
+    it sums: LiteLLM 1.108 has no such property, and asyncio.run's last calls were not waited for)."""
     try:
-        return max(0, int(worker.pending_count))
+        if hasattr(type(worker), "pending_count"):
+            return max(0, int(worker.pending_count))
+        queue = getattr(worker, "_queue", None)
+        return (queue.qsize() if queue is not None else 0) + len(getattr(worker, "_dequeued_tasks", ()) or ()) \
+            + len(getattr(worker, "_pending_enqueues", ()) or ())
     except Exception:
         return 0
 
