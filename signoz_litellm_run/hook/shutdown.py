@@ -796,8 +796,8 @@ def _litellm_worker() -> Any:
 
 
 def _worker_pending(worker: Any) -> int:
-    """Callbacks queued in LiteLLM's async logging worker (`pending_count` where it has one, as 1.110.2; else the sizes
-    it sums: LiteLLM 1.108 has no such property, and asyncio.run's last calls were not waited for)."""
+    """Callbacks queued in LiteLLM's async logging worker: its `pending_count` where it has one (1.110.2), else the
+    sizes that property sums (1.108 has none: asyncio.run's last calls were not waited for)."""
     try:
         if hasattr(type(worker), "pending_count"):
             return max(0, int(worker.pending_count))
