@@ -324,9 +324,18 @@ def _patch_logger_class(otel_class: Any) -> None:
     # LiteLLM's own safe_set_attribute, as this was written against: cast to a primitive, then set. Only then
     # may a value be cast here, at the same point, and wait to be set with the others (a primitive skips the
     # cast: it leaves those as they are).
-    batching = is_as_written(original_safe_set_attribute, ("_cast_as_primitive_value_type", "set_attribute"))
+    # And only on the SDK span attributes this was written against (tests/test_litellm_arm.py compares both ways);
+    # on another (opentelemetry-api 1.38, 1.41) each attribute is set as LiteLLM sets it, then the aliases.
+    from signoz_litellm_run.hook.span_attributes import sdk_as_written
+
+    batching = is_as_written(original_safe_set_attribute, ("_cast_as_primitive_value_type", "set_attribute")) \
+        and sdk_as_written()
 
     def set_attributes(self: Any, span: Any, kwargs: Any, response_obj: Any) -> Any:
+        if not batching:
+            result = original_set_attributes(self, span, kwargs, response_obj)
+            _set_aliases(span)
+            return result
         outer = getattr(_batches, "current", None)
         batch: tuple[Any, list[tuple[Any, Any]]] = (span, [])
         _batches.current = batch
@@ -365,6 +374,20 @@ def _patch_logger_class(otel_class: Any) -> None:
         otel_class._maybe_log_raw_request = _no_raw_request_span
     _bound_metric_attributes(otel_class)
     otel_class._signoz_litellm_patched = True
+
+
+def _set_aliases(span: Any) -> None:
+    """The dashboard aliases, one by one, of the sources the span holds (where no alias is set already)."""
+    try:
+        attributes = getattr(span, "attributes", None)
+        if not attributes:
+            return
+        for source, alias in DASHBOARD_ALIASES:
+            value = attributes.get(source)
+            if value is not None and alias not in attributes:
+                span.set_attribute(alias, value)
+    except Exception:  # never in the way of LiteLLM's logging
+        pass
 
 
 _SETS = ("set_attribute", "set_attributes")
