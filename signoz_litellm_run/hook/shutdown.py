@@ -497,28 +497,41 @@ def _watch_partial_success(signal_name: str, exporter: Any) -> None:
         exporter._initialize_channel_and_stub = initialize
         wrap_stub()
         return
-    transport = getattr(getattr(exporter, "_client", None), "_transport", None)
-    if transport is None or not hasattr(transport, "request"):
-        return
-    original_request = transport.request
     response_class = _http_response_class(signal_name)
 
-    def request(*args: Any, **kwargs: Any) -> Any:
-        result = original_request(*args, **kwargs)
+    def heard(result: Any) -> None:
         try:
             status = result.status_code
             export_size.note_http_status(status)
             if status is not None and 200 <= status < 300 and response_class is not None:
-                body = result.content()
+                body = result.content() if callable(result.content) else result.content
                 if body:
                     response = response_class()
                     response.ParseFromString(body)
                     _record_rejected(response, signal_name)
         except Exception:
             pass
-        return result
 
-    transport.request = request
+    transport = getattr(getattr(exporter, "_client", None), "_transport", None)
+    if transport is not None and hasattr(transport, "request"):  # the HTTP exporters of SDK 1.45
+        original_request = transport.request
+
+        def request(*args: Any, **kwargs: Any) -> Any:
+            result = original_request(*args, **kwargs)
+            heard(result)
+            return result
+
+        transport.request = request
+        return
+    original_export = getattr(exporter, "_export", None)
+    if original_export is not None and hasattr(exporter, "_session"):  # before: a requests session (1.38, 1.41)
+
+        def _export(*args: Any, **kwargs: Any) -> Any:
+            result = original_export(*args, **kwargs)
+            heard(result)
+            return result
+
+        exporter._export = _export
 
 
 def _http_response_class(signal_name: str) -> Any:
