@@ -497,6 +497,11 @@ def _watch_partial_success(signal_name: str, exporter: Any) -> None:
         exporter._initialize_channel_and_stub = initialize
         wrap_stub()
         return
+    stub = getattr(exporter, "_client", None)
+    if hasattr(exporter, "_channel") and hasattr(stub, "Export"):  # gRPC as in SDK 1.38: one stub, made once
+        if not isinstance(stub, _StubProxy):
+            exporter._client = _StubProxy(stub, signal_name)
+        return
     response_class = _http_response_class(signal_name)
 
     def heard(result: Any) -> None:
