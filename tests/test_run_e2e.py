@@ -488,7 +488,7 @@ def test_call_inside_an_app_span_is_a_child_in_its_trace(receiver: Receiver, fak
 def test_a_log_line_inside_a_span_carries_its_trace_and_litellms_stamp_is_left_out(
         receiver: Receiver, fake_provider: FakeProvider, tmp_path: Path, protocol: str) -> None:
     """On every OpenTelemetry release we support: Python log records are exported (through the logging
-    instrumentation's handler from contrib 0.60b0, the SDK's before) with the trace and span they were made in."""
+    instrumentation's handler from contrib 0.61b0, the SDK's before) with the trace and span they were made in."""
     script = tmp_path / "log_in_span.py"
     script.write_text(textwrap.dedent("""
         import logging, os

@@ -100,7 +100,7 @@ _switched_logs = False
 
 
 def _python_logs_through_the_sdk() -> None:
-    """Python log records reach OpenTelemetry through a logging handler. From contrib 0.60b0 the logging
+    """Python log records reach OpenTelemetry through a logging handler. From contrib 0.61b0 the logging
     instrumentation attaches its own; before (0.59b0, with SDK 1.38) only the SDK's configurator attaches one,
     and only when `OTEL_PYTHON_LOGGING_AUTO_INSTRUMENTATION_ENABLED` is true. So, where the instrumentation has
     no handler and the program did not choose, the switch is on while the configurator runs (taken back after,

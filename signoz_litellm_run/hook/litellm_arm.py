@@ -198,45 +198,41 @@ def _drop_unexportable_log_attribute() -> None:
     """LiteLLM stamps its log records with `litellm_redacted = object()`; OpenTelemetry's log handler
     would warn about that value on every LiteLLM log line. The stamp means nothing outside the
     process, so it is left out of the exported record. The handler is opentelemetry-instrumentation-logging's
-    (0.60b0 on; `_get_attributes(self, record)` -> (attributes, event name)) or, before, the SDK's
+    (0.61b0 on; `_get_attributes(self, record)`) or, before, the SDK's
     (`opentelemetry.sdk._logs.LoggingHandler`, a static `_get_attributes(record)` -> attributes)."""
     try:
         from opentelemetry.instrumentation.logging.handler import LoggingHandler
     except ImportError:
-        _drop_from_sdk_handler()
-        return
-    original = LoggingHandler._get_attributes
-    if getattr(original, "_signoz_litellm", False):
-        return
-
-    def _get_attributes(self: Any, record: logging.LogRecord) -> Any:
-        found = original(self, record)
-        if type(found) is tuple and len(found) == 2 and isinstance(found[0], dict):
-            found[0].pop("litellm_redacted", None)
-        return found
-
-    _get_attributes._signoz_litellm = True  # type: ignore[attr-defined]
-    LoggingHandler._get_attributes = _get_attributes
-
-
-def _drop_from_sdk_handler() -> None:
-    try:
-        from opentelemetry.sdk._logs import LoggingHandler
-    except ImportError:
-        return
+        try:
+            from opentelemetry.sdk._logs import LoggingHandler
+        except ImportError:
+            return
     declared = LoggingHandler.__dict__.get("_get_attributes")
-    if not isinstance(declared, staticmethod) or getattr(declared.__func__, "_signoz_litellm", False):
-        return
-    original = declared.__func__
+    if isinstance(declared, staticmethod):  # the SDK's (1.38): _get_attributes(record) -> attributes
+        original = declared.__func__
+        if getattr(original, "_signoz_litellm", False):
+            return
 
-    def _get_attributes(record: logging.LogRecord) -> Any:
-        found = original(record)
-        if isinstance(found, dict):
-            found.pop("litellm_redacted", None)
-        return found
+        def _static(record: logging.LogRecord) -> Any:
+            return _without_stamp(original(record))
 
-    _get_attributes._signoz_litellm = True  # type: ignore[attr-defined]
-    LoggingHandler._get_attributes = staticmethod(_get_attributes)
+        _static._signoz_litellm = True  # type: ignore[attr-defined]
+        LoggingHandler._get_attributes = staticmethod(_static)
+    elif callable(declared) and not getattr(declared, "_signoz_litellm", False):
+        method = declared  # the instrumentation's: -> attributes (0.62b1), or (attributes, event name) (0.66b1)
+
+        def _get_attributes(self: Any, record: logging.LogRecord) -> Any:
+            return _without_stamp(method(self, record))
+
+        _get_attributes._signoz_litellm = True  # type: ignore[attr-defined]
+        LoggingHandler._get_attributes = _get_attributes
+
+
+def _without_stamp(found: Any) -> Any:
+    attributes = found[0] if type(found) is tuple and found else found
+    if isinstance(attributes, dict):
+        attributes.pop("litellm_redacted", None)
+    return found
 
 
 def _remember_parent(result: Any, call: call_context.Call | None) -> None:

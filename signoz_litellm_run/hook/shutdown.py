@@ -854,7 +854,7 @@ _final_deadline: float | None = None  # set when the final flush starts
 
 
 def _quiet_log_handler_flush() -> None:
-    """OpenTelemetry's logging handler (contrib 0.60b0 on) flushes its provider on a new thread when
+    """OpenTelemetry's logging handler (contrib 0.61b0 on) flushes its provider on a new thread when
     `logging.shutdown` flushes the handlers at exit; under Python 3.12.0/3.12.1 that thread cannot start and a
     traceback is printed. The providers are shut down by now, so there is nothing left to flush: the handlers'
     flush becomes a no-op for the rest of the exit."""
