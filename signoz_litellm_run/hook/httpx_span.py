@@ -33,7 +33,8 @@ MODULE = "opentelemetry.instrumentation.httpx"
 # httpx leaves these ports out of a URL it parses; a URL still holding one is parsed again.
 _DEFAULT_PORTS = {"ftp": 21, "http": 80, "https": 443, "ws": 80, "wss": 443}
 # The instrumentation our wrappers were written and tested against (tests/test_httpx_span.py compares them).
-_LEAN_FOR_VERSION = "0.66b1"
+# (0.66b0 and 0.66b1 are the same code; a fresh `pip install` resolves to 0.66b0, as 0.66b2 is incomplete)
+_LEAN_FOR_VERSIONS = ("0.66b0", "0.66b1")
 _MAX_NAMED = 256  # requests (method, URL) whose span name and attributes are kept
 THEIRS, UNTRACED = object(), object()  # what our wrappers do with a request other than tracing it themselves
 _WRAPPER_NAMES = (
@@ -137,7 +138,7 @@ def lean_wrappers(module: Any, instrumentor: type) -> bool:
         from opentelemetry.instrumentation.httpx.version import __version__
     except ImportError:
         return False
-    if __version__ != _LEAN_FOR_VERSION:
+    if __version__ not in _LEAN_FOR_VERSIONS:
         return False
     sync_original = _defined("_handle_request_wrapper", instrumentor)
     async_original = _defined("_handle_async_request_wrapper", instrumentor)
