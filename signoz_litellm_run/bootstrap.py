@@ -40,7 +40,7 @@ from signoz_litellm_run import __version__
 from signoz_litellm_run.environment import ALWAYS_DISABLED, DISABLED_REASONS, SITE_DIR
 from signoz_litellm_run.errors import LauncherError, UsageError
 
-CACHE_FORMAT = 1
+CACHE_FORMAT = 2  # 2: the survey also records the packages outside our supported ranges
 CACHE_SUBDIR = "signoz-litellm"
 QUERY_MARK = "SIGNOZ-LITELLM-BOOTSTRAP-QUERY "
 INSTRUMENTATION_PREFIX = "opentelemetry-instrumentation-"
@@ -88,6 +88,8 @@ class BootstrapPlan:
     otel_version: str | None = None
     has_pip: bool = False
     cached: bool = False
+    # LiteLLM / OpenTelemetry packages installed there outside the ranges we support (`compat.Outside`)
+    outside_range: tuple[Any, ...] = ()
     # name -> version of every distribution installed in the environment (for the constraints file)
     installed: Mapping[str, str] = field(default_factory=dict, repr=False, compare=False)
 
@@ -465,6 +467,9 @@ def _survey(python: str, environ: Mapping[str, str], disabled: Sequence[str], in
     data.update(dirs=info.get("dirs", []), python_version=info.get("version"), otel_version=info.get("otel_version"),
                 has_pip=bool(info.get("has_pip")), installed=dists)
     data["fingerprint"] = fingerprint(data["dirs"])
+    from signoz_litellm_run import compat
+
+    data["outside_range"] = compat.check_installed(dists)
     gen = info.get("gen")
     if not gen:
         data.update(problem=(f"OpenTelemetry instrumentation is not installed in this environment "
@@ -497,7 +502,20 @@ def _plan_from_cache(python: str, cache: Mapping[str, Any], *, cached: bool, ret
         problem=cache.get("problem"),
         python_version=cache.get("python_version"), otel_version=cache.get("otel_version"),
         has_pip=bool(cache.get("has_pip")), cached=cached, installed=dict(cache.get("installed", {})),
+        outside_range=_outside_range(cache),
     )
+
+
+def _outside_range(cache: Mapping[str, Any]) -> tuple[Any, ...]:
+    found = cache.get("outside_range")
+    if not found:
+        return ()
+    from signoz_litellm_run.compat import Outside
+
+    try:
+        return tuple(Outside(**entry) for entry in found)
+    except TypeError:
+        return ()
 
 
 def _ago(seconds: float) -> str:
@@ -596,6 +614,10 @@ def before_run(argv: Sequence[str], child_env: Mapping[str, str], *, timeout: fl
             return None
         disabled = default_disabled(child_env)
         result = ensure(python, timeout, environ=environ, disabled=disabled, progress=stream)
+        if result.plan.outside_range:  # the command still runs as it is; said once, by the launcher
+            from signoz_litellm_run import compat
+
+            print(compat.warning(list(result.plan.outside_range), python), file=stream, flush=True)
         message = result.warning()
         if message is None and result.status == "skipped" and not result.plan.cached and \
                 (result.plan.problem or "").startswith("could not query"):

@@ -398,7 +398,8 @@ def _version(dist: str) -> str | None:
 
 
 def environment_checks(protocol: str, environ: Mapping[str, str], cwd: Path) -> list[Check]:
-    checks = [_python_check(), _litellm_check(), _otel_versions_check(), *_entry_point_checks(),
+    checks = [_python_check(), _litellm_check(), _otel_versions_check(), _supported_range_check(),
+              *_entry_point_checks(),
               _grpc_check(protocol), *_instrumentation_checks(), _bootstrap_check(environ), _sitecustomize_check(environ, cwd)]
     return checks
 
@@ -463,6 +464,25 @@ def _otel_versions_check() -> Check:
     contrib = installed.get("opentelemetry-instrumentation", "?")
     return Check("otel-versions", ENVIRONMENT, PASS,
                  f"api/sdk {api}, instrumentation {contrib}, {len(installed)} opentelemetry packages consistent")
+
+
+def _supported_range_check() -> Check:
+    """LiteLLM and OpenTelemetry inside the ranges our own package metadata states (`compat`)."""
+    from signoz_litellm_run import compat
+
+    ranges = compat.supported_ranges()
+    if not ranges:
+        return Check("supported-versions", ENVIRONMENT, SKIP, "signoz-litellm's package metadata cannot be read")
+    installed = {name: v for name in ranges if (v := _version(name)) is not None}
+    found = compat.outside(installed, ranges)
+    if found:
+        return Check("supported-versions", ENVIRONMENT, FAIL,
+                     "outside the supported range: " + "; ".join(o.describe() for o in found),
+                     f"{compat.fix_command(found, sys.executable)} (run still runs the command, but its "
+                     "telemetry may be incomplete).")
+    shown = ", ".join(f"{name} {installed[name]}" for name in ("litellm", "opentelemetry-sdk") if name in installed)
+    return Check("supported-versions", ENVIRONMENT, PASS, f"{shown or 'LiteLLM and OpenTelemetry'} in range "
+                 f"(litellm{ranges.get('litellm', '')}, opentelemetry-sdk{ranges.get('opentelemetry-sdk', '')})")
 
 
 def _entry_point_checks() -> list[Check]:

@@ -43,7 +43,8 @@ JOB = ("import importlib.util, sys\n"
 def wheels(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     directory = tmp_path_factory.mktemp("wheels")
     built = {
-        "otel": build_wheel(directory, "opentelemetry-instrumentation", "0.1",
+        # a release inside our supported range: these tests are about bootstrap, not `run`'s range warning
+        "otel": build_wheel(directory, "opentelemetry-instrumentation", "0.99b0",
                             {"opentelemetry/instrumentation/bootstrap_gen.py": GEN}),
         "fakelib": build_wheel(directory, "fakelib", "1.0"),
         "otherlib": build_wheel(directory, "otherlib", "1.0"),
@@ -53,7 +54,7 @@ def wheels(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
         "pinnedlib": build_wheel(directory, "pinnedlib", "1.0"),
         "pinnedlib2": build_wheel(directory, "pinnedlib", "2.0"),
         "inst-fakelib": build_wheel(directory, "opentelemetry-instrumentation-fakelib", "0.1",
-                                    requires=["opentelemetry-instrumentation==0.1", "fakelib"]),
+                                    requires=["opentelemetry-instrumentation==0.99b0", "fakelib"]),
         "inst-otherlib": build_wheel(directory, "opentelemetry-instrumentation-otherlib", "0.1"),
         "inst-pinnedlib": build_wheel(directory, "opentelemetry-instrumentation-pinnedlib", "0.1",
                                       requires=["pinnedlib>=2"]),

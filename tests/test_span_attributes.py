@@ -7,6 +7,7 @@ import logging
 import random
 import types
 from collections import OrderedDict
+from importlib.metadata import version
 
 import pytest
 from opentelemetry import attributes as otel_attributes
@@ -16,7 +17,15 @@ from tests.test_metric_record import CHOSEN, Name, _random_attributes
 
 BoundedAttributes = otel_attributes.BoundedAttributes
 original_clean = otel_attributes._clean_attribute_value
-original_set_items = BoundedAttributes._set_items
+original_set_items = getattr(BoundedAttributes, "_set_items", None)  # absent before opentelemetry-api 1.39
+API = version("opentelemetry-api")
+AS_WRITTEN = (is_as_written(original_set_items, span_attributes._SET_ITEMS_NAMES)
+              and is_as_written(getattr(BoundedAttributes, "_setitem_locked", None),
+                                span_attributes._SETITEM_LOCKED_NAMES)
+              and is_as_written(original_clean, metric_record._CLEAN_NAMES))
+# The comparisons with BoundedAttributes' own code run wherever the installed API has it as written against;
+# elsewhere install() leaves it alone (test_install_changes_only_what_it_recognises).
+as_written = pytest.mark.skipif(not AS_WRITTEN, reason=f"opentelemetry-api {API}: BoundedAttributes of another shape")
 
 
 def _ours() -> types.SimpleNamespace:
@@ -61,6 +70,7 @@ SPAN_BATCH = {"metadata.user_api_key_hash": "h", "gen_ai.request.model": "gpt-4o
               "litellm.cache_hit": False, "gen_ai.input.messages": '[{"role": "user"}]'}
 
 
+@as_written
 @pytest.mark.parametrize("value", CHOSEN, ids=range(len(CHOSEN)))
 @pytest.mark.parametrize("maxlen", [None, 128, 2, 0])
 def test_a_batch_gives_what_the_sdk_gives(value: dict, maxlen: int | None, caplog: pytest.LogCaptureFixture) -> None:
@@ -69,11 +79,13 @@ def test_a_batch_gives_what_the_sdk_gives(value: dict, maxlen: int | None, caplo
     _compare(maxlen, None, [view(SPAN_BATCH), view(value), value, view({"z": 1})], caplog)
 
 
+@as_written
 def test_keys_set_again_move_last_in_batch_order(caplog: pytest.LogCaptureFixture) -> None:
     states = _compare(None, None, [{"a": 1, "b": 2, "c": 3}, {"c": 30, "x": 0, "a": 10}], caplog)
     assert states[-1][0] == [("b", 2), ("c", 30), ("x", 0), ("a", 10)]
 
 
+@as_written
 def test_a_batch_that_fills_the_span_drops_the_oldest_as_the_sdk_does(caplog: pytest.LogCaptureFixture) -> None:
     states = _compare(4, None, [{"a": 1, "b": 2, "c": 3}, {"d": 4, "a": 10}, {"e": 5, "f": 6}], caplog)
     assert states[1][0] == [("b", 2), ("c", 3), ("d", 4), ("a", 10)]  # within the limit: nothing dropped
@@ -81,6 +93,7 @@ def test_a_batch_that_fills_the_span_drops_the_oldest_as_the_sdk_does(caplog: py
     assert "Attributes dict is full" in caplog.text
 
 
+@as_written
 def test_length_limits_non_dict_mappings_and_immutable_attributes_are_the_sdks(
         caplog: pytest.LogCaptureFixture) -> None:
     _compare(None, 3, [{"a": "long value", "b": ["xyzw"]}, {"c": Name("subclass")}], caplog)
@@ -89,6 +102,7 @@ def test_length_limits_non_dict_mappings_and_immutable_attributes_are_the_sdks(
         ("TypeError", "Cannot mutate immutable BoundedAttributes")]
 
 
+@as_written
 @pytest.mark.parametrize("seed", range(20))
 def test_random_batches(seed: int, caplog: pytest.LogCaptureFixture) -> None:
     rng = random.Random(seed)
@@ -97,6 +111,7 @@ def test_random_batches(seed: int, caplog: pytest.LogCaptureFixture) -> None:
         _compare(rng.choice([None, 128, 3, 1]), rng.choice([None, None, 2]), batches, caplog)
 
 
+@as_written
 def test_functions_of_another_shape_are_left_alone(monkeypatch: pytest.MonkeyPatch) -> None:
     def _set_items(self, attributes):  # noqa: ANN001 - a stand-in for a changed SDK
         for key, value in attributes.items():
@@ -118,10 +133,10 @@ def _spans(monkeypatch: pytest.MonkeyPatch, patched: bool) -> list:
     from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
     monkeypatch.setattr(otel_attributes, "_clean_attribute_value", original_clean)
-    monkeypatch.setattr(BoundedAttributes, "_set_items", original_set_items)
+    monkeypatch.setattr(BoundedAttributes, "_set_items", original_set_items, raising=False)
     if patched:
         span_attributes.install()
-        assert getattr(BoundedAttributes._set_items, "_signoz_litellm", False)
+        assert getattr(getattr(BoundedAttributes, "_set_items", None), "_signoz_litellm", False) is AS_WRITTEN
     exporter = InMemorySpanExporter()
     provider = TracerProvider(span_limits=SpanLimits(max_span_attributes=40))
     provider.add_span_processor(SimpleSpanProcessor(exporter))
@@ -139,7 +154,20 @@ def _spans(monkeypatch: pytest.MonkeyPatch, patched: bool) -> list:
             for s in exporter.get_finished_spans()]
 
 
+def test_install_changes_only_what_it_recognises(monkeypatch: pytest.MonkeyPatch) -> None:
+    """On every API release: BoundedAttributes and the cleaning are replaced only where written against."""
+    monkeypatch.setattr(otel_attributes, "_clean_attribute_value", original_clean)
+    monkeypatch.setattr(BoundedAttributes, "_set_items", original_set_items, raising=False)
+    span_attributes.install()
+    set_items = getattr(BoundedAttributes, "_set_items", None)
+    assert (getattr(set_items, "__wrapped__", None) is original_set_items) if AS_WRITTEN else \
+        set_items is original_set_items
+    if not is_as_written(original_clean, metric_record._CLEAN_NAMES):
+        assert otel_attributes._clean_attribute_value is original_clean
+
+
 def test_the_sdk_makes_the_same_spans(monkeypatch: pytest.MonkeyPatch) -> None:
+    """On every release (where install() changes nothing, this checks that it does not break spans)."""
     theirs = _spans(monkeypatch, patched=False)
     ours = _spans(monkeypatch, patched=True)
     assert ours == theirs

@@ -167,7 +167,11 @@ def test_an_empty_batch() -> None:
 def test_any_value_as_opentelemetry_encodes_it(value: object) -> None:
     # Span attributes hold only strings, numbers, booleans and their sequences; log records and
     # events from other SDK paths can hold the rest: the value encoder matches for all of them.
-    assert span_wire._any_value(value) == _encode_value(value).SerializeToString()
+    try:
+        theirs = _encode_value(value).SerializeToString()
+    except Exception as exc:  # exporter-otlp-proto-common before 1.45 refuses None (the SDK keeps it off spans)
+        pytest.skip(f"this OpenTelemetry release refuses {value!r}: {exc}")
+    assert span_wire._any_value(value) == theirs
 
 
 def test_values_protobuf_refuses_are_left_to_opentelemetry(caplog: pytest.LogCaptureFixture) -> None:

@@ -94,9 +94,45 @@ _serial = _OneAtATime()
 _deferred_checks: dict[str, tuple[Any, Callable[[Any], Any]]] = {}
 
 
+# Set for the SDK's configurator only, and taken back once it has run (see _python_logs_through_the_sdk)
+_LOGS_SWITCH = "OTEL_PYTHON_LOGGING_AUTO_INSTRUMENTATION_ENABLED"
+_switched_logs = False
+
+
+def _python_logs_through_the_sdk() -> None:
+    """Python log records reach OpenTelemetry through a logging handler. From contrib 0.61b0 the logging
+    instrumentation attaches its own; before (0.59b0, with SDK 1.38) only the SDK's configurator attaches one,
+    and only when `OTEL_PYTHON_LOGGING_AUTO_INSTRUMENTATION_ENABLED` is true. So, where the instrumentation has
+    no handler and the program did not choose, the switch is on while the configurator runs (taken back after,
+    so that a child process with a newer OpenTelemetry does not take the SDK's deprecated handler too)."""
+    global _switched_logs
+    import importlib.util
+    import os
+
+    if _LOGS_SWITCH in os.environ:
+        return
+    try:
+        has_handler = importlib.util.find_spec("opentelemetry.instrumentation.logging.handler") is not None
+    except (ImportError, ValueError):
+        has_handler = False
+    if not has_handler:
+        os.environ[_LOGS_SWITCH] = "true"
+        _switched_logs = True
+
+
+def _logs_switch_back() -> None:
+    global _switched_logs
+    if _switched_logs:
+        import os
+
+        os.environ.pop(_LOGS_SWITCH, None)
+        _switched_logs = False
+
+
 class SignozLitellmDistro(OpenTelemetryDistro):
     def _configure(self, **kwargs: Any) -> None:
         super()._configure(**kwargs)
+        _python_logs_through_the_sdk()
         _defer_dependency_checks()
         from opentelemetry.sdk import _configuration
 
@@ -112,6 +148,8 @@ class SignozLitellmDistro(OpenTelemetryDistro):
         httpx_span.install()
 
     def load_instrumentor(self, entry_point: Any, **kwargs: Any) -> None:  # type: ignore[override]
+        _logs_switch_back()  # the configurator has run: instrumentors load after it
+
         def load() -> None:
             OpenTelemetryDistro.load_instrumentor(self, entry_point, **kwargs)
 

@@ -279,13 +279,24 @@ class _CopiedLogRecord:
         return self._dropped
 
 
+class _CopiedLogData:
+    """A cut copy of what the log exporters take in SDK 1.38: LogData(log_record, instrumentation_scope), the
+    resource on the record."""
+
+    def __init__(self, data: Any, log_record: Any) -> None:
+        self.log_record = log_record
+        self.instrumentation_scope = data.instrumentation_scope
+
+
 def _copy_log_record(readable: Any, values: dict[str, Any]) -> Any:
     import copy as copying
 
     record = copying.copy(readable.log_record)
     record.body = values.pop(_BODY)
-    record.attributes = _bounded(values, readable.dropped_attributes)
-    return _CopiedLogRecord(readable, record)
+    older = not hasattr(readable, "resource")  # SDK 1.38's LogData
+    dropped = readable.log_record.dropped_attributes if older else readable.dropped_attributes
+    record.attributes = _bounded(values, dropped)
+    return _CopiedLogData(readable, record) if older else _CopiedLogRecord(readable, record)
 
 
 def note_grpc_error(error: Any) -> Any:

@@ -33,7 +33,8 @@ MODULE = "opentelemetry.instrumentation.httpx"
 # httpx leaves these ports out of a URL it parses; a URL still holding one is parsed again.
 _DEFAULT_PORTS = {"ftp": 21, "http": 80, "https": 443, "ws": 80, "wss": 443}
 # The instrumentation our wrappers were written and tested against (tests/test_httpx_span.py compares them).
-_LEAN_FOR_VERSION = "0.66b1"
+# (0.66b0 and 0.66b1 are the same code; a fresh `pip install` resolves to 0.66b0, as 0.66b2 is incomplete)
+_LEAN_FOR_VERSIONS = ("0.66b0", "0.66b1")
 _MAX_NAMED = 256  # requests (method, URL) whose span name and attributes are kept
 THEIRS, UNTRACED = object(), object()  # what our wrappers do with a request other than tracing it themselves
 _WRAPPER_NAMES = (
@@ -45,6 +46,12 @@ _WRAPPER_NAMES = (
     "ERROR_TYPE", "type", "__qualname__", "with_traceback", "__traceback__", "_filter_semconv_duration_attrs",
     "_client_duration_attrs_old", "_client_duration_attrs_new", "_StabilityMode", "DEFAULT", "record", "round",
     "HTTP")
+# The names the instrumentation's helpers use, as written against (0.66b1): in 0.59b0, for one, they take no
+# module argument (the httpx module is a global there); another shape is left as it is.
+_EXTRACT_NAMES = ("isinstance", "Request", "method", "encode", "URL", "str", "url", "headers", "stream", "extensions",
+                  "get", "len")
+_NORMALIZE_NAMES = ("defaultdict", "list", "isinstance", "Headers", "keys", "lower", "extend", "get_list", "dict",
+                    "items", "append", "decode")
 
 
 def install() -> None:
@@ -65,8 +72,8 @@ def patch(module: Any) -> None:
 
 def _defer_header_normalising(module: Any) -> None:
     original = getattr(module, "_normalize_headers", None)
-    if original is None or getattr(original, "_signoz_litellm", False):
-        return  # an instrumentation without it: nothing to defer
+    if not is_as_written(original, _NORMALIZE_NAMES):
+        return  # an instrumentation without it (0.59b0), or of another shape: left as it is
 
     def _normalize_headers(headers: Any, httpx_module: Any) -> Mapping[str, list[str]]:
         return _OnFirstRead(original, headers, httpx_module)
@@ -78,8 +85,8 @@ def _defer_header_normalising(module: Any) -> None:
 
 def _reuse_request_url(module: Any) -> None:
     original = getattr(module, "_extract_parameters", None)
-    if original is None or getattr(original, "_signoz_litellm", False):
-        return  # an instrumentation without it: nothing to change
+    if not is_as_written(original, _EXTRACT_NAMES):
+        return  # an instrumentation without it, or of another shape (0.59b0 takes no module): left as it is
 
     def _extract_parameters(args: tuple[Any, ...], kwargs: dict[str, Any], httpx_module: Any) -> tuple[Any, ...]:
         request = args[0] if args else None
@@ -131,7 +138,7 @@ def lean_wrappers(module: Any, instrumentor: type) -> bool:
         from opentelemetry.instrumentation.httpx.version import __version__
     except ImportError:
         return False
-    if __version__ != _LEAN_FOR_VERSION:
+    if __version__ not in _LEAN_FOR_VERSIONS:
         return False
     sync_original = _defined("_handle_request_wrapper", instrumentor)
     async_original = _defined("_handle_async_request_wrapper", instrumentor)

@@ -52,10 +52,12 @@ _PREFIXES = ("OTEL_EXPORTER_OTLP_", "OTEL_PYTHON_EXPORTER_OTLP_")
 _LATER_OK = frozenset({"ENDPOINT", "HEADERS", "PROTOCOL", "INSECURE", "CERTIFICATE"})
 _SIGNALS = ("TRACES_", "METRICS_", "LOGS_")
 
-# The names OpenTelemetry's `_import_exporters` looks up, as this was written against (SDK 1.45): it loads each
-# named entry point of the three groups and checks its class, nothing more.
+# The names OpenTelemetry's `_import_exporters` looks up, as this was written against (SDK 1.45; before the log
+# exporter base class was renamed, as in SDK 1.38, `LogExporter`): it loads each named entry point of the three
+# groups and checks its class, nothing more.
 _IMPORT_EXPORTERS_NAMES = ('_import_config_components', 'issubclass', 'SpanExporter', 'RuntimeError',
                            'MetricExporter', 'MetricReader', 'LogRecordExporter')
+_IMPORT_EXPORTERS_NAMES_BEFORE_RENAME = _IMPORT_EXPORTERS_NAMES[:-1] + ('LogExporter',)
 
 _lock = threading.RLock()
 _stand_ins: list[Any] = []
@@ -95,7 +97,9 @@ def install(configuration: Any) -> bool:
 
     original = getattr(configuration, "_import_exporters", None)
     caller = getattr(getattr(configuration, "_initialize_components", None), "__code__", None)
-    if original is None or not is_as_written(original, _IMPORT_EXPORTERS_NAMES) or caller is None \
+    as_written = is_as_written(original, _IMPORT_EXPORTERS_NAMES) or \
+        is_as_written(original, _IMPORT_EXPORTERS_NAMES_BEFORE_RENAME)
+    if original is None or not as_written or caller is None \
             or "_import_exporters" not in caller.co_names or not may_build_later(os.environ):
         return False
     _snapshot.clear()
@@ -279,8 +283,12 @@ def _sdk_classes(signal: str) -> tuple[type, Any]:
 
         return SpanExporter, SpanExportResult
     if signal == "logs":
-        from opentelemetry.sdk._logs.export import LogRecordExporter, LogRecordExportResult
+        try:
+            from opentelemetry.sdk._logs.export import LogRecordExporter, LogRecordExportResult
+        except ImportError:  # their names in older SDKs (1.38)
+            from opentelemetry.sdk._logs.export import LogExporter, LogExportResult
 
+            return LogExporter, LogExportResult
         return LogRecordExporter, LogRecordExportResult
     from opentelemetry.sdk.metrics.export import MetricExporter, MetricExportResult
 

@@ -197,22 +197,42 @@ class _outside_the_proxy:
 def _drop_unexportable_log_attribute() -> None:
     """LiteLLM stamps its log records with `litellm_redacted = object()`; OpenTelemetry's log handler
     would warn about that value on every LiteLLM log line. The stamp means nothing outside the
-    process, so it is left out of the exported record."""
+    process, so it is left out of the exported record. The handler is opentelemetry-instrumentation-logging's
+    (0.61b0 on; `_get_attributes(self, record)`) or, before, the SDK's
+    (`opentelemetry.sdk._logs.LoggingHandler`, a static `_get_attributes(record)` -> attributes)."""
     try:
         from opentelemetry.instrumentation.logging.handler import LoggingHandler
     except ImportError:
-        return
-    original = LoggingHandler._get_attributes
-    if getattr(original, "_signoz_litellm", False):
-        return
+        try:
+            from opentelemetry.sdk._logs import LoggingHandler
+        except ImportError:
+            return
+    declared = LoggingHandler.__dict__.get("_get_attributes")
+    if isinstance(declared, staticmethod):  # the SDK's (1.38): _get_attributes(record) -> attributes
+        original = declared.__func__
+        if getattr(original, "_signoz_litellm", False):
+            return
 
-    def _get_attributes(self: Any, record: logging.LogRecord) -> Any:
-        attributes, event_name = original(self, record)
+        def _static(record: logging.LogRecord) -> Any:
+            return _without_stamp(original(record))
+
+        _static._signoz_litellm = True  # type: ignore[attr-defined]
+        LoggingHandler._get_attributes = staticmethod(_static)
+    elif callable(declared) and not getattr(declared, "_signoz_litellm", False):
+        method = declared  # the instrumentation's: -> attributes (0.62b1), or (attributes, event name) (0.66b1)
+
+        def _get_attributes(self: Any, record: logging.LogRecord) -> Any:
+            return _without_stamp(method(self, record))
+
+        _get_attributes._signoz_litellm = True  # type: ignore[attr-defined]
+        LoggingHandler._get_attributes = _get_attributes
+
+
+def _without_stamp(found: Any) -> Any:
+    attributes = found[0] if type(found) is tuple and found else found
+    if isinstance(attributes, dict):
         attributes.pop("litellm_redacted", None)
-        return attributes, event_name
-
-    _get_attributes._signoz_litellm = True  # type: ignore[attr-defined]
-    LoggingHandler._get_attributes = _get_attributes
+    return found
 
 
 def _remember_parent(result: Any, call: call_context.Call | None) -> None:
@@ -300,9 +320,18 @@ def _patch_logger_class(otel_class: Any) -> None:
     # LiteLLM's own safe_set_attribute, as this was written against: cast to a primitive, then set. Only then
     # may a value be cast here, at the same point, and wait to be set with the others (a primitive skips the
     # cast: it leaves those as they are).
-    batching = is_as_written(original_safe_set_attribute, ("_cast_as_primitive_value_type", "set_attribute"))
+    # And only on the SDK span attributes this was written against (tests/test_litellm_arm.py compares both ways);
+    # on another (opentelemetry-api 1.38, 1.41) each attribute is set as LiteLLM sets it, then the aliases.
+    from signoz_litellm_run.hook.span_attributes import sdk_as_written
+
+    batching = is_as_written(original_safe_set_attribute, ("_cast_as_primitive_value_type", "set_attribute")) \
+        and sdk_as_written()
 
     def set_attributes(self: Any, span: Any, kwargs: Any, response_obj: Any) -> Any:
+        if not batching:
+            result = original_set_attributes(self, span, kwargs, response_obj)
+            _set_aliases(span)
+            return result
         outer = getattr(_batches, "current", None)
         batch: tuple[Any, list[tuple[Any, Any]]] = (span, [])
         _batches.current = batch
@@ -341,6 +370,20 @@ def _patch_logger_class(otel_class: Any) -> None:
         otel_class._maybe_log_raw_request = _no_raw_request_span
     _bound_metric_attributes(otel_class)
     otel_class._signoz_litellm_patched = True
+
+
+def _set_aliases(span: Any) -> None:
+    """The dashboard aliases, one by one, of the sources the span holds (where no alias is set already)."""
+    try:
+        attributes = getattr(span, "attributes", None)
+        if not attributes:
+            return
+        for source, alias in DASHBOARD_ALIASES:
+            value = attributes.get(source)
+            if value is not None and alias not in attributes:
+                span.set_attribute(alias, value)
+    except Exception:  # never in the way of LiteLLM's logging
+        pass
 
 
 _SETS = ("set_attribute", "set_attributes")

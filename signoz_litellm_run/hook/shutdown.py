@@ -311,7 +311,8 @@ def _wrap_providers() -> None:
         for processor in processors:
             _wrap_processor(signal_name, processor)
     meter_provider = metrics.get_meter_provider()
-    readers = getattr(meter_provider, "_metric_readers", ()) or ()
+    readers = getattr(meter_provider, "_metric_readers", None) or getattr(  # SDK 1.38: in its config
+        getattr(meter_provider, "_sdk_config", None), "metric_readers", ()) or ()
     if "metrics" in adopted:
         readers = adopted["metrics"]
         _providers.extend(("metrics", reader) for reader in readers)
@@ -535,28 +536,46 @@ def _watch_partial_success(signal_name: str, exporter: Any) -> None:
         exporter._initialize_channel_and_stub = initialize
         wrap_stub()
         return
-    transport = getattr(getattr(exporter, "_client", None), "_transport", None)
-    if transport is None or not hasattr(transport, "request"):
+    stub = getattr(exporter, "_client", None)
+    if hasattr(exporter, "_channel") and hasattr(stub, "Export"):  # gRPC as in SDK 1.38: one stub, made once
+        if not isinstance(stub, _StubProxy):
+            exporter._client = _StubProxy(stub, signal_name)
         return
-    original_request = transport.request
     response_class = _http_response_class(signal_name)
 
-    def request(*args: Any, **kwargs: Any) -> Any:
-        result = original_request(*args, **kwargs)
+    def heard(result: Any) -> None:
         try:
             status = result.status_code
             export_size.note_http_status(status)
             if status is not None and 200 <= status < 300 and response_class is not None:
-                body = result.content()
+                body = result.content() if callable(result.content) else result.content
                 if body:
                     response = response_class()
                     response.ParseFromString(body)
                     _record_rejected(response, signal_name)
         except Exception:
             pass
-        return result
 
-    transport.request = request
+    transport = getattr(getattr(exporter, "_client", None), "_transport", None)
+    if transport is not None and hasattr(transport, "request"):  # the HTTP exporters of SDK 1.45
+        original_request = transport.request
+
+        def request(*args: Any, **kwargs: Any) -> Any:
+            result = original_request(*args, **kwargs)
+            heard(result)
+            return result
+
+        transport.request = request
+        return
+    original_export = getattr(exporter, "_export", None)
+    if original_export is not None and hasattr(exporter, "_session"):  # before: a requests session (1.38, 1.41)
+
+        def _export(*args: Any, **kwargs: Any) -> Any:
+            result = original_export(*args, **kwargs)
+            heard(result)
+            return result
+
+        exporter._export = _export
 
 
 def _http_response_class(signal_name: str) -> Any:
@@ -664,6 +683,7 @@ def final_flush(reason: str, timeout: float | None = None) -> None:
             # must not take the time the export of everything else needs: it gets the deadline's first 80 %.
             _drain_litellm(deadline - EXPORT_SHARE * timeout)
             _shutdown_providers(deadline)
+            _quiet_log_handler_flush()
             _count_unlogged_calls(timeout)
         finally:
             _final_done.set()
@@ -710,9 +730,9 @@ def _drain_litellm(deadline: float) -> None:
     worker = _litellm_worker()
     if worker is not None and getattr(worker, "_queue", None) is not None and _worker_pending(worker):
         # Off the main thread: the program's own event loop may be the one interrupted by a signal.
-        thread = threading.Thread(target=_silently(worker._flush_on_exit), name="signoz-litellm-drain", daemon=True)
-        thread.start()
-        thread.join(_remaining(deadline))
+        thread = _started(_silently(worker._flush_on_exit), "signoz-litellm-drain")
+        if thread is not None:
+            thread.join(_remaining(deadline))
     _wait_executor_idle(deadline)
 
 
@@ -834,9 +854,14 @@ def _litellm_worker() -> Any:
 
 
 def _worker_pending(worker: Any) -> int:
-    """Callbacks queued in LiteLLM's async logging worker."""
+    """Callbacks queued in LiteLLM's async logging worker: its `pending_count` where it has one (1.110.2), else the
+    sizes that property sums (1.108 has none: asyncio.run's last calls were not waited for)."""
     try:
-        return max(0, int(worker.pending_count))
+        if hasattr(type(worker), "pending_count"):
+            return max(0, int(worker.pending_count))
+        queue = getattr(worker, "_queue", None)
+        return (queue.qsize() if queue is not None else 0) + len(getattr(worker, "_dequeued_tasks", ()) or ()) \
+            + len(getattr(worker, "_pending_enqueues", ()) or ())
     except Exception:
         return 0
 
@@ -868,6 +893,31 @@ def _silently(function: Callable[[], Any]) -> Callable[[], None]:
 _final_deadline: float | None = None  # set when the final flush starts
 
 
+def _quiet_log_handler_flush() -> None:
+    """OpenTelemetry's logging handler (contrib 0.61b0 on) flushes its provider on a new thread when
+    `logging.shutdown` flushes the handlers at exit; under Python 3.12.0/3.12.1 that thread cannot start and a
+    traceback is printed. The providers are shut down by now, so there is nothing left to flush: the handlers'
+    flush becomes a no-op for the rest of the exit."""
+    import logging
+
+    for handler in logging.getLogger().handlers:
+        if type(handler).__module__.startswith("opentelemetry."):
+            handler.flush = lambda: None  # type: ignore[method-assign]
+
+
+def _started(target: Callable[[], None], name: str) -> threading.Thread | None:
+    """`target` started on a daemon thread; or, where no thread can start any more (Python 3.12.0 and 3.12.1
+    refuse new threads once the interpreter is exiting, atexit handlers included: RuntimeError), run here and
+    now (None). The exporters' timeouts are capped to the deadline either way."""
+    thread = threading.Thread(target=target, name=name, daemon=True)
+    try:
+        thread.start()
+    except RuntimeError:
+        target()
+        return None
+    return thread
+
+
 def _shutdown_providers(deadline: float) -> None:
     global _final_deadline
     _final_deadline = deadline
@@ -881,20 +931,19 @@ def _shutdown_providers(deadline: float) -> None:
             target = _silently(lambda p=provider: p.shutdown(timeout_millis=max(1.0, _remaining(deadline) * 1000)))
         else:
             target = _silently(provider.shutdown)
-        thread = threading.Thread(target=target, name=f"signoz-litellm-{signal_name}-flush", daemon=True)
-        thread.start()
-        threads.append(thread)
+        thread = _started(target, f"signoz-litellm-{signal_name}-flush")
+        if thread is not None:
+            threads.append(thread)
     for thread in threads:
         thread.join(_remaining(deadline))
     if any(t.is_alive() for t in threads):
         # The deadline passed: stop every retry and cancel what is on the wire.
         ledger.last_error = ledger.last_error or f"no answer within the {timeout_seconds():g} s exit deadline"
-        cancels = [threading.Thread(target=_silently(exporter.shutdown), name="signoz-litellm-cancel", daemon=True)
-                   for _, exporter in _exporters]
-        for cancel in cancels:  # on threads: a channel whose lock is never released must not hold the exit
-            cancel.start()
+        # on threads: a channel whose lock is never released must not hold the exit
+        cancels = [_started(_silently(exporter.shutdown), "signoz-litellm-cancel") for _, exporter in _exporters]
         for cancel in cancels:
-            cancel.join(0.1)
+            if cancel is not None:
+                cancel.join(0.1)
         for _, batch in _batch_processors:
             batch._shutdown = True
             batch._shutdown_timeout_exceeded = True

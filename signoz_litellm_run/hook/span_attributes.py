@@ -43,6 +43,18 @@ def install() -> None:
         bounded._set_items = set_all(original_set_items, attributes)
 
 
+def sdk_as_written() -> bool:
+    """OpenTelemetry's BoundedAttributes is the one this (and litellm_arm's collected attributes) was written
+    against: `_set_items` and `_setitem_locked` as in opentelemetry-api 1.45 (1.38 has no `_set_items`)."""
+    try:
+        from opentelemetry.attributes import BoundedAttributes
+    except ImportError:
+        return False
+    return (is_as_written(getattr(BoundedAttributes, "_set_items", None), _SET_ITEMS_NAMES)
+            or getattr(getattr(BoundedAttributes, "_set_items", None), "_signoz_litellm", False)) \
+        and is_as_written(getattr(BoundedAttributes, "_setitem_locked", None), _SETITEM_LOCKED_NAMES)
+
+
 def set_all(original: Callable[[Any, Any], None], module: Any) -> Callable[[Any, Any], None]:
     def _set_items(self: Any, attributes: Any) -> None:
         maxlen = self.maxlen
