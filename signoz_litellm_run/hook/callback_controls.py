@@ -39,14 +39,14 @@ def _stand_in(module: Any) -> None:
     controls = getattr(module, "EnterpriseCallbackControls", None)
     found = getattr(controls, "__dict__", {}).get("is_callback_disabled_dynamically")
     original = getattr(found, "__func__", None)
-    get_disabled = getattr(controls, "get_disabled_callbacks", None)
-    if not isinstance(found, staticmethod) or get_disabled is None or not is_as_written(original, _AS_WRITTEN):
+    if (not isinstance(found, staticmethod) or not hasattr(controls, "get_disabled_callbacks")
+            or not is_as_written(original, _AS_WRITTEN)):
         return
 
     def is_callback_disabled_dynamically(callback: Any, litellm_params: Any,
                                          standard_callback_dynamic_params: Any) -> bool:
         try:
-            if get_disabled(litellm_params, standard_callback_dynamic_params) is None:
+            if controls.get_disabled_callbacks(litellm_params, standard_callback_dynamic_params) is None:
                 return False  # what LiteLLM's function answers then, after its import
         except Exception:
             pass
