@@ -42,8 +42,8 @@ import threading
 from collections import OrderedDict
 from typing import Any
 
-from signoz_litellm_run.hook import (call_context, env_flag, freeze_heap, is_as_written, lazy_export, litellm_json,
-                                     llm_tally, shutdown)
+from signoz_litellm_run.hook import (call_context, callback_controls, env_flag, freeze_heap, is_as_written,
+                                     lazy_export, litellm_json, llm_tally, shutdown)
 from signoz_litellm_run.hook.metric_record import PLAIN_MAPPINGS
 
 _logger = logging.getLogger("signoz_litellm")
@@ -88,6 +88,7 @@ def install() -> None:
     import wrapt
 
     _drop_unexportable_log_attribute()
+    callback_controls.install()  # before _arm: litellm's import brings the module it changes
     wrapt.register_post_import_hook(_arm, "litellm")
 
 
