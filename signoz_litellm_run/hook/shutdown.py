@@ -794,25 +794,47 @@ def _litellm_worker() -> Any:
 
 
 def _worker_pending(worker: Any) -> int:
-    """Callbacks queued in LiteLLM's async logging worker."""
+    """Callbacks queued in LiteLLM's async logging worker (its `pending_count`, from 1.109; before, the worker
+    has only its queue, so callbacks it already took off the queue are not counted)."""
     try:
-        return max(0, int(worker.pending_count))
+        if hasattr(type(worker), "pending_count"):
+            return max(0, int(worker.pending_count))
+        queue = getattr(worker, "_queue", None)
+        return max(0, int(queue.qsize())) if queue is not None else 0
     except Exception:
         return 0
 
 
 def _executor_pending(executor: Any) -> int:
-    """Callbacks queued or running in LiteLLM's logging pool (its bounded pool counts them; a plain
-    ThreadPoolExecutor, as older LiteLLM releases had, only tells whether some are queued)."""
+    """Callbacks queued or running in LiteLLM's logging pool (its bounded pool, from about 1.95, counts them; a
+    plain ThreadPoolExecutor, as older LiteLLM releases have, only tells how many are queued).
+
+    A plain pool at interpreter exit has already run everything queued (Python joins its threads before any
+    `atexit` handler), and its queue then holds only the wake-up marks (one `None` per thread) the shutdown
+    put there: counted as calls, they made a job of one call report "LiteLLM had not logged 4 calls" (one per
+    thread the pool had), and the exit flush wait its whole share of the deadline for them. A shut-down pool
+    takes no new work, so once its threads are gone nothing is pending."""
     try:
         slots = getattr(executor, "_pending_slots", None)
         maximum = getattr(executor, "_max_pending_tasks", None)
         if slots is not None and isinstance(maximum, int) and hasattr(slots, "_value"):
             return max(0, maximum - slots._value)
         queue = getattr(executor, "_work_queue", None)
-        return queue.qsize() if queue is not None else 0
+        if queue is None:
+            return 0
+        queued = queue.qsize()
+        if queued and _pool_shut_down(executor):
+            threads = [thread for thread in getattr(executor, "_threads", ()) if thread.is_alive()]
+            return max(0, queued - len(getattr(executor, "_threads", ()))) if threads else 0
+        return queued
     except Exception:
         return 0
+
+
+def _pool_shut_down(executor: Any) -> bool:
+    """The pool was shut down, by its `shutdown()` or by the interpreter's exit."""
+    return bool(getattr(executor, "_shutdown", False)
+                or getattr(sys.modules.get("concurrent.futures.thread"), "_shutdown", False))
 
 
 def _silently(function: Callable[[], Any]) -> Callable[[], None]:
