@@ -207,3 +207,25 @@ def test_random_calls(seed: int, caplog: pytest.LogCaptureFixture) -> None:
                 steps.append((rng.choice(KEYS), rng.choice(VALUES)))
         at_start = rng.choice([None, {}, {rng.choice(KEYS): rng.choice(VALUES[1:])}])
         _compare(steps, caplog, limit=rng.choice([None, 128, 3, 6]), at_start=at_start)
+
+
+class _Before1_80_17(_Logger):
+    """`_get_span_context` as LiteLLM up to 1.80.5 has it: no `default_span`, no look at the active span; its
+    handler always makes `litellm_request` and ends the parent span it is given."""
+
+    def _get_span_context(self, kwargs: Any) -> Any:  # type: ignore[override]
+        return None, None
+
+
+litellm_arm._patch_logger_class(_Before1_80_17)
+
+
+def test_an_older_release_gets_the_programs_span_as_context_never_as_a_parent_to_end() -> None:
+    from opentelemetry import context, trace
+
+    tracer = TracerProvider().get_tracer("test")
+    with tracer.start_as_current_span("the program's span") as program_span:
+        litellm_arm._state.parents["call-1"] = (context.get_current(), None)
+    ctx, parent = _Before1_80_17()._get_span_context({"litellm_call_id": "call-1"})
+    assert parent is None  # LiteLLM would end it
+    assert trace.get_current_span(ctx) is program_span  # litellm_request is made in the program's trace

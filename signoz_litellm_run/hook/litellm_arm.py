@@ -181,15 +181,28 @@ class _outside_the_proxy:
 
     _filter = _ProxyWarningFilter()
     _module = "litellm.proxy.proxy_server"
+    # LiteLLM up to 1.80.5 reads the logger's settings (`callback_settings` of the proxy's config) by importing the
+    # proxy server, unguarded: blocked, or without the proxy's packages, the logger was never created and no
+    # call got a span. Before the proxy is imported its `callback_settings` is `{}`, so that is what they get.
+    _SETTINGS_READER = "_get_custom_logger_settings_from_proxy_server"
+    _SETTINGS_READER_NAMES = ("litellm.proxy.proxy_server", "callback_settings", "dict", "get")
 
     def __enter__(self) -> None:
         self._blocked = self._module not in sys.modules
+        self._reader_module: Any = None
         if self._blocked:
             sys.modules[self._module] = None  # type: ignore[assignment]  # makes the import fail fast
+            module = sys.modules.get("litellm.litellm_core_utils.litellm_logging")
+            reader = getattr(module, self._SETTINGS_READER, None)
+            if is_as_written(reader, self._SETTINGS_READER_NAMES):
+                self._reader_module, self._reader = module, reader
+                setattr(module, self._SETTINGS_READER, lambda callback_name: {})
         logging.getLogger("LiteLLM").addFilter(self._filter)
 
     def __exit__(self, *exc: object) -> None:
         logging.getLogger("LiteLLM").removeFilter(self._filter)
+        if self._reader_module is not None:
+            setattr(self._reader_module, self._SETTINGS_READER, self._reader)
         if self._blocked and sys.modules.get(self._module, 0) is None:
             del sys.modules[self._module]
 
@@ -260,18 +273,30 @@ def _patch_logger_class(otel_class: Any) -> None:
     original_context = otel_class._get_span_context
     original_set_attributes = otel_class.set_attributes
     original_safe_set_attribute = otel_class.safe_set_attribute
+    # LiteLLM up to 1.80.5 looks for no active span (`_get_span_context(kwargs)` only), always makes
+    # `litellm_request`, and ends the parent span it is handed: the program's span, captured here, is given as
+    # the context only, never as that parent.
+    try:
+        import inspect
+
+        hands_parent = "default_span" in inspect.signature(original_context).parameters
+    except (TypeError, ValueError):
+        hands_parent = False
 
     def _get_span_context(self: Any, kwargs: Any, default_span: Any = None) -> Any:
         from opentelemetry import trace
 
         captured, call = _take_parent(kwargs)
-        ctx, parent = original_context(self, kwargs, default_span)
+        if hands_parent:
+            ctx, parent = original_context(self, kwargs, default_span)
+        else:
+            ctx, parent = original_context(self, kwargs)
         if call is not None:
             found = _span_context_of(ctx, parent)
             if found is not None and found.span_id == call.span_id:
                 ctx, parent = None, None  # the call's own reserved context, seen by a handler that inherited it
         if ctx is None and parent is None and captured is not None:
-            ctx, parent = captured, trace.get_current_span(captured)
+            ctx, parent = captured, trace.get_current_span(captured) if hands_parent else None
         if call is not None:
             if ctx is None and parent is None:
                 from opentelemetry.context import Context
@@ -332,7 +357,7 @@ def _patch_logger_class(otel_class: Any) -> None:
     safe_set_attribute.__wrapped__ = original_safe_set_attribute  # type: ignore[attr-defined]
 
     otel_class._get_span_context = _get_span_context
-    for name in ("_handle_success", "_handle_failure"):
+    for name in ("_handle_success", "_handle_sucess", "_handle_failure"):  # _handle_sucess: LiteLLM 1.75
         if hasattr(otel_class, name):
             setattr(otel_class, name, _after_each_call(getattr(otel_class, name)))
     otel_class.set_attributes = set_attributes
