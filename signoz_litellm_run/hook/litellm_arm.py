@@ -54,6 +54,13 @@ DASHBOARD_ALIASES = (
     ("gen_ai.usage.output_tokens", "gen_ai.usage.completion_tokens"),
     ("gen_ai.usage.total_tokens", "llm.usage.total_tokens"),
 )
+# LiteLLM up to 1.80.15 writes only the dashboards' names; from 1.80.17 only the newer ones. Each span gets both, so
+# what reads the newer names (the local report, queries written for a newer LiteLLM) finds them on every release.
+NEWER_NAMES = tuple((alias, source) for source, alias in DASHBOARD_ALIASES)
+TOKEN_ALIASES = DASHBOARD_ALIASES + NEWER_NAMES
+# LiteLLM up to 1.78 puts no cost on the span (later releases write `gen_ai.cost.total_cost`, from the same
+# `response_cost` its logging payload carries): filled in from that payload.
+COST_ATTRIBUTE = "gen_ai.cost.total_cost"
 _CALLBACK_LISTS = ("input_callback", "success_callback", "failure_callback",
                    "_async_success_callback", "_async_failure_callback")
 _MAX_PENDING_PARENTS = 4096
@@ -335,11 +342,11 @@ def _patch_logger_class(otel_class: Any) -> None:
         try:
             result = original_set_attributes(self, span, kwargs, response_obj)
         except BaseException:
-            _set_collected(span, own, batch[1], aliases=False)
+            _set_collected(span, own, batch[1], aliases=False, cost=None)
             raise
         finally:
             _batches.current = outer
-        _set_collected(span, own, batch[1], aliases=True)
+        _set_collected(span, own, batch[1], aliases=True, cost=_cost_of(kwargs))
         return result
 
     def safe_set_attribute(self: Any, span: Any, key: str, value: Any) -> None:
@@ -385,9 +392,22 @@ def _collect_span_sets(span: Any, collected: list[tuple[Any, Any]]) -> dict[str,
     return own
 
 
-def _set_collected(span: Any, own: dict[str, Any] | None, collected: list[tuple[Any, Any]], aliases: bool) -> None:
+def _cost_of(kwargs: Any) -> Any:
+    """The call's cost in USD as LiteLLM logged it (`response_cost`), or None."""
+    if type(kwargs) is not dict:
+        return None
+    cost = kwargs.get("response_cost")
+    if cost is None:
+        logged = kwargs.get("standard_logging_object")
+        cost = logged.get("response_cost") if type(logged) is dict else None
+    return cost if type(cost) in (int, float) else None
+
+
+def _set_collected(span: Any, own: dict[str, Any] | None, collected: list[tuple[Any, Any]], aliases: bool,
+                   cost: Any) -> None:
     """Set the attributes collected while LiteLLM's set_attributes ran, in the order it set them; then, with
-    `aliases`, the dashboard alias of each token attribute the span has and whose alias it has not.
+    `aliases`, the other name of each token attribute the span has under one name only (`TOKEN_ALIASES`), and
+    `cost` as `gen_ai.cost.total_cost` when LiteLLM wrote none.
 
     On an SDK span that is still recording and cannot fill up, this is one step: a key set again moves last
     (as on the span), the aliases are worked out from the span's attributes and the collected ones, and all
@@ -415,12 +435,14 @@ def _set_collected(span: Any, own: dict[str, Any] | None, collected: list[tuple[
             else:
                 break  # some other mapping: set as LiteLLM set it
         else:
-            if maxlen is None or len(current) + len(pending) + len(DASHBOARD_ALIASES) <= maxlen:
+            if maxlen is None or len(current) + len(pending) + len(DASHBOARD_ALIASES) + 1 <= maxlen:
                 if aliases:
-                    for source, alias in DASHBOARD_ALIASES:
+                    for source, alias in TOKEN_ALIASES:
                         value = pending[source] if source in pending else current.get(source)
                         if value is not None and alias not in pending and alias not in current:
                             pending[alias] = value
+                    if cost is not None and COST_ATTRIBUTE not in pending and COST_ATTRIBUTE not in current:
+                        pending[COST_ATTRIBUTE] = cost
                 if pending:
                     span.set_attributes(pending)
                 return
@@ -431,10 +453,12 @@ def _set_collected(span: Any, own: dict[str, Any] | None, collected: list[tuple[
             span.set_attribute(key, value)
     attributes = getattr(span, "attributes", None) if aliases else None
     if attributes:
-        for source, alias in DASHBOARD_ALIASES:
+        for source, alias in TOKEN_ALIASES:
             value = attributes.get(source)
             if value is not None and alias not in attributes:
                 span.set_attribute(alias, value)
+        if cost is not None and COST_ATTRIBUTE not in attributes:
+            span.set_attribute(COST_ATTRIBUTE, cost)
 
 
 def _no_raw_request_span(self: Any, *args: Any, **kwargs: Any) -> None:
