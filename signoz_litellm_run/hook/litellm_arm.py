@@ -470,7 +470,8 @@ def _bound_metric_attributes(otel_class: Any) -> None:
     metric attribute filter at the first measurement (after the proxy has read its config), so the
     default is applied there, and only when neither an include nor an exclude list was configured."""
     original = getattr(otel_class, "_ensure_metric_attribute_filter", None)
-    if original is None:  # a LiteLLM without the filter: nothing to hook into
+    if original is None:  # a LiteLLM without the filter (1.81.10 has none, 1.90 has it)
+        _drop_per_call_metric_attributes(otel_class)
         return
     try:
         from litellm.integrations.opentelemetry import VALID_METRIC_ATTRIBUTE_NAMES as valid
@@ -501,4 +502,34 @@ def _bound_metric_attributes(otel_class: Any) -> None:
                 kwargs = {**kwargs, "standard_logging_object": {**logged, "hidden_params": None}}
         return record(self, kwargs, response_obj, start_time, end_time)
 
+    otel_class._record_metrics = _record_metrics
+
+
+_PER_CALL_METADATA = frozenset(name[len("metadata."):] for name in PER_CALL_METRIC_ATTRIBUTES
+                               if name.startswith("metadata."))
+
+
+def _drop_per_call_metric_attributes(otel_class: Any) -> None:
+    """LiteLLM releases without a metric attribute filter (1.76 to 1.81.10 tested) label every measurement with
+    per-request metadata and (from 1.80) the call's `hidden_params` JSON, all read from the logging payload: each
+    call minted new series. Their `_record_metrics` gets a payload without those (a copy: the spans keep them), only where it
+    reads them as written against."""
+    record = getattr(otel_class, "_record_metrics", None)
+    constants = getattr(getattr(record, "__code__", None), "co_consts", ())
+    if record is None or getattr(record, "_signoz_litellm", False) \
+            or not {"standard_logging_object", "metadata"} <= set(constants):
+        return
+
+    def _record_metrics(self: Any, kwargs: Any, response_obj: Any, start_time: Any, end_time: Any) -> Any:
+        logged = kwargs.get("standard_logging_object") if type(kwargs) is dict else None
+        if type(logged) is dict:
+            bounded = {**logged, "hidden_params": None}
+            metadata = logged.get("metadata")
+            if type(metadata) is dict and not _PER_CALL_METADATA.isdisjoint(metadata):
+                bounded["metadata"] = {k: v for k, v in metadata.items() if k not in _PER_CALL_METADATA}
+            kwargs = {**kwargs, "standard_logging_object": bounded}
+        return record(self, kwargs, response_obj, start_time, end_time)
+
+    _record_metrics._signoz_litellm = True  # type: ignore[attr-defined]
+    _record_metrics.__wrapped__ = record  # type: ignore[attr-defined]
     otel_class._record_metrics = _record_metrics
