@@ -916,6 +916,7 @@ def _patch_asyncio_runners(runners: Any) -> None:
 
     def _cancel_all_tasks(loop: Any) -> Any:
         _drain_worker_on(loop)
+        _finish_logging_tasks_on(loop)
         return original(loop)
 
     _cancel_all_tasks._signoz_litellm = True  # type: ignore[attr-defined]
@@ -931,6 +932,25 @@ def _drain_worker_on(loop: Any) -> None:
         import asyncio
 
         loop.run_until_complete(asyncio.wait_for(worker.flush(), timeout=max(timeout_seconds(), 0.1)))
+    except BaseException:
+        pass
+
+
+_LOGGING_COROUTINES = ("async_success_handler", "async_failure_handler")
+
+
+def _finish_logging_tasks_on(loop: Any) -> None:
+    """LiteLLM before its logging worker (1.75; 1.77 has the worker) runs each async call's logging as a task of
+    its own on the program's loop: asyncio.run cancelled those not done at its end, and their calls' spans were
+    never made (a Router's acompletion, the last thing a program did, lost its litellm_request). They get the exit
+    deadline to finish first."""
+    try:
+        import asyncio
+
+        tasks = [task for task in asyncio.all_tasks(loop)
+                 if not task.done() and getattr(task.get_coro(), "__name__", None) in _LOGGING_COROUTINES]
+        if tasks:
+            loop.run_until_complete(asyncio.wait(tasks, timeout=max(timeout_seconds(), 0.1)))
     except BaseException:
         pass
 
