@@ -13,6 +13,7 @@ import pytest
 from signoz_litellm_run.receiver import Receiver
 from tests.support.fake_provider import FakeProvider
 from tests.support.launch import app, clean_env, launcher
+from tests.support.litellm_release import HAS_GENAI_METRICS, RAW_REQUEST_SPAN_OPTIONAL
 
 KEY = "sk-signoz-test-0123456789abcdef"
 pytestmark = pytest.mark.timeout(180)
@@ -74,8 +75,9 @@ def test_sync_script_traces_logs_metrics(receiver: Receiver, fake_provider: Fake
     assert record.resource["service.name"] == "sync_app"
 
     # LiteLLM's GenAI metrics.
-    assert receiver.wait_for(lambda r: {"gen_ai.client.token.usage", "gen_ai.client.operation.duration"}
-                             <= r.metric_names())
+    if HAS_GENAI_METRICS:
+        assert receiver.wait_for(lambda r: {"gen_ai.client.token.usage", "gen_ai.client.operation.duration"}
+                                 <= r.metric_names())
 
     # Every request carried the key header, and the key is nowhere in the job's output.
     assert receiver.requests and all(r.headers.get("signoz-ingestion-key") == KEY for r in receiver.requests)
@@ -129,6 +131,7 @@ def _last_points(receiver: Receiver, name: str) -> list[dict]:
     return exports[-1].data_points if exports else []
 
 
+@pytest.mark.skipif(not HAS_GENAI_METRICS, reason="this LiteLLM release has no GenAI metrics")
 def test_genai_metrics_have_one_series_per_model_not_one_per_call(
         receiver: Receiver, fake_provider: FakeProvider) -> None:
     # LiteLLM labels each measurement with per-call values (hidden_params: overhead ms, Date header,
@@ -359,13 +362,14 @@ def test_batched_span_attributes_are_those_set_one_by_one(
         from opentelemetry import trace
 
         seen = {}
-        handle = OpenTelemetry._handle_success
+        name = "_handle_success" if hasattr(OpenTelemetry, "_handle_success") else "_handle_sucess"  # 1.75's
+        handle = getattr(OpenTelemetry, name)
 
         def capture(self, kwargs, response_obj, start_time, end_time):
             seen["call"] = (self, kwargs, response_obj)
             return handle(self, kwargs, response_obj, start_time, end_time)
 
-        OpenTelemetry._handle_success = capture
+        setattr(OpenTelemetry, name, capture)
         litellm.completion(model="openai/gpt-4o-mini", api_base=os.environ["FAKE_BASE_URL"], api_key="sk-test",
                            messages=[{"role": "system", "content": "terse"}, {"role": "user", "content": "batch probe"}],
                            temperature=0.2, max_tokens=50, user="someone", metadata={"run": "nightly"})
@@ -390,7 +394,7 @@ def test_batched_span_attributes_are_those_set_one_by_one(
     result = _run(receiver, fake_provider, [sys.executable, str(script)])
     assert result.returncode == 0, result.stderr
     count, same = result.stdout.split()
-    assert int(count) >= 30 and same == "True", result.stdout
+    assert int(count) >= 20 and same == "True", result.stdout  # 25 attributes on LiteLLM 1.75, 30+ later
 
 
 def test_litellm_otel_v2_does_not_lose_the_llm_spans(
@@ -411,18 +415,22 @@ def test_litellm_otel_v2_does_not_lose_the_llm_spans(
 @pytest.mark.parametrize("kept", [False, True])
 def test_raw_request_span_only_when_asked(
         receiver: Receiver, fake_provider: FakeProvider, tmp_path: Path, kept: bool) -> None:
+    if not kept and not RAW_REQUEST_SPAN_OPTIONAL:
+        pytest.skip("this LiteLLM release always makes raw_gen_ai_request")
     script = _one_call_app(tmp_path, "raw span probe")
     result = _run(receiver, fake_provider, [sys.executable, str(script)],
                   options=["--raw-request-span"] if kept else [])
     assert result.returncode == 0, result.stderr
     [span] = _settled_spans(receiver, 1)
-    assert "raw span probe" in str(span.attributes["gen_ai.input.messages"])  # the prompt is there either way
+    # the prompt is there either way (gen_ai.input.messages; gen_ai.prompt.0.content up to LiteLLM 1.80.5)
+    prompt = span.attributes.get("gen_ai.input.messages", span.attributes.get("gen_ai.prompt.0.content"))
+    assert "raw span probe" in str(prompt)
     assert len(_http_children(receiver, span)) == 1
     raw = [s for s in receiver.spans() if s.name == "raw_gen_ai_request"]
     if kept:
         assert len(raw) == 1, [s.name for s in receiver.spans()]
         assert raw[0].trace_id == span.trace_id and raw[0].parent_span_id == span.span_id
-        assert "raw span probe" in str(raw[0].attributes["llm.openai.messages"])
+        assert "raw span probe" in str(raw[0].attributes)
     else:
         assert raw == [], [s.name for s in receiver.spans()]
 
