@@ -7,6 +7,7 @@ import subprocess
 import sys
 import textwrap
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 
 from signoz_litellm_run.hook import shutdown
@@ -55,3 +56,25 @@ def test_asyncio_run_lets_bare_logging_tasks_finish_before_it_cancels_them() -> 
     """)
     result = subprocess.run([sys.executable, "-c", program], capture_output=True, text=True, timeout=60)
     assert (result.returncode, result.stdout) == (0, "logged\n"), result.stderr
+
+
+def test_a_plain_pools_running_callback_is_waited_for() -> None:
+    # A SIGTERM right after a call: its callback is running, none is queued; the flush must still wait for it.
+    import types
+
+    module = types.SimpleNamespace(executor=ThreadPoolExecutor(max_workers=2))
+    shutdown._count_plain_pool_work(module)
+    pool = module.executor
+    started, release = threading.Event(), threading.Event()
+    try:
+        pool.submit(lambda: (started.set(), release.wait(10)))
+        assert started.wait(10)
+        assert pool._work_queue.qsize() == 0 and shutdown._executor_pending(pool) == 1
+        release.set()
+        deadline = time.monotonic() + 10
+        while shutdown._executor_pending(pool) and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert shutdown._executor_pending(pool) == 0
+    finally:
+        release.set()
+        pool.shutdown(wait=True)
