@@ -3,7 +3,7 @@ provider gives the same output and exit status, and the receiver gets exactly on
 
 The frameworks are not dev dependencies (they pin their own ranges); each test is skipped unless its framework is
 installed, as in the compatibility harness's `frameworks` corner:
-    pip install -e '.[dev]' 'dspy>=3,<4' 'smolagents[litellm]>=1.20,<2'
+    pip install -e '.[dev]' 'dspy==3.4.1' 'smolagents[litellm]==1.26.0'
     python -m pytest tests/test_frameworks.py
 """
 

@@ -987,7 +987,7 @@ _LOGGING_COROUTINES = ("async_success_handler", "async_failure_handler")
 
 
 def _finish_logging_tasks_on(loop: Any) -> None:
-    """LiteLLM before its logging worker (1.75; 1.77 has the worker) runs each async call's logging as a task of
+    """LiteLLM before its logging worker (1.75; 1.76.3 has the worker) runs each async call's logging as a task of
     its own on the program's loop: asyncio.run cancelled those not done at its end, and their calls' spans were
     never made (a Router's acompletion, the last thing a program did, lost its litellm_request). They get the exit
     deadline to finish first."""
