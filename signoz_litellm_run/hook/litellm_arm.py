@@ -107,9 +107,13 @@ def _arm(litellm: Any) -> None:
         return
     if getattr(utils.function_setup, "_signoz_litellm", False):
         return
+    try:
+        _patch_logger_class(OpenTelemetry)
+        litellm_json.install(sys.modules[OpenTelemetry.__module__])
+    except Exception as exc:  # a logger unlike any release we know: LiteLLM left as it is, the program runs on
+        _logger.warning("signoz-litellm: LiteLLM's OpenTelemetry logger is not one this release knows: %s", exc)
+        return
     _state.otel_class = OpenTelemetry
-    _patch_logger_class(OpenTelemetry)
-    litellm_json.install(sys.modules[OpenTelemetry.__module__])
     try:
         call_context.install(litellm)
     except Exception as exc:  # the HTTP spans stay in their own traces, nothing else changes
