@@ -78,3 +78,53 @@ def test_a_plain_pools_running_callback_is_waited_for() -> None:
     finally:
         release.set()
         pool.shutdown(wait=True)
+
+
+def test_asyncio_run_lets_an_older_logging_worker_finish_the_callback_it_runs() -> None:
+    # The logging worker as LiteLLM 1.77 has it: no `_bound_loop`, one callback at a time, taken off its queue
+    # before it runs, and a `flush` that waits only while the queue holds something.
+    program = textwrap.dedent("""
+        import asyncio, sys, types
+        from signoz_litellm_run.hook import shutdown
+
+        shutdown._patch_asyncio_runners(asyncio.runners)
+
+        class LoggingWorker:
+            def __init__(self):
+                self._queue = None
+                self._worker_task = None
+
+            def enqueue(self, coroutine):
+                if self._queue is None:
+                    self._queue = asyncio.Queue()
+                    self._worker_task = asyncio.create_task(self._worker_loop())
+                self._queue.put_nowait(coroutine)
+
+            async def _worker_loop(self):
+                while True:
+                    coroutine = await self._queue.get()
+                    try:
+                        await coroutine
+                    finally:
+                        self._queue.task_done()
+
+            async def flush(self):
+                while not self._queue.empty():
+                    await self._queue.join()
+
+        module = types.ModuleType("litellm.litellm_core_utils.logging_worker")
+        module.GLOBAL_LOGGING_WORKER = worker = LoggingWorker()
+        sys.modules[module.__name__] = module
+
+        async def async_success_handler():
+            await asyncio.sleep(0.2)
+            print("logged")
+
+        async def main():
+            worker.enqueue(async_success_handler())
+            await asyncio.sleep(0.05)  # the worker has taken it off its queue and runs it
+
+        asyncio.run(main())
+    """)
+    result = subprocess.run([sys.executable, "-c", program], capture_output=True, text=True, timeout=60)
+    assert (result.returncode, result.stdout) == (0, "logged\n"), result.stderr

@@ -838,13 +838,16 @@ def _litellm_worker() -> Any:
 
 
 def _worker_pending(worker: Any) -> int:
-    """Callbacks queued in LiteLLM's async logging worker (its `pending_count`, from 1.109; before, the worker
-    has only its queue, so callbacks it already took off the queue are not counted)."""
+    """Callbacks queued or running in LiteLLM's async logging worker: its `pending_count` from 1.109; before,
+    its asyncio queue's unfinished tasks (the worker marks each done once its callbacks ran)."""
     try:
         if hasattr(type(worker), "pending_count"):
             return max(0, int(worker.pending_count))
         queue = getattr(worker, "_queue", None)
-        return max(0, int(queue.qsize())) if queue is not None else 0
+        if queue is None:
+            return 0
+        unfinished = getattr(queue, "_unfinished_tasks", None)
+        return max(0, unfinished if type(unfinished) is int else int(queue.qsize()))
     except Exception:
         return 0
 
@@ -973,14 +976,36 @@ def _patch_asyncio_runners(runners: Any) -> None:
 def _drain_worker_on(loop: Any) -> None:
     """Before asyncio.run cancels what is left, let LiteLLM's logging worker finish on this loop."""
     worker = _litellm_worker()
-    if worker is None or getattr(worker, "_bound_loop", None) is not loop or not _worker_pending(worker):
+    if worker is None or _loop_of(worker) is not loop or not _worker_pending(worker):
         return
     try:
         import asyncio
 
-        loop.run_until_complete(asyncio.wait_for(worker.flush(), timeout=max(timeout_seconds(), 0.1)))
+        loop.run_until_complete(asyncio.wait_for(_flush(worker), timeout=max(timeout_seconds(), 0.1)))
     except BaseException:
         pass
+
+
+def _loop_of(worker: Any) -> Any:
+    """The event loop LiteLLM's logging worker runs on (`_bound_loop` from 1.80; before, its task's loop)."""
+    loop = getattr(worker, "_bound_loop", None)
+    if loop is None:
+        task = getattr(worker, "_worker_task", None)
+        try:
+            loop = task.get_loop() if task is not None else None
+        except Exception:
+            loop = None
+    return loop
+
+
+async def _flush(worker: Any) -> None:
+    """The worker's own flush; before 1.109 that waits only while its queue holds something, so the callbacks
+    it already took off the queue are waited for too: asyncio.run cancelled them, and with them the last call's
+    span (1.77.7: a Router's acompletion as the program's last step lost its litellm_request)."""
+    await worker.flush()
+    queue = getattr(worker, "_queue", None)
+    if not hasattr(type(worker), "pending_count") and queue is not None and _worker_pending(worker):
+        await queue.join()
 
 
 _LOGGING_COROUTINES = ("async_success_handler", "async_failure_handler")
