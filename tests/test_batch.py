@@ -612,7 +612,7 @@ def test_a_child_forked_after_a_call_logs_its_own_calls_at_once(receiver: Receiv
     settle(receiver, 1 + calls)
     prompts = sorted(s.attributes[PROMPT_ATTRIBUTE] for s in llm_spans(receiver))
     assert len(prompts) == 1 + calls, (prompts, job.stderr)
-    assert all(f'"child {i}"' in "".join(prompts) for i in range(calls))
+    assert all(f"child {i}" in "".join(prompts) for i in range(calls))  # JSON text, or the bare prompt up to 1.80.15
     report = json.loads(report_file.read_text())
     assert report["signals"]["traces"] == {"sent": len(receiver.spans()), "failed": 0, "dropped": 0}
     assert report["exit_flush_seconds"] < 0.9, report  # nothing waited for the deadline
