@@ -18,8 +18,8 @@ from opentelemetry.sdk.trace import SpanLimits, TracerProvider
 
 from signoz_litellm_run.hook import litellm_arm
 
-ALIASES = litellm_arm.DASHBOARD_ALIASES
-SOURCES = [source for source, _ in ALIASES]
+ALIASES = litellm_arm.TOKEN_ALIASES  # both ways: a LiteLLM release writes one or the other
+SOURCES = [source for source, _ in litellm_arm.DASHBOARD_ALIASES]
 
 
 class Kind(str, enum.Enum):
@@ -118,7 +118,7 @@ def test_a_call_gets_its_attributes_in_order_then_the_aliases(caplog: pytest.Log
              ("gen_ai.usage.output_tokens", 5), ("gen_ai.usage.input_tokens", 2), ("gen_ai.cost.total_cost", 1.5e-05),
              ("litellm.cache_hit", False), ("gen_ai.input.messages", '[{"role": "user", "content": "hello"}]')]
     attributes = _compare(steps, caplog)
-    assert [key for key, _ in attributes][-3:] == [alias for _, alias in ALIASES]
+    assert [key for key, _ in attributes][-3:] == [alias for _, alias in litellm_arm.DASHBOARD_ALIASES]
     values = dict(attributes)
     assert values["metadata.applied_guardrails"] == "[]"  # cast as LiteLLM casts, not stored as a list
     assert values["metadata.usage_object"] == "{'prompt_tokens': 2}"
@@ -207,3 +207,38 @@ def test_random_calls(seed: int, caplog: pytest.LogCaptureFixture) -> None:
                 steps.append((rng.choice(KEYS), rng.choice(VALUES)))
         at_start = rng.choice([None, {}, {rng.choice(KEYS): rng.choice(VALUES[1:])}])
         _compare(steps, caplog, limit=rng.choice([None, 128, 3, 6]), at_start=at_start)
+
+
+class _Before1_80_17(_Logger):
+    """`_get_span_context` as LiteLLM up to 1.80.5 has it: no `default_span`, no look at the active span; its
+    handler always makes `litellm_request` and ends the parent span it is given."""
+
+    def _get_span_context(self, kwargs: Any) -> Any:  # type: ignore[override]
+        return None, None
+
+
+litellm_arm._patch_logger_class(_Before1_80_17)
+
+
+def test_an_older_release_gets_the_programs_span_as_context_never_as_a_parent_to_end() -> None:
+    from opentelemetry import context, trace
+
+    tracer = TracerProvider().get_tracer("test")
+    with tracer.start_as_current_span("the program's span") as program_span:
+        litellm_arm._state.parents["call-1"] = (context.get_current(), None)
+    ctx, parent = _Before1_80_17()._get_span_context({"litellm_call_id": "call-1"})
+    assert parent is None  # LiteLLM would end it
+    assert trace.get_current_span(ctx) is program_span  # litellm_request is made in the program's trace
+
+
+@pytest.mark.parametrize("limit", [128, 8])  # 8: a span that could fill up, attributes set one by one
+def test_an_older_release_gets_the_newer_token_names_and_its_cost(limit: int) -> None:
+    # LiteLLM up to 1.80.15 writes only the dashboards' token names and, up to 1.78, no cost attribute.
+    steps = [("gen_ai.usage.prompt_tokens", 2), ("gen_ai.usage.completion_tokens", 5), ("llm.usage.total_tokens", 7)]
+    for written, expected in ([], 1.5e-05), ([("gen_ai.cost.total_cost", 3.0)], 3.0):
+        span = TracerProvider(span_limits=SpanLimits(max_span_attributes=limit)).get_tracer("t").start_span("x")
+        Patched().set_attributes(span, {"steps": steps + written, "response_cost": 1.5e-05}, None)
+        attributes = dict(span.attributes)
+        assert (attributes["gen_ai.usage.input_tokens"], attributes["gen_ai.usage.output_tokens"],
+                attributes["gen_ai.usage.total_tokens"]) == (2, 5, 7)
+        assert attributes["gen_ai.cost.total_cost"] == expected  # a cost LiteLLM wrote is its own

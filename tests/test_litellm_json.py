@@ -14,6 +14,11 @@ safe_json_dumps = pytest.importorskip("litellm.litellm_core_utils.safe_json_dump
 from signoz_litellm_run.hook import litellm_json  # noqa: E402
 
 original = safe_json_dumps.safe_dumps
+# Before LiteLLM 1.110 safe_dumps has other parameters: the hook leaves it alone (tested below), and there is no
+# faster path to compare with it.
+WRITTEN_AGAINST = litellm_json.install(types.SimpleNamespace(safe_dumps=original))
+compared = pytest.mark.skipif(not WRITTEN_AGAINST, reason="this LiteLLM's safe_dumps is not the one the hook "
+                                                           "was written against: the hook leaves it alone")
 DEFAULT_DEPTH = 100
 fast = litellm_json.faster(original, DEFAULT_DEPTH)
 
@@ -56,11 +61,13 @@ CASES = [
 ]
 
 
+@compared
 @pytest.mark.parametrize("value", CASES, ids=lambda v: type(v).__name__)
 def test_the_same_text_as_litellms_own(value: object) -> None:
     assert fast(value) == original(value)
 
 
+@compared
 def test_plain_payloads_are_written_without_litellms_rebuild() -> None:
     calls: list[object] = []
 
@@ -76,6 +83,7 @@ def test_plain_payloads_are_written_without_litellms_rebuild() -> None:
     assert len(calls) == 2
 
 
+@compared
 @pytest.mark.parametrize("depth", [-1, 0, 1, 2, 3, 5])
 def test_an_explicit_depth_limit_is_kept(depth: int) -> None:
     for levels in range(0, 8):
@@ -84,12 +92,14 @@ def test_an_explicit_depth_limit_is_kept(depth: int) -> None:
             assert fast(value, depth) == original(value, depth), (levels, leaf)
 
 
+@compared
 def test_a_value_transform_or_non_finite_as_null_goes_to_litellm() -> None:
     upper = lambda key, text: text.upper()  # noqa: E731
     assert fast({"a": "x"}, DEFAULT_DEPTH, upper) == original({"a": "x"}, DEFAULT_DEPTH, upper) == '{"a": "X"}'
     assert fast([math.nan], non_finite_as_null=True) == original([math.nan], non_finite_as_null=True) == "[null]"
 
 
+@compared
 @pytest.mark.parametrize("seed", range(30))
 def test_random_payloads(seed: int) -> None:
     rng = random.Random(seed)
@@ -116,6 +126,9 @@ def test_random_payloads(seed: int) -> None:
 def test_install_rebinds_the_otel_modules_function_once() -> None:
     otel = pytest.importorskip("litellm.integrations.opentelemetry")
     stand_in = types.SimpleNamespace(safe_dumps=otel.safe_dumps)
+    if not WRITTEN_AGAINST:  # an older LiteLLM: its own function stays
+        assert litellm_json.install(stand_in) is False and stand_in.safe_dumps is otel.safe_dumps
+        return
     assert litellm_json.install(stand_in) is True  # the LiteLLM we ship with: the faster function is used
     assert stand_in.safe_dumps.__wrapped__ is otel.safe_dumps
     assert litellm_json.install(stand_in) is False  # already done

@@ -26,6 +26,7 @@ from signoz_litellm_run.local_report import build_report, percentile, read_jsonl
 from signoz_litellm_run.receiver import SpanRecord
 from signoz_litellm_run.settings import resolve
 from tests.support.fake_provider import FakeProvider
+from tests.support.litellm_release import HAS_GENAI_METRICS, RECORDS_EXCEPTIONS
 
 ROOT = Path(__file__).resolve().parent.parent
 KEY = "sk-local-mode-secret-key-0123456789"
@@ -195,14 +196,16 @@ def test_local_report_numbers_equal_the_calls_made(tmp_path: Path, fake_provider
         assert printed[5] == f"${m.cost:.6f}"
     assert report.calls - report.errors == fake_provider.calls  # every answered call is in the report
     assert [f.model for f in report.failures] == ["gpt-4o-mini"]
-    assert "fake provider failure (500)" in report.failures[0].error
-    assert "fake provider failure (500)" in result.stderr
+    if RECORDS_EXCEPTIONS:  # up to LiteLLM 1.78 a failed call's span has no error text: the report says "error"
+        assert "fake provider failure (500)" in report.failures[0].error
+        assert "fake provider failure (500)" in result.stderr
     assert f"LiteLLM calls: {report.calls}, failed: 1" in result.stderr
     assert "Slowest calls" in result.stderr and "Failed calls" in result.stderr
     assert f"Received: {report.spans} spans" in result.stderr
     assert f"{report.log_records} log records" in result.stderr and report.log_records >= 1
     assert "local-test log line" in output.read_text()
-    assert "gen_ai.client.token.usage" in output.read_text() and report.metrics >= 1
+    assert report.metrics >= 1
+    assert "gen_ai.client.token.usage" in output.read_text() or not HAS_GENAI_METRICS  # none in LiteLLM 1.75
 
     everything = output.read_text() + result.stdout + result.stderr
     assert KEY not in everything

@@ -13,6 +13,8 @@ import pytest
 from signoz_litellm_run.receiver import Receiver
 from tests.support.fake_provider import FakeProvider
 from tests.support.launch import app, clean_env, launcher
+from tests.support.litellm_release import (HAS_GENAI_METRICS, OUTPUT_TOKEN_TYPE, PROMPT_ATTRIBUTE,
+                                           RAW_REQUEST_SPAN_OPTIONAL)
 
 KEY = "sk-signoz-test-0123456789abcdef"
 pytestmark = pytest.mark.timeout(180)
@@ -74,13 +76,24 @@ def test_sync_script_traces_logs_metrics(receiver: Receiver, fake_provider: Fake
     assert record.resource["service.name"] == "sync_app"
 
     # LiteLLM's GenAI metrics.
-    assert receiver.wait_for(lambda r: {"gen_ai.client.token.usage", "gen_ai.client.operation.duration"}
-                             <= r.metric_names())
+    if HAS_GENAI_METRICS:
+        assert receiver.wait_for(lambda r: {"gen_ai.client.token.usage", "gen_ai.client.operation.duration"}
+                                 <= r.metric_names())
 
     # Every request carried the key header, and the key is nowhere in the job's output.
     assert receiver.requests and all(r.headers.get("signoz-ingestion-key") == KEY for r in receiver.requests)
     assert KEY not in result.stdout + result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_a_job_whose_calls_all_arrived_reports_no_loss(receiver: Receiver, fake_provider: FakeProvider) -> None:
+    # LiteLLM before its bounded logging pool (1.75 to 1.9x) logs sync calls on a plain thread pool, whose queue
+    # at exit holds one wake-up mark per thread: counted as calls not logged, a job whose spans all arrived
+    # warned "could not deliver 4 spans ... LiteLLM had not logged 4 calls".
+    result = _run(receiver, fake_provider, [sys.executable, app("sync_app.py")])
+    assert result.returncode == 0, result.stderr
+    assert len(_settled_spans(receiver, 4)) == 4
+    assert "could not deliver" not in result.stderr, result.stderr
 
 
 def test_async_script_with_streaming(receiver: Receiver, fake_provider: FakeProvider) -> None:
@@ -119,6 +132,7 @@ def _last_points(receiver: Receiver, name: str) -> list[dict]:
     return exports[-1].data_points if exports else []
 
 
+@pytest.mark.skipif(not HAS_GENAI_METRICS, reason="this LiteLLM release has no GenAI metrics")
 def test_genai_metrics_have_one_series_per_model_not_one_per_call(
         receiver: Receiver, fake_provider: FakeProvider) -> None:
     # LiteLLM labels each measurement with per-call values (hidden_params: overhead ms, Date header,
@@ -133,7 +147,7 @@ def test_genai_metrics_have_one_series_per_model_not_one_per_call(
         assert point["attributes"]["gen_ai.request.model"] == "gpt-4o-mini"
         assert not {"hidden_params", "metadata.requester_metadata"} & set(point["attributes"])
     tokens = _last_points(receiver, "gen_ai.client.token.usage")
-    assert sorted(p["attributes"]["gen_ai.token.type"] for p in tokens) == ["input", "output"]
+    assert sorted(p["attributes"]["gen_ai.token.type"] for p in tokens) == sorted(["input", OUTPUT_TOKEN_TYPE])
 
 
 def test_the_programs_own_metric_attribute_choice_wins(
@@ -374,13 +388,14 @@ def test_batched_span_attributes_are_those_set_one_by_one(
         from opentelemetry import trace
 
         seen = {}
-        handle = OpenTelemetry._handle_success
+        name = "_handle_success" if hasattr(OpenTelemetry, "_handle_success") else "_handle_sucess"  # 1.75's
+        handle = getattr(OpenTelemetry, name)
 
         def capture(self, kwargs, response_obj, start_time, end_time):
             seen["call"] = (self, kwargs, response_obj)
             return handle(self, kwargs, response_obj, start_time, end_time)
 
-        OpenTelemetry._handle_success = capture
+        setattr(OpenTelemetry, name, capture)
         litellm.completion(model="openai/gpt-4o-mini", api_base=os.environ["FAKE_BASE_URL"], api_key="sk-test",
                            messages=[{"role": "system", "content": "terse"}, {"role": "user", "content": "batch probe"}],
                            temperature=0.2, max_tokens=50, user="someone", metadata={"run": "nightly"})
@@ -405,7 +420,7 @@ def test_batched_span_attributes_are_those_set_one_by_one(
     result = _run(receiver, fake_provider, [sys.executable, str(script)])
     assert result.returncode == 0, result.stderr
     count, same = result.stdout.split()
-    assert int(count) >= 30 and same == "True", result.stdout
+    assert int(count) >= 20 and same == "True", result.stdout  # 25 attributes on LiteLLM 1.75, 30+ later
 
 
 def test_litellm_otel_v2_does_not_lose_the_llm_spans(
@@ -426,18 +441,20 @@ def test_litellm_otel_v2_does_not_lose_the_llm_spans(
 @pytest.mark.parametrize("kept", [False, True])
 def test_raw_request_span_only_when_asked(
         receiver: Receiver, fake_provider: FakeProvider, tmp_path: Path, kept: bool) -> None:
+    if not kept and not RAW_REQUEST_SPAN_OPTIONAL:
+        pytest.skip("this LiteLLM release always makes raw_gen_ai_request")
     script = _one_call_app(tmp_path, "raw span probe")
     result = _run(receiver, fake_provider, [sys.executable, str(script)],
                   options=["--raw-request-span"] if kept else [])
     assert result.returncode == 0, result.stderr
     [span] = _settled_spans(receiver, 1)
-    assert "raw span probe" in str(span.attributes["gen_ai.input.messages"])  # the prompt is there either way
+    assert "raw span probe" in str(span.attributes[PROMPT_ATTRIBUTE])  # the prompt is there either way
     assert len(_http_children(receiver, span)) == 1
     raw = [s for s in receiver.spans() if s.name == "raw_gen_ai_request"]
     if kept:
         assert len(raw) == 1, [s.name for s in receiver.spans()]
         assert raw[0].trace_id == span.trace_id and raw[0].parent_span_id == span.span_id
-        assert "raw span probe" in str(raw[0].attributes["llm.openai.messages"])
+        assert "raw span probe" in str(raw[0].attributes)
     else:
         assert raw == [], [s.name for s in receiver.spans()]
 

@@ -54,6 +54,13 @@ DASHBOARD_ALIASES = (
     ("gen_ai.usage.output_tokens", "gen_ai.usage.completion_tokens"),
     ("gen_ai.usage.total_tokens", "llm.usage.total_tokens"),
 )
+# LiteLLM up to 1.80.15 writes only the dashboards' names; from 1.80.17 only the newer ones. Each span gets both, so
+# what reads the newer names (the local report, queries written for a newer LiteLLM) finds them on every release.
+NEWER_NAMES = tuple((alias, source) for source, alias in DASHBOARD_ALIASES)
+TOKEN_ALIASES = DASHBOARD_ALIASES + NEWER_NAMES
+# LiteLLM up to 1.78 puts no cost on the span (later releases write `gen_ai.cost.total_cost`, from the same
+# `response_cost` its logging payload carries): filled in from that payload.
+COST_ATTRIBUTE = "gen_ai.cost.total_cost"
 _CALLBACK_LISTS = ("input_callback", "success_callback", "failure_callback",
                    "_async_success_callback", "_async_failure_callback")
 _MAX_PENDING_PARENTS = 4096
@@ -101,9 +108,13 @@ def _arm(litellm: Any) -> None:
         return
     if getattr(utils.function_setup, "_signoz_litellm", False):
         return
+    try:
+        _patch_logger_class(OpenTelemetry)
+        litellm_json.install(sys.modules[OpenTelemetry.__module__])
+    except Exception as exc:  # a logger unlike any release we know: LiteLLM left as it is, the program runs on
+        _logger.warning("signoz-litellm: LiteLLM's OpenTelemetry logger is not one this release knows: %s", exc)
+        return
     _state.otel_class = OpenTelemetry
-    _patch_logger_class(OpenTelemetry)
-    litellm_json.install(sys.modules[OpenTelemetry.__module__])
     try:
         call_context.install(litellm)
     except Exception as exc:  # the HTTP spans stay in their own traces, nothing else changes
@@ -182,15 +193,28 @@ class _outside_the_proxy:
 
     _filter = _ProxyWarningFilter()
     _module = "litellm.proxy.proxy_server"
+    # LiteLLM up to 1.80.5 reads the logger's settings (`callback_settings` of the proxy's config) by importing the
+    # proxy server, unguarded: blocked, or without the proxy's packages, the logger was never created and no
+    # call got a span. Before the proxy is imported its `callback_settings` is `{}`, so that is what they get.
+    _SETTINGS_READER = "_get_custom_logger_settings_from_proxy_server"
+    _SETTINGS_READER_NAMES = ("litellm.proxy.proxy_server", "callback_settings", "dict", "get")
 
     def __enter__(self) -> None:
         self._blocked = self._module not in sys.modules
+        self._reader_module: Any = None
         if self._blocked:
             sys.modules[self._module] = None  # type: ignore[assignment]  # makes the import fail fast
+            module = sys.modules.get("litellm.litellm_core_utils.litellm_logging")
+            reader = getattr(module, self._SETTINGS_READER, None)
+            if is_as_written(reader, self._SETTINGS_READER_NAMES):
+                self._reader_module, self._reader = module, reader
+                setattr(module, self._SETTINGS_READER, lambda callback_name: {})
         logging.getLogger("LiteLLM").addFilter(self._filter)
 
     def __exit__(self, *exc: object) -> None:
         logging.getLogger("LiteLLM").removeFilter(self._filter)
+        if self._reader_module is not None:
+            setattr(self._reader_module, self._SETTINGS_READER, self._reader)
         if self._blocked and sys.modules.get(self._module, 0) is None:
             del sys.modules[self._module]
 
@@ -281,18 +305,30 @@ def _patch_logger_class(otel_class: Any) -> None:
     original_context = otel_class._get_span_context
     original_set_attributes = otel_class.set_attributes
     original_safe_set_attribute = otel_class.safe_set_attribute
+    # LiteLLM up to 1.80.5 looks for no active span (`_get_span_context(kwargs)` only), always makes
+    # `litellm_request`, and ends the parent span it is handed: the program's span, captured here, is given as
+    # the context only, never as that parent.
+    try:
+        import inspect
+
+        hands_parent = "default_span" in inspect.signature(original_context).parameters
+    except (TypeError, ValueError):
+        hands_parent = False
 
     def _get_span_context(self: Any, kwargs: Any, default_span: Any = None) -> Any:
         from opentelemetry import trace
 
         captured, call = _take_parent(kwargs)
-        ctx, parent = original_context(self, kwargs, default_span)
+        if hands_parent:
+            ctx, parent = original_context(self, kwargs, default_span)
+        else:
+            ctx, parent = original_context(self, kwargs)
         if call is not None:
             found = _span_context_of(ctx, parent)
             if found is not None and found.span_id == call.span_id:
                 ctx, parent = None, None  # the call's own reserved context, seen by a handler that inherited it
         if ctx is None and parent is None and captured is not None:
-            ctx, parent = captured, trace.get_current_span(captured)
+            ctx, parent = captured, trace.get_current_span(captured) if hands_parent else None
         if call is not None:
             if ctx is None and parent is None:
                 from opentelemetry.context import Context
@@ -340,11 +376,11 @@ def _patch_logger_class(otel_class: Any) -> None:
         try:
             result = original_set_attributes(self, span, kwargs, response_obj)
         except BaseException:
-            _set_collected(span, own, batch[1], aliases=False)
+            _set_collected(span, own, batch[1], aliases=False, cost=None)
             raise
         finally:
             _batches.current = outer
-        _set_collected(span, own, batch[1], aliases=True)
+        _set_collected(span, own, batch[1], aliases=True, cost=_cost_of(kwargs))
         return result
 
     def safe_set_attribute(self: Any, span: Any, key: str, value: Any) -> None:
@@ -362,7 +398,7 @@ def _patch_logger_class(otel_class: Any) -> None:
     safe_set_attribute.__wrapped__ = original_safe_set_attribute  # type: ignore[attr-defined]
 
     otel_class._get_span_context = _get_span_context
-    for name in ("_handle_success", "_handle_failure"):
+    for name in ("_handle_success", "_handle_sucess", "_handle_failure"):  # _handle_sucess: LiteLLM 1.75
         if hasattr(otel_class, name):
             setattr(otel_class, name, _after_each_call(getattr(otel_class, name)))
     otel_class.set_attributes = set_attributes
@@ -404,9 +440,22 @@ def _collect_span_sets(span: Any, collected: list[tuple[Any, Any]]) -> dict[str,
     return own
 
 
-def _set_collected(span: Any, own: dict[str, Any] | None, collected: list[tuple[Any, Any]], aliases: bool) -> None:
+def _cost_of(kwargs: Any) -> Any:
+    """The call's cost in USD as LiteLLM logged it (`response_cost`), or None."""
+    if type(kwargs) is not dict:
+        return None
+    cost = kwargs.get("response_cost")
+    if cost is None:
+        logged = kwargs.get("standard_logging_object")
+        cost = logged.get("response_cost") if type(logged) is dict else None
+    return cost if type(cost) in (int, float) else None
+
+
+def _set_collected(span: Any, own: dict[str, Any] | None, collected: list[tuple[Any, Any]], aliases: bool,
+                   cost: Any) -> None:
     """Set the attributes collected while LiteLLM's set_attributes ran, in the order it set them; then, with
-    `aliases`, the dashboard alias of each token attribute the span has and whose alias it has not.
+    `aliases`, the other name of each token attribute the span has under one name only (`TOKEN_ALIASES`), and
+    `cost` as `gen_ai.cost.total_cost` when LiteLLM wrote none.
 
     On an SDK span that is still recording and cannot fill up, this is one step: a key set again moves last
     (as on the span), the aliases are worked out from the span's attributes and the collected ones, and all
@@ -434,12 +483,14 @@ def _set_collected(span: Any, own: dict[str, Any] | None, collected: list[tuple[
             else:
                 break  # some other mapping: set as LiteLLM set it
         else:
-            if maxlen is None or len(current) + len(pending) + len(DASHBOARD_ALIASES) <= maxlen:
+            if maxlen is None or len(current) + len(pending) + len(DASHBOARD_ALIASES) + 1 <= maxlen:
                 if aliases:
-                    for source, alias in DASHBOARD_ALIASES:
+                    for source, alias in TOKEN_ALIASES:
                         value = pending[source] if source in pending else current.get(source)
                         if value is not None and alias not in pending and alias not in current:
                             pending[alias] = value
+                    if cost is not None and COST_ATTRIBUTE not in pending and COST_ATTRIBUTE not in current:
+                        pending[COST_ATTRIBUTE] = cost
                 if pending:
                     span.set_attributes(pending)
                 return
@@ -450,10 +501,12 @@ def _set_collected(span: Any, own: dict[str, Any] | None, collected: list[tuple[
             span.set_attribute(key, value)
     attributes = getattr(span, "attributes", None) if aliases else None
     if attributes:
-        for source, alias in DASHBOARD_ALIASES:
+        for source, alias in TOKEN_ALIASES:
             value = attributes.get(source)
             if value is not None and alias not in attributes:
                 span.set_attribute(alias, value)
+        if cost is not None and COST_ATTRIBUTE not in attributes:
+            span.set_attribute(COST_ATTRIBUTE, cost)
 
 
 def _no_raw_request_span(self: Any, *args: Any, **kwargs: Any) -> None:
@@ -465,7 +518,8 @@ def _bound_metric_attributes(otel_class: Any) -> None:
     metric attribute filter at the first measurement (after the proxy has read its config), so the
     default is applied there, and only when neither an include nor an exclude list was configured."""
     original = getattr(otel_class, "_ensure_metric_attribute_filter", None)
-    if original is None:  # a LiteLLM without the filter: nothing to hook into
+    if original is None:  # a LiteLLM without the filter (1.81.10 has none, 1.90 has it)
+        _drop_per_call_metric_attributes(otel_class)
         return
     try:
         from litellm.integrations.opentelemetry import VALID_METRIC_ATTRIBUTE_NAMES as valid
@@ -496,4 +550,34 @@ def _bound_metric_attributes(otel_class: Any) -> None:
                 kwargs = {**kwargs, "standard_logging_object": {**logged, "hidden_params": None}}
         return record(self, kwargs, response_obj, start_time, end_time)
 
+    otel_class._record_metrics = _record_metrics
+
+
+_PER_CALL_METADATA = frozenset(name[len("metadata."):] for name in PER_CALL_METRIC_ATTRIBUTES
+                               if name.startswith("metadata."))
+
+
+def _drop_per_call_metric_attributes(otel_class: Any) -> None:
+    """LiteLLM releases without a metric attribute filter (1.76 to 1.81.10 tested) label every measurement with
+    per-request metadata and (from 1.80) the call's `hidden_params` JSON, all read from the logging payload: each
+    call minted new series. Their `_record_metrics` gets a payload without those (a copy: the spans keep them), only where it
+    reads them as written against."""
+    record = getattr(otel_class, "_record_metrics", None)
+    constants = getattr(getattr(record, "__code__", None), "co_consts", ())
+    if record is None or getattr(record, "_signoz_litellm", False) \
+            or not {"standard_logging_object", "metadata"} <= set(constants):
+        return
+
+    def _record_metrics(self: Any, kwargs: Any, response_obj: Any, start_time: Any, end_time: Any) -> Any:
+        logged = kwargs.get("standard_logging_object") if type(kwargs) is dict else None
+        if type(logged) is dict:
+            bounded = {**logged, "hidden_params": None}
+            metadata = logged.get("metadata")
+            if type(metadata) is dict and not _PER_CALL_METADATA.isdisjoint(metadata):
+                bounded["metadata"] = {k: v for k, v in metadata.items() if k not in _PER_CALL_METADATA}
+            kwargs = {**kwargs, "standard_logging_object": bounded}
+        return record(self, kwargs, response_obj, start_time, end_time)
+
+    _record_metrics._signoz_litellm = True  # type: ignore[attr-defined]
+    _record_metrics.__wrapped__ = record  # type: ignore[attr-defined]
     otel_class._record_metrics = _record_metrics

@@ -126,6 +126,7 @@ def install() -> None:
     wrapt.register_post_import_hook(_patch_asyncio_runners, "asyncio.runners")
     wrapt.register_post_import_hook(_flush_in_multiprocessing_children, "multiprocessing.util")
     wrapt.register_post_import_hook(_count_litellm_backlog_drops, "litellm.litellm_core_utils.thread_pool_executor")
+    wrapt.register_post_import_hook(_count_plain_pool_work, "litellm.litellm_core_utils.thread_pool_executor")
     wrapt.register_post_import_hook(_count_litellm_logging_timeouts, "litellm.litellm_core_utils.logging_worker")
     forks.install()
 
@@ -793,6 +794,49 @@ def _count_litellm_backlog_drops(module: Any) -> None:
     executor.submit = counting_submit  # the instance only: every module that imported `executor` shares it
 
 
+class _Unfinished:
+    """Work submitted to a pool and not done yet (queued or running)."""
+
+    def __init__(self) -> None:
+        self.reset()
+        os.register_at_fork(after_in_child=self.reset)  # the parent's work is not the child's to wait for
+
+    def reset(self) -> None:
+        self.lock = threading.Lock()
+        self.count = 0
+
+    def add(self, future: Any) -> None:
+        with self.lock:
+            self.count += 1
+        future.add_done_callback(self._done)
+
+    def _done(self, _future: Any) -> None:
+        with self.lock:
+            self.count = max(0, self.count - 1)
+
+
+def _count_plain_pool_work(module: Any) -> None:
+    """LiteLLM before its bounded pool (up to 1.98) logs sync calls on a plain ThreadPoolExecutor, which tells how
+    many callbacks are queued but not which are running: a SIGTERM right after a call did not wait for its
+    running callback, and its span was lost without a word (1.80.17: 39 of 40 spans, report "0 dropped"). Its
+    submissions are counted until done."""
+    executor = getattr(module, "executor", None)
+    submit = getattr(executor, "submit", None)
+    if submit is None or getattr(submit, "_signoz_litellm", False) or hasattr(executor, "_pending_slots") \
+            or not hasattr(executor, "_work_queue"):
+        return
+    unfinished = _Unfinished()
+
+    def counting_submit(fn: Any, /, *args: Any, **kwargs: Any) -> Any:
+        future = submit(fn, *args, **kwargs)
+        unfinished.add(future)
+        return future
+
+    counting_submit._signoz_litellm = True  # type: ignore[attr-defined]
+    executor.submit = counting_submit
+    executor._signoz_litellm_unfinished = unfinished
+
+
 # Async calls whose logging LiteLLM's worker holds and our logger has not handled yet (call id -> None; only the
 # oldest are forgotten past the cap), and the worker's coroutine of each (coroutine -> call id).
 _MAX_AWAITED = 65536
@@ -854,30 +898,54 @@ def _litellm_worker() -> Any:
 
 
 def _worker_pending(worker: Any) -> int:
-    """Callbacks queued in LiteLLM's async logging worker: its `pending_count` where it has one (1.110.2), else the
-    sizes that property sums (1.108 has none: asyncio.run's last calls were not waited for)."""
+    """Callbacks queued or running in LiteLLM's async logging worker: its `pending_count` from 1.109; before,
+    its asyncio queue's unfinished tasks (the worker marks each done once its callbacks ran)."""
     try:
         if hasattr(type(worker), "pending_count"):
             return max(0, int(worker.pending_count))
         queue = getattr(worker, "_queue", None)
-        return (queue.qsize() if queue is not None else 0) + len(getattr(worker, "_dequeued_tasks", ()) or ()) \
-            + len(getattr(worker, "_pending_enqueues", ()) or ())
+        if queue is None:
+            return 0
+        unfinished = getattr(queue, "_unfinished_tasks", None)
+        queued = unfinished if type(unfinished) is int else int(queue.qsize())
+        return max(0, queued) + len(getattr(worker, "_pending_enqueues", ()) or ())
     except Exception:
         return 0
 
 
 def _executor_pending(executor: Any) -> int:
-    """Callbacks queued or running in LiteLLM's logging pool (its bounded pool counts them; a plain
-    ThreadPoolExecutor, as older LiteLLM releases had, only tells whether some are queued)."""
+    """Callbacks queued or running in LiteLLM's logging pool (its bounded pool, from about 1.95, counts them; a
+    plain ThreadPoolExecutor, as older LiteLLM releases have, only tells how many are queued).
+
+    A plain pool at interpreter exit has already run everything queued (Python joins its threads before any
+    `atexit` handler), and its queue then holds only the wake-up marks (one `None` per thread) the shutdown
+    put there: counted as calls, they made a job of one call report "LiteLLM had not logged 4 calls" (one per
+    thread the pool had), and the exit flush wait its whole share of the deadline for them. A shut-down pool
+    takes no new work, so once its threads are gone nothing is pending."""
     try:
         slots = getattr(executor, "_pending_slots", None)
         maximum = getattr(executor, "_max_pending_tasks", None)
         if slots is not None and isinstance(maximum, int) and hasattr(slots, "_value"):
             return max(0, maximum - slots._value)
+        unfinished = getattr(executor, "_signoz_litellm_unfinished", None)
+        if unfinished is not None:
+            return unfinished.count
         queue = getattr(executor, "_work_queue", None)
-        return queue.qsize() if queue is not None else 0
+        if queue is None:
+            return 0
+        queued = queue.qsize()
+        if queued and _pool_shut_down(executor):
+            threads = [thread for thread in getattr(executor, "_threads", ()) if thread.is_alive()]
+            return max(0, queued - len(getattr(executor, "_threads", ()))) if threads else 0
+        return queued
     except Exception:
         return 0
+
+
+def _pool_shut_down(executor: Any) -> bool:
+    """The pool was shut down, by its `shutdown()` or by the interpreter's exit."""
+    return bool(getattr(executor, "_shutdown", False)
+                or getattr(sys.modules.get("concurrent.futures.thread"), "_shutdown", False))
 
 
 def _silently(function: Callable[[], Any]) -> Callable[[], None]:
@@ -983,6 +1051,7 @@ def _patch_asyncio_runners(runners: Any) -> None:
 
     def _cancel_all_tasks(loop: Any) -> Any:
         _drain_worker_on(loop)
+        _finish_logging_tasks_on(loop)
         return original(loop)
 
     _cancel_all_tasks._signoz_litellm = True  # type: ignore[attr-defined]
@@ -992,12 +1061,53 @@ def _patch_asyncio_runners(runners: Any) -> None:
 def _drain_worker_on(loop: Any) -> None:
     """Before asyncio.run cancels what is left, let LiteLLM's logging worker finish on this loop."""
     worker = _litellm_worker()
-    if worker is None or getattr(worker, "_bound_loop", None) is not loop or not _worker_pending(worker):
+    if worker is None or _loop_of(worker) is not loop or not _worker_pending(worker):
         return
     try:
         import asyncio
 
-        loop.run_until_complete(asyncio.wait_for(worker.flush(), timeout=max(timeout_seconds(), 0.1)))
+        loop.run_until_complete(asyncio.wait_for(_flush(worker), timeout=max(timeout_seconds(), 0.1)))
+    except BaseException:
+        pass
+
+
+def _loop_of(worker: Any) -> Any:
+    """The event loop LiteLLM's logging worker runs on (`_bound_loop` from 1.80; before, its task's loop)."""
+    loop = getattr(worker, "_bound_loop", None)
+    if loop is None:
+        task = getattr(worker, "_worker_task", None)
+        try:
+            loop = task.get_loop() if task is not None else None
+        except Exception:
+            loop = None
+    return loop
+
+
+async def _flush(worker: Any) -> None:
+    """The worker's own flush; before 1.109 that waits only while its queue holds something, so the callbacks
+    it already took off the queue are waited for too: asyncio.run cancelled them, and with them the last call's
+    span (1.77.7: a Router's acompletion as the program's last step lost its litellm_request)."""
+    await worker.flush()
+    queue = getattr(worker, "_queue", None)
+    if not hasattr(type(worker), "pending_count") and queue is not None and _worker_pending(worker):
+        await queue.join()
+
+
+_LOGGING_COROUTINES = ("async_success_handler", "async_failure_handler")
+
+
+def _finish_logging_tasks_on(loop: Any) -> None:
+    """LiteLLM before its logging worker (1.75; 1.76.3 has the worker) runs each async call's logging as a task of
+    its own on the program's loop: asyncio.run cancelled those not done at its end, and their calls' spans were
+    never made (a Router's acompletion, the last thing a program did, lost its litellm_request). They get the exit
+    deadline to finish first."""
+    try:
+        import asyncio
+
+        tasks = [task for task in asyncio.all_tasks(loop)
+                 if not task.done() and getattr(task.get_coro(), "__name__", None) in _LOGGING_COROUTINES]
+        if tasks:
+            loop.run_until_complete(asyncio.wait(tasks, timeout=max(timeout_seconds(), 0.1)))
     except BaseException:
         pass
 
