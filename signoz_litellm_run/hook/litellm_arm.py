@@ -367,7 +367,10 @@ def _patch_logger_class(otel_class: Any) -> None:
     def set_attributes(self: Any, span: Any, kwargs: Any, response_obj: Any) -> Any:
         if not batching:
             result = original_set_attributes(self, span, kwargs, response_obj)
-            _set_aliases(span)
+            try:
+                _set_aliases(span, _cost_of(kwargs))
+            except Exception:  # never in the way of LiteLLM's logging
+                pass
             return result
         outer = getattr(_batches, "current", None)
         batch: tuple[Any, list[tuple[Any, Any]]] = (span, [])
@@ -409,18 +412,18 @@ def _patch_logger_class(otel_class: Any) -> None:
     otel_class._signoz_litellm_patched = True
 
 
-def _set_aliases(span: Any) -> None:
-    """The dashboard aliases, one by one, of the sources the span holds (where no alias is set already)."""
-    try:
-        attributes = getattr(span, "attributes", None)
-        if not attributes:
-            return
-        for source, alias in DASHBOARD_ALIASES:
-            value = attributes.get(source)
-            if value is not None and alias not in attributes:
-                span.set_attribute(alias, value)
-    except Exception:  # never in the way of LiteLLM's logging
-        pass
+def _set_aliases(span: Any, cost: Any) -> None:
+    """One by one: the other name of each token attribute the span holds under one name only (`TOKEN_ALIASES`),
+    and the call's cost where LiteLLM wrote none."""
+    attributes = getattr(span, "attributes", None)
+    if not attributes:
+        return
+    for source, alias in TOKEN_ALIASES:
+        value = attributes.get(source)
+        if value is not None and alias not in attributes:
+            span.set_attribute(alias, value)
+    if cost is not None and COST_ATTRIBUTE not in attributes:
+        span.set_attribute(COST_ATTRIBUTE, cost)
 
 
 _SETS = ("set_attribute", "set_attributes")
@@ -499,14 +502,8 @@ def _set_collected(span: Any, own: dict[str, Any] | None, collected: list[tuple[
             span.set_attributes(value)
         else:
             span.set_attribute(key, value)
-    attributes = getattr(span, "attributes", None) if aliases else None
-    if attributes:
-        for source, alias in TOKEN_ALIASES:
-            value = attributes.get(source)
-            if value is not None and alias not in attributes:
-                span.set_attribute(alias, value)
-        if cost is not None and COST_ATTRIBUTE not in attributes:
-            span.set_attribute(COST_ATTRIBUTE, cost)
+    if aliases:
+        _set_aliases(span, cost)
 
 
 def _no_raw_request_span(self: Any, *args: Any, **kwargs: Any) -> None:
