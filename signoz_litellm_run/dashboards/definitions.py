@@ -14,6 +14,8 @@ edited dashboard from ours).
 
 from __future__ import annotations
 
+import copy
+
 import hashlib
 import json
 from collections.abc import Iterator, Sequence
@@ -230,13 +232,14 @@ class Dashboard:
                 x += panel.width
                 row_height = max(row_height, panel.height)
             layouts.append({"kind": "Grid", "spec": {"display": {"title": title}, "items": items}})
-        return {
+        # A copy of its own: the query parts are shared between panels, and a caller may edit what it gets.
+        return copy.deepcopy({
             "display": {"name": self.title, "description": self.description},
             "variables": [v.json() for v in self.variables],
             "panels": {p.key: p.json() for p in self.panels},
             "layouts": layouts,
             "duration": "1h",
-        }
+        })
 
     def revision(self) -> str:
         return revision(self.spec())
