@@ -191,13 +191,18 @@ def install(client: Client, wanted: Sequence[Dashboard], *, force: bool = False,
     return server, steps, done
 
 
+def _create(client: Client, path: str, body: Any, title: str) -> str:
+    """POST a new dashboard (either API) and return the id the server gave it."""
+    data = client.request("POST", path, body).data
+    if not isinstance(data, dict) or not data.get("id"):
+        raise ApiError(f"{client.url} accepted {title} but answered without its id.")
+    return str(data["id"])
+
+
 def _apply(client: Client, step: Step) -> str:
     dashboard, existing = step.dashboard, step.existing
     if step.action == CREATE:
-        data = client.request("POST", LIST_PATH, dashboard.body()).data
-        if not isinstance(data, dict) or not data.get("id"):
-            raise ApiError(f"{client.url} accepted {dashboard.title} but answered without its id.")
-        return str(data["id"])
+        return _create(client, LIST_PATH, dashboard.body(), dashboard.title)
     assert existing is not None
     server_id = str(existing["id"])
     if step.action != UPDATE:
@@ -220,10 +225,7 @@ def _apply_v1(client: Client, step: Step) -> str:
     200 with the whole data, lock/unlock `PUT .../lock {"lock": bool}`. Tags a user added are kept."""
     dashboard, existing = step.dashboard, step.existing
     if step.action == CREATE:
-        data = client.request("POST", V1_PATH, dashboard.v1_data()).data
-        if not isinstance(data, dict) or not data.get("id"):
-            raise ApiError(f"{client.url} accepted {dashboard.title} but answered without its id.")
-        return str(data["id"])
+        return _create(client, V1_PATH, dashboard.v1_data(), dashboard.title)
     assert existing is not None
     server_id = str(existing["id"])
     if step.action != UPDATE:
