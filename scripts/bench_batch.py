@@ -47,7 +47,8 @@ from typing import Any, Iterator
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from signoz_litellm_run.receiver import Receiver, SilentServer, unused_port  # noqa: E402
+from signoz_litellm_run.loopback import SilentServer, unused_port  # noqa: E402
+from signoz_litellm_run.receiver import Receiver  # noqa: E402
 from tests.support.fake_provider import FakeProvider  # noqa: E402
 
 APP = str(ROOT / "tests" / "support" / "batch_app.py")

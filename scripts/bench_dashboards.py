@@ -20,7 +20,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from signoz_litellm_run.receiver import unused_port  # noqa: E402
+from signoz_litellm_run.loopback import unused_port  # noqa: E402
 from tests.support.launch import clean_env  # noqa: E402
 from tests.support.signoz_double import ADMIN, SigNozDouble  # noqa: E402
 

@@ -20,7 +20,8 @@ import time
 from contextlib import ExitStack
 from typing import Any
 
-from signoz_litellm_run.receiver import Receiver, SilentServer, unused_port
+from signoz_litellm_run.loopback import SilentServer, unused_port
+from signoz_litellm_run.receiver import Receiver
 
 KEY = "bench-doctor-key-0123456789abcdef"
 

@@ -25,7 +25,8 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from signoz_litellm_run.receiver import Receiver, unused_port  # noqa: E402
+from signoz_litellm_run.loopback import unused_port  # noqa: E402
+from signoz_litellm_run.receiver import Receiver  # noqa: E402
 from tests.support.fake_provider import FakeProvider  # noqa: E402
 
 KEY = "sk-bench-master"

@@ -20,7 +20,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import IO, Any
 
-from signoz_litellm_run.receiver import SpanRecord
+from signoz_litellm_run.received import SpanRecord
 
 CALL_SPAN = "litellm_request"
 STATUS_ERROR = 2  # OTLP Status.code STATUS_CODE_ERROR

@@ -5,7 +5,8 @@ It speaks the genuine OTLP wire protocol, built on the service definitions shipp
 ``opentelemetry-proto``, so the real OpenTelemetry SDK exporters can talk to it.
 
 Importing this module is cheap: grpc and the protobuf modules are only imported when a
-:class:`Receiver` is started or a helper that needs them is called.
+:class:`Receiver` is started or a helper that needs them is called. The records and their decoding are in
+``received.py``, the HTTP server in ``receiver_http.py``; the gRPC server is here.
 
 Behaviours (``Receiver.behavior``, changeable at runtime: gRPC status / HTTP status, and how
 the OTel Python SDK exporters 1.45.x react):
@@ -34,38 +35,37 @@ before any auth happens), then forced ``unauthenticated`` / ``permission_denied`
 one "bad key" answer; use ``behavior="permission_denied"`` to simulate a 403).
 """
 
+
 from __future__ import annotations
 
-import base64
-import gzip
 import json
 import logging
-import select
-import socket
 import ssl
 import threading
 import time
-import zlib
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-if TYPE_CHECKING:
-    from google.protobuf.message import Message
+from signoz_litellm_run.received import (
+    _FAILURES,
+    LogRecordData,
+    MetricData,
+    ReceivedRequest,
+    SpanRecord,
+    _count_items,
+    _data_point,
+    _hex,
+    _ids_to_hex,
+    _response,
+    decode_any_value,
+    decode_attributes,
+)
+from signoz_litellm_run.receiver_http import _HTTPServer, _OTLPHTTPHandler
 
 __all__ = [
     "BEHAVIORS",
     "INGESTION_KEY_HEADER",
-    "LogRecordData",
-    "MetricData",
-    "ReceivedRequest",
     "Receiver",
-    "SilentServer",
-    "SpanRecord",
-    "decode_any_value",
-    "decode_attributes",
-    "unused_port",
 ]
 
 _log = logging.getLogger(__name__)
@@ -78,197 +78,6 @@ BEHAVIORS = frozenset(
 )
 
 _SENSITIVE_HEADERS = frozenset({INGESTION_KEY_HEADER, "authorization", "x-api-key", "api-key"})
-_SIGNALS = ("traces", "metrics", "logs")
-# (gRPC status name, HTTP status, message) for each failing behaviour.
-_FAILURES: dict[str, tuple[str, int, str]] = {
-    "unauthenticated": ("UNAUTHENTICATED", 401, "missing or invalid ingestion key"),
-    "permission_denied": ("PERMISSION_DENIED", 403, "permission denied"),
-    "unavailable": ("UNAVAILABLE", 503, "service unavailable"),
-    "fail": ("INTERNAL", 500, "internal error"),
-}
-# google.rpc.Code numbers, used for the HTTP error body (a google.rpc.Status).
-_RPC_CODES = {"UNAUTHENTICATED": 16, "PERMISSION_DENIED": 7, "UNAVAILABLE": 14, "INTERNAL": 13}
-
-
-# --------------------------------------------------------------------------- records
-
-
-@dataclass(frozen=True)
-class ReceivedRequest:
-    """One OTLP export request as it arrived.
-
-    ``outcome`` is ``"accepted"`` for requests answered with success, else the name of
-    what rejected it (``"unauthenticated"``, ``"partial"``, ``"hang"``, ...).
-    """
-
-    signal: str  # "traces" | "metrics" | "logs"
-    protocol: str  # "grpc" | "http"
-    headers: dict[str, str]  # lower-cased keys
-    message: Any  # Export{Trace,Metrics,Logs}ServiceRequest
-    received_at: float  # time.time()
-    outcome: str = "accepted"
-
-
-@dataclass(frozen=True)
-class SpanRecord:
-    """A decoded span, flattened with its resource and scope."""
-
-    name: str
-    trace_id: str  # 32 hex chars
-    span_id: str  # 16 hex chars
-    parent_span_id: str  # 16 hex chars or ""
-    kind: int
-    status_code: int
-    status_message: str
-    start_time_unix_nano: int
-    end_time_unix_nano: int
-    attributes: dict[str, Any]
-    resource: dict[str, Any]
-    scope: str
-    events: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
-
-    @property
-    def service_name(self) -> str | None:
-        """``service.name`` of the span's resource."""
-        return self.resource.get("service.name")
-
-
-@dataclass(frozen=True)
-class LogRecordData:
-    """A decoded log record, flattened with its resource and scope."""
-
-    body: Any
-    severity_text: str
-    severity_number: int
-    attributes: dict[str, Any]
-    resource: dict[str, Any]
-    trace_id: str  # hex or ""
-    span_id: str  # hex or ""
-    scope: str
-
-
-@dataclass(frozen=True)
-class MetricData:
-    """A decoded metric (one per metric per request), flattened with resource and scope.
-
-    ``data_points`` are dicts with ``attributes`` and, depending on ``kind``: ``value``
-    (gauge/sum), ``count``/``sum``/``min``/``max``/``bucket_counts``/``explicit_bounds``
-    (histogram), ``count``/``sum`` (exponential_histogram, summary).
-    """
-
-    name: str
-    unit: str
-    kind: str  # "gauge" | "sum" | "histogram" | "exponential_histogram" | "summary" | ""
-    resource: dict[str, Any]
-    scope: str
-    data_points: list[dict[str, Any]]
-    description: str = ""
-
-
-# --------------------------------------------------------------------------- decoding
-
-
-def decode_any_value(value: Any) -> Any:
-    """Decode an OTLP ``AnyValue`` into a plain Python value (``None`` when unset)."""
-    which = value.WhichOneof("value")
-    if which is None:
-        return None
-    if which == "array_value":
-        return [decode_any_value(v) for v in value.array_value.values]
-    if which == "kvlist_value":
-        return decode_attributes(value.kvlist_value.values)
-    return getattr(value, which)
-
-
-def decode_attributes(key_values: Iterable[Any]) -> dict[str, Any]:
-    """Decode a repeated OTLP ``KeyValue`` into a dict."""
-    return {kv.key: decode_any_value(kv.value) for kv in key_values}
-
-
-def _hex(raw: bytes) -> str:
-    return raw.hex() if raw else ""
-
-
-def _count_items(signal: str, message: Any) -> int:
-    """Number of spans / log records / metric data points in an export request."""
-    if signal == "traces":
-        return sum(len(ss.spans) for rs in message.resource_spans for ss in rs.scope_spans)
-    if signal == "logs":
-        return sum(len(sl.log_records) for rl in message.resource_logs for sl in rl.scope_logs)
-    total = 0
-    for rm in message.resource_metrics:
-        for sm in rm.scope_metrics:
-            for metric in sm.metrics:
-                kind = metric.WhichOneof("data")
-                if kind:
-                    total += len(getattr(metric, kind).data_points)
-    return total
-
-
-def _data_point(kind: str, point: Any) -> dict[str, Any]:
-    out: dict[str, Any] = {
-        "attributes": decode_attributes(point.attributes),
-        "start_time_unix_nano": point.start_time_unix_nano,
-        "time_unix_nano": point.time_unix_nano,
-        "exemplars": len(getattr(point, "exemplars", ())),
-    }
-    if kind in ("gauge", "sum"):
-        which = point.WhichOneof("value")
-        out["value"] = getattr(point, which) if which else None
-    elif kind == "histogram":
-        out.update(
-            count=point.count,
-            sum=point.sum if point.HasField("sum") else None,
-            min=point.min if point.HasField("min") else None,
-            max=point.max if point.HasField("max") else None,
-            bucket_counts=list(point.bucket_counts),
-            explicit_bounds=list(point.explicit_bounds),
-        )
-    elif kind == "exponential_histogram":
-        out.update(count=point.count, sum=point.sum if point.HasField("sum") else None)
-    elif kind == "summary":
-        out.update(count=point.count, sum=point.sum)
-    return out
-
-
-def _ids_to_hex(obj: Any) -> Any:
-    """OTLP/JSON encodes trace/span ids as hex, protobuf JSON as base64: convert."""
-    if isinstance(obj, dict):
-        return {
-            k: (base64.b64decode(v).hex() if k in ("traceId", "spanId", "parentSpanId") and isinstance(v, str)
-                else _ids_to_hex(v))
-            for k, v in obj.items()
-        }
-    if isinstance(obj, list):
-        return [_ids_to_hex(v) for v in obj]
-    return obj
-
-
-def _proto_classes(signal: str) -> tuple[type, type]:
-    """(request class, response class) of the Export service of ``signal``."""
-    if signal == "traces":
-        from opentelemetry.proto.collector.trace.v1 import trace_service_pb2 as pb
-        return pb.ExportTraceServiceRequest, pb.ExportTraceServiceResponse
-    if signal == "metrics":
-        from opentelemetry.proto.collector.metrics.v1 import metrics_service_pb2 as pb
-        return pb.ExportMetricsServiceRequest, pb.ExportMetricsServiceResponse
-    from opentelemetry.proto.collector.logs.v1 import logs_service_pb2 as pb
-    return pb.ExportLogsServiceRequest, pb.ExportLogsServiceResponse
-
-
-def _response(signal: str, rejected: int | None) -> Any:
-    """An Export*ServiceResponse; with ``rejected`` set, a partial_success rejecting that many."""
-    _, response_cls = _proto_classes(signal)
-    response = response_cls()
-    if rejected is not None:
-        field_name = {"traces": "rejected_spans", "logs": "rejected_log_records",
-                      "metrics": "rejected_data_points"}[signal]
-        setattr(response.partial_success, field_name, rejected)
-        response.partial_success.error_message = "rejected by test receiver (behavior=partial)"
-    return response
-
-
-# --------------------------------------------------------------------------- receiver
 
 
 class Receiver:
@@ -615,239 +424,3 @@ class Receiver:
 
 
 # --------------------------------------------------------------------------- HTTP side
-
-
-class _HTTPServer(ThreadingHTTPServer):
-    """ThreadingHTTPServer that knows its Receiver, optionally serves TLS, and can drop
-    every open connection on stop."""
-
-    daemon_threads = True
-    allow_reuse_address = True
-
-    def __init__(self, address: tuple[str, int], handler: type[BaseHTTPRequestHandler],
-                 receiver: Receiver, ssl_context: ssl.SSLContext | None) -> None:
-        self.receiver = receiver
-        self.ssl_context = ssl_context
-        self._connections: set[socket.socket] = set()
-        self._conn_lock = threading.Lock()
-        super().__init__(address, handler)
-
-    def track(self, conn: socket.socket, add: bool) -> None:
-        with self._conn_lock:
-            (self._connections.add if add else self._connections.discard)(conn)
-
-    def close_connections(self) -> None:
-        with self._conn_lock:
-            conns, self._connections = list(self._connections), set()
-        for conn in conns:
-            try:
-                conn.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
-
-    def handle_error(self, request: Any, client_address: Any) -> None:
-        _log.debug("OTLP HTTP receiver: error on connection from %s", client_address, exc_info=True)
-
-
-class _OTLPHTTPHandler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-    server: _HTTPServer
-
-    def setup(self) -> None:
-        self.request.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        if self.server.ssl_context is not None:
-            self.request.settimeout(10)  # bound the handshake: a silent client must not pin a thread
-            self.request = self.server.ssl_context.wrap_socket(self.request, server_side=True)
-            self.request.settimeout(None)
-        self._conn: socket.socket = self.request
-        self.server.track(self._conn, True)
-        super().setup()
-
-    def finish(self) -> None:
-        try:
-            super().finish()
-        finally:
-            self.server.track(self._conn, False)
-
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 (stdlib signature)
-        _log.debug("OTLP HTTP receiver: " + format, *args)
-
-    def _send(self, status: int, body: bytes, content_type: str = "application/x-protobuf") -> None:
-        self.send_response(status)
-        self.send_header("Content-Type", content_type)
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def _send_status(self, status: int, code_name: str, text: str) -> None:
-        from google.rpc import status_pb2
-
-        self._send(status, status_pb2.Status(code=_RPC_CODES.get(code_name, 2), message=text)
-                   .SerializeToString())
-
-    def _read_body(self) -> bytes:
-        if "chunked" in self.headers.get("Transfer-Encoding", "").lower():
-            chunks = []
-            while True:
-                size = int(self.rfile.readline().split(b";")[0].strip() or b"0", 16)
-                if size == 0:
-                    while self.rfile.readline() not in (b"\r\n", b"\n", b""):
-                        pass
-                    break
-                chunks.append(self.rfile.read(size))
-                self.rfile.readline()
-            return b"".join(chunks)
-        return self.rfile.read(int(self.headers.get("Content-Length") or 0))
-
-    def _client_connected(self) -> bool:
-        """False once the client closed its side (used while holding a ``hang`` request).
-
-        The connection is closed after a held request, so consuming a byte here is harmless.
-        """
-        try:
-            readable, _, _ = select.select([self._conn], [], [], 0)
-            if not readable:
-                return True
-            self._conn.setblocking(False)
-            try:
-                return self._conn.recv(1) != b""
-            finally:
-                self._conn.setblocking(True)
-        except (BlockingIOError, ssl.SSLWantReadError):
-            return True
-        except (OSError, ValueError):
-            return False
-
-    def do_POST(self) -> None:  # noqa: N802 (stdlib name)
-        body = self._read_body()
-        if len(body) > self.server.receiver.max_request_bytes:
-            with self.server.receiver._lock:
-                self.server.receiver.too_large += 1
-            self._send(413, b"request body too large", "text/plain")
-            return
-        signal = self.path.split("?", 1)[0].rstrip("/").removeprefix("/v1/")
-        if signal not in _SIGNALS:
-            self._send(404, b"not found", "text/plain")
-            return
-        content_type = self.headers.get("Content-Type", "").split(";")[0].strip().lower()
-        if content_type != "application/x-protobuf":
-            self._send(415, b"only application/x-protobuf is supported", "text/plain")
-            return
-        encoding = self.headers.get("Content-Encoding", "").strip().lower()
-        request_cls, _ = _proto_classes(signal)
-        message = request_cls()
-        try:
-            if encoding == "gzip":
-                body = gzip.decompress(body)
-            elif encoding == "deflate":
-                body = zlib.decompress(body)
-            message.ParseFromString(body)
-        except Exception:
-            self._send(400, b"malformed OTLP payload", "text/plain")
-            return
-        receiver = self.server.receiver
-        headers = {k.lower(): v for k, v in self.headers.items()}
-        outcome = receiver._decide(headers)
-        receiver._record(signal, "http", headers, message, outcome)
-        if outcome == "hang":
-            receiver._hold(self._client_connected)
-            self.close_connection = True
-            return
-        if outcome in _FAILURES:
-            code_name, status, text = _FAILURES[outcome]
-            self._send_status(status, code_name, text)
-            return
-        rejected = _count_items(signal, message) if outcome == "partial" else None
-        self._send(200, _response(signal, rejected).SerializeToString())
-
-    def do_GET(self) -> None:  # noqa: N802
-        self._send(405, b"use POST", "text/plain")
-
-
-# --------------------------------------------------------------------------- helpers
-
-
-class SilentServer:
-    """A TCP server on loopback that accepts connections, reads and discards, never replies.
-
-    Stands in for "an endpoint that accepts the connection but never answers".
-    ``endpoint`` is ``http://127.0.0.1:PORT``; ``connections`` counts accepted connections.
-    """
-
-    def __init__(self, host: str = "127.0.0.1") -> None:
-        self.host = host
-        self.port = 0
-        self.connections = 0
-        self.bytes_received = 0
-        self._sock: socket.socket | None = None
-        self._thread: threading.Thread | None = None
-        self._stop = threading.Event()
-
-    @property
-    def endpoint(self) -> str:
-        return f"http://{self.host}:{self.port}"
-
-    def start(self) -> SilentServer:
-        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind((self.host, self.port))
-        sock.listen(64)
-        sock.setblocking(False)
-        self._sock = sock
-        self.port = sock.getsockname()[1]
-        self._stop.clear()
-        self._thread = threading.Thread(target=self._loop, name="silent-server", daemon=True)
-        self._thread.start()
-        return self
-
-    def _loop(self) -> None:
-        assert self._sock is not None
-        clients: list[socket.socket] = []
-        try:
-            while not self._stop.is_set():
-                readable, _, _ = select.select([self._sock, *clients], [], [], 0.05)
-                for s in readable:
-                    if s is self._sock:
-                        try:
-                            conn, _ = self._sock.accept()
-                        except OSError:
-                            continue
-                        conn.setblocking(False)
-                        clients.append(conn)
-                        self.connections += 1
-                        continue
-                    try:
-                        data = s.recv(65536)
-                    except OSError:
-                        data = b""
-                    if data:
-                        self.bytes_received += len(data)
-                    else:
-                        clients.remove(s)
-                        s.close()
-        finally:
-            for c in clients:
-                c.close()
-
-    def stop(self) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(5)
-            self._thread = None
-        if self._sock is not None:
-            self._sock.close()
-            self._sock = None
-
-    def __enter__(self) -> SilentServer:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
-
-
-def unused_port(host: str = "127.0.0.1") -> int:
-    """A TCP port on ``host`` with nothing listening (bound once, then released)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind((host, 0))
-        return s.getsockname()[1]
-

@@ -20,7 +20,8 @@ from typing import Any
 
 import pytest
 
-from signoz_litellm_run.receiver import Receiver, SilentServer, unused_port
+from signoz_litellm_run.loopback import SilentServer, unused_port
+from signoz_litellm_run.receiver import Receiver
 from tests.support.fake_provider import FakeProvider
 from tests.support.litellm_release import PROMPT_ATTRIBUTE, RAW_REQUEST_SPAN_OPTIONAL
 

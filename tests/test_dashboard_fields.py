@@ -20,7 +20,8 @@ from typing import Any
 import pytest
 
 from signoz_litellm_run.dashboards import definitions
-from signoz_litellm_run.receiver import Receiver, SpanRecord
+from signoz_litellm_run.received import SpanRecord
+from signoz_litellm_run.receiver import Receiver
 from tests.support.fake_provider import FakeProvider
 from tests.support.launch import app, clean_env, launcher
 

@@ -19,7 +19,8 @@ from typing import Any
 import pytest
 
 from signoz_litellm_run import doctor, doctor_net
-from signoz_litellm_run.receiver import Receiver, SilentServer, unused_port
+from signoz_litellm_run.loopback import SilentServer, unused_port
+from signoz_litellm_run.receiver import Receiver
 
 KEY = "doctor-test-key-0123456789abcdef"
 CHECK_KEYS = {"name", "category", "status", "detail", "hint"}

@@ -357,7 +357,7 @@ def test_sigterm_delivers_under_init(receiver: Receiver, fake_provider: FakeProv
 
 
 def test_an_unreachable_endpoint_is_counted_and_the_program_runs_on(fake_provider: FakeProvider) -> None:
-    from signoz_litellm_run.receiver import unused_port
+    from signoz_litellm_run.loopback import unused_port
 
     env = clean_env({"FAKE_BASE_URL": fake_provider.base_url,
                      "INIT_KWARGS": json.dumps({"endpoint": f"http://127.0.0.1:{unused_port()}"})})

@@ -23,7 +23,7 @@ import pytest
 from signoz_litellm_run.launcher import shell_status
 from signoz_litellm_run.local import local_base_environment, local_settings
 from signoz_litellm_run.local_report import build_report, percentile, read_jsonl
-from signoz_litellm_run.receiver import SpanRecord
+from signoz_litellm_run.received import SpanRecord
 from signoz_litellm_run.settings import resolve
 from tests.support.fake_provider import FakeProvider
 from tests.support.litellm_release import HAS_GENAI_METRICS, RECORDS_EXCEPTIONS

@@ -20,7 +20,9 @@ from pathlib import Path
 import httpx
 import pytest
 
-from signoz_litellm_run.receiver import Receiver, SpanRecord, unused_port
+from signoz_litellm_run.loopback import unused_port
+from signoz_litellm_run.received import SpanRecord
+from signoz_litellm_run.receiver import Receiver
 from tests.support.fake_provider import FakeProvider
 
 MASTER_KEY = "sk-proxy-test-master"
