@@ -1,46 +1,41 @@
 """`signoz-litellm doctor`: in seconds, exactly why telemetry is not arriving.
 
 Each check returns a frozen `Check` (pass / warn / fail / skip, one line of detail, a hint naming the
-fix); `render_table` / `render_json` and `exit_code` are separate functions over the list. The
-checks are bounded in time: the environment checks run next to the network ones, every network step
-has its own timeout and the whole run ends within `BUDGET` seconds whatever the endpoint does.
+fix; `doctor_report.py`, with the table / JSON rendering and `exit_code`). The configuration checks are in
+`doctor_config.py`, the environment checks in `doctor_env.py`, the network probes in `doctor_net.py`; this
+module runs them and holds the network and ingestion checks. The checks are bounded in time: the
+environment checks run next to the network ones, every network step has its own timeout and the whole
+run ends within `BUDGET` seconds whatever the endpoint does.
 """
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
-import sys
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 from signoz_litellm_run import doctor_net as net
-from signoz_litellm_run.environment import (
-    DISTRO_NAME,
-    SIGNALS,
-    SITE_DIR,
-    child_updates,
-    merge_headers,
+from signoz_litellm_run.doctor_config import configuration_checks
+from signoz_litellm_run.doctor_env import _version, environment_checks, litellm_callback_check
+from signoz_litellm_run.doctor_report import (
+    ENVIRONMENT,
+    FAIL,
+    INGESTION,
+    NETWORK,
+    PASS,
+    SEND_TEST,
+    SKIP,
+    WARN,
+    Check,
+    Report,
+    exit_code,
+    render_json,
+    render_table,
 )
-from signoz_litellm_run.errors import LauncherError
-from signoz_litellm_run.settings import (
-    CLOUD_ENDPOINT,
-    CLOUD_HOST_SUFFIX,
-    KEY_HEADER,
-    REGIONS,
-    Settings,
-    _check_destination,
-    resolve,
-)
-
-PASS, WARN, FAIL, SKIP = "pass", "warn", "fail", "skip"
-CONFIGURATION, ENVIRONMENT, NETWORK, INGESTION, SEND_TEST = (
-    "configuration", "environment", "network", "ingestion", "send-test")
+from signoz_litellm_run.environment import merge_headers
+from signoz_litellm_run.settings import REGIONS, Settings
 
 BUDGET = 8.5  # seconds for the whole run after start-up (the issue asks for <= 10 s in all)
 DNS_TIMEOUT = 2.0
@@ -51,39 +46,7 @@ SEND_TIMEOUT = 2.0
 API_TIMEOUT = 4.0  # each request to SigNoz's API, with --api-key
 LITELLM_TIMEOUT = 7.5  # importing litellm takes 3-8 s on a busy machine
 CERT_WARN_DAYS = 14
-MIN_PYTHON = (3, 10)
 DOCTOR_SERVICE = "signoz-litellm-doctor"
-
-
-@dataclass(frozen=True)
-class Check:
-    """One finding. `hint` names the fix and is empty for a passing check."""
-
-    name: str
-    category: str
-    status: str
-    detail: str
-    hint: str = ""
-
-
-@dataclass(frozen=True)
-class Report:
-    checks: tuple[Check, ...]
-    endpoint: str | None
-    protocol: str | None
-    service_name: str | None
-    elapsed_s: float
-    test: Mapping[str, str] | None = None
-    meta: Mapping[str, Any] = field(default_factory=dict)
-
-    @property
-    def ok(self) -> bool:
-        return exit_code(self.checks) == 0
-
-
-def exit_code(checks: Sequence[Check]) -> int:
-    """0 when nothing failed (warnings allowed), 1 when any check failed."""
-    return 1 if any(c.status == FAIL for c in checks) else 0
 
 
 class _Clock:
@@ -98,6 +61,7 @@ class _Clock:
     @property
     def elapsed(self) -> float:
         return time.monotonic() - self.start
+
 
 
 # --------------------------------------------------------------------------------------------- entry point
@@ -188,445 +152,6 @@ def _service_name(settings: Settings | None) -> str | None:
 
 def _export_name(protocol: str) -> str:
     return "export-grpc" if protocol == "grpc" else "export-http"
-
-
-# --------------------------------------------------------------------------------------------- configuration
-
-_PER_SIGNAL = tuple(f"OTEL_EXPORTER_OTLP_{s.upper()}_{k}" for s in SIGNALS for k in ("ENDPOINT", "PROTOCOL", "HEADERS"))
-
-
-def configuration_checks(flags: Mapping[str, Any], environ: Mapping[str, str], cwd: Path,
-                         config_path: str | None) -> tuple[Settings | None, list[Check]]:
-    """Resolve as `run` does; a setting `run` would refuse is a failed check here, not an exception."""
-    try:
-        settings = resolve(flags, environ, cwd, (), config_path=config_path, require_destination=False)
-    except LauncherError as exc:
-        return None, [Check("settings", CONFIGURATION, FAIL, exc.message, exc.hint or "")]
-    checks = [_config_file_check(settings), _destination_check(settings, environ)]
-    if settings.endpoint and not settings.local:
-        checks += [_region_check(settings), _key_check(settings, environ), _endpoint_check(settings),
-                   Check("protocol", CONFIGURATION, PASS, f"{settings.protocol} ({settings.source('protocol')})")]
-    if settings.ca_cert:
-        checks.append(_ca_cert_check(settings, environ))
-    checks.append(_service_check(settings))
-    checks.append(_otel_env_check(settings, environ, cwd))
-    return settings, checks
-
-
-def _config_file_check(settings: Settings) -> Check:
-    if settings.config_file:
-        return Check("config-file", CONFIGURATION, PASS, f"read {settings.config_file}")
-    return Check("config-file", CONFIGURATION, PASS,
-                 "none (no --config, SIGNOZ_LITELLM_CONFIG, ./signoz-litellm.toml or [tool.signoz-litellm])")
-
-
-def _destination_check(settings: Settings, environ: Mapping[str, str]) -> Check:
-    if settings.local:
-        return Check("destination", CONFIGURATION, PASS,
-                     "--local: a receiver inside the launcher (no network, no account needed)")
-    try:
-        _check_destination(settings, environ)
-    except LauncherError as exc:
-        return Check("destination", CONFIGURATION, FAIL, exc.message, exc.hint or "")
-    detail = f"{settings.endpoint} ({settings.source('endpoint')})"
-    if settings.local:
-        detail = "--local: the embedded receiver; " + detail
-    if settings.notes:
-        detail += "; " + "; ".join(settings.notes)
-    return Check("destination", CONFIGURATION, PASS, detail)
-
-
-def _region_check(settings: Settings) -> Check:
-    assert settings.endpoint
-    host = net.target_for(settings.endpoint, settings.protocol).host
-    if settings.region:
-        return Check("region", CONFIGURATION, PASS, f"{settings.region} ({settings.source('region')})")
-    if host.endswith(CLOUD_HOST_SUFFIX):
-        known = {CLOUD_ENDPOINT.format(region=r).split("://")[1].split(":")[0] for r in REGIONS}
-        if host not in known:
-            return Check("region", CONFIGURATION, FAIL, f"{host} is not a SigNoz Cloud ingestion host",
-                         f"Use --region ({', '.join(REGIONS)}) instead of writing the endpoint by hand.")
-        return Check("region", CONFIGURATION, PASS, f"SigNoz Cloud host {host}")
-    return Check("region", CONFIGURATION, PASS, "not used: self-hosted or collector endpoint")
-
-
-def _key_check(settings: Settings, environ: Mapping[str, str]) -> Check:
-    key = settings.ingestion_key
-    in_headers = any(n == KEY_HEADER for n, _ in net.parse_headers(environ.get("OTEL_EXPORTER_OTLP_HEADERS")))
-    where = settings.source("ingestion_key")
-    if not key:
-        if settings.is_cloud and not in_headers:
-            return Check("ingestion-key", CONFIGURATION, FAIL, "SigNoz Cloud needs an ingestion key; none is set",
-                         "export SIGNOZ_INGESTION_KEY=<key> (SigNoz: Settings -> Ingestion).")
-        if in_headers:
-            return Check("ingestion-key", CONFIGURATION, PASS, "set in OTEL_EXPORTER_OTLP_HEADERS")
-        return Check("ingestion-key", CONFIGURATION, PASS, "none (not needed for a self-hosted endpoint)")
-    shown = settings.masked_key or "****"
-    problems = []
-    if len(key) < 16:
-        problems.append(f"it is only {len(key)} characters long")
-    if len(key) > 256:
-        problems.append(f"it is {len(key)} characters long")
-    if any(c in key for c in "\"'<>"):
-        problems.append("it contains quotes or angle brackets (a placeholder or shell-quoting slip?)")
-    if key.lower().startswith(("bearer", "signoz-ingestion-key")):
-        problems.append("it starts with a header name or 'Bearer'")
-    if problems:
-        return Check("ingestion-key", CONFIGURATION, WARN, f"{shown} ({where}) looks wrong: {'; '.join(problems)}",
-                     "Copy the key again from SigNoz: Settings -> Ingestion (only the key itself).")
-    if where.startswith("flag"):
-        return Check("ingestion-key", CONFIGURATION, WARN, f"{shown} ({where})",
-                     "Prefer SIGNOZ_INGESTION_KEY: a flag is visible to other users in the process list.")
-    return Check("ingestion-key", CONFIGURATION, PASS, f"{shown} ({where})")
-
-
-def _endpoint_check(settings: Settings) -> Check:
-    assert settings.endpoint
-    endpoint, protocol = settings.endpoint, settings.protocol
-    target = net.target_for(endpoint, protocol)
-    if settings.is_cloud and not target.tls:
-        return Check("endpoint", CONFIGURATION, FAIL, f"{endpoint} is plain text; SigNoz Cloud only takes TLS",
-                     "Drop --insecure / use https:// for SigNoz Cloud.")
-    if settings.is_cloud and target.port != 443:
-        return Check("endpoint", CONFIGURATION, WARN, f"{endpoint}: SigNoz Cloud listens on port 443",
-                     "Use --region instead of writing the endpoint by hand.")
-    if protocol == "grpc" and target.port == 4318:
-        return Check("endpoint", CONFIGURATION, WARN, f"{endpoint}: port 4318 is OTLP/HTTP, but the protocol is gRPC",
-                     "Use --protocol http/protobuf, or port 4317 for gRPC.")
-    if protocol == "http/protobuf" and target.port == 4317:
-        return Check("endpoint", CONFIGURATION, WARN,
-                     f"{endpoint}: port 4317 is OTLP/gRPC, but the protocol is http/protobuf",
-                     "Use --protocol grpc, or port 4318 for HTTP.")
-    path = endpoint.split("://", 1)[1].partition("/")[2]
-    if protocol == "grpc" and path:
-        return Check("endpoint", CONFIGURATION, WARN, f"{endpoint}: gRPC ignores the path /{path}",
-                     "Give gRPC endpoints as scheme://host:port.")
-    if path.rstrip("/").endswith(("v1/traces", "v1/logs", "v1/metrics")):
-        return Check("endpoint", CONFIGURATION, WARN, f"{endpoint} ends in a signal path; /v1/<signal> is added",
-                     "Give the base URL, without /v1/traces.")
-    mode = "TLS" if target.tls else "plain text"
-    return Check("endpoint", CONFIGURATION, PASS, f"{target.authority}, {mode}, {protocol}")
-
-
-def _ca_cert_check(settings: Settings, environ: Mapping[str, str]) -> Check:
-    assert settings.ca_cert
-    try:
-        context = net.tls_context(settings.ca_cert)
-    except (OSError, ValueError) as exc:  # ssl.SSLError is an OSError
-        return Check("ca-cert", CONFIGURATION, FAIL, f"{settings.ca_cert} cannot be loaded: {exc}",
-                     "Give a PEM file holding the CA certificate(s) that signed the endpoint's certificate.")
-    count = len(context.get_ca_certs())
-    # The HTTP exporter sends through `requests`, which lets these variables override the exporter's own
-    # certificate file: the TLS handshake then fails against the CA given here, and every export is retried.
-    overriding = [name for name in ("REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE") if environ.get(name)]
-    if settings.protocol == "http/protobuf" and overriding:
-        return Check("ca-cert", CONFIGURATION, WARN,
-                     f"{settings.ca_cert}: {count} CA certificate(s), but {' and '.join(overriding)} is set and "
-                     "overrides it for the HTTP exporter",
-                     f"Unset {' and '.join(overriding)} for the command, add this CA to that bundle, or use "
-                     "--protocol grpc (not affected).")
-    return Check("ca-cert", CONFIGURATION, PASS, f"{settings.ca_cert}: {count} CA certificate(s)")
-
-
-def _service_check(settings: Settings) -> Check:
-    if settings.service_name:
-        return Check("service-name", CONFIGURATION, PASS,
-                     f"{settings.service_name} ({settings.source('service_name')})")
-    return Check("service-name", CONFIGURATION, PASS, "derived from the command at run time (e.g. main.py -> main)")
-
-
-def _otel_env_check(settings: Settings, environ: Mapping[str, str], cwd: Path) -> Check:
-    """OTEL_* variables already in the environment that change what `run` sets up."""
-    effective = dict(environ)
-    effective.update(child_updates(settings, environ, cwd=str(cwd)))
-    problems: list[str] = []
-    fails: list[str] = []
-    hints: list[str] = []
-    if effective.get("OTEL_SDK_DISABLED", "").strip().lower() == "true":
-        fails.append("OTEL_SDK_DISABLED=true turns all telemetry off")
-        hints.append("unset OTEL_SDK_DISABLED")
-    for signal in SIGNALS:
-        name = f"OTEL_{signal.upper()}_EXPORTER"
-        value = effective.get(name, "otlp").strip().lower()
-        if "otlp" not in [v.strip() for v in value.split(",")]:
-            problems.append(f"{name}={value} (no {signal} go to SigNoz)")
-            hints.append(f"unset {name}")
-    if settings.endpoint:
-        for signal in SIGNALS:
-            for suffix in ("ENDPOINT", "PROTOCOL"):
-                name = f"OTEL_EXPORTER_OTLP_{signal.upper()}_{suffix}"
-                if name in environ and environ[name] and effective.get(name) == environ[name]:
-                    expected = settings.protocol if suffix == "PROTOCOL" else None
-                    if expected is None or environ[name].strip() != expected:
-                        problems.append(f"{name} sends {signal} elsewhere")
-                        hints.append(f"unset {name} (or pass --endpoint/--protocol as a flag, which overrides it)")
-            name = f"OTEL_EXPORTER_OTLP_{signal.upper()}_HEADERS"
-            if environ.get(name) and settings.ingestion_key and not any(
-                    n == KEY_HEADER for n, _ in net.parse_headers(environ[name])):
-                problems.append(f"{name} replaces the headers for {signal}, without the ingestion key")
-                hints.append(f"unset {name}")
-    disabled = {x.strip() for x in effective.get("OTEL_PYTHON_DISABLED_INSTRUMENTATIONS", "").split(",")}
-    for name in ("httpx", "aiohttp-client", "logging"):
-        if name in disabled:
-            problems.append(f"OTEL_PYTHON_DISABLED_INSTRUMENTATIONS turns off {name}")
-            hints.append(f"remove {name} from OTEL_PYTHON_DISABLED_INSTRUMENTATIONS")
-    if effective.get("OTEL_PYTHON_DISTRO", DISTRO_NAME) != DISTRO_NAME:
-        problems.append(f"OTEL_PYTHON_DISTRO={effective['OTEL_PYTHON_DISTRO']} replaces signoz-litellm's distro")
-        hints.append("unset OTEL_PYTHON_DISTRO")
-    if effective.get("OTEL_PYTHON_CONFIGURATOR"):
-        problems.append(f"OTEL_PYTHON_CONFIGURATOR={effective['OTEL_PYTHON_CONFIGURATOR']} picks another configurator")
-        hints.append("unset OTEL_PYTHON_CONFIGURATOR")
-    if fails:
-        return Check("otel-env", CONFIGURATION, FAIL, "; ".join(fails + problems), "; ".join(hints) + ".")
-    if problems:
-        return Check("otel-env", CONFIGURATION, WARN, "; ".join(problems), "; ".join(hints) + ".")
-    present = sorted(n for n in environ if n.startswith("OTEL_"))
-    detail = f"{len(present)} OTEL_* variable(s) set, none conflicting" if present else "no OTEL_* variables set"
-    return Check("otel-env", CONFIGURATION, PASS, detail)
-
-
-# --------------------------------------------------------------------------------------------- environment
-
-
-def _version(dist: str) -> str | None:
-    from importlib.metadata import PackageNotFoundError, version
-
-    try:
-        return version(dist)
-    except PackageNotFoundError:
-        return None
-
-
-def environment_checks(protocol: str, environ: Mapping[str, str], cwd: Path) -> list[Check]:
-    checks = [_python_check(), _litellm_check(), _otel_versions_check(), _supported_range_check(),
-              *_entry_point_checks(),
-              _grpc_check(protocol), *_instrumentation_checks(), _bootstrap_check(environ), _sitecustomize_check(environ, cwd)]
-    return checks
-
-
-def _python_check() -> Check:
-    v = sys.version_info
-    text = f"Python {v.major}.{v.minor}.{v.micro} ({sys.executable})"
-    if (v.major, v.minor) < MIN_PYTHON:
-        return Check("python", ENVIRONMENT, FAIL, text, "signoz-litellm needs Python 3.10 or newer.")
-    return Check("python", ENVIRONMENT, PASS, text)
-
-
-def _litellm_check() -> Check:
-    v = _version("litellm")
-    if v is None:
-        return Check("litellm", ENVIRONMENT, FAIL, "litellm is not installed in this environment",
-                     f"pip install litellm (into {sys.prefix}, where the program runs).")
-    return Check("litellm", ENVIRONMENT, PASS, f"litellm {v}")
-
-
-def _otel_versions_check() -> Check:
-    """Every installed opentelemetry-* package's pins on the others hold (a broken pin set makes
-    auto-instrumentation skip packages silently)."""
-    from importlib.metadata import distributions
-
-    from packaging.requirements import InvalidRequirement, Requirement
-
-    installed: dict[str, str] = {}
-    dists = []
-    for dist in distributions():
-        name = (dist.metadata["Name"] or "").lower().replace("_", "-")
-        if name.startswith("opentelemetry-"):
-            installed[name] = dist.version
-            dists.append((name, dist))
-    conflicts: list[str] = []
-    for name, dist in sorted(dists, key=lambda x: x[0]):
-        for text in dist.requires or ():
-            try:
-                req = Requirement(text)
-            except InvalidRequirement:
-                continue
-            dep = req.name.lower().replace("_", "-")
-            if not dep.startswith("opentelemetry-") or dep not in installed:
-                continue
-            if req.marker is not None and not req.marker.evaluate({"extra": ""}):
-                continue
-            if not req.specifier.contains(installed[dep], prereleases=True):
-                conflicts.append(f"{name} {installed[name]} needs {dep}{req.specifier}, found {installed[dep]}")
-    api, sdk = installed.get("opentelemetry-api"), installed.get("opentelemetry-sdk")
-    if api and sdk and api != sdk:
-        conflicts.insert(0, f"opentelemetry-api {api} != opentelemetry-sdk {sdk}")
-    missing = [d for d in ("opentelemetry-api", "opentelemetry-sdk", "opentelemetry-instrumentation")
-               if d not in installed]
-    if missing:
-        return Check("otel-versions", ENVIRONMENT, FAIL, f"not installed: {', '.join(missing)}",
-                     "pip install --force-reinstall signoz-litellm")
-    if conflicts:
-        more = f" (+{len(conflicts) - 2} more)" if len(conflicts) > 2 else ""
-        return Check("otel-versions", ENVIRONMENT, FAIL, "; ".join(conflicts[:2]) + more,
-                     "Install one matching set: pip install --force-reinstall signoz-litellm "
-                     "(a mismatch silently disables auto-instrumentation).")
-    contrib = installed.get("opentelemetry-instrumentation", "?")
-    return Check("otel-versions", ENVIRONMENT, PASS,
-                 f"api/sdk {api}, instrumentation {contrib}, {len(installed)} opentelemetry packages consistent")
-
-
-def _supported_range_check() -> Check:
-    """LiteLLM and OpenTelemetry inside the ranges our own package metadata states (`compat`)."""
-    from signoz_litellm_run import compat
-
-    ranges = compat.supported_ranges()
-    if not ranges:
-        return Check("supported-versions", ENVIRONMENT, SKIP, "signoz-litellm's package metadata cannot be read")
-    installed = {name: v for name in ranges if (v := _version(name)) is not None}
-    found = compat.outside(installed, ranges)
-    if found:
-        return Check("supported-versions", ENVIRONMENT, FAIL,
-                     "outside the supported range: " + "; ".join(o.describe() for o in found),
-                     f"{compat.fix_command(found, sys.executable)} (run still runs the command, but its "
-                     "telemetry may be incomplete).")
-    shown = ", ".join(f"{name} {installed[name]}" for name in ("litellm", "opentelemetry-sdk") if name in installed)
-    return Check("supported-versions", ENVIRONMENT, PASS, f"{shown or 'LiteLLM and OpenTelemetry'} in range "
-                 f"(litellm{ranges.get('litellm', '')}, opentelemetry-sdk{ranges.get('opentelemetry-sdk', '')})")
-
-
-def _entry_point_checks() -> list[Check]:
-    from importlib.metadata import entry_points
-
-    checks = []
-    distros = {ep.name: ep for ep in entry_points(group="opentelemetry_distro")}
-    if DISTRO_NAME in distros:
-        checks.append(Check("distro", ENVIRONMENT, PASS, f"{DISTRO_NAME} -> {distros[DISTRO_NAME].value}"))
-    else:
-        checks.append(Check("distro", ENVIRONMENT, FAIL, f"entry point opentelemetry_distro:{DISTRO_NAME} is missing",
-                            "Reinstall signoz-litellm in this environment (pip install --force-reinstall)."))
-    configurators = [ep.name for ep in entry_points(group="opentelemetry_configurator")]
-    if configurators:
-        checks.append(Check("configurator", ENVIRONMENT, PASS,
-                            "opentelemetry_configurator: " + ", ".join(configurators)))
-    else:
-        checks.append(Check("configurator", ENVIRONMENT, FAIL, "no opentelemetry_configurator entry point",
-                            "pip install opentelemetry-distro (it provides the SDK configurator)."))
-    return checks
-
-
-def _grpc_check(protocol: str) -> Check:
-    v = _version("grpcio")
-    if v is None:
-        status = FAIL if protocol == "grpc" else WARN
-        return Check("grpcio", ENVIRONMENT, status, "grpcio is not installed",
-                     "pip install grpcio, or use --protocol http/protobuf.")
-    try:
-        import grpc  # noqa: F401
-    except Exception as exc:  # noqa: BLE001 (a broken wheel)
-        return Check("grpcio", ENVIRONMENT, FAIL if protocol == "grpc" else WARN, f"grpcio {v} fails to import: {exc}",
-                     "pip install --force-reinstall grpcio, or use --protocol http/protobuf.")
-    return Check("grpcio", ENVIRONMENT, PASS, f"grpcio {v}")
-
-
-_INSTRUMENTATIONS = (
-    ("httpx", "opentelemetry-instrumentation-httpx", "HTTP client spans of LiteLLM's sync calls"),
-    ("aiohttp-client", "opentelemetry-instrumentation-aiohttp-client", "HTTP client spans of async calls"),
-    ("logging", "opentelemetry-instrumentation-logging", "trace ids in log records"),
-)
-
-
-def _instrumentation_checks() -> list[Check]:
-    """Present, and not skipped by initialize() for a dependency conflict."""
-    from importlib.metadata import entry_points
-
-    from opentelemetry.instrumentation.dependencies import get_dist_dependency_conflicts
-
-    found = {ep.name: ep for ep in entry_points(group="opentelemetry_instrumentor")}
-    checks = []
-    for name, dist, what in _INSTRUMENTATIONS:
-        check_name = f"otel-{name}"
-        ep = found.get(name)
-        if ep is None:
-            checks.append(Check(check_name, ENVIRONMENT, WARN, f"{dist} is not installed (no {what})",
-                                f"pip install {dist}=={_version('opentelemetry-instrumentation') or ''}".rstrip("=")))
-            continue
-        conflict = get_dist_dependency_conflicts(ep.dist) if ep.dist is not None else None
-        version = ep.dist.version if ep.dist is not None else "?"
-        if conflict is not None and getattr(conflict, "_is_version_conflict", True):
-            checks.append(Check(check_name, ENVIRONMENT, WARN, f"{dist} {version} will be skipped: {conflict}",
-                                "Install a library version the instrumentation supports, "
-                                "or a matching instrumentation."))
-        elif conflict is not None:
-            checks.append(Check(check_name, ENVIRONMENT, PASS,
-                                f"{dist} {version} (its library is not installed; nothing to instrument)"))
-        else:
-            checks.append(Check(check_name, ENVIRONMENT, PASS, f"{dist} {version}"))
-    return checks
-
-
-def bootstrap_missing(environ: Mapping[str, str]) -> list[str]:
-    """Instrumentation packages bootstrap would add to this environment (the plan `run` acts on)."""
-    from packaging.requirements import Requirement
-
-    from signoz_litellm_run import bootstrap
-
-    plan = bootstrap.plan(sys.executable, environ=environ, timeout=5.0)
-    if plan.problem:
-        raise RuntimeError(plan.problem)
-    return sorted({Requirement(spec).name for spec in (*plan.missing, *(spec for spec, _ in plan.deferred))})
-
-
-def _bootstrap_check(environ: Mapping[str, str]) -> Check:
-    try:
-        missing = bootstrap_missing(environ)
-    except Exception as exc:  # noqa: BLE001
-        return Check("bootstrap", ENVIRONMENT, WARN, f"could not compute: {type(exc).__name__}: {exc}",
-                     "Run signoz-litellm bootstrap --dry-run to see the list.")
-    if not missing:
-        return Check("bootstrap", ENVIRONMENT, PASS, "every instrumentation for the installed libraries is present")
-    shown = ", ".join(m.removeprefix("opentelemetry-instrumentation-") for m in missing[:6])
-    more = f" (+{len(missing) - 6} more)" if len(missing) > 6 else ""
-    return Check("bootstrap", ENVIRONMENT, PASS, f"bootstrap would add {len(missing)}: {shown}{more}")
-
-
-def _sitecustomize_check(environ: Mapping[str, str], cwd: Path) -> Check:
-    """A user sitecustomize that our hook will run after its own (Python alone would run only ours)."""
-    import importlib.machinery
-
-    skip = {os.path.realpath(SITE_DIR)}
-    try:
-        import opentelemetry.instrumentation.auto_instrumentation as auto
-
-        skip.add(os.path.realpath(os.path.dirname(auto.__file__ or "")))
-    except Exception:  # noqa: BLE001
-        pass
-    user = [p for p in (environ.get("PYTHONPATH") or "").split(os.pathsep) if p]
-    path = [str(cwd), *user, *sys.path[1:]]
-    path = [p for p in path if os.path.realpath(p or str(cwd)) not in skip]
-    spec = importlib.machinery.PathFinder.find_spec("sitecustomize", path)
-    if spec is None or not spec.origin:
-        return Check("sitecustomize", ENVIRONMENT, PASS, "no other sitecustomize on the path")
-    return Check("sitecustomize", ENVIRONMENT, PASS, f"{spec.origin} will run after signoz-litellm's")
-
-
-_LITELLM_PROBE = r"""
-import json, sys
-import litellm
-from litellm.integrations.opentelemetry import OpenTelemetry, OpenTelemetryConfig
-OpenTelemetry(config=OpenTelemetryConfig(exporter="console", skip_set_global=True))
-print(json.dumps({"version": getattr(litellm, "version", None) or "?"}))
-"""
-
-
-def litellm_callback_check(timeout: float, environ: Mapping[str, str]) -> Check:
-    """Create LiteLLM's `otel` logger in a child process: importing litellm takes seconds."""
-    name = "litellm-callback"
-    env = {k: v for k, v in environ.items() if k != "PYTHONPATH" or SITE_DIR not in v}
-    env["LITELLM_LOCAL_MODEL_COST_MAP"] = "True"  # never fetch the price map from the network
-    try:
-        done = subprocess.run([sys.executable, "-c", _LITELLM_PROBE], capture_output=True, text=True,
-                              timeout=timeout, env=env, stdin=subprocess.DEVNULL)
-    except subprocess.TimeoutExpired:
-        return Check(name, ENVIRONMENT, WARN, f"not checked: importing litellm took over {timeout:.1f} s",
-                     "Run `python -c \"import litellm\"` to see how long LiteLLM takes to import here.")
-    except OSError as exc:
-        return Check(name, ENVIRONMENT, WARN, f"not checked: {exc}", "")
-    if done.returncode != 0:
-        last = (done.stderr.strip().splitlines() or ["no output"])[-1][:200]
-        return Check(name, ENVIRONMENT, FAIL, f"LiteLLM's OpenTelemetry logger cannot be created: {last}",
-                     "Install a LiteLLM release with litellm.integrations.opentelemetry (pip install -U litellm).")
-    return Check(name, ENVIRONMENT, PASS, "LiteLLM's OpenTelemetry logger can be created")
 
 
 # --------------------------------------------------------------------------------------------- network
@@ -822,58 +347,3 @@ def _send_test(settings: Settings, headers: Sequence[tuple[str, str]], clock: _C
     return Check("send-test", SEND_TEST, PASS,
                  f"span, log record and metric accepted: search SigNoz for service.name={service}, "
                  f"trace id {trace_id}"), test
-
-
-# --------------------------------------------------------------------------------------------- rendering
-
-_STYLE = {PASS: ("ok", "green"), WARN: ("warn", "yellow"), FAIL: ("FAIL", "bold red"), SKIP: ("skip", "dim")}
-
-
-def render_json(report: Report) -> str:
-    """One document with stable keys: ok, endpoint, protocol, service_name, elapsed_s, test, checks."""
-    return json.dumps({
-        "ok": report.ok,
-        "endpoint": report.endpoint,
-        "protocol": report.protocol,
-        "service_name": report.service_name,
-        "elapsed_s": report.elapsed_s,
-        "test": dict(report.test) if report.test else None,
-        "checks": [asdict(c) for c in report.checks],
-    }, indent=2)
-
-
-def render_table(report: Report, file: Any = None) -> None:
-    from rich.console import Console
-    from rich.markup import escape
-    from rich.table import Table
-
-    console = Console(file=file or sys.stdout, highlight=False, soft_wrap=False)
-    table = Table(title="signoz-litellm doctor", title_justify="left", show_lines=False)
-    table.add_column("status", no_wrap=True)
-    table.add_column("check", no_wrap=True)
-    table.add_column("detail", overflow="fold")
-    category = None
-    for check in report.checks:
-        if check.category != category:
-            if category is not None:
-                table.add_section()
-            category = check.category
-            table.add_row("", f"[bold]{category}[/bold]", "")
-        label, style = _STYLE[check.status]
-        detail = escape(check.detail)
-        if check.hint and check.status in (WARN, FAIL):
-            detail += f"\n[dim]-> {escape(check.hint)}[/dim]"
-        table.add_row(f"[{style}]{label}[/{style}]", check.name, detail)
-    console.print(table)
-    failed = sum(c.status == FAIL for c in report.checks)
-    warned = sum(c.status == WARN for c in report.checks)
-    if report.test:
-        console.print(f"test telemetry: service.name={report.test['service_name']} "
-                      f"trace id {report.test['trace_id']}")
-    if failed:
-        verdict = f"[bold red]{failed} failed[/bold red], {warned} warning(s)"
-    elif warned:
-        verdict = f"[yellow]{warned} warning(s)[/yellow]"
-    else:
-        verdict = "[green]all checks passed[/green]"
-    console.print(f"{verdict} in {report.elapsed_s:.1f} s")

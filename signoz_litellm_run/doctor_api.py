@@ -11,7 +11,7 @@ import re
 from collections.abc import Mapping
 
 from signoz_litellm_run.dashboards.client import ApiError, Client, KeyRefused, parse_api_key, parse_url
-from signoz_litellm_run.doctor import FAIL, PASS, SKIP, WARN, Check
+from signoz_litellm_run.doctor_report import FAIL, PASS, SKIP, WARN, Check
 from signoz_litellm_run.errors import LauncherError
 
 SIGNOZ_API = "signoz-api"

@@ -299,22 +299,6 @@ def test_configuration_problems_are_failed_checks_not_errors(tmp_path: Path) -> 
         assert text in otel["detail"]
 
 
-def test_cloud_configuration_without_network(tmp_path: Path) -> None:
-    """SigNoz Cloud settings, checked without touching the network (configuration checks only)."""
-    stale = {"OTEL_EXPORTER_OTLP_TRACES_ENDPOINT": "http://elsewhere:4317"}
-    settings, checks = doctor.configuration_checks({"region": "us"}, stale, tmp_path, None)
-    by_name = {c.name: c for c in checks}
-    assert settings is not None and settings.endpoint == "https://ingest.us.signoz.cloud:443"
-    assert by_name["ingestion-key"].status == "fail" and "SIGNOZ_INGESTION_KEY" in by_name["ingestion-key"].hint
-    assert by_name["otel-env"].status == "pass"  # run overrides a per-signal endpoint when a region is given
-    _, checks = doctor.configuration_checks({"region": "us", "ingestion_key": "short"}, {}, tmp_path, None)
-    key_check = {c.name: c for c in checks}["ingestion-key"]
-    assert key_check.status == "warn" and "only 5 characters" in key_check.detail and "short" not in key_check.detail
-    _, checks = doctor.configuration_checks({"endpoint": "https://ingest.mars.signoz.cloud:443"},
-                                            {"SIGNOZ_INGESTION_KEY": KEY}, tmp_path, None)
-    assert {c.name: c for c in checks}["region"].status == "fail"
-
-
 def test_usage_error_exits_2(tmp_path: Path) -> None:
     done = subprocess.run([sys.executable, "-m", "signoz_litellm_run", "doctor", "--no-such-flag"],
                           capture_output=True, text=True, cwd=tmp_path, timeout=60)
@@ -322,14 +306,6 @@ def test_usage_error_exits_2(tmp_path: Path) -> None:
 
 
 # --------------------------------------------------------------------------------------------- pieces
-
-
-def test_litellm_callback_check_creates_the_logger_or_reports_the_timeout() -> None:
-    env = {**os.environ, "LITELLM_LOCAL_MODEL_COST_MAP": "True"}
-    result = doctor.litellm_callback_check(60.0, env)
-    assert (result.status, result.detail) == ("pass", "LiteLLM's OpenTelemetry logger can be created")
-    result = doctor.litellm_callback_check(0.05, env)
-    assert result.status == "warn" and "took over" in result.detail
 
 
 def test_proxy_rules() -> None:
@@ -341,15 +317,6 @@ def test_proxy_rules() -> None:
     assert doctor._proxy_check(cloud, "http/protobuf", proxied).status == "pass"
     assert doctor._proxy_check(cloud, "grpc", {**proxied, "NO_PROXY": ".signoz.cloud"}).status == "pass"
     assert doctor._proxy_check(cloud, "grpc", {}).detail.startswith("no HTTP(S)_PROXY")
-
-
-def test_exit_code_and_rendering_are_separate_from_the_checks() -> None:
-    checks = (doctor.Check("a", "network", "pass", "fine"), doctor.Check("b", "network", "warn", "hm", "do x"))
-    assert doctor.exit_code(checks) == 0
-    assert doctor.exit_code((*checks, doctor.Check("c", "network", "fail", "bad", "fix"))) == 1
-    report = doctor.Report(checks=checks, endpoint=None, protocol=None, service_name=None, elapsed_s=0.1)
-    assert json.loads(doctor.render_json(report))["checks"][1] == {
-        "name": "b", "category": "network", "status": "warn", "detail": "hm", "hint": "do x"}
 
 
 def test_mismatched_opentelemetry_pins_fail_the_versions_check(tmp_path: Path) -> None:
@@ -370,14 +337,6 @@ def test_mismatched_opentelemetry_pins_fail_the_versions_check(tmp_path: Path) -
     assert check(report, "export-grpc")["status"] == "pass"
 
 
-def test_a_user_sitecustomize_is_reported(tmp_path: Path) -> None:
-    """One in the working directory (first on the child's path after ours) is the one chained."""
-    (tmp_path / "sitecustomize.py").write_text("")
-    result = doctor._sitecustomize_check({}, tmp_path)
-    assert result.status == "pass"
-    assert result.detail == f"{tmp_path / 'sitecustomize.py'} will run after signoz-litellm's"
-
-
 def test_bounded_gives_up_on_a_blocked_call() -> None:
     """The mechanism behind every network timeout (a getaddrinfo that blocks, a socket that drips)."""
     start = time.monotonic()
@@ -387,31 +346,6 @@ def test_bounded_gives_up_on_a_blocked_call() -> None:
     assert doctor_net.bounded(lambda: 42, 5) == 42
     with pytest.raises(ZeroDivisionError):
         doctor_net.bounded(lambda: 1 / 0, 5)
-
-
-def test_endpoint_and_per_signal_warnings(tmp_path: Path) -> None:
-    """Configuration-only checks (no network): ports, paths and per-signal variables that `run` keeps."""
-    def checks_for(flags: dict[str, Any], environ: dict[str, str]) -> dict[str, doctor.Check]:
-        _, checks = doctor.configuration_checks(flags, environ, tmp_path, None)
-        return {c.name: c for c in checks}
-
-    grpc_on_4318 = checks_for({"endpoint": "http://collector:4318"}, {})["endpoint"]
-    assert grpc_on_4318.status == "warn" and "--protocol http/protobuf" in grpc_on_4318.hint
-    http_on_4317 = checks_for({"endpoint": "http://collector:4317", "protocol": "http/protobuf"}, {})["endpoint"]
-    assert http_on_4317.status == "warn" and "4318" in http_on_4317.hint
-    signal_path = checks_for({"endpoint": "http://collector:4318/v1/traces", "protocol": "http"}, {})["endpoint"]
-    assert signal_path.status == "warn" and "/v1/traces" in signal_path.hint
-    plain_cloud = checks_for({"region": "eu", "insecure": True}, {"SIGNOZ_INGESTION_KEY": KEY})["endpoint"]
-    assert plain_cloud.status == "fail"
-    # the endpoint comes from the environment, so `run` keeps a per-signal endpoint and per-signal headers
-    env = {"SIGNOZ_ENDPOINT": "http://collector:4317", "SIGNOZ_INGESTION_KEY": KEY,
-           "OTEL_EXPORTER_OTLP_METRICS_ENDPOINT": "http://old:4317", "OTEL_EXPORTER_OTLP_LOGS_HEADERS": "x=1",
-           "OTEL_PYTHON_DISABLED_INSTRUMENTATIONS": "httpx"}
-    otel = checks_for({}, env)["otel-env"]
-    assert otel.status == "warn"
-    for text in ("OTEL_EXPORTER_OTLP_METRICS_ENDPOINT", "OTEL_EXPORTER_OTLP_LOGS_HEADERS", "turns off httpx"):
-        assert text in otel.detail
-    assert KEY not in otel.detail + otel.hint
 
 
 def test_ca_bundle_variables_that_override_the_http_exporters_ca_are_a_warning(tmp_path: Path) -> None:
