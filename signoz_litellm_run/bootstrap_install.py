@@ -20,7 +20,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, TextIO
 
-from signoz_litellm_run.bootstrap import BootstrapPlan, norm_name, subprocess_env
+from signoz_litellm_run.bootstrap_plan import BootstrapPlan, norm_name, subprocess_env
 
 
 def find_installer(plan: BootstrapPlan, environ: Mapping[str, str]) -> tuple[str, ...] | None:

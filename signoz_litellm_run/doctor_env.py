@@ -187,9 +187,9 @@ def bootstrap_missing(environ: Mapping[str, str]) -> list[str]:
     """Instrumentation packages bootstrap would add to this environment (the plan `run` acts on)."""
     from packaging.requirements import Requirement
 
-    from signoz_litellm_run import bootstrap
+    from signoz_litellm_run import bootstrap_plan
 
-    plan = bootstrap.plan(sys.executable, environ=environ, timeout=5.0)
+    plan = bootstrap_plan.plan(sys.executable, environ=environ, timeout=5.0)
     if plan.problem:
         raise RuntimeError(plan.problem)
     return sorted({Requirement(spec).name for spec in (*plan.missing, *(spec for spec, _ in plan.deferred))})

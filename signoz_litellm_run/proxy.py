@@ -69,7 +69,7 @@ def missing_server_modules(python: str | None, env: Mapping[str, str]) -> list[s
 
 def check_installed(argv: Sequence[str], env: Mapping[str, str]) -> None:
     """Raise a UsageError naming the extra to install when the proxy server cannot start."""
-    from signoz_litellm_run.bootstrap import find_python  # the interpreter that will run the command
+    from signoz_litellm_run.child_python import find_python  # the interpreter that will run the command
 
     missing = missing_server_modules(find_python(argv, env), env)
     if missing:

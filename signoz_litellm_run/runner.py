@@ -35,7 +35,7 @@ def run(settings: Settings, argv: Sequence[str]) -> NoReturn:
 
         bootstrap.before_run(argv, env, timeout=settings.bootstrap_timeout, environ=os.environ)
     reporting = settings.report_file is not None or ci.report_enabled(settings.report, os.environ)
-    from signoz_litellm_run.bootstrap import find_python, options_without_telemetry
+    from signoz_litellm_run.child_python import find_python, options_without_telemetry
 
     blocked = options_without_telemetry(argv)
     for option, effect in blocked:

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from signoz_litellm_run import bootstrap, bootstrap_install
+from signoz_litellm_run import bootstrap, bootstrap_install, bootstrap_plan
 from tests.support.tiny_wheels import (build_wheel, fake_bootstrap_gen, make_venv, site_packages,
                                        unpack_wheel)
 
@@ -222,7 +222,7 @@ def test_ready_environment_starts_no_subprocess_until_something_changes(
     python = _target(tmp_path, wheels, "fakelib", "inst-fakelib")
     env = _env(tmp_path, wheels)
 
-    cold = bootstrap.plan(str(python), environ=env)
+    cold = bootstrap_plan.plan(str(python), environ=env)
     assert (cold.cached, cold.missing, cold.present) == (False, (), (FAKE,))
 
     def no_subprocess(*args: object, **kwargs: object) -> None:
@@ -236,7 +236,7 @@ def test_ready_environment_starts_no_subprocess_until_something_changes(
     assert (result.status, result.plan.cached, result.installed, result.failed) == ("ready", True, (), ())
 
     unpack_wheel(wheels["otherlib"], site_packages(python))  # the user installs a library
-    changed = bootstrap.plan(str(python), environ=env)
+    changed = bootstrap_plan.plan(str(python), environ=env)
     assert (changed.cached, changed.missing) == (False, (OTHER,))
 
 
@@ -265,61 +265,6 @@ def test_unreachable_index_is_named_then_deferred_without_a_subprocess(
 
 
 # --------------------------------------------------------------------------------------------- pure parts
-
-
-def _executable(path: Path, text: str) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(text)
-    path.chmod(0o755)
-    return path
-
-
-def test_find_python_follows_the_command_and_script_lines(tmp_path: Path) -> None:
-    python = _executable(tmp_path / "venv" / "bin" / "python3.11", "")
-    spaced = _executable(tmp_path / "venv dir" / "bin" / "python", "")  # too odd for #!: pip's sh form
-    on_path = _executable(tmp_path / "bin" / "python3", "")
-    env = {"PATH": str(on_path.parent)}
-    _executable(tmp_path / "bin" / "tool", f"#!{python} -u\nprint()\n")
-    via_env = _executable(tmp_path / "bin" / "envtool", "#!/usr/bin/env python3\n")
-    _executable(tmp_path / "bin" / "longtool", f"#!/bin/sh\n'''exec' \"{spaced}\" \"$0\" \"$@\"\n' '''\n")
-    _executable(tmp_path / "bin" / "job.sh", "#!/bin/sh\necho hi\n")
-
-    assert bootstrap.find_python(["python3"], env) == str(on_path)
-    assert bootstrap.find_python([str(python), "app.py"], env) == str(python)
-    assert bootstrap.find_python(["tool"], env) == str(python)
-    assert bootstrap.find_python([str(via_env)], env) == str(on_path)
-    assert bootstrap.find_python(["longtool"], env) == str(spaced)
-    assert bootstrap.find_python(["job.sh"], env) is None
-    assert bootstrap.find_python(["no-such-command"], env) is None
-
-
-def test_requirements_follow_installed_versions_and_disabled_instrumentations() -> None:
-    gen = {
-        "default": ["opentelemetry-instrumentation-threading==0.1"],
-        "libraries": [
-            {"library": "sqlalchemy >= 1.0.0, < 2.1.0", "instrumentation": "opentelemetry-instrumentation-sqlalchemy==0.1"},
-            {"library": "httpx >= 0.18.0", "instrumentation": "opentelemetry-instrumentation-httpx==0.1"},
-            {"library": "httpx2 >= 2.0.0", "instrumentation": "opentelemetry-instrumentation-httpx==0.1"},
-            {"library": "openai >= 1.26.0", "instrumentation": "opentelemetry-instrumentation-openai-v2"},
-            {"library": "aiohttp ~= 3.0", "instrumentation": "opentelemetry-instrumentation-aiohttp-client==0.1"},
-            {"library": "redis >= 2.6", "instrumentation": "opentelemetry-instrumentation-redis==0.1"},
-            {"library": "boto3 ~= 1.0", "instrumentation": "opentelemetry-instrumentation-boto3sqs==0.1"},
-            {"library": "botocore ~= 1.0", "instrumentation": "opentelemetry-instrumentation-botocore==0.1"},
-        ],
-    }
-    # sqlalchemy 2.3.0 is outside the range (opentelemetry-bootstrap would still ask for it).
-    dists = {"sqlalchemy": "2.3.0", "httpx": "0.28.1", "httpx2": "2.16.2", "openai": "2.1.0",
-             "aiohttp": "3.13.2", "opentelemetry-instrumentation-httpx": "0.1", "boto3": "1.40.0",
-             "botocore": "1.40.0"}
-    # Entry point names, not package names: boto3sqs registers `boto3`; botocore also `aiobotocore`.
-    missing, present, skipped = bootstrap.requirements_for(gen, dists, ["openai", "aiohttp_client", "boto3", "botocore"])
-    assert missing == ["opentelemetry-instrumentation-threading==0.1", "opentelemetry-instrumentation-botocore==0.1"]
-    assert present == ["opentelemetry-instrumentation-httpx==0.1"]
-    assert skipped == [("opentelemetry-instrumentation-openai-v2", "disabled: LiteLLM makes these spans"),
-                       ("opentelemetry-instrumentation-aiohttp-client==0.1",
-                        "disabled by OTEL_PYTHON_DISABLED_INSTRUMENTATIONS"),
-                       ("opentelemetry-instrumentation-boto3sqs==0.1",
-                        "disabled by OTEL_PYTHON_DISABLED_INSTRUMENTATIONS")]
 
 
 # Installer output as pip 23.2 and uv 0.13 print it (captured from real runs against a local wheel dir).

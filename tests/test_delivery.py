@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from signoz_litellm_run import delivery
-from signoz_litellm_run.bootstrap import find_python, options_without_telemetry
+from signoz_litellm_run.child_python import find_python, options_without_telemetry
 
 
 def _report(pid: int, sent: int, failed: int = 0, error: str | None = None) -> dict:
