@@ -1,6 +1,6 @@
 """The delivery report of a job: what its processes sent, failed to send and dropped, as a line, JSON, Markdown.
 
-Every Python process of a job counts its own exports (`hook/shutdown.Ledger`, one report per process,
+Every Python process of a job counts its own exports (`hook/delivery_count.Ledger`, one report per process,
 `hook/report.build`). When a report is wanted (`--report`, on in CI; `--report-file`;
 `--fail-on-telemetry-loss`), `run` gives the job a directory (SIGNOZ_LITELLM_JOB_DIR): each process leaves
 its counts there as `<pid>.json` when it exits, and one reporter sums them all:

@@ -221,7 +221,7 @@ def test_what_an_exporter_that_cannot_be_built_could_not_send_is_in_the_report(r
 def test_a_forked_child_sends_its_own_whether_or_not_the_parent_had_built_its_exporters(
         receiver: Receiver, built_before_fork: bool) -> None:
     # Not built: each process builds its own at its first export. Built (the parent exported before forking): the
-    # child gets a new channel of its own (shutdown._renew_connections), as for exporters built at start.
+    # child gets a new channel of its own (forks._renew_connections), as for exporters built at start.
     script = f"""
         import logging, os, sys
         from opentelemetry import _logs

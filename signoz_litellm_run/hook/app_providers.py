@@ -19,7 +19,7 @@ import logging
 import sys
 from typing import Any
 
-from signoz_litellm_run.hook import shutdown
+from signoz_litellm_run.hook import delivery_count
 
 # (signal, provider class name in the configuration module, its setter, the call adding to it, the init function)
 _SIGNALS = (
@@ -84,7 +84,7 @@ def join(providers: dict[str, Any]) -> list[str]:
         _saved.append((_configuration, setter, getattr(_configuration, setter)))
         setattr(_configuration, class_name, _factory(joined, signal_name))
         setattr(_configuration, setter, _setter(getattr(_configuration, setter)))
-        shutdown.adopted[signal_name] = joined.added
+        delivery_count.adopted[signal_name] = joined.added
     return notes
 
 

@@ -60,11 +60,11 @@ def start(by: str = "run") -> bool:
 def _exporter_built(signal_name: str, exporter: object) -> None:
     """An exporter built after start-up (its first export, or LiteLLM's import): the encoders its modules
     brought get our faster and size-aware ones, and the exporter is counted, as those built at start."""
-    from signoz_litellm_run.hook import export_size, shutdown, span_wire
+    from signoz_litellm_run.hook import delivery_count, export_size, span_wire
 
     span_wire.install()
     export_size.install()
-    shutdown.exporter_built(signal_name, exporter)
+    delivery_count.exporter_built(signal_name, exporter)
 
 
 def _initialize_without_recursion() -> None:

@@ -17,7 +17,7 @@ its timeout, while the queue behind it fills. So:
   (`signoz_litellm.truncated_attributes`), so that a call's latency, tokens and cost arrive; one that cannot be
   cut to fit is lost alone, counted, and the reason says so.
 
-The exporters' own retries, timeouts and counting are unchanged: `shutdown.py` counts each request it sends.
+The exporters' own retries, timeouts and counting are unchanged: `delivery_count.py` counts each request it sends.
 """
 
 from __future__ import annotations

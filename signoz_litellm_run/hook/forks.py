@@ -1,7 +1,9 @@
 """What a forked child must not share with its parent: open HTTP connections and LiteLLM's logging threads.
 
-`shutdown.install()` runs `install()`; `shutdown`'s after-fork hook runs `in_child()` in every forked child
-(multiprocessing's fork and forkserver workers, `os.fork()` itself), before the child runs any of its own code.
+`shutdown.install()` runs `install()` and registers the fork handlers at the end of this module: before a fork,
+wait for LiteLLM's logging threads and the exports in flight; in every forked child (multiprocessing's fork and
+forkserver workers, `os.fork()` itself), before it runs any of its own code, a ledger, connections to the endpoint
+and `in_child()`.
 
 - HTTP connections: LiteLLM keeps one HTTP client per provider and key, and the client keeps its connections
   open. A fork copies those sockets, so every child forked after a call sent its requests on the parent's
@@ -14,10 +16,14 @@
 
 from __future__ import annotations
 
-import sys
 import threading
+import time
 import weakref
 from typing import Any
+
+from signoz_litellm_run.hook import delivery_count, fork_gate
+from signoz_litellm_run.hook.fork_gate import FORK_WAIT_SECONDS
+from signoz_litellm_run.hook.litellm_logging import _wait_executor_idle, litellm_executor
 
 _pools: weakref.WeakSet[Any] = weakref.WeakSet()
 
@@ -65,11 +71,6 @@ def _leave_parent_connections() -> None:
             pass
 
 
-def litellm_executor() -> Any:
-    """LiteLLM's logging thread pool (its sync callbacks run there), once LiteLLM is imported."""
-    return getattr(sys.modules.get("litellm.litellm_core_utils.thread_pool_executor"), "executor", None)
-
-
 def _renew_litellm_executor() -> None:
     """A fork copies LiteLLM's logging thread pool but none of its threads. The copy still counted the
     parent's idle threads, so the child's first callbacks were queued for threads that do not exist there:
@@ -93,3 +94,55 @@ def _renew_litellm_executor() -> None:
             executor._drop_lock = threading.Lock()
     except Exception:
         pass
+
+
+# --------------------------------------------------------------------------------------------- fork handlers
+
+
+def _before_fork() -> None:
+    """Before `os.fork()` (multiprocessing's fork and forkserver workers, `os.fork` itself): wait, within
+    FORK_WAIT_SECONDS, until LiteLLM's logging threads are idle and no export is in flight. A fork copies the
+    locks those threads hold but not the threads: LiteLLM's first success callback imports modules on one of
+    them, and a child forked meanwhile waited forever for that import lock (the job hung at the child's exit);
+    for exports, see `_ForkGate`. `subprocess` does not run this (no fork hooks)."""
+    deadline = time.monotonic() + FORK_WAIT_SECONDS
+    _wait_executor_idle(deadline)
+    fork_gate._fork_gate.close(deadline)
+
+
+def _after_fork_in_parent() -> None:
+    fork_gate._fork_gate.open()
+
+
+def _after_fork_in_child() -> None:
+    """A forked child reports its own deliveries, not a copy of its parent's, over channels of its own; it logs
+    its LiteLLM calls on threads of its own and calls its provider over connections of its own (`in_child`)."""
+    fresh = delivery_count.Ledger()
+    fresh.endpoints = dict(delivery_count.ledger.endpoints)
+    delivery_count.ledger = fresh
+    fork_gate._fork_gate = fork_gate._ForkGate()  # no export in flight here: the parent's threads were not copied
+    _renew_connections()
+    in_child()
+
+
+def _renew_connections() -> None:
+    """A fork copies the parent's connections to the endpoint, not its threads. gRPC: a channel's copy keeps
+    the locks the parent's export threads held at that moment, so a child's export (and the channel's close at
+    exit) could wait on one forever. HTTP: the session's pooled keep-alive sockets are the parent's own, and a
+    child sending on one mixed its requests and answers with the parent's (exports failed on both sides, and
+    the parent's queue was dropped at exit). The child gets new channels and empty pools; the copies are left
+    alone, unclosed: closing one could block, or end the parent's connection."""
+    for _, exporter in delivery_count._exporters:
+        try:
+            renew = getattr(exporter, "_initialize_channel_and_stub", None)
+            if renew is not None and getattr(exporter, "_channel", None) is not None:
+                renew()
+                continue
+            session = getattr(getattr(getattr(exporter, "_client", None), "_transport", None), "_session", None)
+            for adapter in getattr(session, "adapters", {}).values():
+                if hasattr(adapter, "init_poolmanager") and hasattr(adapter, "_pool_connections"):
+                    adapter.init_poolmanager(adapter._pool_connections, adapter._pool_maxsize,
+                                             block=adapter._pool_block)
+                    adapter.proxy_manager = {}
+        except Exception:
+            pass

@@ -203,7 +203,7 @@ class _StandIn:
             return exporter
         gate = self.gate() if self.gate is not None else None
         if gate is not None:
-            gate.enter()  # a fork waits for a build under way, as for an export (shutdown._ForkGate)
+            gate.enter()  # a fork waits for a build under way, as for an export (fork_gate._ForkGate)
         try:
             with _lock:
                 if self._exporter is None and not self._failed and not self._closed:

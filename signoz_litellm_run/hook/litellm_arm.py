@@ -43,7 +43,7 @@ from collections import OrderedDict
 from typing import Any
 
 from signoz_litellm_run.hook import (call_context, callback_controls, env_flag, freeze_heap, is_as_written,
-                                     lazy_export, litellm_json, llm_tally, shutdown)
+                                     lazy_export, litellm_json, litellm_logging, llm_tally)
 from signoz_litellm_run.hook.metric_record import PLAIN_MAPPINGS
 
 _logger = logging.getLogger("signoz_litellm")
@@ -340,7 +340,7 @@ def _patch_logger_class(otel_class: Any) -> None:
         return ctx, parent
 
     def _after_each_call(handler: Any) -> Any:
-        """The call's reserved span ids are spent, `shutdown` hears that the call was logged, and the call is
+        """The call's reserved span ids are spent, `litellm_logging` hears that the call was logged, and the call is
         counted for the report (`llm_tally`)."""
 
         def wrapper(self: Any, *args: Any, **kwargs: Any) -> Any:
@@ -349,7 +349,7 @@ def _patch_logger_class(otel_class: Any) -> None:
             finally:
                 call_context.clear_next_span()
                 if args and type(args[0]) is dict:
-                    shutdown.logged(args[0].get("litellm_call_id"))
+                    litellm_logging.logged(args[0].get("litellm_call_id"))
                     llm_tally.count(args[0])
 
         return wrapper

@@ -10,7 +10,7 @@
   gracefully (the proxy drains its logging worker), then raises the signal again with its default
   action, so the process dies without running `atexit`, where the SDK would export what it still
   holds. So once the server has stopped because of a signal, the telemetry is flushed first, within
-  SIGNOZ_LITELLM_SHUTDOWN_TIMEOUT seconds. (Only for the proxy: signals in general are hook/shutdown.py's.)
+  SIGNOZ_LITELLM_SHUTDOWN_TIMEOUT seconds. (Only for the proxy: signals in general are hook/signals.py's.)
 - Kubernetes and Docker poll the proxy's liveness and readiness endpoints every few seconds. Their
   server spans (and everything under them) are dropped by a sampler placed in front of the SDK's
   own, unless `--trace-health-probes` set SIGNOZ_LITELLM_TRACE_HEALTH_PROBES.

@@ -1,4 +1,4 @@
-"""The delivery report, written at the end of a process of the job from `shutdown.Ledger`'s counts.
+"""The delivery report, written at the end of a process of the job from `delivery_count.Ledger`'s counts.
 
 - Any process that lost telemetry prints one warning line on stderr naming the endpoint and what
   was not delivered (its exit status is left alone); one that sent spans or log records cut to fit the
@@ -17,7 +17,7 @@ import os
 from typing import Any
 
 from signoz_litellm_run import delivery
-from signoz_litellm_run.hook import export_size, llm_tally, shutdown
+from signoz_litellm_run.hook import delivery_count, export_size, llm_tally, shutdown
 
 ROOT_PID_ENV = delivery.ROOT_PID_ENV
 # Where the launcher sent the job, as at start: a program (LiteLLM's weave integration) may rewrite these.
@@ -33,7 +33,7 @@ def is_root_process(environ: Any = os.environ) -> bool:
     return environ.get(ROOT_PID_ENV) == str(os.getpid())
 
 
-def build(ledger: shutdown.Ledger, seconds: float) -> dict[str, Any]:
+def build(ledger: delivery_count.Ledger, seconds: float) -> dict[str, Any]:
     signals = ledger.snapshot()
     lost = sum(v["failed"] + v["dropped"] for v in signals.values())
     return {
@@ -58,11 +58,11 @@ def trimmed_line(counts: dict[str, int], endpoint: str) -> str:
             "yourself.")
 
 
-def _endpoint(ledger: shutdown.Ledger) -> str:
+def _endpoint(ledger: delivery_count.Ledger) -> str:
     return _AT_START["OTEL_EXPORTER_OTLP_ENDPOINT"] or next(iter(ledger.endpoints.values()), "") or "?"
 
 
-def _write(ledger: shutdown.Ledger, seconds: float) -> None:
+def _write(ledger: delivery_count.Ledger, seconds: float) -> None:
     report = build(ledger, seconds)
     if report["lost"]:
         delivery.stderr(delivery.warning_line(report))

@@ -1,4 +1,4 @@
-"""hook/shutdown.py with what older LiteLLM releases log calls on: the plain thread pool before its bounded pool
+"""hook/litellm_logging.py with what older LiteLLM releases log calls on: the plain thread pool before its bounded pool
 (`concurrent.futures.ThreadPoolExecutor`, up to 1.98), bare asyncio tasks before its logging worker (1.75)."""
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 
-from signoz_litellm_run.hook import shutdown
+from signoz_litellm_run.hook import litellm_logging
 
 
 def test_a_plain_pool_counts_what_is_queued() -> None:
@@ -21,7 +21,7 @@ def test_a_plain_pool_counts_what_is_queued() -> None:
         assert started.wait(10)
         pool.submit(lambda: None)
         pool.submit(lambda: None)
-        assert shutdown._executor_pending(pool) == 2  # queued behind the running one
+        assert litellm_logging._executor_pending(pool) == 2  # queued behind the running one
     finally:
         release.set()
         pool.shutdown(wait=True)
@@ -34,16 +34,16 @@ def test_a_shut_down_pool_has_nothing_pending_though_its_queue_holds_wake_up_mar
     threads = len(pool._threads)
     pool.shutdown(wait=True)
     assert pool._work_queue.qsize() >= 1 and threads >= 1  # the marks the shutdown left, not calls
-    assert shutdown._executor_pending(pool) == 0
+    assert litellm_logging._executor_pending(pool) == 0
 
 
 def test_asyncio_run_lets_bare_logging_tasks_finish_before_it_cancels_them() -> None:
     # LiteLLM 1.75 logs an async call in a task of its own (`Logging.async_success_handler`) on the program's loop.
     program = textwrap.dedent("""
         import asyncio
-        from signoz_litellm_run.hook import shutdown
+        from signoz_litellm_run.hook import litellm_logging
 
-        shutdown._patch_asyncio_runners(asyncio.runners)
+        litellm_logging._patch_asyncio_runners(asyncio.runners)
 
         async def async_success_handler():
             await asyncio.sleep(0.2)
@@ -63,18 +63,18 @@ def test_a_plain_pools_running_callback_is_waited_for() -> None:
     import types
 
     module = types.SimpleNamespace(executor=ThreadPoolExecutor(max_workers=2))
-    shutdown._count_plain_pool_work(module)
+    litellm_logging._count_plain_pool_work(module)
     pool = module.executor
     started, release = threading.Event(), threading.Event()
     try:
         pool.submit(lambda: (started.set(), release.wait(10)))
         assert started.wait(10)
-        assert pool._work_queue.qsize() == 0 and shutdown._executor_pending(pool) == 1
+        assert pool._work_queue.qsize() == 0 and litellm_logging._executor_pending(pool) == 1
         release.set()
         deadline = time.monotonic() + 10
-        while shutdown._executor_pending(pool) and time.monotonic() < deadline:
+        while litellm_logging._executor_pending(pool) and time.monotonic() < deadline:
             time.sleep(0.01)
-        assert shutdown._executor_pending(pool) == 0
+        assert litellm_logging._executor_pending(pool) == 0
     finally:
         release.set()
         pool.shutdown(wait=True)
@@ -85,9 +85,9 @@ def test_asyncio_run_lets_an_older_logging_worker_finish_the_callback_it_runs() 
     # before it runs, and a `flush` that waits only while the queue holds something.
     program = textwrap.dedent("""
         import asyncio, sys, types
-        from signoz_litellm_run.hook import shutdown
+        from signoz_litellm_run.hook import litellm_logging
 
-        shutdown._patch_asyncio_runners(asyncio.runners)
+        litellm_logging._patch_asyncio_runners(asyncio.runners)
 
         class LoggingWorker:
             def __init__(self):
