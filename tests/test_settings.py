@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from signoz_litellm_run.errors import UsageError
-from signoz_litellm_run.settings import derive_service_name, mask_secret, resolve
+from signoz_litellm_run.settings import mask_secret, resolve
 
 KEY = "0123456789abcdef-KEY"
 
@@ -70,25 +70,6 @@ def test_service_name_from_resource_attributes_then_command(tmp_path: Path) -> N
     assert s.service_name == "svc"
     s = _resolve(tmp_path, flags={"endpoint": "http://c:4317"}, command=("python", "-m", "jobs.nightly"))
     assert s.service_name == "jobs.nightly" and s.source("service_name") == "derived from the command"
-
-
-@pytest.mark.parametrize("command, expected", [
-    (["python", "main.py"], "main"),
-    (["/usr/bin/python3.11", "-u", "scripts/eval_run.py", "--x"], "eval_run"),
-    (["python3", "-m", "mypkg"], "mypkg"),
-    (["python", "-mmypkg.cli"], "mypkg.cli"),
-    (["python", "src/summarize/__main__.py"], "summarize"),
-    (["litellm", "--config", "c.yaml"], "litellm-proxy"),
-    (["uvicorn", "app:api"], "uvicorn"),
-    (["/opt/venv/bin/my-job"], "my-job"),
-])
-def test_derive_service_name(command: list[str], expected: str) -> None:
-    assert derive_service_name(command) == expected
-
-
-def test_derive_service_name_for_inline_code_uses_the_directory(tmp_path: Path) -> None:
-    assert derive_service_name(["python", "-c", "pass"], tmp_path / "billing-job") == "billing-job"
-    assert derive_service_name(["python"], Path("/")) == "python-app"
 
 
 @pytest.mark.parametrize("flags, env, message", [
