@@ -15,7 +15,9 @@ from signoz_litellm_run.dashboards import definitions, v1form
 from signoz_litellm_run.dashboards.client import Client
 from signoz_litellm_run.dashboards.definitions import DASHBOARDS, ID_KEY, REV_KEY, revision
 from tests.support.launch import clean_env, launcher
-from tests.support.signoz_double import ADMIN, EDITOR, VIEWER, SigNozDouble, convert_v1_to_v2, validate_spec
+from tests.support.signoz_double import ADMIN, EDITOR, VIEWER, SigNozDouble
+from tests.support.signoz_v1 import convert_v1_to_v2
+from tests.support.signoz_validation import validate_spec
 
 KEY = "sn-api-key-0123456789abcdef"
 EDITOR_KEY = "sn-editor-key-0123456789ab"
