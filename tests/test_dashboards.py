@@ -13,7 +13,8 @@ import pytest
 
 from signoz_litellm_run.dashboards import definitions, v1form
 from signoz_litellm_run.dashboards.client import Client
-from signoz_litellm_run.dashboards.definitions import DASHBOARDS, ID_KEY, REV_KEY, revision
+from signoz_litellm_run.dashboards.definitions import DASHBOARDS, ID_KEY, REV_KEY
+from signoz_litellm_run.dashboards.revision import _strip, revision
 from tests.support.launch import clean_env, launcher
 from tests.support.signoz_double import ADMIN, EDITOR, VIEWER, SigNozDouble
 from tests.support.signoz_v1 import convert_v1_to_v2
@@ -622,7 +623,7 @@ def test_the_v1_form_is_the_v2_form_as_signoz_converts_it(dashboard: definitions
                 query["spec"].pop("name", None)
         for layout in spec["layouts"]:
             layout["spec"].get("display", {}).pop("collapse", None)
-        return definitions._strip(spec)
+        return _strip(spec)
 
     assert norm(converted) == norm(dashboard.spec())
     assert len(converted["panels"]) == len(dashboard.panels)

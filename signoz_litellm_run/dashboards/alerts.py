@@ -16,7 +16,8 @@ from dataclasses import dataclass
 from typing import Any, TextIO
 
 from signoz_litellm_run.dashboards.client import ApiError, Client, KeyRefused, NotFound
-from signoz_litellm_run.dashboards.definitions import LLM_SPAN, Where, _expression, _key, revision
+from signoz_litellm_run.dashboards.definitions import LLM_SPAN, Where, _expression, _key
+from signoz_litellm_run.dashboards.revision import revision
 from signoz_litellm_run.dashboards.plan import CREATE, SKIP_EDITED, UNCHANGED, UPDATE
 from signoz_litellm_run.errors import UsageError
 

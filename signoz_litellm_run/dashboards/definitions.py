@@ -15,12 +15,11 @@ edited dashboard from ours).
 from __future__ import annotations
 
 import copy
-
-import hashlib
-import json
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
+
+from signoz_litellm_run.dashboards.revision import revision
 
 SCHEMA_VERSION = "v6"
 MANAGED_BY_KEY, MANAGED_BY_VALUE = "managed-by", "signoz-litellm"
@@ -267,37 +266,6 @@ class Dashboard:
         ours = [v1form.tag_text(MANAGED_BY_KEY, MANAGED_BY_VALUE), v1form.tag_text(ID_KEY, self.id),
                 v1form.tag_text(REV_KEY, self.v1_revision()), *(v1form.tag_text(k, v) for k, v in self.tags)]
         return v1form.data(self, [*ours, *extra_tags])
-
-
-# ------------------------------------------------------------------------------------------- revision
-
-# What SigNoz writes back for an option it was not given (the `ValueOrDefault` of each enumerated type in
-# perses_signoz_plugins.go / perses_replicas.go, and the dynamic variable's signal): a stored dashboard may
-# carry them where ours has nothing, so they do not make it "edited".
-_SERVER_DEFAULTS = frozenset({"global_time", "bottom", "list", "spline", "solid", "none", "text", "above", "2", "all"})
-
-
-def _strip(value: Any) -> Any:
-    """The dashboard with empty values and the server's defaults left out, for comparison."""
-    if isinstance(value, dict):
-        out = {k: _strip(v) for k, v in value.items()}
-        return {k: v for k, v in out.items() if not _empty(v)}
-    if isinstance(value, list):
-        return [_strip(v) for v in value]
-    if isinstance(value, float) and value.is_integer():
-        return int(value)
-    return value
-
-
-def _empty(value: Any) -> bool:
-    return value is None or value is False or value == "" or value == [] or value == {} or (
-        isinstance(value, str) and value in _SERVER_DEFAULTS)
-
-
-def revision(spec: Any) -> str:
-    """12 hex digits naming a dashboard spec's content (a tag value: at most 32 characters)."""
-    text = json.dumps(_strip(spec), sort_keys=True, separators=(",", ":"))
-    return hashlib.sha256(text.encode()).hexdigest()[:12]
 
 
 # ------------------------------------------------------------------------------------------- the dashboards

@@ -20,9 +20,9 @@ from typing import Any
 
 from signoz_litellm_run.dashboards import v1form
 from signoz_litellm_run.dashboards.client import ApiError, Client, KeyRefused, NotFound
-from signoz_litellm_run.dashboards.definitions import (ID_KEY, MANAGED_BY_KEY, MANAGED_BY_VALUE, REV_KEY, Dashboard,
-                                                       revision)
+from signoz_litellm_run.dashboards.definitions import ID_KEY, MANAGED_BY_KEY, MANAGED_BY_VALUE, REV_KEY, Dashboard
 from signoz_litellm_run.dashboards.plan import CREATE, UPDATE, Step, is_ours, merged_tags, plan, tag
+from signoz_litellm_run.dashboards.revision import revision
 
 LIST_PATH = "/api/v2/dashboards"
 V1_PATH = "/api/v1/dashboards"

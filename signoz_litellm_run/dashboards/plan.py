@@ -12,7 +12,8 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from signoz_litellm_run.dashboards.definitions import ID_KEY, MANAGED_BY_KEY, MANAGED_BY_VALUE, REV_KEY, Dashboard, revision
+from signoz_litellm_run.dashboards.definitions import ID_KEY, MANAGED_BY_KEY, MANAGED_BY_VALUE, REV_KEY, Dashboard
+from signoz_litellm_run.dashboards.revision import revision
 
 CREATE, UPDATE, UNCHANGED, SKIP_LOCKED, SKIP_EDITED = "create", "update", "unchanged", "skip-locked", "skip-edited"
 MAX_TAGS = 10  # perses_dashboard.go: MaxTagsPerDashboard

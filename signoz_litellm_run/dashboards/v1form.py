@@ -210,7 +210,7 @@ def converted_unchanged(stored_spec: Mapping[str, Any], dashboard: Dashboard) ->
     The conversion keeps each panel, query and layout (tests/test_dashboards.py checks it with the double's port
     of SigNoz's converter) and differs only where v1 cannot say something (variable titles, the default time
     range) or the converter adds something (query names, open sections, empty links, list columns' signal)."""
-    from signoz_litellm_run.dashboards.definitions import _strip
+    from signoz_litellm_run.dashboards.revision import _strip
 
     def norm(spec: Any) -> Any:
         spec = json.loads(json.dumps(spec))
