@@ -41,7 +41,7 @@ from collections import OrderedDict
 from collections.abc import Callable
 from typing import Any
 
-from signoz_litellm_run.hook import export_size, forks, lazy_export
+from signoz_litellm_run.hook import export_size, forks, lazy_export, signal_relay
 
 TIMEOUT_ENV = "SIGNOZ_LITELLM_SHUTDOWN_TIMEOUT"
 SIGNALS = ("traces", "logs", "metrics")
@@ -229,6 +229,7 @@ def _after_fork_in_child() -> None:
     _fork_gate = _ForkGate()  # no export is in flight here: the parent's threads were not copied
     _renew_connections()
     forks.in_child()
+    signal_relay.in_child()
 
 
 def _renew_connections() -> None:
@@ -1129,6 +1130,7 @@ def _install_signal_handling() -> None:
             _app_handlers.pop(signum, None)
     signal.signal = _signal
     signal.getsignal = _getsignal
+    signal_relay.install(lambda signum: _original_getsignal(signum) is _on_fatal_signal)
 
 
 def _signal(signalnum: Any, handler: Any) -> Any:
@@ -1172,6 +1174,7 @@ def _on_fatal_signal(signum: int, frame: Any) -> None:
     flush is already under way (the process is exiting; a multiprocessing worker that `Pool.terminate()`
     signals while it runs its exit flush), let it finish within its deadline and die of the signal after it:
     dying at once threw away everything the worker had left to send."""
+    signal_relay.handled(signum)
     if _final_lock.locked():
         _deferred_signals.append(signum)
         return
