@@ -23,6 +23,10 @@ import pytest
 from signoz_litellm_run.receiver import Receiver, SpanRecord, unused_port
 from tests.support.fake_provider import FakeProvider
 
+# Its module fixtures each start a proxy (seconds of start-up): under pytest-xdist one worker runs the module, so
+# each starts once (scripts/test: --dist loadgroup).
+pytestmark = pytest.mark.xdist_group("proxy")
+
 MASTER_KEY = "sk-proxy-test-master"
 PROXY_SPAN = "Received Proxy Server Request"
 PROBES = ("/health/liveliness", "/health/liveness", "/health/readiness")
