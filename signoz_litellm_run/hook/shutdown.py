@@ -150,6 +150,8 @@ def _register_child_flush(_token: Any) -> None:
     from multiprocessing import util
 
     util.Finalize(None, final_flush, args=("exit",), exitpriority=-(2**31))
+    # Pool.terminate()'s SIGTERM may land on any thread of an idle worker (signal_relay)
+    signal_relay.install(lambda signum: _original_getsignal(signum) is _on_fatal_signal)
 
 
 FORK_WAIT_SECONDS = 2.0
@@ -1144,7 +1146,6 @@ def _install_signal_handling() -> None:
             _app_handlers.pop(signum, None)
     signal.signal = _signal
     signal.getsignal = _getsignal
-    signal_relay.install(lambda signum: _original_getsignal(signum) is _on_fatal_signal)
 
 
 def _signal(signalnum: Any, handler: Any) -> Any:

@@ -9,10 +9,10 @@ never ran and the process lived on, where the default action would have ended it
 waited forever in `__exit__` for a worker it had terminated (2 hangs in 12 runs on a loaded machine).
 
 Python writes the number of each signal it catches to the wakeup descriptor (`signal.set_wakeup_fd`), whichever
-thread caught it. A relay thread reads it; when the main thread has not run our handler within RELAY_AFTER
-seconds, the relay sends the signal to the main thread itself (`pthread_kill`), which interrupts its wait.
-Where the program sets a wakeup descriptor of its own (asyncio's `add_signal_handler`), it replaces ours and the
-relay idles; one it had before us is left in place (no relay).
+thread caught it. In each multiprocessing child, a relay thread reads it; when the main thread has not run our
+handler within RELAY_AFTER seconds, the relay sends the signal to the main thread itself (`pthread_kill`), which
+interrupts its wait. Where the program sets a wakeup descriptor of its own (asyncio's `add_signal_handler`), it
+replaces ours and the relay idles; one it had before us is left in place (no relay).
 """
 
 from __future__ import annotations
@@ -36,10 +36,13 @@ def handled(signum: int) -> None:
 
 
 def install(relayed: Callable[[int], bool]) -> None:
-    """In the main thread: relay the caught signals for which `relayed(signum)` is true."""
+    """In the main thread: relay the caught signals for which `relayed(signum)` is true. `shutdown` installs it
+    in multiprocessing's children (Pool and Process workers), whose main thread waits in C for the next task: a
+    program's own main thread keeps its wakeup descriptor free (trio warns when it finds one set)."""
     global _relayed
     _relayed = relayed
-    _start(ours=None)
+    if _fds is None:
+        _start(ours=None)
 
 
 def in_child() -> None:
