@@ -25,7 +25,8 @@ from signoz_litellm_run.receiver import Receiver
 from tests.support.fake_provider import FakeProvider
 from tests.support.launch import app, clean_env, launcher
 
-pytestmark = pytest.mark.timeout(600)
+# One worker runs the module under pytest-xdist: its two module fixtures (a job, a proxy) then run once each.
+pytestmark = [pytest.mark.timeout(600), pytest.mark.xdist_group("dashboard-fields")]
 
 # SigNoz's span columns a query may name (tracestelemetryschema/const.go), and its log columns.
 SPAN_COLUMNS = {"name", "duration_nano", "has_error", "kind_string", "timestamp", "trace_id", "span_id",

@@ -25,6 +25,10 @@ from signoz_litellm_run.received import SpanRecord
 from signoz_litellm_run.receiver import Receiver
 from tests.support.fake_provider import FakeProvider
 
+# Its module fixtures each start a proxy (seconds of start-up): under pytest-xdist one worker runs the module, so
+# each starts once (scripts/test: --dist loadgroup).
+pytestmark = pytest.mark.xdist_group("proxy")
+
 MASTER_KEY = "sk-proxy-test-master"
 PROXY_SPAN = "Received Proxy Server Request"
 PROBES = ("/health/liveliness", "/health/liveness", "/health/readiness")

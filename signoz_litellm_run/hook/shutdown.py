@@ -40,7 +40,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from signoz_litellm_run.hook import delivery_count, exit_deadline, forks, litellm_logging, signals
+from signoz_litellm_run.hook import delivery_count, exit_deadline, forks, litellm_logging, signal_relay, signals
 from signoz_litellm_run.hook.delivery_count import (
     Ledger,
     _batch_processors,
@@ -106,6 +106,8 @@ def _register_child_flush(_token: Any) -> None:
     from multiprocessing import util
 
     util.Finalize(None, final_flush, args=("exit",), exitpriority=-(2**31))
+    # Pool.terminate()'s SIGTERM may land on any thread of an idle worker (signal_relay)
+    signal_relay.install(lambda signum: signals._original_getsignal(signum) is signals._on_fatal_signal)
 
 
 def flush(timeout: float) -> bool:

@@ -17,6 +17,7 @@ from collections.abc import Callable
 from typing import Any
 
 from signoz_litellm_run.hook.exit_deadline import _final_lock, timeout_seconds
+from signoz_litellm_run.hook import signal_relay
 from signoz_litellm_run.hook.litellm_logging import _wait_executor_idle
 
 # SIGHUP: the terminal or ssh session of a job run by hand went away (no SIGHUP on Windows).
@@ -87,6 +88,7 @@ def _on_fatal_signal(signum: int, frame: Any) -> None:
     flush is already under way (the process is exiting; a multiprocessing worker that `Pool.terminate()`
     signals while it runs its exit flush), let it finish within its deadline and die of the signal after it:
     dying at once threw away everything the worker had left to send."""
+    signal_relay.handled(signum)
     if _final_lock.locked():
         _deferred_signals.append(signum)
         return
