@@ -23,47 +23,9 @@ from typing import Any
 
 from opentelemetry.distro import OpenTelemetryDistro
 
-_logger = logging.getLogger(__name__)
+from signoz_litellm_run.hook.lazy_start import LAZY_MODULES  # entry point name -> the module whose import triggers it
 
-# entry point name -> the module whose import triggers it
-LAZY_MODULES = {
-    "httpx": "httpx",
-    "httpx2": "httpx2",
-    "aiohttp-client": "aiohttp",
-    "aiohttp-server": "aiohttp",
-    "requests": "requests",
-    "urllib3": "urllib3",
-    "urllib": "urllib.request",
-    "fastapi": "fastapi",
-    "starlette": "starlette",
-    "flask": "flask",
-    "django": "django",
-    "falcon": "falcon",
-    "tornado": "tornado",
-    "redis": "redis",
-    "sqlalchemy": "sqlalchemy",
-    "sqlite3": "sqlite3",
-    "psycopg": "psycopg",
-    "psycopg2": "psycopg2",
-    "asyncpg": "asyncpg",
-    "pymongo": "pymongo",
-    "pymysql": "pymysql",
-    "botocore": "botocore",
-    "aiobotocore": "aiobotocore",  # opentelemetry-instrumentation-botocore's second entry point
-    "boto3sqs": "boto3",
-    "boto3": "boto3",  # opentelemetry-instrumentation-boto3sqs's entry point is named boto3
-    "tortoiseorm": "tortoise",
-    "celery": "celery",
-    "jinja2": "jinja2",
-    "click": "click",
-    "openai_v2": "openai",
-    "anthropic": "anthropic",
-    # grpc: the OTLP exporters no longer import it at start (hook/lazy_export.py)
-    "grpc_client": "grpc",
-    "grpc_server": "grpc",
-    "grpc_aio_client": "grpc.aio",
-    "grpc_aio_server": "grpc.aio",
-}
+_logger = logging.getLogger(__name__)
 
 
 class _OneAtATime(threading.local):
