@@ -91,9 +91,24 @@ def _logs_switch_back() -> None:
         _switched_logs = False
 
 
+DISTRO_NAME = "signoz_litellm"
+
+
+def chosen_by_name() -> bool:
+    """This distro was asked for by name (`run` and `init()` set OTEL_PYTHON_DISTRO=signoz_litellm). A plain
+    `opentelemetry-instrument` without OTEL_PYTHON_DISTRO loads whichever distro entry point it finds first, which
+    may be this one, depending on the order distributions are found in: then it is OpenTelemetry's own distro,
+    exactly, so that command means the same thing in every environment (docs/how-it-works.md)."""
+    import os
+
+    return os.environ.get("OTEL_PYTHON_DISTRO", "").strip() == DISTRO_NAME
+
+
 class SignozLitellmDistro(OpenTelemetryDistro):
     def _configure(self, **kwargs: Any) -> None:
         super()._configure(**kwargs)
+        if not chosen_by_name():
+            return
         _python_logs_through_the_sdk()
         _defer_dependency_checks()
         from opentelemetry.sdk import _configuration
@@ -110,6 +125,9 @@ class SignozLitellmDistro(OpenTelemetryDistro):
         httpx_span.install()
 
     def load_instrumentor(self, entry_point: Any, **kwargs: Any) -> None:  # type: ignore[override]
+        if not chosen_by_name():
+            OpenTelemetryDistro.load_instrumentor(self, entry_point, **kwargs)
+            return
         _logs_switch_back()  # the configurator has run: instrumentors load after it
 
         def load() -> None:
