@@ -291,6 +291,7 @@ class Receiver:
         grpc_port: int = 0,
         http_port: int = 0,
         max_request_bytes: int = 64 * 1024 * 1024,
+        http_socket: socket.socket | None = None,
     ) -> None:
         if behavior not in BEHAVIORS:
             raise ValueError(f"unknown behavior {behavior!r}; expected one of {sorted(BEHAVIORS)}")
@@ -302,6 +303,7 @@ class Receiver:
         self._want_http = http
         self.grpc_port = grpc_port
         self.http_port = http_port
+        self._http_socket = http_socket  # already listening (`run --local` binds it before the command starts)
         # Larger requests are refused as a collector refuses them: gRPC RESOURCE_EXHAUSTED (grpc's own check),
         # HTTP 413. A self-hosted SigNoz collector takes 4 MiB over gRPC; SigNoz Cloud 16 MB.
         self.max_request_bytes = max_request_bytes
@@ -443,7 +445,7 @@ class Receiver:
         if self.tls:
             ssl_context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
             ssl_context.load_cert_chain(*self.tls)
-        server = _HTTPServer((self.host, self.http_port), _OTLPHTTPHandler, self, ssl_context)
+        server = _HTTPServer((self.host, self.http_port), _OTLPHTTPHandler, self, ssl_context, self._http_socket)
         self.http_port = server.server_address[1]
         self._http_server = server
         self._http_thread = threading.Thread(
@@ -625,12 +627,17 @@ class _HTTPServer(ThreadingHTTPServer):
     allow_reuse_address = True
 
     def __init__(self, address: tuple[str, int], handler: type[BaseHTTPRequestHandler],
-                 receiver: Receiver, ssl_context: ssl.SSLContext | None) -> None:
+                 receiver: Receiver, ssl_context: ssl.SSLContext | None,
+                 listening: socket.socket | None = None) -> None:
         self.receiver = receiver
         self.ssl_context = ssl_context
         self._connections: set[socket.socket] = set()
         self._conn_lock = threading.Lock()
-        super().__init__(address, handler)
+        super().__init__(address, handler, bind_and_activate=listening is None)
+        if listening is not None:  # serve a socket bound and listening already (its backlog kept)
+            self.socket.close()
+            self.socket = listening
+            self.server_address = listening.getsockname()
 
     def track(self, conn: socket.socket, add: bool) -> None:
         with self._conn_lock:

@@ -149,3 +149,16 @@ def test_a_program_using_opentelemetry_itself_gets_the_sdk(receiver: Receiver) -
     assert proc.returncode == 0, err
     assert out.strip() == "opentelemetry.sdk.trace"
     assert receiver.wait_for(lambda r: any(s.name == "my-own-span" for s in r.spans())), err
+
+
+def test_an_uncaught_exception_in_the_first_millisecond_is_logged_where_its_instrumentation_is(
+        receiver: Receiver) -> None:
+    from importlib.metadata import entry_points
+
+    if "exceptions" not in {ep.name for ep in entry_points(group="opentelemetry_instrumentor")}:
+        pytest.skip("opentelemetry-instrumentation-exceptions is not installed")
+    proc = _popen(receiver, "raise RuntimeError('uncaught at once')")
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 1 and "RuntimeError: uncaught at once" in err  # Python's own report, as ever
+    assert receiver.wait_for(lambda r: any("uncaught at once" in str(rec.body) or "uncaught at once" in
+                                           str(rec.attributes) for rec in r.log_records())), err

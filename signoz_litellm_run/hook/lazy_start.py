@@ -67,8 +67,12 @@ LAZY_MODULES = {
     "grpc_aio_client": "grpc.aio",
     "grpc_aio_server": "grpc.aio",
 }
-# Instrumentors a lazy start-up knows: those above, and logging's (its handler: the stand-in below)
-KNOWN_INSTRUMENTORS = frozenset(LAZY_MODULES) | {"logging"}
+# Instrumentors a lazy start-up knows besides those: logging's (its handler: the stand-in below); threading's, whose
+# wrappers carry a span context into threads, of which there is none before the start-up; and those whose import
+# triggers the start-up (asyncio's; exceptions', which also hooks asyncio, and whose uncaught-exception hooks have
+# stand-ins below).
+KNOWN_INSTRUMENTORS = frozenset(LAZY_MODULES) | {"logging", "threading"}
+EXTRA_TRIGGERS = {"asyncio": "asyncio", "exceptions": "asyncio"}
 TRIGGERS = frozenset(LAZY_MODULES.values()) | {
     "litellm", "opentelemetry", "signoz_litellm_run.in_process", "signoz_litellm_run.auto"}
 SWITCH_ENV = "SIGNOZ_LITELLM_LAZY_START"
@@ -88,6 +92,8 @@ _log_stand_in = None
 _signals_pending = False  # started off the main thread: the main thread installs the signal handlers
 _claimed_metrics = False  # this process claimed the job's system metrics (started with the rest)
 _records: list = []  # log records the stand-in handler took before the start-up
+_new_handlers: list = []  # the root logger's handlers the start-up attached
+_triggers: set = set()  # TRIGGERS, and the modules the installed instrumentors add (EXTRA_TRIGGERS)
 
 
 def arm(environ=os.environ) -> bool:
@@ -98,10 +104,17 @@ def arm(environ=os.environ) -> bool:
     survey = entry_point_survey()
     if survey is None or "signoz_litellm" not in survey["distro"]:
         return False  # OpenTelemetry or our distro missing: at once, where the start-up says what is wrong
-    installed = survey["instrumentor"]
     disabled = {name.strip() for name in environ.get("OTEL_PYTHON_DISABLED_INSTRUMENTATIONS", "").split(",")}
-    if any(name not in KNOWN_INSTRUMENTORS and name not in disabled for name in installed):
-        return False  # an instrumentor we cannot tell the trigger of: at once, as OpenTelemetry does
+    installed = [name for name in survey["instrumentor"] if name not in disabled]
+    triggers = set(TRIGGERS)
+    for name in installed:
+        if name in EXTRA_TRIGGERS:
+            triggers.add(EXTRA_TRIGGERS[name])
+        elif name not in KNOWN_INSTRUMENTORS:
+            return False  # an instrumentor we cannot tell the trigger of: at once, as OpenTelemetry does
+    if any(name in sys.modules for name in triggers):
+        return False
+    _triggers.update(triggers)
     import _thread
 
     _lock = _thread.RLock()
@@ -112,6 +125,8 @@ def arm(environ=os.environ) -> bool:
     sys.meta_path.insert(0, _finder)
     if "logging" in sys.modules:
         _attach_log_stand_in()
+    if "exceptions" in installed:
+        _uncaught_exception_stand_ins()
     return True
 
 
@@ -172,7 +187,7 @@ def _wait_for_other_threads_imports() -> None:
     import time
 
     deadline = time.monotonic() + WAIT_SECONDS * 3
-    for name in TRIGGERS:
+    for name in _triggers:
         module = sys.modules.get(name)
         while module is not None and getattr(getattr(module, "__spec__", None), "_initializing", False) \
                 and time.monotonic() < deadline:
@@ -192,7 +207,7 @@ class _Finder:
             if _signals_pending and state == STARTED and _on_main_thread():
                 _install_signal_handling()
             return None
-        if name not in TRIGGERS and name != "logging":
+        if name not in _triggers and name != "logging":
             return None
         for finder in sys.meta_path:
             if finder is self:
@@ -292,7 +307,8 @@ def _attach_log_stand_in() -> None:
                 return
             self.release()  # the start-up may log; this handler's lock is not needed any more
             try:
-                start("a log record")
+                if start("a log record"):
+                    _flush_records()
             finally:
                 self.acquire()
 
@@ -314,16 +330,53 @@ def _root_handlers() -> list:
 
 def _forward_records(before: list) -> None:
     """The records the stand-in took, to the handlers the start-up attached to the root logger."""
-    if not _records:
-        return
-    import logging
+    logging = sys.modules.get("logging")
+    if logging is not None:
+        _new_handlers[:] = [h for h in logging.getLogger().handlers if h not in before and h is not _log_stand_in]
+    _flush_records()
 
-    handlers = [h for h in logging.getLogger().handlers if h not in before and h is not _log_stand_in]
+
+def _flush_records() -> None:
+    """Also those another thread's stand-in call took while this start-up ran."""
     while _records:
-        record = _records.pop(0)
-        for handler in handlers:
+        try:
+            record = _records.pop(0)
+        except IndexError:
+            return
+        for handler in _new_handlers:
             if record.levelno >= handler.level:
                 handler.handle(record)
+
+
+# --------------------------------------------------------------------------------------------- uncaught exceptions
+
+
+def _uncaught_exception_stand_ins() -> None:
+    """The exceptions instrumentation logs uncaught exceptions from `sys.excepthook` and `threading.excepthook`: an
+    uncaught exception before the start-up starts it, then goes to the hook it installed (which calls the one here
+    again: that one then calls the hook that was there before)."""
+    import threading
+
+    for owner in (sys, threading):
+        before = owner.excepthook
+
+        def stand_in(*args, _owner=owner, _before=before):
+            if state == ARMED:
+                hook = None
+                try:
+                    start("an uncaught exception")
+                    hook = _owner.excepthook
+                except Exception:
+                    pass
+                if hook is not None and hook is not stand_in_of[_owner]:
+                    return hook(*args)
+            return _before(*args)
+
+        stand_in_of[owner] = stand_in
+        owner.excepthook = stand_in
+
+
+stand_in_of: dict = {}
 
 
 # --------------------------------------------------------------------------------------------- signals
