@@ -12,7 +12,6 @@ import errno
 import os
 import shutil
 import signal
-import subprocess
 import sys
 from collections.abc import Callable, Mapping, Sequence
 from types import FrameType
@@ -107,6 +106,8 @@ def spawn_and_wait(argv: Sequence[str], path: str, env: Mapping[str, str], *,
     a second time while we are in the terminal's foreground). `on_start` gets the command's pid. Returns
     the command's `returncode` (-N when signal N killed it); see `exit_like`.
     """
+    import subprocess  # here: `run` without --local execs, and importing it costs every such launch
+
     child: subprocess.Popen[bytes] | None = None
     early: list[int] = []  # signals that came before the command existed
 

@@ -18,16 +18,19 @@ import dataclasses
 import os
 import re
 import sys
+import threading
 import time
 from collections.abc import Mapping, Sequence
 from types import MappingProxyType
-from typing import NoReturn
+from typing import TYPE_CHECKING, NoReturn
 
 from signoz_litellm_run import environment
 from signoz_litellm_run.errors import LauncherError
 from signoz_litellm_run.launcher import exit_like, resolve_executable, spawn_and_wait
-from signoz_litellm_run.receiver import Receiver
-from signoz_litellm_run.settings import Settings
+from signoz_litellm_run.settings import DEFAULT, Settings
+
+if TYPE_CHECKING:
+    from signoz_litellm_run.receiver import Receiver
 
 QUIET_PERIOD = 0.1  # seconds without a new request after which delivery is taken as finished
 # Where the user's environment would send telemetry: replaced by the embedded receiver.
@@ -59,16 +62,19 @@ def local_settings(settings: Settings, endpoint: str) -> Settings:
 def run_local(settings: Settings, argv: Sequence[str]) -> NoReturn:
     base = local_base_environment(os.environ)
     path = resolve_executable(argv[0], base)  # `run` never changes PATH: 127 / 126 before anything starts
-    receiver = Receiver(grpc=settings.protocol == "grpc", http=settings.protocol != "grpc")
-    try:
-        receiver.start()
-    except Exception as exc:
-        raise LauncherError(f"The local receiver could not start: {exc}.",
-                            "Check that this machine allows listening on 127.0.0.1.") from None
+    if settings.protocol == "grpc" and settings.source("protocol") != DEFAULT:
+        receiver, ready = _receiver_first(settings), None  # gRPC asked for: its server cannot take a bound socket
+    else:
+        settings = dataclasses.replace(settings, protocol="http/protobuf")
+        receiver, ready = _receiver_beside(settings)
     try:
         env = environment.child_environment(local_settings(settings, receiver.endpoint(settings.protocol)),
                                             base, cwd=os.getcwd(), pid=os.getpid())
         returncode = spawn_and_wait(argv, path, env)
+        if ready is not None:
+            ready.join()
+            if not receiver.started():  # said why on stderr: the command ran, without a report
+                exit_like(returncode)
         _wait_until_quiet(receiver, max(1.0, settings.shutdown_timeout))
     finally:
         receiver.stop()
@@ -77,6 +83,61 @@ def run_local(settings: Settings, argv: Sequence[str]) -> NoReturn:
     except Exception as exc:  # the report must never cost the command's exit status
         print(f"signoz-litellm: the --local report failed: {type(exc).__name__}: {exc}", file=sys.stderr)
     exit_like(returncode)
+
+
+def _receiver_first(settings: Settings) -> Receiver:
+    from signoz_litellm_run.receiver import Receiver
+
+    receiver = Receiver(grpc=settings.protocol == "grpc", http=settings.protocol != "grpc")
+    try:
+        receiver.start()
+    except Exception as exc:
+        raise LauncherError(f"The local receiver could not start: {exc}.",
+                            "Check that this machine allows listening on 127.0.0.1.") from None
+    return receiver
+
+
+def _receiver_beside(settings: Settings) -> tuple[Receiver, threading.Thread]:
+    """An OTLP/HTTP receiver on a socket that listens before the command starts, its server started while the
+    command does: importing and starting a receiver delayed every command's start by some 100 ms (gRPC: 300 ms).
+    The kernel keeps what the command sends meanwhile in the socket's backlog, until the server accepts it."""
+    import socket
+
+    try:
+        listening = socket.create_server(("127.0.0.1", 0))
+    except OSError as exc:
+        raise LauncherError(f"The local receiver could not start: {exc}.",
+                            "Check that this machine allows listening on 127.0.0.1.") from None
+    port = listening.getsockname()[1]
+    holder: list[Receiver] = []
+
+    class _Pending:  # the receiver's endpoint and stop() before its module is imported
+        def endpoint(self, protocol: str) -> str:
+            return f"http://127.0.0.1:{port}"
+
+        def started(self) -> bool:
+            return bool(holder)
+
+        def stop(self) -> None:
+            if holder:
+                holder[0].stop()
+            else:
+                listening.close()
+
+        def __getattr__(self, name: str) -> object:
+            return getattr(holder[0], name)
+
+    def serve() -> None:
+        from signoz_litellm_run.receiver import Receiver
+
+        try:
+            holder.append(Receiver(grpc=False, http=True, http_port=port, http_socket=listening).start())
+        except Exception as exc:
+            print(f"signoz-litellm: the local receiver could not start: {type(exc).__name__}: {exc}", file=sys.stderr)
+
+    thread = threading.Thread(target=serve, name="signoz-litellm-local-receiver", daemon=True)
+    thread.start()
+    return _Pending(), thread  # type: ignore[return-value]
 
 
 def _wait_until_quiet(receiver: Receiver, limit: float) -> None:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import importlib.util
 import os
-import subprocess
 import sys
 from collections.abc import Mapping, Sequence
 from typing import NoReturn
@@ -57,6 +56,8 @@ def missing_server_modules(python: str | None, env: Mapping[str, str]) -> list[s
     code = ("import importlib.util, sys; "
             f"print(' '.join(m for m in {SERVER_MODULES!r} if importlib.util.find_spec(m) is None))")
     clean_env = {k: v for k, v in env.items() if k != "PYTHONPATH"}  # no hook in the check
+    import subprocess  # here: `run` imports this module for every command, and most are not the proxy
+
     try:
         done = subprocess.run([python, "-I", "-c", code], capture_output=True, text=True,
                               timeout=_CHECK_TIMEOUT, env=clean_env)

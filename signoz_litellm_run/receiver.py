@@ -40,6 +40,7 @@ from __future__ import annotations
 
 import json
 import logging
+import socket
 import ssl
 import threading
 import time
@@ -100,6 +101,7 @@ class Receiver:
         grpc_port: int = 0,
         http_port: int = 0,
         max_request_bytes: int = 64 * 1024 * 1024,
+        http_socket: socket.socket | None = None,
     ) -> None:
         if behavior not in BEHAVIORS:
             raise ValueError(f"unknown behavior {behavior!r}; expected one of {sorted(BEHAVIORS)}")
@@ -111,6 +113,7 @@ class Receiver:
         self._want_http = http
         self.grpc_port = grpc_port
         self.http_port = http_port
+        self._http_socket = http_socket  # already listening (`run --local` binds it before the command starts)
         # Larger requests are refused as a collector refuses them: gRPC RESOURCE_EXHAUSTED (grpc's own check),
         # HTTP 413. A self-hosted SigNoz collector takes 4 MiB over gRPC; SigNoz Cloud 16 MB.
         self.max_request_bytes = max_request_bytes
@@ -252,7 +255,7 @@ class Receiver:
         if self.tls:
             ssl_context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
             ssl_context.load_cert_chain(*self.tls)
-        server = _HTTPServer((self.host, self.http_port), _OTLPHTTPHandler, self, ssl_context)
+        server = _HTTPServer((self.host, self.http_port), _OTLPHTTPHandler, self, ssl_context, self._http_socket)
         self.http_port = server.server_address[1]
         self._http_server = server
         self._http_thread = threading.Thread(

@@ -29,12 +29,17 @@ class _HTTPServer(ThreadingHTTPServer):
     allow_reuse_address = True
 
     def __init__(self, address: tuple[str, int], handler: type[BaseHTTPRequestHandler],
-                 receiver: Receiver, ssl_context: ssl.SSLContext | None) -> None:
+                 receiver: Receiver, ssl_context: ssl.SSLContext | None,
+                 listening: socket.socket | None = None) -> None:
         self.receiver = receiver
         self.ssl_context = ssl_context
         self._connections: set[socket.socket] = set()
         self._conn_lock = threading.Lock()
-        super().__init__(address, handler)
+        super().__init__(address, handler, bind_and_activate=listening is None)
+        if listening is not None:  # serve a socket bound and listening already (its backlog kept)
+            self.socket.close()
+            self.socket = listening
+            self.server_address = listening.getsockname()
 
     def track(self, conn: socket.socket, add: bool) -> None:
         with self._conn_lock:

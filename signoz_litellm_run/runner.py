@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import sys
-import tempfile
 from collections.abc import Sequence
 from typing import NoReturn
 
@@ -47,6 +46,8 @@ def run(settings: Settings, argv: Sequence[str]) -> NoReturn:
     supervise = settings.fail_on_telemetry_loss or (reporting and (blocked or find_python(argv, env) is None))
     if not (reporting or supervise):
         exec_command(argv, env)
+    import tempfile  # only a job that reports has a job directory
+
     job_dir = tempfile.mkdtemp(prefix="signoz-litellm-job-")  # the processes' counts, for the report
     env = environment.child_environment(settings, os.environ, cwd=cwd, pid=os.getpid(), job_dir=job_dir)
     if blocked:  # the report names the command, and --fail-on-telemetry-loss sees a job that could send nothing

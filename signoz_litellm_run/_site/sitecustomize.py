@@ -33,7 +33,7 @@ def _chain_next_sitecustomize() -> None:
 
 def _start() -> None:
     try:
-        from signoz_litellm_run.hook.boot import start
+        from signoz_litellm_run.hook import lazy_start
     except ImportError as exc:
         print(
             f"signoz-litellm: telemetry is off in this process ({sys.executable}): {exc}. "
@@ -43,7 +43,14 @@ def _start() -> None:
         )
         _counted_off(f"{sys.executable}: {exc}")
         return
-    start()
+    try:
+        armed = lazy_start.arm()  # at the first import, log record or second that needs it (hook/lazy_start.py)
+    except Exception:
+        armed = False
+    if not armed:
+        from signoz_litellm_run.hook.boot import start
+
+        start()
 
 
 def _counted_off(reason: str) -> None:

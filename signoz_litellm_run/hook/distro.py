@@ -23,47 +23,9 @@ from typing import Any
 
 from opentelemetry.distro import OpenTelemetryDistro
 
-_logger = logging.getLogger(__name__)
+from signoz_litellm_run.hook.lazy_start import LAZY_MODULES  # entry point name -> the module whose import triggers it
 
-# entry point name -> the module whose import triggers it
-LAZY_MODULES = {
-    "httpx": "httpx",
-    "httpx2": "httpx2",
-    "aiohttp-client": "aiohttp",
-    "aiohttp-server": "aiohttp",
-    "requests": "requests",
-    "urllib3": "urllib3",
-    "urllib": "urllib.request",
-    "fastapi": "fastapi",
-    "starlette": "starlette",
-    "flask": "flask",
-    "django": "django",
-    "falcon": "falcon",
-    "tornado": "tornado",
-    "redis": "redis",
-    "sqlalchemy": "sqlalchemy",
-    "sqlite3": "sqlite3",
-    "psycopg": "psycopg",
-    "psycopg2": "psycopg2",
-    "asyncpg": "asyncpg",
-    "pymongo": "pymongo",
-    "pymysql": "pymysql",
-    "botocore": "botocore",
-    "aiobotocore": "aiobotocore",  # opentelemetry-instrumentation-botocore's second entry point
-    "boto3sqs": "boto3",
-    "boto3": "boto3",  # opentelemetry-instrumentation-boto3sqs's entry point is named boto3
-    "tortoiseorm": "tortoise",
-    "celery": "celery",
-    "jinja2": "jinja2",
-    "click": "click",
-    "openai_v2": "openai",
-    "anthropic": "anthropic",
-    # grpc: the OTLP exporters no longer import it at start (hook/lazy_export.py)
-    "grpc_client": "grpc",
-    "grpc_server": "grpc",
-    "grpc_aio_client": "grpc.aio",
-    "grpc_aio_server": "grpc.aio",
-}
+_logger = logging.getLogger(__name__)
 
 
 class _OneAtATime(threading.local):
@@ -129,9 +91,24 @@ def _logs_switch_back() -> None:
         _switched_logs = False
 
 
+DISTRO_NAME = "signoz_litellm"
+
+
+def chosen_by_name() -> bool:
+    """This distro was asked for by name (`run` and `init()` set OTEL_PYTHON_DISTRO=signoz_litellm). A plain
+    `opentelemetry-instrument` without OTEL_PYTHON_DISTRO loads whichever distro entry point it finds first, which
+    may be this one, depending on the order distributions are found in: then it is OpenTelemetry's own distro,
+    exactly, so that command means the same thing in every environment (docs/how-it-works.md)."""
+    import os
+
+    return os.environ.get("OTEL_PYTHON_DISTRO", "").strip() == DISTRO_NAME
+
+
 class SignozLitellmDistro(OpenTelemetryDistro):
     def _configure(self, **kwargs: Any) -> None:
         super()._configure(**kwargs)
+        if not chosen_by_name():
+            return
         _python_logs_through_the_sdk()
         _defer_dependency_checks()
         from opentelemetry.sdk import _configuration
@@ -148,6 +125,9 @@ class SignozLitellmDistro(OpenTelemetryDistro):
         httpx_span.install()
 
     def load_instrumentor(self, entry_point: Any, **kwargs: Any) -> None:  # type: ignore[override]
+        if not chosen_by_name():
+            OpenTelemetryDistro.load_instrumentor(self, entry_point, **kwargs)
+            return
         _logs_switch_back()  # the configurator has run: instrumentors load after it
 
         def load() -> None:
