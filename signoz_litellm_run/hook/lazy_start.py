@@ -408,14 +408,14 @@ def _unblock_signals(previous) -> None:
 
 
 def _install_signal_handling() -> None:
-    """On the main thread, after a start-up on another one: the flushing signal handlers (hook/shutdown.py)."""
+    """On the main thread, after a start-up on another one: the flushing signal handlers (hook/signals.py)."""
     global _signals_pending
     _signals_pending = False
     _remove_finder()
     try:
-        from signoz_litellm_run.hook import shutdown
+        from signoz_litellm_run.hook import shutdown, signals
 
-        shutdown._install_signal_handling()
+        signals._install_signal_handling(shutdown.final_flush)
     except Exception:
         pass
 
