@@ -243,12 +243,12 @@ def proxy(
     signoz-litellm proxy --region us --config config.yaml is signoz-litellm run --region us -- litellm --config config.yaml
     (the TOML config of signoz-litellm itself comes from SIGNOZ_LITELLM_CONFIG or the working directory here).
     """
-    from signoz_litellm_run import proxy as proxy_launcher
+    from signoz_litellm_run import runner
 
     args = list(litellm_args or [])
     if args and args[0] == "--":
         args = args[1:]
-    proxy_launcher.run_proxy(_settings(locals(), ["litellm", *args]), args)
+    runner.run_proxy(_settings(locals(), ["litellm", *args]), args)
 
 
 dashboards_app = typer.Typer(

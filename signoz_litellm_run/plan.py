@@ -19,6 +19,7 @@ Nothing here imports Typer, Click or Rich: the command line's fast path plans an
 from __future__ import annotations
 
 import os
+import shlex
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from types import MappingProxyType
@@ -81,15 +82,20 @@ class RunPlan:
         return self.mode == SUPERVISE or self.report
 
     def describe(self) -> list[str]:
-        """The plan in a few lines (for a reader; the environment itself is `updates`)."""
-        lines = [f"mode: {self.mode}", f"command: {' '.join(self.argv) or '-'}",
-                 f"python: {self.python or '- (not a Python program)'}",
+        """The plan in a few lines, for `run --dry-run` (the environment itself is `updates`)."""
+        lines = [f"mode: {self.mode} ({_MODE_WORDS[self.mode]})", f"command: {shlex.join(self.argv) or '-'}",
+                 f"python: {self.python or '- (not a Python program, or not found)'}",
                  f"checks first: {', '.join(self.steps) or '-'}",
                  f"report: {'yes' if self.report else 'no'}"
-                 + (" (exit 3 on telemetry loss)" if self.fail_on_loss else "")]
+                 + ("; exit 3 when telemetry is lost" if self.fail_on_loss else "")]
         if self.without_telemetry:
             lines.append(f"without telemetry: {self.without_telemetry}")
+        lines += [f"note: {notice}" for notice in self.notices] + list(self.warnings)
         return lines
+
+
+_MODE_WORDS = {EXEC: "the launcher becomes the command", SUPERVISE: "the launcher runs the command, then reports",
+               LOCAL: "the launcher hosts a receiver, runs the command, then reports"}
 
 
 def plan(settings: Settings, argv: Sequence[str], environ: Mapping[str, str], *, cwd: str | None = None,

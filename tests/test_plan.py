@@ -121,7 +121,9 @@ def test_notices_come_with_the_plan(tmp_path: Path) -> None:
     v2, _, _ = _plan({}, [sys.executable, "app.py"], _environ(LITELLM_OTEL_V2="true"), tmp_path)
     assert len(v2.notices) == 1 and "LITELLM_OTEL_V2" in v2.notices[0]
     assert v2.env["LITELLM_OTEL_V2"] == "false"
-    assert "mode: exec" in v2.describe() and f"python: {PYTHON}" in v2.describe()
+    described = v2.describe()
+    assert described[0].startswith("mode: exec") and f"python: {PYTHON}" in described
+    assert described[-1] == f"note: {v2.notices[0]}"
 
 
 def test_plan_is_frozen(tmp_path: Path) -> None:
