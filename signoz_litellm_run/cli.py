@@ -141,6 +141,8 @@ def _root(
 def run(
     command: Annotated[Optional[list[str]], typer.Argument(help="The command to run, and its arguments.",
                                                            show_default=False, metavar="COMMAND")] = None,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Print what run would do (how it runs the command, the "
+                                          "checks first, the variables it sets; key masked) and run nothing.")] = False,
     region: Region = None, ingestion_key: IngestionKey = None, endpoint: Endpoint = None,
     protocol: Protocol = None, ca_cert: CaCert = None, insecure: Insecure = None,
     service_name: ServiceName = None, environment: Environment = None,
@@ -165,6 +167,9 @@ def run(
         from signoz_litellm_run.errors import UsageError
 
         raise UsageError("No command to run.", "Put it after the options: signoz-litellm run --region us -- python app.py")
+    if dry_run:
+        runner.print_plan(_settings(locals(), argv), argv)
+        return
     runner.run(_settings(locals(), argv), argv)
 
 

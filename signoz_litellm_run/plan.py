@@ -86,8 +86,8 @@ class RunPlan:
         lines = [f"mode: {self.mode} ({_MODE_WORDS[self.mode]})", f"command: {shlex.join(self.argv) or '-'}",
                  f"python: {self.python or '- (not a Python program, or not found)'}",
                  f"checks first: {', '.join(self.steps) or '-'}",
-                 f"report: {'yes' if self.report else 'no'}"
-                 + ("; exit 3 when telemetry is lost" if self.fail_on_loss else "")]
+                 "report: " + ("what the receiver got, on stderr" if self.mode == LOCAL else "yes" if self.report
+                               else "no") + ("; exit 3 when telemetry is lost" if self.fail_on_loss else "")]
         if self.without_telemetry:
             lines.append(f"without telemetry: {self.without_telemetry}")
         lines += [f"note: {notice}" for notice in self.notices] + list(self.warnings)

@@ -97,6 +97,14 @@ _STEPS = {PROXY_CHECK: _check_proxy_server, BOOTSTRAP: _bootstrap}
 _EXECUTORS = {EXEC: execute_exec, SUPERVISE: execute_supervised, LOCAL: execute_local}
 
 
+def print_plan(settings: Settings, argv: Sequence[str]) -> None:
+    """`run --dry-run`: the plan and the variables it sets (key masked); nothing starts."""
+    the_plan = plan(settings, argv, os.environ)
+    print("\n".join(the_plan.describe()))
+    print("environment (the variables run sets):")
+    print(environment.render(environment.masked(the_plan.updates, settings.ingestion_key), "shell"))
+
+
 def print_env(settings: Settings, fmt: str, *, show_secrets: bool) -> None:
     if fmt not in environment.FORMATS:
         raise UsageError(f"Unknown format {fmt!r}.", f"Use one of: {', '.join(environment.FORMATS)}.")

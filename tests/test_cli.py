@@ -202,3 +202,18 @@ def test_help_names_what_each_setting_takes() -> None:
     for flag in ("--insecure", "--local", "--help", "--fail-on-telemetry-loss"):
         assert not _row_after_names(text, [flag]).isupper(), flag
 
+
+def test_dry_run_prints_the_plan_and_runs_nothing(tmp_path: Path) -> None:
+    marker = tmp_path / "ran"
+    args = ["run", "--endpoint", "http://127.0.0.1:4317", "--report", "--dry-run", "--", "sh", "-c", f"touch {marker}"]
+    shown = launcher(args, env=_env())
+    assert shown.returncode == 0, shown.stderr
+    assert not marker.exists()  # nothing ran
+    out = shown.stdout
+    assert "mode: supervise" in out and "report: yes" in out and "python: -" in out  # sh is not a Python program
+    assert "export OTEL_EXPORTER_OTLP_ENDPOINT=http://127.0.0.1:4317" in out
+    assert "signoz-ingestion-key=****4242" in out and KEY not in out + shown.stderr
+    python = launcher(["run", "--endpoint", "http://127.0.0.1:4317", "--dry-run", "--", sys.executable, "-I", "x.py"],
+                      env=_env())
+    assert python.returncode == 0 and "mode: exec" in python.stdout
+    assert "python -I isolates Python from PYTHONPATH" in python.stdout

@@ -107,6 +107,7 @@ def test_local_mode_points_the_command_at_the_launchers_receiver(tmp_path: Path)
     assert "OTEL_EXPORTER_OTLP_HEADERS" not in the_plan.env  # no key goes to the local receiver
     assert KEY not in repr(dict(the_plan.updates))
     assert the_plan.local is not None and the_plan.local.wait_limit == 1.0
+    assert "report: what the receiver got, on stderr" in the_plan.describe()
     started = the_plan.local.environment_for("http://127.0.0.1:4999")
     assert started["OTEL_EXPORTER_OTLP_ENDPOINT"] == "http://127.0.0.1:4999"
     assert started["OTEL_EXPORTER_OTLP_INSECURE"] == "true" and started[environment.ROOT_PID_ENV] == "7"
