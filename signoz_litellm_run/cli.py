@@ -12,12 +12,51 @@ from pathlib import Path
 from typing import Annotated, Any, Optional
 
 import typer
+from typer.core import TyperCommand, TyperGroup
 
-from signoz_litellm_run import __version__
+from signoz_litellm_run import __version__, settings as settings_module
 from signoz_litellm_run.errors import LauncherError
 from signoz_litellm_run.settings import OPTIONS_BY_NAME, Settings, resolve
 
+
+# --------------------------------------------------------------------------------------------- --help
+# Beside each option, --help shows what to write after it: a metavar (SECONDS, URL, FILE) for an option that takes a
+# value, nothing for a flag. Typer 0.2x prints each parameter's Python type instead (`<str>`, `<bool>`, even
+# `--help <bool>`), which says nothing a user can act on: every value option here names its metavar, and the
+# commands below blank the type of flags and arguments (tests/test_cli.py checks every command's help).
+
+# What a setting's value looks like, by its parser (a boolean is a flag: no metavar).
+_METAVAR_BY_PARSER = {
+    settings_module.parse_seconds: "SECONDS", settings_module.parse_request_size: "BYTES",
+    settings_module.parse_path: "FILE", settings_module.parse_output_file: "FILE",
+    settings_module.parse_endpoint: "URL", settings_module.parse_region: "REGION",
+    settings_module.parse_protocol: "PROTOCOL", settings_module.parse_key: "KEY",
+    settings_module.parse_resource_attributes: "KEY=VALUE,...", settings_module.parse_text: "NAME",
+}
+
+
+def _untyped(params: list[Any]) -> list[Any]:
+    """Parameters as --help should show them: a flag with no metavar, an argument by its name alone."""
+    for param in params:
+        if getattr(param, "is_flag", False) or getattr(param, "count", False):
+            param.metavar = ""  # every Typer and Click release shows a metavar when one is set, even an empty one
+        elif param.param_type_name == "argument" and "display_type_rich" in dir(type(param)):
+            param.display_type_rich = lambda ctx: None  # Typer 0.2x's type column; the name says it (COMMAND)
+    return params
+
+
+class _Command(TyperCommand):
+    def get_params(self, ctx: Any) -> list[Any]:
+        return _untyped(super().get_params(ctx))
+
+
+class _Group(TyperGroup):
+    def get_params(self, ctx: Any) -> list[Any]:
+        return _untyped(super().get_params(ctx))
+
+
 app = typer.Typer(
+    cls=_Group,
     name="signoz-litellm",
     help="Run any LiteLLM application with its traces, logs and metrics going to SigNoz, with no code change.",
     no_args_is_help=True,
@@ -35,6 +74,8 @@ def _opt(name: str, panel: str, *flags: str, metavar: str | None = None) -> Any:
     """A setting's option. Values other than booleans are taken as text and checked in `settings` (one error
     format, whichever level the value came from)."""
     option = OPTIONS_BY_NAME[name]
+    if metavar is None and option.parse is not settings_module.parse_bool:
+        metavar = _METAVAR_BY_PARSER.get(option.parse, "VALUE")
     return typer.Option(*(flags or (option.flag,)), help=option.help_text, rich_help_panel=panel,
                         show_default=False, metavar=metavar)
 
@@ -51,11 +92,11 @@ Environment = Annotated[Optional[str], _opt("environment", _TELEMETRY)]
 ResourceAttributes = Annotated[Optional[str], _opt("resource_attributes", _TELEMETRY)]
 Config = Annotated[Optional[str], typer.Option(
     "--config", help="TOML config file (default: ./signoz-litellm.toml or \\[tool.signoz-litellm] in "
-    "./pyproject.toml). (env: SIGNOZ_LITELLM_CONFIG)", show_default=False)]
+    "./pyproject.toml). (env: SIGNOZ_LITELLM_CONFIG)", show_default=False, metavar="FILE")]
 Bootstrap = Annotated[Optional[bool], _opt("bootstrap", _TELEMETRY, "--bootstrap/--no-bootstrap")]
-BootstrapTimeout = Annotated[Optional[str], _opt("bootstrap_timeout", _TELEMETRY, metavar="SECONDS")]
-ShutdownTimeout = Annotated[Optional[str], _opt("shutdown_timeout", _JOB, metavar="SECONDS")]
-MaxRequestSize = Annotated[Optional[str], _opt("max_request_size", _TELEMETRY, metavar="BYTES")]
+BootstrapTimeout = Annotated[Optional[str], _opt("bootstrap_timeout", _TELEMETRY)]
+ShutdownTimeout = Annotated[Optional[str], _opt("shutdown_timeout", _JOB)]
+MaxRequestSize = Annotated[Optional[str], _opt("max_request_size", _TELEMETRY)]
 Report = Annotated[Optional[bool], _opt("report", _JOB, "--report/--no-report")]
 ReportFile = Annotated[Optional[str], _opt("report_file", _JOB)]
 FailOnLoss = Annotated[Optional[bool], _opt("fail_on_telemetry_loss", _JOB, "--fail-on-telemetry-loss")]
@@ -93,13 +134,15 @@ def _root(
 
 
 @app.command(
-    context_settings={"allow_interspersed_args": False},
+    cls=_Command, context_settings={"allow_interspersed_args": False},
     epilog="Exit status: the command's own; 2 usage or configuration error; 126 command not executable; "
     "127 command not found; 3 telemetry lost with --fail-on-telemetry-loss.",
 )
 def run(
     command: Annotated[Optional[list[str]], typer.Argument(help="The command to run, and its arguments.",
-                                                           show_default=False)] = None,
+                                                           show_default=False, metavar="COMMAND")] = None,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Print what run would do (how it runs the command, the "
+                                          "checks first, the variables it sets; key masked) and run nothing.")] = False,
     region: Region = None, ingestion_key: IngestionKey = None, endpoint: Endpoint = None,
     protocol: Protocol = None, ca_cert: CaCert = None, insecure: Insecure = None,
     service_name: ServiceName = None, environment: Environment = None,
@@ -124,12 +167,16 @@ def run(
         from signoz_litellm_run.errors import UsageError
 
         raise UsageError("No command to run.", "Put it after the options: signoz-litellm run --region us -- python app.py")
+    if dry_run:
+        runner.print_plan(_settings(locals(), argv), argv)
+        return
     runner.run(_settings(locals(), argv), argv)
 
 
-@app.command("env")
+@app.command("env", cls=_Command)
 def env_command(
-    fmt: Annotated[str, typer.Option("--format", help="shell, dotenv, json or github ($GITHUB_ENV lines).")] = "shell",
+    fmt: Annotated[str, typer.Option("--format", metavar="FORMAT",
+                                     help="shell, dotenv, json or github ($GITHUB_ENV lines).")] = "shell",
     show_secrets: Annotated[bool, typer.Option("--show-secrets", help="Print the ingestion key instead of masking it.")] = False,
     explain: Annotated[bool, typer.Option("--explain", help="Show each setting and where it came from instead.")] = False,
     region: Region = None, ingestion_key: IngestionKey = None, endpoint: Endpoint = None,
@@ -149,7 +196,7 @@ def env_command(
     runner.print_env(_settings(locals()), fmt, show_secrets=show_secrets)
 
 
-@app.command("config")
+@app.command("config", cls=_Command)
 def config_command(
     region: Region = None, ingestion_key: IngestionKey = None, endpoint: Endpoint = None,
     protocol: Protocol = None, ca_cert: CaCert = None, insecure: Insecure = None,
@@ -168,16 +215,18 @@ def config_command(
     runner.explain(_settings(locals(), require_destination=False))
 
 
-@app.command("doctor", epilog="Exit status: 0 nothing failed (warnings allowed); 1 a check failed; 2 usage error.")
+@app.command("doctor", cls=_Command, epilog="Exit status: 0 nothing failed (warnings allowed); 1 a check failed; 2 usage error.")
 def doctor_command(
     json_output: Annotated[bool, typer.Option("--json", help="Print one JSON document (stable keys) and nothing else.")] = False,
     send_test: Annotated[bool, typer.Option("--send-test", help="Also send one test span, log record and metric.")] = False,
     fast: Annotated[bool, typer.Option("--fast", help="Skip the check that imports LiteLLM (it takes seconds).")] = False,
     api_key: Annotated[Optional[str], typer.Option(
         "--api-key", help="Also check SigNoz's API: this API key, the SigNoz version, and whether our dashboards are "
-        "installed and current (needs --url or SIGNOZ_URL). (env: SIGNOZ_API_KEY)", show_default=False)] = None,
+        "installed and current (needs --url or SIGNOZ_URL). (env: SIGNOZ_API_KEY)", show_default=False,
+        metavar="KEY")] = None,
     signoz_url: Annotated[Optional[str], typer.Option(
-        "--url", help="The address you open SigNoz at, for --api-key. (env: SIGNOZ_URL)", show_default=False)] = None,
+        "--url", help="The address you open SigNoz at, for --api-key. (env: SIGNOZ_URL)", show_default=False,
+        metavar="URL")] = None,
     region: Region = None, ingestion_key: IngestionKey = None, endpoint: Endpoint = None,
     protocol: Protocol = None, ca_cert: CaCert = None, insecure: Insecure = None,
     service_name: ServiceName = None, environment: Environment = None,
@@ -200,7 +249,7 @@ def doctor_command(
     raise typer.Exit(status)
 
 @app.command(
-    "bootstrap",
+    "bootstrap", cls=_Command,
     epilog="Exit status: 0 nothing is missing (or --dry-run planned it); 1 something could not be installed, "
     "or the environment has no OpenTelemetry / cannot be queried; 2 usage error.",
 )
@@ -208,7 +257,7 @@ def bootstrap_command(
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Print what would be installed; install nothing.")] = False,
     python: Annotated[Optional[str], typer.Option(
         "--python", help="Interpreter of the environment to bootstrap (default: the one running signoz-litellm).",
-        show_default=False)] = None,
+        show_default=False, metavar="PYTHON")] = None,
     bootstrap_timeout: BootstrapTimeout = None, config: Config = None,
 ) -> None:
     """Install the instrumentation packages the environment's libraries need (for a Dockerfile RUN step or CI)."""
@@ -220,14 +269,14 @@ def bootstrap_command(
 
 
 @app.command(
-    context_settings={"allow_interspersed_args": False, "ignore_unknown_options": True},
+    cls=_Command, context_settings={"allow_interspersed_args": False, "ignore_unknown_options": True},
     epilog="Our options come first; everything from the first option we do not know (e.g. --config) "
     "goes to litellm. Exit status: the proxy's own; 2 usage error or proxy dependencies missing.",
 )
 def proxy(
     litellm_args: Annotated[Optional[list[str]], typer.Argument(
         help="Arguments for `litellm` (the LiteLLM proxy server), e.g. --config config.yaml --port 4000.",
-        show_default=False)] = None,
+        show_default=False, metavar="ARGS")] = None,
     region: Region = None, ingestion_key: IngestionKey = None, endpoint: Endpoint = None,
     protocol: Protocol = None, ca_cert: CaCert = None, insecure: Insecure = None,
     service_name: ServiceName = None, environment: Environment = None,
@@ -243,33 +292,34 @@ def proxy(
     signoz-litellm proxy --region us --config config.yaml is signoz-litellm run --region us -- litellm --config config.yaml
     (the TOML config of signoz-litellm itself comes from SIGNOZ_LITELLM_CONFIG or the working directory here).
     """
-    from signoz_litellm_run import proxy as proxy_launcher
+    from signoz_litellm_run import runner
 
     args = list(litellm_args or [])
     if args and args[0] == "--":
         args = args[1:]
-    proxy_launcher.run_proxy(_settings(locals(), ["litellm", *args]), args)
+    runner.run_proxy(_settings(locals(), ["litellm", *args]), args)
 
 
 dashboards_app = typer.Typer(
-    name="dashboards", no_args_is_help=True, add_completion=False,
+    cls=_Group, name="dashboards", no_args_is_help=True, add_completion=False,
     help="Our SigNoz dashboards for LiteLLM (overview, proxy, batch jobs): list, export as JSON, install.",
     context_settings={"help_option_names": ["-h", "--help"]},
 )
 app.add_typer(dashboards_app)
 
 DashboardNames = Annotated[Optional[list[str]], typer.Argument(
-    help="Dashboards by id or title (default: all). See `signoz-litellm dashboards list`.", show_default=False)]
+    help="Dashboards by id or title (default: all). See `signoz-litellm dashboards list`.", show_default=False,
+    metavar="NAME")]
 SigNozUrl = Annotated[Optional[str], typer.Option(
     "--url", help="The address you open SigNoz at: https://<org>.signoz.cloud, or a self-hosted UI such as "
-    "http://localhost:8080 (not the ingestion endpoint). (env: SIGNOZ_URL)", show_default=False)]
+    "http://localhost:8080 (not the ingestion endpoint). (env: SIGNOZ_URL)", show_default=False, metavar="URL")]
 ApiKey = Annotated[Optional[str], typer.Option(
     "--api-key", help="SigNoz API key (Editor or Admin role), sent as header SIGNOZ-API-KEY. Prefer the "
     "environment variable: a flag is visible to other users in the process list. (env: SIGNOZ_API_KEY)",
-    show_default=False)]
+    show_default=False, metavar="KEY")]
 
 
-@dashboards_app.command("list")
+@dashboards_app.command("list", cls=_Command)
 def dashboards_list(names: DashboardNames = None) -> None:
     """The dashboards signoz-litellm ships: each panel and what it charts."""
     from signoz_litellm_run.dashboards import commands
@@ -277,11 +327,12 @@ def dashboards_list(names: DashboardNames = None) -> None:
     raise typer.Exit(commands.list_dashboards(names or ()))
 
 
-@dashboards_app.command("export")
+@dashboards_app.command("export", cls=_Command)
 def dashboards_export(
     names: DashboardNames = None,
     directory: Annotated[Optional[str], typer.Option("--dir", help="Directory to write NAME.json files to "
-                                                     "(default: the current one).", show_default=False)] = None,
+                                                     "(default: the current one).", show_default=False,
+                                                     metavar="DIR")] = None,
     api: Annotated[str, typer.Option("--api", metavar="v2|v1", help="v2: the body of POST /api/v2/dashboards "
                                      "(SigNoz v0.129+, Cloud); v1: the older JSON of POST /api/v1/dashboards "
                                      "(SigNoz v0.95-v0.128).")] = "v2",
@@ -293,7 +344,7 @@ def dashboards_export(
 
 
 @dashboards_app.command(
-    "install",
+    "install", cls=_Command,
     epilog="Exit status: 0 installed, already current, or left alone (locked or edited in SigNoz); 1 the server "
     "refused or could not be reached (the error names what was installed before); 2 usage error.",
 )
@@ -312,7 +363,7 @@ def dashboards_install(
 
 
 alerts_app = typer.Typer(
-    name="alerts", no_args_is_help=True, add_completion=False,
+    cls=_Group, name="alerts", no_args_is_help=True, add_completion=False,
     help="SigNoz alert rules on LLM calls: error rate, p95 latency, hourly cost.",
     context_settings={"help_option_names": ["-h", "--help"]},
 )
@@ -320,7 +371,7 @@ app.add_typer(alerts_app)
 
 
 @alerts_app.command(
-    "install",
+    "install", cls=_Command,
     epilog="Exit status: 0 installed, already current, or left alone (edited in SigNoz); 1 the server refused or "
     "could not be reached; 2 usage error.",
 )
@@ -333,10 +384,10 @@ def alerts_install(
                            show_default=False)] = None,
     hourly_cost: Annotated[Optional[float], typer.Option("--hourly-cost", metavar="USD", help="Alert when LLM "
                            "calls cost more than this in an hour (default 10).", show_default=False)] = None,
-    environment: Annotated[Optional[str], typer.Option("--environment", help="Only calls of this "
+    environment: Annotated[Optional[str], typer.Option("--environment", metavar="NAME", help="Only calls of this "
                            "deployment.environment (default: all).", show_default=False)] = None,
-    channel: Annotated[Optional[list[str]], typer.Option("--channel", help="SigNoz notification channel to "
-                       "notify (repeat for several).", show_default=False)] = None,
+    channel: Annotated[Optional[list[str]], typer.Option("--channel", metavar="CHANNEL", help="SigNoz notification "
+                       "channel to notify (repeat for several).", show_default=False)] = None,
     force: Annotated[bool, typer.Option("--force", help="Also overwrite a rule of ours edited in SigNoz.")] = False,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Show what would change; change nothing.")] = False,
 ) -> None:

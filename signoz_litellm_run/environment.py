@@ -183,8 +183,14 @@ def child_environment(settings: Settings, base_env: Mapping[str, str], *, cwd: s
                       job_dir: str | None = None) -> dict[str, str]:
     """The whole environment the command is exec'd (or spawned) with. `job_dir`: where its processes leave
     their delivery counts for the report (`delivery`); an outer job's is never inherited."""
+    return apply_updates(base_env, child_updates(settings, base_env, cwd=cwd), pid=pid, job_dir=job_dir)
+
+
+def apply_updates(base_env: Mapping[str, str], updates: Mapping[str, str], *, pid: int,
+                  job_dir: str | None = None) -> dict[str, str]:
+    """`base_env` with `child_updates` applied: the environment the command starts with."""
     env = dict(base_env)
-    env.update(child_updates(settings, base_env, cwd=cwd))
+    env.update(updates)
     env[ROOT_PID_ENV] = str(pid)  # the exec keeps the pid: the hook knows the top-level process
     env.pop(JOB_DIR_ENV, None)
     if job_dir:

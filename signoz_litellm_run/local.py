@@ -20,16 +20,16 @@ import re
 import sys
 import threading
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from types import MappingProxyType
 from typing import TYPE_CHECKING, NoReturn
 
-from signoz_litellm_run import environment
 from signoz_litellm_run.errors import LauncherError
 from signoz_litellm_run.launcher import exit_like, resolve_executable, spawn_and_wait
 from signoz_litellm_run.settings import DEFAULT, Settings
 
 if TYPE_CHECKING:
+    from signoz_litellm_run.plan import RunPlan
     from signoz_litellm_run.receiver import Receiver
 
 QUIET_PERIOD = 0.1  # seconds without a new request after which delivery is taken as finished
@@ -59,23 +59,26 @@ def local_settings(settings: Settings, endpoint: str) -> Settings:
 # --------------------------------------------------------------------------------------------- edges
 
 
-def run_local(settings: Settings, argv: Sequence[str]) -> NoReturn:
-    base = local_base_environment(os.environ)
-    path = resolve_executable(argv[0], base)  # `run` never changes PATH: 127 / 126 before anything starts
+def run_local(the_plan: RunPlan) -> NoReturn:
+    """The `local` executor: `the_plan.local` says where the receiver's address goes once it has started."""
+    local = the_plan.local
+    assert local is not None
+    argv, settings = the_plan.argv, local.settings
+    path = resolve_executable(argv[0], local.base_env)  # `run` never changes PATH: 127 / 126 before anything starts
     if settings.protocol == "grpc" and settings.source("protocol") != DEFAULT:
         receiver, ready = _receiver_first(settings), None  # gRPC asked for: its server cannot take a bound socket
     else:
         settings = dataclasses.replace(settings, protocol="http/protobuf")
+        local = dataclasses.replace(local, settings=settings)
         receiver, ready = _receiver_beside(settings)
     try:
-        env = environment.child_environment(local_settings(settings, receiver.endpoint(settings.protocol)),
-                                            base, cwd=os.getcwd(), pid=os.getpid())
+        env = local.environment_for(receiver.endpoint(settings.protocol))
         returncode = spawn_and_wait(argv, path, env)
         if ready is not None:
             ready.join()
             if not receiver.started():  # said why on stderr: the command ran, without a report
                 exit_like(returncode)
-        _wait_until_quiet(receiver, max(1.0, settings.shutdown_timeout))
+        _wait_until_quiet(receiver, local.wait_limit)
     finally:
         receiver.stop()
     try:

@@ -12,10 +12,8 @@ import importlib.util
 import os
 import sys
 from collections.abc import Mapping, Sequence
-from typing import NoReturn
 
 from signoz_litellm_run.errors import UsageError
-from signoz_litellm_run.settings import Settings
 
 PROXY_PROGRAMS = ("litellm", "litellm-proxy")
 PROXY_MODULES = ("litellm", "litellm.proxy.proxy_cli", "litellm_cli", "litellm_cli.main")
@@ -85,11 +83,9 @@ def _few(names: Sequence[str], shown: int = 3) -> str:
     return ", ".join(names[:shown]) + (f" and {more} more" if more > 0 else "")
 
 
-def run_proxy(settings: Settings, litellm_args: Sequence[str]) -> NoReturn:
-    """`signoz-litellm proxy ARGS`: run `litellm ARGS` instrumented."""
+def command(litellm_args: Sequence[str]) -> list[str]:
+    """`signoz-litellm proxy ARGS` is `run -- litellm ARGS` (`runner.run_proxy`)."""
     import shutil
-
-    from signoz_litellm_run import runner
 
     program = "litellm"
     if shutil.which(program) is None:
@@ -97,4 +93,4 @@ def run_proxy(settings: Settings, litellm_args: Sequence[str]) -> NoReturn:
         beside = os.path.join(os.path.dirname(sys.executable), program)
         if os.access(beside, os.X_OK):
             program = beside
-    runner.run(settings, [program, *litellm_args])
+    return [program, *litellm_args]

@@ -1,72 +1,117 @@
-"""What the commands do, as plain functions: `run`, `env`, `config`. No Typer here."""
+"""What the commands do, as plain functions: `run`, `proxy`, `env`, `config`. No Typer here.
+
+`run` is two steps: `plan.plan()` decides everything (read it to know what `run` does), `execute()`
+carries the plan out with one small executor per mode.
+"""
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import sys
 from collections.abc import Sequence
 from typing import NoReturn
 
-from signoz_litellm_run import ci, delivery, environment
+from signoz_litellm_run import delivery, environment
 from signoz_litellm_run.errors import UsageError
 from signoz_litellm_run.launcher import exec_command, resolve_executable
+from signoz_litellm_run.plan import BOOTSTRAP, EXEC, LOCAL, PROXY_CHECK, SUPERVISE, RunPlan, plan
 from signoz_litellm_run.settings import OPTIONS, Settings
 
 
 def run(settings: Settings, argv: Sequence[str]) -> NoReturn:
-    """Resolve the command, build its environment and become it (with --local: run it, then report; when
-    the launcher must see the end of the job, run it, then report: `supervisor`)."""
-    for notice in environment.notices(os.environ):
-        print(f"signoz-litellm: note: {notice}", file=sys.stderr, flush=True)
-    if settings.local:
-        from signoz_litellm_run.local import run_local
+    """`signoz-litellm run -- argv`: plan, then execute."""
+    execute(plan(settings, argv, os.environ))
 
-        run_local(settings, argv)
-    cwd = os.getcwd()
-    env = environment.child_environment(settings, os.environ, cwd=cwd, pid=os.getpid())
-    resolve_executable(argv[0], env)  # fail early, before any other work, with 126 / 127
+
+def run_proxy(settings: Settings, litellm_args: Sequence[str]) -> NoReturn:
+    """`signoz-litellm proxy ARGS`: `run` for `litellm ARGS`."""
     from signoz_litellm_run import proxy
 
-    if proxy.is_proxy_command(argv):
-        proxy.check_installed(argv, env)
-    if settings.bootstrap:  # never fails the job; no subprocess when the environment is known ready
-        from signoz_litellm_run import bootstrap
+    run(settings, proxy.command(litellm_args))
 
-        bootstrap.before_run(argv, env, timeout=settings.bootstrap_timeout, environ=os.environ)
-    reporting = settings.report_file is not None or ci.report_enabled(settings.report, os.environ)
-    from signoz_litellm_run.child_python import find_python, options_without_telemetry
 
-    blocked = options_without_telemetry(argv)
-    for option, effect in blocked:
-        print(f"signoz-litellm: warning: python {option} {effect}, so telemetry (started from PYTHONPATH by "
-              f"signoz-litellm's sitecustomize) cannot start: the command runs without it. Drop {option} to have "
-              "telemetry.", file=sys.stderr, flush=True)
-    # The launcher stays when it must see the command end: for its exit status, or to report for a job whose
-    # top-level process is not a Python program with telemetry (an exec'd one reports for the whole job itself).
-    supervise = settings.fail_on_telemetry_loss or (reporting and (blocked or find_python(argv, env) is None))
-    if not (reporting or supervise):
-        exec_command(argv, env)
-    import tempfile  # only a job that reports has a job directory
+def execute(the_plan: RunPlan) -> NoReturn:
+    """Carry out a plan: its notices, the command looked up (127 / 126 before anything else), the checks, the
+    warnings, then the mode's executor."""
+    for notice in the_plan.notices:
+        print(f"signoz-litellm: note: {notice}", file=sys.stderr, flush=True)
+    resolve_executable(the_plan.argv[0], the_plan.env)  # fail early, before any other work (`run` keeps PATH)
+    for step in the_plan.steps:
+        _STEPS[step](the_plan)
+    for warning in the_plan.warnings:
+        print(warning, file=sys.stderr, flush=True)
+    _EXECUTORS[the_plan.mode](the_plan)
 
-    job_dir = tempfile.mkdtemp(prefix="signoz-litellm-job-")  # the processes' counts, for the report
-    env = environment.child_environment(settings, os.environ, cwd=cwd, pid=os.getpid(), job_dir=job_dir)
-    if blocked:  # the report names the command, and --fail-on-telemetry-loss sees a job that could send nothing
-        options = " ".join(option for option, _ in blocked)
-        delivery.leave(job_dir, delivery.without_telemetry(f"{argv[0]} {options}: telemetry cannot start", env))
-    if supervise:
-        from signoz_litellm_run.supervisor import run_supervised
 
-        run_supervised(argv, env, fail_on_loss=settings.fail_on_telemetry_loss)
+def execute_exec(the_plan: RunPlan) -> NoReturn:
+    """The launcher becomes the command; with a report, its processes leave their counts in a job directory."""
+    if not the_plan.needs_job_dir:
+        exec_command(the_plan.argv, the_plan.env)
+    job_dir = _make_job_dir(the_plan)
     try:
-        exec_command(argv, env)
+        exec_command(the_plan.argv, {**the_plan.env, environment.JOB_DIR_ENV: job_dir})
     finally:  # reached only when the command could not start
         delivery.remove(job_dir)
+
+
+def execute_supervised(the_plan: RunPlan) -> NoReturn:
+    """The launcher runs the command as a child, then publishes the job's report and exits with its status."""
+    from signoz_litellm_run.supervisor import run_supervised
+
+    job_dir = _make_job_dir(the_plan)
+    run_supervised(the_plan.argv, {**the_plan.env, environment.JOB_DIR_ENV: job_dir},
+                   fail_on_loss=the_plan.fail_on_loss)
+
+
+def execute_local(the_plan: RunPlan) -> NoReturn:
+    """`--local`: the launcher hosts a receiver, runs the command as a child, then prints a report."""
+    from signoz_litellm_run.local import run_local
+
+    run_local(the_plan)
+
+
+def _make_job_dir(the_plan: RunPlan) -> str:
+    """The directory the job's processes leave their counts in, for the report."""
+    import tempfile  # only a job that reports has a job directory
+
+    job_dir = tempfile.mkdtemp(prefix="signoz-litellm-job-")
+    if the_plan.without_telemetry:  # the report names the command; --fail-on-telemetry-loss sees a job that sent nothing
+        env = {**the_plan.env, environment.JOB_DIR_ENV: job_dir}
+        delivery.leave(job_dir, delivery.without_telemetry(the_plan.without_telemetry, env))
+    return job_dir
+
+
+def _check_proxy_server(the_plan: RunPlan) -> None:
+    from signoz_litellm_run import proxy
+
+    proxy.check_installed(the_plan.argv, the_plan.env)
+
+
+def _bootstrap(the_plan: RunPlan) -> None:  # never fails the job; no subprocess when the environment is known ready
+    from signoz_litellm_run import bootstrap
+
+    bootstrap.before_run(the_plan.argv, the_plan.env, timeout=the_plan.bootstrap_timeout, environ=os.environ)
+
+
+_STEPS = {PROXY_CHECK: _check_proxy_server, BOOTSTRAP: _bootstrap}
+_EXECUTORS = {EXEC: execute_exec, SUPERVISE: execute_supervised, LOCAL: execute_local}
+
+
+def print_plan(settings: Settings, argv: Sequence[str]) -> None:
+    """`run --dry-run`: the plan and the variables it sets (key masked); nothing starts."""
+    the_plan = plan(settings, argv, os.environ)
+    print("\n".join(the_plan.describe()))
+    print("environment (the variables run sets):")
+    print(environment.render(environment.masked(the_plan.updates, settings.ingestion_key), "shell"))
 
 
 def print_env(settings: Settings, fmt: str, *, show_secrets: bool) -> None:
     if fmt not in environment.FORMATS:
         raise UsageError(f"Unknown format {fmt!r}.", f"Use one of: {', '.join(environment.FORMATS)}.")
-    updates = environment.child_updates(settings, os.environ, cwd=os.getcwd())
+    # The plan's environment for a command sending to the destination: `env` writes files for commands run
+    # elsewhere, and --local's receiver has no address before `run` starts it.
+    updates = plan(dataclasses.replace(settings, local=False), (), os.environ).updates
     if not show_secrets:
         updates = environment.masked(updates, settings.ingestion_key)
     print(environment.render(updates, fmt))

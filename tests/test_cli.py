@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+import re
 import sys
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
@@ -128,3 +130,90 @@ def test_config_explains_sources_and_masks_the_key(tmp_path: Path) -> None:
     assert "flag --region" in out and "env OTEL_SERVICE_NAME" in out and "staging" in out
     assert "https://ingest.eu.signoz.cloud:443" in out
     assert launcher(["env", "--explain"], env=_env(), cwd=tmp_path).returncode == 0
+
+
+# --------------------------------------------------------------------------------------------- --help
+
+def _command_paths() -> list[tuple[list[str], object]]:
+    """Every command and group of the CLI, with its Click object (the options --help must show)."""
+    import typer.main
+
+    from signoz_litellm_run import cli
+
+    paths: list[tuple[list[str], object]] = []
+
+    def walk(path: list[str], command: object) -> None:
+        paths.append((path, command))
+        for name, sub in sorted(getattr(command, "commands", {}).items()):
+            walk([*path, name], sub)
+
+    walk([], typer.main.get_command(cli.app))
+    return paths
+
+
+def _row_after_names(help_text: str, names: list[str]) -> str:
+    """What --help shows right after a parameter's names: its metavar, else the first word of its help."""
+    for line in help_text.splitlines():
+        words = [part for word in re.split(r"[\s│]+", line) if word
+                 for part in (word.split(",") if word.startswith("-") else [word])]  # old Typer: --a,--no-a
+        if words and words[0] == names[0]:
+            rest = [w for w in words if w not in names]
+            return rest[0] if rest else ""
+    raise AssertionError(f"{names[0]} is not in the help:\n{help_text}")
+
+
+_COMMANDS = _command_paths()
+
+
+@pytest.mark.parametrize("path, command", _COMMANDS, ids=[" ".join(path) or "signoz-litellm" for path, _ in _COMMANDS])
+def test_help_shows_a_metavar_for_each_value_and_nothing_beside_a_flag(path: list[str], command: object) -> None:
+    shown = launcher([*path, "--help"], env=clean_env({"COLUMNS": "240"}))
+    assert shown.returncode == 0, shown.stderr
+    text = shown.stdout
+    assert not re.search(r"<(str|bool|int|float|path|list\[.*?\])>", text), text  # no Python type tags
+    params = [*command.params, SimpleNamespace(opts=["--help", "-h"], secondary_opts=[], is_flag=True,
+                                               param_type_name="option", help="Show this message and exit.",
+                                               hidden=False)]
+    for param in params:
+        if getattr(param, "hidden", False):
+            continue
+        help_words = (param.help or "").split()
+        if param.param_type_name == "argument":  # named in the usage line (its row's look is Typer's own)
+            assert param.metavar and param.metavar.isupper(), (path, param.name)
+            assert param.metavar in text.split("Usage:")[1].splitlines()[0], (path, param.metavar)
+            continue
+        names = [*param.opts, *param.secondary_opts]
+        names.sort(key=lambda n: not n.startswith("--"))  # the row starts with the long name
+        after = _row_after_names(text, names)
+        if getattr(param, "is_flag", False):
+            assert after == help_words[0], (path, names, after)  # a flag takes no value: nothing beside it
+        else:
+            assert param.metavar and re.fullmatch(r"[A-Z][A-Z0-9=.,]*|[a-z0-9]+(\|[a-z0-9]+)+", param.metavar), \
+                (path, names, param.metavar)
+            assert after == param.metavar, (path, names, after)
+
+
+def test_help_names_what_each_setting_takes() -> None:
+    text = launcher(["run", "--help"], env=clean_env({"COLUMNS": "240"})).stdout
+    for option, metavar in (("--endpoint", "URL"), ("--shutdown-timeout", "SECONDS"), ("--ca-cert", "FILE"),
+                            ("--report-file", "FILE"), ("--max-request-size", "BYTES"), ("--config", "FILE"),
+                            ("--region", "REGION"), ("--resource-attributes", "KEY=VALUE,...")):
+        assert _row_after_names(text, [option]) == metavar, option
+    for flag in ("--insecure", "--local", "--help", "--fail-on-telemetry-loss"):
+        assert not _row_after_names(text, [flag]).isupper(), flag
+
+
+def test_dry_run_prints_the_plan_and_runs_nothing(tmp_path: Path) -> None:
+    marker = tmp_path / "ran"
+    args = ["run", "--endpoint", "http://127.0.0.1:4317", "--report", "--dry-run", "--", "sh", "-c", f"touch {marker}"]
+    shown = launcher(args, env=_env())
+    assert shown.returncode == 0, shown.stderr
+    assert not marker.exists()  # nothing ran
+    out = shown.stdout
+    assert "mode: supervise" in out and "report: yes" in out and "python: -" in out  # sh is not a Python program
+    assert "export OTEL_EXPORTER_OTLP_ENDPOINT=http://127.0.0.1:4317" in out
+    assert "signoz-ingestion-key=****4242" in out and KEY not in out + shown.stderr
+    python = launcher(["run", "--endpoint", "http://127.0.0.1:4317", "--dry-run", "--", sys.executable, "-I", "x.py"],
+                      env=_env())
+    assert python.returncode == 0 and "mode: exec" in python.stdout
+    assert "python -I isolates Python from PYTHONPATH" in python.stdout
