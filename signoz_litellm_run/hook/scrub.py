@@ -264,8 +264,8 @@ _DIGIT_SKELETON = bytes(48 if 48 <= i <= 57 else i for i in range(256))  # every
 
 
 def _digit_runs(text: str) -> list:
-    """Candidate phone and card numbers: (start, end) of stretches of digits and `().- ` with 7 or more digits,
-    each holding a run of 3 digits. The runs are found in a copy with every digit turned into `0`, by a search
+    """Candidate phone and card numbers: (start, end) of stretches of 7 to 32 digits and `().- ` that hold a run
+    of 3 digits. The runs are found in a copy with every digit turned into `0`, by a search
     for one literal (`000`) that `re` runs at C speed; a pattern starting with "a digit" would be tried at every
     position (about 15 times the cost)."""
     skeleton = text.encode("ascii", "replace").translate(_DIGIT_SKELETON)
@@ -276,12 +276,10 @@ def _digit_runs(text: str) -> list:
         if m.start() < end:
             continue
         start = m.start()
-        back = start
-        while back > 0 and start - back < 24 and text[back - 1] in "0123456789 ().-":
-            back -= 1
-        found = digits.search(text, back, min(len(text), m.end() + 32))
+        limit = min(len(text), m.end() + 32)
+        found = digits.search(text, max(0, start - 24), limit)
         while found is not None and found.end() <= start:
-            found = digits.search(text, found.end(), min(len(text), m.end() + 32))
+            found = digits.search(text, found.end(), limit)
         if found is None:
             end = m.end()
             continue
@@ -462,14 +460,15 @@ class Scrubber:
         self._custom = tuple(_compile_user(p) for p in extra_patterns)
         self.pii = bool(pii)
         self._clock = time.perf_counter
-        self._quick = not self.pii and not self._custom
+        self._quick = not self._custom
 
     def scrub(self, text: str) -> tuple[str, tuple[str, ...]]:
         """`text` with its secrets replaced, and the kinds replaced (in a stable order); `text` itself and `()`
         when nothing was found."""
         if type(text) is not str:
             return self.scrub_value(text)
-        if self._quick and len(text) < _MIN_TOKEN and ":" not in text and "=" not in text:
+        if self._quick and len(text) < _MIN_TOKEN and ":" not in text and "=" not in text and (
+                not self.pii or ("@" not in text and _rx("digits").search(text) is None)):
             return text, ()  # too short for a token, no pair: most attribute values (model, ids, finish reason)
         return self._scrub(text)
 
@@ -490,7 +489,8 @@ class Scrubber:
         try:
             kind = type(value)
             if kind is str:
-                if self._quick and len(value) < _MIN_TOKEN and ":" not in value and "=" not in value:
+                if self._quick and len(value) < _MIN_TOKEN and ":" not in value and "=" not in value and (
+                        not self.pii or ("@" not in value and _rx("digits").search(value) is None)):
                     return value, ()
                 return self._scrub(value)
             if kind is list or kind is tuple:
