@@ -203,14 +203,15 @@ def test_a_pattern_that_matches_nothing_at_all_is_refused(pattern: str) -> None:
 
 
 @pytest.mark.parametrize("pattern", ["(a+)+$", "(a*)*b", r"(\w+\s?)+$", "(x+x+)+y", r"^(\d+[a-z]?)+$",
-                                     "(?:(?:a+))+", "(.*a)+"])
+                                     "(?:(?:a+))+", "(.*a)+", "(a|a)+$", "(a|aa)+$", "(a?a)+$"])
 def test_a_pattern_with_catastrophic_backtracking_is_refused(pattern: str) -> None:
     with pytest.raises(PatternError, match="exponential"):
         Scrubber(extra_patterns=[pattern])
 
 
 @pytest.mark.parametrize("pattern", [r"(?:-\d+)+", r"(\d+,)+\d+", r"[A-Z]{3}-\d+", r"(?:[a-z]+\.)+com", r".+",
-                                     r"(ab|cd)+"])
+                                     r"(ab|cd)+", r"(?:https?://)+", r"(x?y)+", r"(foo|far)+", r"(\d{1,3}\.)+\d+",
+                                     r".*secret.*"])
 def test_safe_repeats_are_accepted(pattern: str) -> None:
     Scrubber(extra_patterns=[pattern])
 

@@ -377,14 +377,15 @@ def _first_item(op, av, flags: int) -> tuple[frozenset, bool]:
 
 
 def _overlaps(seq, follow: frozenset, flags: int) -> bool:
-    """An unbounded repeat in `seq` that can take a character its follower can also start with (`follow`: what
-    can come after `seq`): the repeat and its follower can share a run of characters in more than one way."""
+    """A part of `seq` that can match one string in more than one way (`follow`: what can come after `seq`): a
+    repeat of variable count, or an optional alternative, that can take a character its follower can start with;
+    alternatives that can start alike. Inside a repeat, each such choice multiplies the ways to try."""
     c = _sre_c
     for op, av in reversed(list(seq)):
         if op in (c.MAX_REPEAT, c.MIN_REPEAT):
             lo, hi, item = av
             first, nullable = _first(item, flags)
-            if hi > _BIG and first & follow:
+            if lo < hi and first & follow:  # `a+a`, `a?a`, `a{1,3}a`: the run splits in more than one way
                 return True
             if _overlaps(item, follow | first if hi > 1 else follow, flags):
                 return True
@@ -397,7 +398,17 @@ def _overlaps(seq, follow: frozenset, flags: int) -> bool:
         elif op is c.BRANCH:
             if any(_overlaps(alt, follow, flags) for alt in av[1]):
                 return True
+            firsts = [_first(alt, flags) for alt in av[1]]
+            if sum(nullable for _, nullable in firsts) > 1:  # `(|)`: two ways to match nothing
+                return True
+            seen: frozenset = frozenset()
+            for chars, _ in firsts:  # `(ab|ac.)` unfactored: two alternatives can take the same character
+                if chars & seen:
+                    return True
+                seen |= chars
             first, nullable = _first_item(op, av, flags)
+            if nullable and first & follow:  # `(a|aa)` as sre reads it, `a(|a)`
+                return True
             follow = first | follow if nullable else first
         elif op in (c.AT, c.ASSERT, c.ASSERT_NOT):
             continue
