@@ -209,9 +209,16 @@ def test_a_pattern_with_catastrophic_backtracking_is_refused(pattern: str) -> No
         Scrubber(extra_patterns=[pattern])
 
 
+@pytest.mark.parametrize("pattern", [r".*a.*b", r".*.*.*z", r"(.*)(.*)x", r"\s*\s*x", r"(?:.*,){2}z"])
+def test_a_pattern_with_high_degree_backtracking_is_refused(pattern: str) -> None:
+    with pytest.raises(PatternError, match="cube"):
+        Scrubber(extra_patterns=[pattern])
+
+
 @pytest.mark.parametrize("pattern", [r"(?:-\d+)+", r"(\d+,)+\d+", r"[A-Z]{3}-\d+", r"(?:[a-z]+\.)+com", r".+",
                                      r"(ab|cd)+", r"(?:https?://)+", r"(x?y)+", r"(foo|far)+", r"(\d{1,3}\.)+\d+",
-                                     r".*secret.*"])
+                                     r".*secret.*", r"token.*secret.*", r"password\s*=\s*\S+", r"\d+-\d+",
+                                     r"[^a]*a[^b]*b"])
 def test_safe_repeats_are_accepted(pattern: str) -> None:
     Scrubber(extra_patterns=[pattern])
 

@@ -417,6 +417,41 @@ def _overlaps(seq, follow: frozenset, flags: int) -> bool:
     return False
 
 
+def _flat(seq, out: list, depth: int = 0) -> list:
+    """`seq`'s parts in order, groups opened and short fixed repeats written out (`(?:.*,){2}` as `.*,.*,`)."""
+    c = _sre_c
+    for op, av in seq:
+        if op is c.SUBPATTERN and depth < 20:
+            _flat(av[-1], out, depth + 1)
+        elif op in (c.MAX_REPEAT, c.MIN_REPEAT) and av[0] == av[1] and 1 < av[1] <= 4 and depth < 20:
+            for _ in range(av[1]):
+                _flat(av[2], out, depth + 1)
+        else:
+            out.append((op, av))
+    return out
+
+
+def _backtracking_runs(seq, flags: int) -> int:
+    """How many repeats of variable count outside repeats can give back characters for the rest to try again
+    (`.*` in `.*z`, each `\\s*` in `\\s*\\s*x`): each multiplies the work on a value by its length."""
+    c = _sre_c
+    parts = _flat(seq, [])
+    count = 0
+    chain: frozenset = frozenset()  # what the repeats counted so far can take
+    for i, (op, av) in enumerate(parts):
+        if op is c.BRANCH:
+            count += max((_backtracking_runs(alt, flags) for alt in av[1]), default=0)
+            continue
+        if op not in (c.MAX_REPEAT, c.MIN_REPEAT) or not av[0] < av[1] or av[1] <= 1:
+            continue
+        chars = _first(av[2], flags)[0]
+        rest, rest_nullable = _first(parts[i + 1:], flags)
+        if chars & rest or (not rest_nullable and chars & chain):
+            count += 1
+            chain |= chars
+    return count
+
+
 def _ambiguous(seq, flags: int) -> bool:
     """A repeat whose iterations can split one string in many ways: the catastrophic-backtracking shape
     (`(a+)+`, `(.*a)+`, `(\\w+\\s?)+`; not `(-\\d+)+` or `(\\d+,)+`)."""
@@ -450,6 +485,9 @@ def _compile_user(pattern: object) -> re.Pattern[str]:
     flags = compiled.flags
     if _first(list(parsed), flags)[1]:
         raise PatternError(pattern, "it can match an empty string (use + instead of *, or add a literal)")
+    if _backtracking_runs(list(parsed), flags) > 1:
+        raise PatternError(pattern, "its repeats can take time growing with the cube of a value's length or more"
+                                    " (as `.*a.*b` does); start it with a literal, or use `[^a]*` for `.*a`")
     if _ambiguous(list(parsed), flags):
         raise PatternError(pattern, "nested repeats can take exponential time on some values (as `(a+)+` does);"
                                     " make each repetition start with something the previous one cannot end"
