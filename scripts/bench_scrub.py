@@ -12,8 +12,9 @@ under `valgrind --tool=callgrind --instr-atstart=no`, counting switched on and o
 around it and dumped after it; the child waits on its stdin between windows, so the waits cost nothing. Also
 counted, once: importing `hook/scrub.py` and building the first Scrubber (which compiles the patterns).
 
-Then, without valgrind, wall times for what user patterns may do: `(a+)+$` (refused when the Scrubber is built),
-and `.*z` on a 64 KB value, which backtracks quadratically and is stopped by the per-value budget.
+Then, without valgrind, wall times for what user patterns may do: `(a+)+$` and `.*a.*b` (exponential and cubic:
+refused when the Scrubber is built), `.*z` on a 64 KB value, which backtracks quadratically and is stopped by the
+per-value budget, and `[\s\S]+`, which matches everything.
 
 Usage: .venv/bin/python scripts/bench_scrub.py [--calls 200]
 Needs valgrind (callgrind_control); about a minute.
@@ -164,12 +165,13 @@ def pathological() -> list[str]:
     from signoz_litellm_run.hook import scrub
 
     lines = []
-    started = time.perf_counter()
-    try:
-        scrub.Scrubber(extra_patterns=["(a+)+$"])
-        lines.append("`(a+)+$`: accepted (unexpected)")
-    except scrub.PatternError as exc:
-        lines.append(f"`(a+)+$`: refused in {(time.perf_counter() - started) * 1e3:.1f} ms: {exc.reason}")
+    for pattern in ("(a+)+$", ".*a.*b"):
+        started = time.perf_counter()
+        try:
+            scrub.Scrubber(extra_patterns=[pattern])
+            lines.append(f"`{pattern}`: accepted (unexpected)")
+        except scrub.PatternError as exc:
+            lines.append(f"`{pattern}`: refused in {(time.perf_counter() - started) * 1e3:.1f} ms: {exc.reason}")
     value = "a" * 65536
     slow = scrub.Scrubber(extra_patterns=[r".*z"])
     started = time.perf_counter()

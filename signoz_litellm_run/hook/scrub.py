@@ -501,7 +501,7 @@ class Scrubber:
     """Replaces secrets in exported strings by `[REDACTED:<kind>]`; `pii=True` adds e-mail addresses, phone and
     card numbers; `extra_patterns` are the user's regular expressions (kind `custom`)."""
 
-    __slots__ = ("pii", "_custom", "_clock", "_quick")
+    __slots__ = ("pii", "_custom", "_clock")
 
     def __init__(self, extra_patterns: Sequence[str] = (), pii: bool = False) -> None:
         if isinstance(extra_patterns, str):
@@ -509,21 +509,21 @@ class Scrubber:
         self._custom = tuple(_compile_user(p) for p in extra_patterns)
         self.pii = bool(pii)
         self._clock = time.perf_counter
-        self._quick = not self._custom
 
     def scrub(self, text: str) -> tuple[str, tuple[str, ...]]:
         """`text` with its secrets replaced, and the kinds replaced (in a stable order); `text` itself and `()`
         when nothing was found."""
         if type(text) is not str:
             return self.scrub_value(text)
-        if self._quick and len(text) < _MIN_TOKEN and ":" not in text and "=" not in text and (
+        if len(text) < _MIN_TOKEN and ":" not in text and "=" not in text and (
                 not self.pii or ("@" not in text and _rx("digits").search(text) is None)):
-            return text, ()  # too short for a token, no pair: most attribute values (model, ids, finish reason)
-        return self._scrub(text)
+            # too short for a token, no pair: most attribute values (model, ids, finish reason)
+            return self._scrub(text, False) if self._custom else (text, ())
+        return self._scrub(text, True)
 
-    def _scrub(self, text: str) -> tuple[str, tuple[str, ...]]:
+    def _scrub(self, text: str, builtin: bool) -> tuple[str, tuple[str, ...]]:
         try:
-            spans = _builtin_spans(text, self.pii)
+            spans = _builtin_spans(text, self.pii) if builtin else []
             if self._custom:
                 self._custom_spans(text, spans)
             if not spans:
@@ -538,10 +538,10 @@ class Scrubber:
         try:
             kind = type(value)
             if kind is str:
-                if self._quick and len(value) < _MIN_TOKEN and ":" not in value and "=" not in value and (
+                if len(value) < _MIN_TOKEN and ":" not in value and "=" not in value and (
                         not self.pii or ("@" not in value and _rx("digits").search(value) is None)):
-                    return value, ()
-                return self._scrub(value)
+                    return self._scrub(value, False) if self._custom else (value, ())
+                return self._scrub(value, True)
             if kind is list or kind is tuple:
                 out = None
                 found: set = set()
@@ -567,8 +567,14 @@ class Scrubber:
         return value, ()
 
     def _custom_spans(self, text: str, spans: list) -> None:
-        deadline = self._clock() + CUSTOM_BUDGET_S
         n = len(text)
+        if n <= WINDOW:  # one window, the most any value costs before the budget is looked at
+            for rx in self._custom:
+                for m in rx.finditer(text):
+                    if m.end() > m.start():
+                        spans.append((m.start(), m.end(), CUSTOM_KIND))
+            return
+        deadline = self._clock() + CUSTOM_BUDGET_S
         for rx in self._custom:
             pos = 0
             while pos < n:
