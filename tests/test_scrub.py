@@ -314,3 +314,16 @@ def test_kind_lists() -> None:
     for text, _, kind in POSITIVES:
         assert kind in scrub.DEFAULT_KINDS
     assert re.fullmatch(r"\[REDACTED:[a-z_]+\]", "[REDACTED:openai_key]")
+
+
+def test_secrets_inside_a_json_messages_attribute_leave_valid_json() -> None:
+    pem = "-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAAABG5vbmU=\n-----END OPENSSH PRIVATE KEY-----"
+    content = (f"deploy with {pem}\nand DATABASE_URL=postgres://app:Zx9-secret@db:5432/app, header "
+               "'Authorization: Bearer abcdef0123456789abcdef', AKIAIOSFODNN7EXAMPLE")
+    messages = json.dumps([{"role": "user", "content": content}])
+    out, kinds = DEFAULT.scrub(messages)
+    assert kinds == ("private_key", "aws_access_key_id", "bearer_token", "url_credentials")
+    text = json.loads(out)[0]["content"]
+    for secret in ("b3BlbnNzaC1rZXktdjEAAAAABG5vbmU=", "Zx9-secret", "abcdef0123456789abcdef", "AKIAIOSFODNN7EXAMPLE"):
+        assert secret not in text
+    assert text.startswith("deploy with [REDACTED:private_key]\nand DATABASE_URL=postgres://app:")
