@@ -20,7 +20,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from signoz_litellm_run.receiver import Receiver, SpanRecord, unused_port
+from signoz_litellm_run.receiver import MetricData, Receiver, SpanRecord, unused_port
 from tests.support.fake_provider import FakeProvider
 
 MASTER_KEY = "sk-proxy-test-master"
@@ -57,6 +57,7 @@ class ProxyRun:
     config_after: bytes
     callback_lines: int
     chat_statuses: list[int] = field(default_factory=list)
+    metrics: list[MetricData] = field(default_factory=list)
 
     def traces_with_server_span(self, route: str) -> dict[str, list[SpanRecord]]:
         by_trace: dict[str, list[SpanRecord]] = defaultdict(list)
@@ -84,7 +85,8 @@ def _config(base_url: str, litellm_settings: str) -> str:
     )
 
 
-def _run_proxy(directory: Path, litellm_settings: str, command: list[str], *, fail_one: bool = False) -> ProxyRun:
+def _run_proxy(directory: Path, litellm_settings: str, command: list[str], *, fail_one: bool = False,
+               env_updates: dict[str, str] | None = None) -> ProxyRun:
     """`fail_one`: after the chats, one more that the provider fails (its content says FAIL)."""
     directory.mkdir(parents=True, exist_ok=True)
     (directory / "custom_callbacks.py").write_text(CUSTOM_CALLBACK)
@@ -107,8 +109,10 @@ def _run_proxy(directory: Path, litellm_settings: str, command: list[str], *, fa
             "OTEL_BLRP_SCHEDULE_DELAY": "600000",
             "PATH": os.path.dirname(sys.executable) + os.pathsep + env.get("PATH", ""),
         })
-        for name in ("DATABASE_URL", "OTEL_SERVICE_NAME", "OTEL_TRACES_SAMPLER", "OTEL_RESOURCE_ATTRIBUTES"):
+        for name in ("DATABASE_URL", "OTEL_SERVICE_NAME", "OTEL_TRACES_SAMPLER", "OTEL_RESOURCE_ATTRIBUTES",
+                     "SIGNOZ_LITELLM_SPAN_DETAIL", "OTEL_PYTHON_DISABLED_INSTRUMENTATIONS"):
             env.pop(name, None)
+        env.update(env_updates or {})
         argv = [sys.executable, "-m", "signoz_litellm_run", *command[:1],
                 "--endpoint", receiver.grpc_endpoint, "--no-bootstrap", *command[1:]]
         argv = [a.replace("{config}", str(config)).replace("{port}", str(port)) for a in argv]
@@ -158,7 +162,7 @@ def _run_proxy(directory: Path, litellm_settings: str, command: list[str], *, fa
             spans=receiver.spans(), metric_names=receiver.metric_names(), spans_before_sigterm=spans_before,
             returncode=returncode, stderr=(directory / "proxy.log").read_text(errors="replace"),
             config_before=config_before, config_after=config.read_bytes(),
-            callback_lines=_lines(callback_file), chat_statuses=statuses)
+            callback_lines=_lines(callback_file), chat_statuses=statuses, metrics=receiver.metrics())
 
 
 def _lines(path: Path) -> int:
@@ -189,9 +193,9 @@ def otel_and_custom(tmp_path_factory: pytest.TempPathFactory) -> ProxyRun:
 def single_callback_probes(tmp_path_factory: pytest.TempPathFactory) -> ProxyRun:
     """callbacks as a single value, which replaces litellm.callbacks (LiteLLM reads a single value
     as a `module.instance` path, so `callbacks: otel` is not valid LiteLLM config), through the
-    `proxy` shorthand, with --trace-health-probes."""
+    `proxy` shorthand, with --trace-health-probes and --span-detail full."""
     settings = "litellm_settings:\n  callbacks: custom_callbacks.handler\n"
-    command = ["proxy", "--trace-health-probes", "--config", "{config}", "--host", "127.0.0.1", "--port", "{port}"]
+    command = ["proxy", "--trace-health-probes", "--span-detail", "full", "--config", "{config}", "--host", "127.0.0.1", "--port", "{port}"]
     return _run_proxy(tmp_path_factory.mktemp("single_callback"), settings, command)
 
 
@@ -202,25 +206,86 @@ def two_workers(tmp_path_factory: pytest.TempPathFactory) -> ProxyRun:
     return _run_proxy(tmp_path_factory.mktemp("two_workers"), "", [*RUN, "--num_workers", "2"])
 
 
+@pytest.fixture(scope="module")
+def fastapi_native(tmp_path_factory: pytest.TempPathFactory) -> ProxyRun:
+    """OpenTelemetry's FastAPI instrumentation off: FastAPI's own telemetry (0.16x) makes the server span, and
+    in full detail its operation spans (fastapi.dependencies, fastapi.endpoint, fastapi.serialization)."""
+    return _run_proxy(tmp_path_factory.mktemp("fastapi_native"), "", RUN,
+                      env_updates={"OTEL_PYTHON_DISABLED_INSTRUMENTATIONS": "fastapi"})
+
+
 SCENARIOS = ("no_otel", "otel_and_custom", "single_callback_probes", "two_workers")
+LEAN = ("no_otel", "otel_and_custom", "two_workers", "fastapi_native")
+FULL = ("single_callback_probes",)
 
 
 @pytest.mark.parametrize("scenario", SCENARIOS)
-def test_each_request_has_one_proxy_span_and_one_litellm_span(scenario: str, request: pytest.FixtureRequest) -> None:
+def test_each_request_has_one_litellm_span(scenario: str, request: pytest.FixtureRequest) -> None:
     run: ProxyRun = request.getfixturevalue(scenario)
     assert run.chat_statuses == [200] * CHATS, run.stderr[-3000:]
     chats = run.traces_with_server_span("/v1/chat/completions")
     assert len(chats) == CHATS, f"{len(chats)} chat traces: {Counter(s.name for s in run.spans)}"
+    proxy_spans = 1 if scenario in FULL else 0  # LiteLLM's own request span: kept in full detail only
     for trace_id, spans in chats.items():
         names = Counter(s.name for s in spans)
-        assert names[PROXY_SPAN] == 1, (trace_id, names)
+        assert names[PROXY_SPAN] == proxy_spans, (trace_id, names)
         assert names["litellm_request"] == 1, (trace_id, names)
     everywhere = Counter(s.name for s in run.spans)
-    assert everywhere["litellm_request"] == CHATS and everywhere[PROXY_SPAN] == CHATS, everywhere
+    assert everywhere["litellm_request"] == CHATS and everywhere[PROXY_SPAN] == CHATS * proxy_spans, everywhere
     llm = next(s for s in run.spans if s.name == "litellm_request")
     assert llm.service_name == "litellm-proxy"
     assert llm.attributes.get("gen_ai.request.model") == "fake-model"
     assert llm.attributes.get("gen_ai.usage.prompt_tokens") == 3  # "hello number N", dashboard alias
+
+
+def _by_trace(spans: list[SpanRecord]) -> dict[str, list[SpanRecord]]:
+    by_trace: dict[str, list[SpanRecord]] = defaultdict(list)
+    for span in spans:
+        by_trace[span.trace_id].append(span)
+    return by_trace
+
+
+def _one(spans: list[SpanRecord], name: str) -> SpanRecord:
+    found = [s for s in spans if s.name == name]
+    assert len(found) == 1, (name, [s.name for s in spans])
+    return found[0]
+
+
+@pytest.mark.parametrize("scenario", LEAN)
+def test_lean_request_is_server_span_litellm_request_and_provider_call(scenario: str,
+                                                                       request: pytest.FixtureRequest) -> None:
+    """The default: three spans a request, each with its parent in the trace; nothing else, start-up included."""
+    run: ProxyRun = request.getfixturevalue(scenario)
+    assert run.chat_statuses == [200] * CHATS, run.stderr[-3000:]
+    by_trace = _by_trace(run.spans)
+    assert len(by_trace) == CHATS, {t: [s.name for s in spans] for t, spans in by_trace.items()}  # no stray trace
+    for spans in by_trace.values():
+        assert len(spans) == 3, [s.name for s in spans]
+        server = next(s for s in spans if s.kind == 2 and _path(s) == "/v1/chat/completions")
+        llm = _one(spans, "litellm_request")
+        provider_call = next(s for s in spans if s.kind == 3)  # the provider's HTTP client span
+        assert server.parent_span_id == ""
+        assert llm.parent_span_id == server.span_id
+        assert provider_call.parent_span_id == llm.span_id
+        assert llm.attributes.get("gen_ai.request.model") == "fake-model"
+        assert llm.attributes.get("gen_ai.usage.completion_tokens") == 5
+        assert "gen_ai.cost.total_cost" in llm.attributes
+
+
+@pytest.mark.parametrize("scenario", FULL)
+def test_full_detail_keeps_every_internal_span(scenario: str, request: pytest.FixtureRequest) -> None:
+    run: ProxyRun = request.getfixturevalue(scenario)
+    chats = run.traces_with_server_span("/v1/chat/completions")
+    assert len(chats) == CHATS
+    for spans in chats.values():
+        names = Counter(s.name for s in spans)
+        assert {PROXY_SPAN, "auth", "router", "litellm_request"} <= set(names), names
+        assert any(name.endswith(("http receive", "http send")) for name in names), names
+        ids = {s.span_id for s in spans}
+        assert all(s.parent_span_id in ids for s in spans if s.parent_span_id), names
+        llm = _one(spans, "litellm_request")
+        assert _one(spans, PROXY_SPAN).span_id == llm.parent_span_id
+        assert next(s for s in spans if s.kind == 3).parent_span_id == llm.span_id
 
 
 @pytest.mark.parametrize("scenario", SCENARIOS)

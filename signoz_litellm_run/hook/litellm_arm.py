@@ -43,7 +43,7 @@ from collections import OrderedDict
 from typing import Any
 
 from signoz_litellm_run.hook import (call_context, callback_controls, env_flag, freeze_heap, is_as_written,
-                                     lazy_export, litellm_json, llm_tally, shutdown)
+                                     lazy_export, litellm_json, llm_tally, shutdown, span_detail)
 from signoz_litellm_run.hook.metric_record import PLAIN_MAPPINGS
 
 _logger = logging.getLogger("signoz_litellm")
@@ -64,6 +64,7 @@ COST_ATTRIBUTE = "gen_ai.cost.total_cost"
 _CALLBACK_LISTS = ("input_callback", "success_callback", "failure_callback",
                    "_async_success_callback", "_async_failure_callback")
 _MAX_PENDING_PARENTS = 4096
+_MAX_ATTEMPTS = 64  # entries kept per call id (a router's retries and fallbacks)
 RAW_REQUEST_SPAN_ENV = "SIGNOZ_LITELLM_RAW_REQUEST_SPAN"
 # GenAI metric attributes whose value differs per call or per request (LiteLLM's names).
 PER_CALL_METRIC_ATTRIBUTES = (
@@ -82,11 +83,12 @@ class _State:
         self.lock = threading.Lock()
         self.logger: Any = None
         self.otel_class: Any = None
-        self.parents: OrderedDict[str, Any] = OrderedDict()  # litellm_call_id -> captured Context
+        self.parents: OrderedDict[str, Any] = OrderedDict()  # litellm_call_id -> [(captured Context, Call)]
 
 
 _state = _State()
 _batches = threading.local()  # per thread: (span, attributes) LiteLLM's set_attributes is building
+_handling = threading.local()  # per thread: inside one of the logger's success / failure handlers
 _PRIMITIVE_TYPES = frozenset((str, bool, int, float))
 
 
@@ -116,7 +118,8 @@ def _arm(litellm: Any) -> None:
         return
     _state.otel_class = OpenTelemetry
     try:
-        call_context.install(litellm)
+        if call_context.install(litellm):
+            call_context.on_call = _on_call
     except Exception as exc:  # the HTTP spans stay in their own traces, nothing else changes
         _logger.debug("signoz-litellm: calls not wrapped: %s", exc)
     original = utils.function_setup
@@ -275,13 +278,37 @@ def _remember_parent(result: Any, call: call_context.Call | None) -> None:
         call_id = result[1].get("litellm_call_id")
     except Exception:
         return
-    if not call_id:
-        return
+    if call_id:
+        _remember(call_id, captured)
+
+
+def _remember(call_id: str, captured: tuple[Any, call_context.Call | None]) -> None:
+    """One entry per attempt, in order: the router retries a request under one call id, and each attempt's
+    handler takes the oldest. An entry without reserved ids (LiteLLM's function_setup, run before the proxy
+    starts the call) is completed by the call's own."""
     with _state.lock:
         parents = _state.parents
-        parents[call_id] = captured
-        while len(parents) > _MAX_PENDING_PARENTS:
-            parents.popitem(last=False)
+        entries = parents.get(call_id)
+        if entries is None:
+            parents[call_id] = [captured]
+            while len(parents) > _MAX_PENDING_PARENTS:
+                parents.popitem(last=False)
+        elif entries[-1][1] is None or entries[-1][1] is captured[1]:
+            entries[-1] = captured if captured[1] is not None else entries[-1]
+        elif len(entries) < _MAX_ATTEMPTS:
+            entries.append(captured)
+
+
+def _on_call(kwargs: Any, call: call_context.Call) -> None:
+    """A call started with its LiteLLM call id in its arguments (the proxy's): its reserved ids, remembered."""
+    try:
+        call_id = kwargs.get("litellm_call_id")
+        if not call_id:
+            call_id = getattr(kwargs.get("litellm_logging_obj"), "litellm_call_id", None)
+        if call_id and type(call_id) is str:
+            _remember(call_id, (call.parent, call))
+    except Exception:  # never in the call's way
+        pass
 
 
 def _take_parent(kwargs: Any) -> tuple[Any, call_context.Call | None]:
@@ -289,7 +316,12 @@ def _take_parent(kwargs: Any) -> tuple[Any, call_context.Call | None]:
     if not call_id:
         return None, None
     with _state.lock:
-        return _state.parents.pop(call_id, None) or (None, None)
+        entries = _state.parents.get(call_id)
+        if not entries:
+            return None, None
+        if len(entries) == 1:
+            del _state.parents[call_id]
+        return entries.pop(0)
 
 
 def _span_context_of(ctx: Any, parent: Any) -> Any:
@@ -318,11 +350,15 @@ def _patch_logger_class(otel_class: Any) -> None:
     def _get_span_context(self: Any, kwargs: Any, default_span: Any = None) -> Any:
         from opentelemetry import trace
 
-        captured, call = _take_parent(kwargs)
         if hands_parent:
             ctx, parent = original_context(self, kwargs, default_span)
         else:
             ctx, parent = original_context(self, kwargs)
+        if not getattr(_handling, "active", False):
+            # Asked outside the handlers that make litellm_request (the proxy's post-call hook, before the
+            # success is logged): the call's reserved ids stay for the handler.
+            return ctx, parent
+        captured, call = _take_parent(kwargs)
         if call is not None:
             found = _span_context_of(ctx, parent)
             if found is not None and found.span_id == call.span_id:
@@ -344,9 +380,12 @@ def _patch_logger_class(otel_class: Any) -> None:
         counted for the report (`llm_tally`)."""
 
         def wrapper(self: Any, *args: Any, **kwargs: Any) -> Any:
+            outer = getattr(_handling, "active", False)
+            _handling.active = True
             try:
                 return handler(self, *args, **kwargs)
             finally:
+                _handling.active = outer
                 call_context.clear_next_span()
                 if args and type(args[0]) is dict:
                     shutdown.logged(args[0].get("litellm_call_id"))
@@ -409,6 +448,7 @@ def _patch_logger_class(otel_class: Any) -> None:
     if hasattr(otel_class, "_maybe_log_raw_request") and not env_flag(RAW_REQUEST_SPAN_ENV):
         otel_class._maybe_log_raw_request = _no_raw_request_span
     _bound_metric_attributes(otel_class)
+    span_detail.patch_logger_class(otel_class)
     otel_class._signoz_litellm_patched = True
 
 
