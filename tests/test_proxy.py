@@ -16,6 +16,7 @@ import time
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -73,28 +74,28 @@ def _path(span: SpanRecord) -> str:
     return str(span.attributes.get("url.path") or span.attributes.get("http.target") or "")
 
 
-def _config(base_url: str, litellm_settings: str) -> str:
-    return (
-        "model_list:\n"
-        "  - model_name: fake-model\n"
+def _config(base_url: str, litellm_settings: str, models: tuple[str, ...] = ("fake-model",)) -> str:
+    return "model_list:\n" + "".join(
+        f"  - model_name: {model}\n"
         "    litellm_params:\n"
-        "      model: openai/fake-model\n"
+        f"      model: openai/{model}\n"
         f"      api_base: {base_url}\n"
         "      api_key: sk-test\n"
-        + litellm_settings
-    )
+        for model in models) + litellm_settings
 
 
 def _run_proxy(directory: Path, litellm_settings: str, command: list[str], *, fail_one: bool = False,
-               env_updates: dict[str, str] | None = None) -> ProxyRun:
-    """`fail_one`: after the chats, one more that the provider fails (its content says FAIL)."""
+               env_updates: dict[str, str] | None = None, provider_options: dict[str, Any] | None = None,
+               models: tuple[str, ...] = ("fake-model",), chats: list[dict[str, Any]] | None = None) -> ProxyRun:
+    """`fail_one`: after the chats, one more that the provider fails (its content says FAIL). `chats`: the
+    request bodies to send instead of the CHATS greetings."""
     directory.mkdir(parents=True, exist_ok=True)
     (directory / "custom_callbacks.py").write_text(CUSTOM_CALLBACK)
     callback_file = directory / "callbacks.txt"
     port = unused_port()
-    with FakeProvider() as provider, Receiver() as receiver:
+    with FakeProvider(**(provider_options or {})) as provider, Receiver() as receiver:
         config = directory / "config.yaml"
-        config.write_text(_config(provider.base_url, litellm_settings))
+        config.write_text(_config(provider.base_url, litellm_settings, models))
         config_before = config.read_bytes()
         env = dict(os.environ)
         env.update({
@@ -132,10 +133,12 @@ def _run_proxy(directory: Path, litellm_settings: str, command: list[str], *, fa
                         pass
                     assert time.monotonic() < deadline, "proxy not ready:\n" + _tail(directory / "proxy.log")
                     time.sleep(0.5)
-                for i in range(CHATS):
+                bodies = chats if chats is not None else [
+                    {"model": "fake-model", "messages": [{"role": "user", "content": f"hello number {i}"}]}
+                    for i in range(CHATS)]
+                for body in bodies:
                     response = client.post(
-                        "/v1/chat/completions", headers={"Authorization": f"Bearer {MASTER_KEY}"},
-                        json={"model": "fake-model", "messages": [{"role": "user", "content": f"hello number {i}"}]})
+                        "/v1/chat/completions", headers={"Authorization": f"Bearer {MASTER_KEY}"}, json=body)
                     statuses.append(response.status_code)
                 if fail_one:
                     response = client.post(
@@ -283,9 +286,114 @@ def test_full_detail_keeps_every_internal_span(scenario: str, request: pytest.Fi
         assert any(name.endswith(("http receive", "http send")) for name in names), names
         ids = {s.span_id for s in spans}
         assert all(s.parent_span_id in ids for s in spans if s.parent_span_id), names
+        assert _one(spans, PROXY_SPAN).span_id == _one(spans, "litellm_request").parent_span_id
+
+
+RETRY_SETTINGS = ("router_settings:\n  num_retries: 2\n  retry_after: 0\n"
+                  "litellm_settings:\n  fallbacks: [{\"broken-model\": [\"fake-model\"]}]\n")
+RETRY_CHATS = [
+    {"model": "fake-model", "messages": [{"role": "user", "content": "answered at the third attempt"}]},
+    {"model": "broken-model", "messages": [{"role": "user", "content": "answered by the fallback"}]},
+    {"model": "fake-model", "messages": [{"role": "user", "content": "FAIL at every attempt"}]},
+    {"model": "fake-model", "messages": [{"role": "user", "content": "streamed"}], "stream": True},
+]
+
+
+def _run_retries(directory: Path, command: list[str]) -> ProxyRun:
+    """The provider rate-limits the first call and fails the second (then answers), fails every call for
+    broken-model (which falls back to fake-model) and every call whose content says FAIL; the router retries
+    each deployment twice."""
+    return _run_proxy(directory, RETRY_SETTINGS, command, models=("fake-model", "broken-model"), chats=RETRY_CHATS,
+                      provider_options={"fail_first": (429, 500),
+                                        "fail_when": lambda body: body.get("model") == "broken-model"
+                                        or "FAIL" in str(body.get("messages"))})
+
+
+@pytest.fixture(scope="module")
+def retries_lean(tmp_path_factory: pytest.TempPathFactory) -> ProxyRun:
+    return _run_retries(tmp_path_factory.mktemp("retries_lean"), RUN)
+
+
+@pytest.fixture(scope="module")
+def retries_full(tmp_path_factory: pytest.TempPathFactory) -> ProxyRun:
+    return _run_retries(tmp_path_factory.mktemp("retries_full"), [RUN[0], "--span-detail", "full", *RUN[1:]])
+
+
+def _chat_traces_in_order(run: ProxyRun) -> list[list[SpanRecord]]:
+    chats = run.traces_with_server_span("/v1/chat/completions").values()
+    return sorted(chats, key=lambda spans: min(s.start_time_unix_nano for s in spans))
+
+
+def _provider_calls(spans: list[SpanRecord]) -> list[SpanRecord]:
+    return sorted((s for s in spans if s.kind == 3), key=lambda s: s.start_time_unix_nano)
+
+
+def test_lean_retries_and_fallbacks_are_summed_up_on_one_litellm_request(retries_lean: ProxyRun) -> None:
+    run = retries_lean
+    assert run.chat_statuses == [200, 200, 500, 200], run.stderr[-3000:]
+    assert len(_by_trace(run.spans)) == len(RETRY_CHATS)  # nothing outside the requests' traces
+    expected = [  # the provider's answers, attempt by attempt
+        [429, 500, 200],
+        [500, 500, 500, 200],  # broken-model three times, then its fallback
+        [500, 500, 500],
+        [200],
+    ]
+    for spans, statuses in zip(_chat_traces_in_order(run), expected):
         llm = _one(spans, "litellm_request")
-        assert _one(spans, PROXY_SPAN).span_id == llm.parent_span_id
-        assert next(s for s in spans if s.kind == 3).parent_span_id == llm.span_id
+        server = next(s for s in spans if s.kind == 2)
+        calls = _provider_calls(spans)
+        assert len(spans) == 2 + len(statuses), [s.name for s in spans]
+        assert [c.attributes.get("http.status_code") for c in calls] == statuses
+        assert all(c.parent_span_id == llm.span_id for c in calls)
+        assert llm.parent_span_id == server.span_id
+        assert llm.attributes["litellm.attempts"] == len(statuses)
+        assert llm.attributes["litellm.deployment.model"] == "openai/fake-model"  # the deployment that answered
+        assert isinstance(llm.attributes["litellm.deployment.id"], str)
+        assert llm.attributes["gen_ai.request.model"] == "fake-model"
+        assert llm.status_code == (2 if statuses[-1] != 200 else 1), llm.status_message  # ERROR / OK
+    streamed = _chat_traces_in_order(run)[-1]
+    assert _one(streamed, "litellm_request").attributes["gen_ai.server.time_to_first_token"] >= 0
+    assert not any(s.name.startswith("Failed Proxy") for s in run.spans)
+
+
+def test_full_detail_shows_every_attempt(retries_full: ProxyRun) -> None:
+    run = retries_full
+    assert run.chat_statuses == [200, 200, 500, 200], run.stderr[-3000:]
+    traces = _chat_traces_in_order(run)
+    assert [len(_provider_calls(spans)) for spans in traces] == [3, 4, 3, 1]
+    for spans in traces:
+        ids = {s.span_id for s in spans}
+        assert all(s.parent_span_id in ids for s in spans if s.parent_span_id), [s.name for s in spans]
+        assert PROXY_SPAN in {s.name for s in spans}
+        assert all("litellm.attempts" not in s.attributes for s in spans)
+    first = Counter((s.name, s.status_code) for s in traces[0])
+    assert first[("litellm_request", 2)] >= 1 and first[("litellm_request", 1)] == 1, first  # failed and answered
+
+
+# GenAI metric labels a gateway may carry: bounded by the config (models, teams, guardrails), never per request,
+# key or user.
+BOUNDED_METRIC_LABELS = {
+    "gen_ai.framework", "gen_ai.operation.name", "gen_ai.request.model", "gen_ai.system", "gen_ai.provider.name",
+    "gen_ai.token.type", "metadata.applied_guardrails", "metadata.user_api_key_team_id",
+    "metadata.user_api_key_team_alias", "metadata.user_api_key_org_id",
+}
+
+
+@pytest.mark.parametrize("scenario", ("no_otel", "retries_lean"))
+def test_metric_labels_are_bounded(scenario: str, request: pytest.FixtureRequest) -> None:
+    run: ProxyRun = request.getfixturevalue(scenario)
+    genai = [m for m in run.metrics if m.name.startswith("gen_ai.")]
+    assert {"gen_ai.client.operation.duration", "gen_ai.client.token.usage"} <= {m.name for m in genai}
+    for metric in genai:
+        for point in metric.data_points:
+            assert set(point["attributes"]) <= BOUNDED_METRIC_LABELS, (metric.name, point["attributes"])
+    series = {(m.name, tuple(sorted(p["attributes"].items()))) for m in genai for p in m.data_points}
+    duration = [s for s in series if s[0] == "gen_ai.client.operation.duration"]
+    assert len(duration) == 1, duration  # one model, one operation: one series, whatever the requests
+    for metric in run.metrics:
+        if metric.name.startswith("http."):
+            for point in metric.data_points:
+                assert not {"http.url", "url.full", "url.query", "user_agent.original"} & set(point["attributes"])
 
 
 @pytest.mark.parametrize("scenario", SCENARIOS)

@@ -40,7 +40,9 @@ _current: ContextVar[Call | None] = ContextVar("signoz_litellm_call", default=No
 # call id and logging object are made before the call: LiteLLM's function_setup runs before the call starts).
 on_call: Any = None
 # Set by hook/attempts.py: the (trace id, span id) a call's litellm_request is to have, when it is one attempt of a
-# request that already holds them (a lean proxy request: every attempt's HTTP span under one litellm_request).
+# request that already holds them (a lean proxy request: every attempt's HTTP span under one litellm_request);
+# False for an attempt of any other proxy request (LiteLLM makes one litellm_request for a request's failed attempts,
+# not one each: the HTTP spans of the others would point at spans never made), None for any other call.
 ids_for: Any = None
 _ids: Any = None  # the tracer provider's RandomIdGenerator (set by install)
 _next_ids = threading.local()  # ids for the next span this thread creates: (trace_id, span_id)
@@ -109,6 +111,8 @@ def _begin(kwargs: Any) -> Any:
     else:
         trace_id, flags, state = _ids.generate_trace_id(), trace.TraceFlags(trace.TraceFlags.SAMPLED), None
     held = ids_for(kwargs) if ids_for is not None else None
+    if held is False:  # a proxy request's attempt, traced under the request as it is
+        return None, _current.set(None)
     if held is not None and held[0] == trace_id:
         call = Call(parent_ctx if parent.is_valid else None, trace_id, held[1])
     else:
@@ -123,7 +127,8 @@ def _begin(kwargs: Any) -> Any:
 def _end(tokens: Any) -> None:
     context_token, call_token = tokens
     _current.reset(call_token)
-    context.detach(context_token)
+    if context_token is not None:
+        context.detach(context_token)
 
 
 def give_next_span(call: Call) -> None:

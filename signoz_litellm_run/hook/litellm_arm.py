@@ -42,8 +42,8 @@ import threading
 from collections import OrderedDict
 from typing import Any
 
-from signoz_litellm_run.hook import (call_context, callback_controls, env_flag, freeze_heap, is_as_written,
-                                     lazy_export, litellm_json, llm_tally, shutdown, span_detail)
+from signoz_litellm_run.hook import (attempts, call_context, callback_controls, env_flag, freeze_heap,
+                                     is_as_written, lazy_export, litellm_json, llm_tally, shutdown, span_detail)
 from signoz_litellm_run.hook.metric_record import PLAIN_MAPPINGS
 
 _logger = logging.getLogger("signoz_litellm")
@@ -66,7 +66,7 @@ _CALLBACK_LISTS = ("input_callback", "success_callback", "failure_callback",
 _MAX_PENDING_PARENTS = 4096
 _MAX_ATTEMPTS = 64  # entries kept per call id (a router's retries and fallbacks)
 RAW_REQUEST_SPAN_ENV = "SIGNOZ_LITELLM_RAW_REQUEST_SPAN"
-# GenAI metric attributes whose value differs per call or per request (LiteLLM's names).
+# GenAI metric attributes whose value differs per call, per request, per key or per user (LiteLLM's names).
 PER_CALL_METRIC_ATTRIBUTES = (
     "hidden_params",
     "metadata.spend_logs_metadata",
@@ -75,6 +75,13 @@ PER_CALL_METRIC_ATTRIBUTES = (
     "metadata.prompt_management_metadata",
     "metadata.mcp_tool_call_metadata",
     "metadata.vector_store_request_metadata",
+    # The proxy's per-key and per-user labels: one series per key or user (thousands on a busy gateway). The
+    # team (`user_api_key_team_id` / `_team_alias`), the organisation and the guardrails stay: an admin makes them.
+    "metadata.user_api_key_hash",
+    "metadata.user_api_key_alias",
+    "metadata.user_api_key_user_id",
+    "metadata.user_api_key_user_email",
+    "metadata.user_api_key_end_user_id",
 )
 
 
@@ -120,6 +127,7 @@ def _arm(litellm: Any) -> None:
     try:
         if call_context.install(litellm):
             call_context.on_call = _on_call
+            call_context.ids_for = attempts.ids_for
     except Exception as exc:  # the HTTP spans stay in their own traces, nothing else changes
         _logger.debug("signoz-litellm: calls not wrapped: %s", exc)
     original = utils.function_setup
@@ -375,21 +383,23 @@ def _patch_logger_class(otel_class: Any) -> None:
                 call_context.give_next_span(call)  # litellm_request gets the ids its HTTP span points to
         return ctx, parent
 
-    def _after_each_call(handler: Any) -> Any:
+    def _after_each_call(handler: Any, failure: bool) -> Any:
         """The call's reserved span ids are spent, `shutdown` hears that the call was logged, and the call is
-        counted for the report (`llm_tally`)."""
+        counted for the report (`llm_tally`). A lean proxy request's failed attempt is held (hook/attempts.py)."""
 
         def wrapper(self: Any, *args: Any, **kwargs: Any) -> Any:
-            outer = getattr(_handling, "active", False)
-            _handling.active = True
+            logged = args[0] if args and type(args[0]) is dict else None
             try:
-                return handler(self, *args, **kwargs)
+                if logged is not None and failure:
+                    if attempts.hold_failure(logged, lambda: _handle(handler, self, args, kwargs)):
+                        return None
+                elif logged is not None:
+                    attempts.success(logged)
+                return _handle(handler, self, args, kwargs)
             finally:
-                _handling.active = outer
-                call_context.clear_next_span()
-                if args and type(args[0]) is dict:
-                    shutdown.logged(args[0].get("litellm_call_id"))
-                    llm_tally.count(args[0])
+                if logged is not None:
+                    shutdown.logged(logged.get("litellm_call_id"))
+                    llm_tally.count(logged)
 
         return wrapper
 
@@ -408,6 +418,9 @@ def _patch_logger_class(otel_class: Any) -> None:
             result = original_set_attributes(self, span, kwargs, response_obj)
             try:
                 _set_aliases(span, _cost_of(kwargs))
+                extra = attempts.summary(kwargs)
+                if extra:
+                    span.set_attributes(extra)
             except Exception:  # never in the way of LiteLLM's logging
                 pass
             return result
@@ -422,6 +435,12 @@ def _patch_logger_class(otel_class: Any) -> None:
             raise
         finally:
             _batches.current = outer
+        try:
+            extra = attempts.summary(kwargs)
+            if extra:
+                batch[1].extend(extra.items())
+        except Exception:  # never in the way of LiteLLM's logging
+            pass
         _set_collected(span, own, batch[1], aliases=True, cost=_cost_of(kwargs))
         return result
 
@@ -442,7 +461,7 @@ def _patch_logger_class(otel_class: Any) -> None:
     otel_class._get_span_context = _get_span_context
     for name in ("_handle_success", "_handle_sucess", "_handle_failure"):  # _handle_sucess: LiteLLM 1.75
         if hasattr(otel_class, name):
-            setattr(otel_class, name, _after_each_call(getattr(otel_class, name)))
+            setattr(otel_class, name, _after_each_call(getattr(otel_class, name), name == "_handle_failure"))
     otel_class.set_attributes = set_attributes
     otel_class.safe_set_attribute = safe_set_attribute
     if hasattr(otel_class, "_maybe_log_raw_request") and not env_flag(RAW_REQUEST_SPAN_ENV):
@@ -450,6 +469,17 @@ def _patch_logger_class(otel_class: Any) -> None:
     _bound_metric_attributes(otel_class)
     span_detail.patch_logger_class(otel_class)
     otel_class._signoz_litellm_patched = True
+
+
+def _handle(handler: Any, logger: Any, args: Any, kwargs: Any) -> Any:
+    """Run one of the logger's handlers: inside it the call's reserved span ids are taken, and spent after."""
+    outer = getattr(_handling, "active", False)
+    _handling.active = True
+    try:
+        return handler(logger, *args, **kwargs)
+    finally:
+        _handling.active = outer
+        call_context.clear_next_span()
 
 
 def _set_aliases(span: Any, cost: Any) -> None:

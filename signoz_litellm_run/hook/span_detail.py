@@ -66,6 +66,9 @@ def patch_logger_class(otel_class: Any) -> None:
     start = otel_class.__dict__.get("create_litellm_proxy_request_started_span")
     if callable(start):
         otel_class.create_litellm_proxy_request_started_span = _server_span_in_place_of(start)
+        failed = otel_class.__dict__.get("async_post_call_failure_hook")
+        if inspect.iscoroutinefunction(failed):
+            otel_class.async_post_call_failure_hook = _no_failed_request_span(failed)
     otel_class._signoz_litellm_lean = True
 
 
@@ -79,8 +82,9 @@ class RequestSpan(NonRecordingSpan):
 
     def __init__(self, context: Any) -> None:
         super().__init__(context)
-        self.attempts = 0  # provider calls of this request that ended, failed ones included
-        self.pending_failure: Any = None  # the last failed attempt, logged if the request fails
+        self.started = 0  # provider calls made for the request (its attempts)
+        self.reserved_span_id = 0  # the span id its litellm_request gets (0: none yet)
+        self.pending_failure: Any = None  # makes the newest failed attempt's litellm_request, if the request fails
         self.failed = False  # the proxy answered the request with an error
         self.logged = False  # its litellm_request has been made
         self.lock = threading.Lock()
@@ -104,10 +108,59 @@ def _server_span_in_place_of(start: Any) -> Any:
     return create_litellm_proxy_request_started_span
 
 
+def _no_failed_request_span(original: Any) -> Any:
+    """LiteLLM's `Failed Proxy Server Request` span (the exception again, under its request span) is not made for
+    a lean request: the server span has the status, `litellm_request` the error."""
+
+    async def async_post_call_failure_hook(self: Any, *args: Any, **kwargs: Any) -> Any:
+        user = kwargs.get("user_api_key_dict", args[2] if len(args) > 2 else None)
+        if isinstance(getattr(user, "parent_otel_span", None), RequestSpan):
+            return None
+        return await original(self, *args, **kwargs)
+
+    async_post_call_failure_hook.__wrapped__ = original  # type: ignore[attr-defined]
+    return async_post_call_failure_hook
+
+
+def watch_request_failures(module: Any) -> None:
+    """Lean: the proxy's failure hook (run for every request it answers with an error, whatever callbacks the
+    config lists) tells hook/attempts.py that the request failed."""
+    from signoz_litellm_run.hook import attempts
+
+    logging_class = getattr(module, "ProxyLogging", None)
+    original = getattr(logging_class, "post_call_failure_hook", None)
+    import inspect
+
+    if not inspect.iscoroutinefunction(original) or getattr(original, "_signoz_litellm", False):
+        return
+    try:
+        names = list(inspect.signature(original).parameters)
+    except (TypeError, ValueError):
+        return
+    if names[:4] != ["self", "request_data", "original_exception", "user_api_key_dict"]:
+        return
+
+    async def post_call_failure_hook(self: Any, *args: Any, **kwargs: Any) -> Any:
+        try:
+            user = kwargs.get("user_api_key_dict", args[2] if len(args) > 2 else None)
+            attempts.request_failed(getattr(user, "parent_otel_span", None))
+        except Exception as exc:  # never in the proxy's way
+            _logger.debug("signoz-litellm: a failed request's span: %s", exc)
+        return await original(self, *args, **kwargs)
+
+    post_call_failure_hook._signoz_litellm = True  # type: ignore[attr-defined]
+    post_call_failure_hook.__wrapped__ = original  # type: ignore[attr-defined]
+    logging_class.post_call_failure_hook = post_call_failure_hook
+
+
 def quiet_proxy_app(module: Any) -> None:
     """Lean: the proxy's FastAPI app makes no operation spans, and the ASGI middleware no receive/send spans."""
     if not lean():
         return
+    import sys
+
+    if "litellm.proxy.utils" in sys.modules:
+        watch_request_failures(sys.modules["litellm.proxy.utils"])
     app = getattr(module, "app", None)
     if app is None:
         return
