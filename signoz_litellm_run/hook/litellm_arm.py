@@ -42,7 +42,7 @@ import threading
 from collections import OrderedDict
 from typing import Any
 
-from signoz_litellm_run.hook import (attempts, call_context, callback_controls, env_flag, freeze_heap,
+from signoz_litellm_run.hook import (attempts, call_context, callback_controls, env_flag, failed_calls, freeze_heap,
                                      is_as_written, lazy_export, litellm_json, llm_tally, shutdown, span_detail)
 from signoz_litellm_run.hook.metric_record import PLAIN_MAPPINGS
 
@@ -391,6 +391,7 @@ def _patch_logger_class(otel_class: Any) -> None:
             logged = args[0] if args and type(args[0]) is dict else None
             try:
                 if logged is not None and failure:
+                    failed_calls.record(self, args)
                     if attempts.hold_failure(logged, lambda: _handle(handler, self, args, kwargs)):
                         return None
                 elif logged is not None:
