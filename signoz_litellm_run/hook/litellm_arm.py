@@ -392,10 +392,10 @@ def _patch_logger_class(otel_class: Any) -> None:
             try:
                 if logged is not None and failure:
                     failed_calls.record(self, args)
-                    if attempts.hold_failure(logged, lambda: _handle(handler, self, args, kwargs)):
+                    if _held(logged, lambda: _handle(handler, self, args, kwargs)):
                         return None
                 elif logged is not None:
-                    attempts.success(logged)
+                    _held(logged, None)
                 return _handle(handler, self, args, kwargs)
             finally:
                 if logged is not None:
@@ -470,6 +470,17 @@ def _patch_logger_class(otel_class: Any) -> None:
     _bound_metric_attributes(otel_class)
     span_detail.patch_logger_class(otel_class)
     otel_class._signoz_litellm_patched = True
+
+
+def _held(logged: dict[str, Any], log_failure: Any) -> bool:
+    """hook/attempts.py's part: a failed attempt held (True), or a success noted (`log_failure` None)."""
+    try:
+        if log_failure is None:
+            attempts.success(logged)
+            return False
+        return attempts.hold_failure(logged, log_failure)
+    except Exception:  # never in the way of LiteLLM's logging: the span is made as LiteLLM makes it
+        return False
 
 
 def _handle(handler: Any, logger: Any, args: Any, kwargs: Any) -> Any:
