@@ -11,9 +11,16 @@ Only the operation duration: the other histograms (tokens, cost, time to first t
 from __future__ import annotations
 
 import logging
+import threading
+from collections import OrderedDict
 from typing import Any
 
 _logger = logging.getLogger("signoz_litellm")
+# LiteLLM may hand one failure to both its sync and its async handler (streaming paths): measured once, by the
+# call id and the exception object both handlers get.
+_measured: OrderedDict[tuple[Any, int], None] = OrderedDict()
+_measured_lock = threading.Lock()
+_MEASURED_KEPT = 1024
 
 
 class _WithErrorType:
@@ -66,6 +73,13 @@ def record(logger: Any, args: tuple[Any, ...]) -> None:
         if ensure is not None and not getattr(logger, "_metric_attr_filter_resolved", True):
             ensure()  # on the logger itself, once, as LiteLLM would at its first measurement
         exception = kwargs.get("exception")
+        key = (kwargs.get("litellm_call_id"), id(exception))
+        with _measured_lock:
+            if exception is not None and key in _measured:
+                return
+            _measured[key] = None
+            while len(_measured) > _MEASURED_KEPT:
+                _measured.popitem(last=False)
         error_type = type(exception).__name__ if isinstance(exception, BaseException) else "error"
         record_metrics(_FailedCallView(logger, error_type), kwargs, None, start_time, end_time)
     except Exception as exc:  # never in the way of LiteLLM's logging
