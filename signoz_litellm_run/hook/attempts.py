@@ -21,12 +21,27 @@ from __future__ import annotations
 
 import logging
 import random
+import threading
 from datetime import datetime
 from typing import Any, Callable
 
-from signoz_litellm_run.hook.span_detail import RequestSpan
+from opentelemetry.trace import NonRecordingSpan  # already imported by the auto-instrumentation this hook runs
 
 _logger = logging.getLogger("signoz_litellm")
+
+
+class RequestSpan(NonRecordingSpan):
+    """Stands for `Received Proxy Server Request` (hook/span_detail.py makes it): the server span's context, recording nothing; carries what
+    this module counts for the request."""
+
+    def __init__(self, context: Any) -> None:
+        super().__init__(context)
+        self.started = 0  # provider calls made for the request (its attempts)
+        self.reserved_span_id = 0  # the span id its litellm_request gets (0: none yet)
+        self.pending_failure: Any = None  # makes the newest failed attempt's litellm_request, if the request fails
+        self.failed = False  # the proxy answered the request with an error
+        self.logged = False  # its litellm_request has been made
+        self.lock = threading.Lock()
 
 
 def _metadata_span(metadata: Any) -> Any:

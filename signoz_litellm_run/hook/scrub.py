@@ -328,9 +328,15 @@ class Scrubber:
         if isinstance(extra_patterns, str):
             extra_patterns = (extra_patterns,)
         if extra_patterns:
-            from signoz_litellm_run.hook.scrub_patterns import compile_pattern
+            from signoz_litellm_run.hook.scrub_patterns import Refused, compile_pattern
 
-            self._custom = tuple(compile_pattern(p) for p in extra_patterns)
+            compiled = []
+            for pattern in extra_patterns:
+                try:
+                    compiled.append(compile_pattern(pattern))
+                except Refused as exc:
+                    raise PatternError(pattern, str(exc)) from None
+            self._custom = tuple(compiled)
         else:
             self._custom = ()
         self.pii = bool(pii)

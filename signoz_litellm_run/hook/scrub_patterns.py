@@ -14,8 +14,6 @@ from __future__ import annotations
 
 import re
 
-from signoz_litellm_run.hook.scrub import PatternError
-
 try:  # Python 3.11+
     from re import _compiler as _sre_cc  # type: ignore[attr-defined]
     from re import _constants as _sre_c  # type: ignore[attr-defined]
@@ -28,6 +26,10 @@ _sre_compile = _sre_cc.compile
 
 _SAMPLES = [chr(i) for i in range(9, 127)] + ["\u00e9", "\u0436", "\u4e2d", "\u00a0", "\u2028"]
 _BIG = 16  # a repeat allowed more times than this counts as unbounded
+
+
+class Refused(ValueError):
+    """A pattern that cannot be used, and why (`scrub.PatternError` names the pattern to the user)."""
 
 
 def _chars(node: tuple, flags: int) -> frozenset:
@@ -174,22 +176,22 @@ def _ambiguous(seq, flags: int) -> bool:
 
 
 def compile_pattern(pattern: object) -> re.Pattern[str]:
-    """`pattern` compiled, or `PatternError` saying why it cannot be used."""
+    """`pattern` compiled, or `Refused` saying why it cannot be used."""
     if not isinstance(pattern, str):
-        raise PatternError(pattern, "a pattern is a string")
+        raise Refused("a pattern is a string")
     try:
         compiled = re.compile(pattern)
         parsed = _sre_p.parse(pattern)
     except (re.error, RecursionError, OverflowError, ValueError) as exc:
-        raise PatternError(pattern, str(exc)) from None
+        raise Refused(str(exc)) from None
     flags = compiled.flags
     if _first(list(parsed), flags)[1]:
-        raise PatternError(pattern, "it can match an empty string (use + instead of *, or add a literal)")
+        raise Refused("it can match an empty string (use + instead of *, or add a literal)")
     if _backtracking_runs(list(parsed), flags) > 1:
-        raise PatternError(pattern, "its repeats can take time growing with the cube of a value's length or more"
+        raise Refused("its repeats can take time growing with the cube of a value's length or more"
                                     " (as `.*a.*b` does); start it with a literal, or use `[^a]*` for `.*a`")
     if _ambiguous(list(parsed), flags):
-        raise PatternError(pattern, "nested repeats can take exponential time on some values (as `(a+)+` does);"
+        raise Refused("nested repeats can take exponential time on some values (as `(a+)+` does);"
                                     " make each repetition start with something the previous one cannot end"
                                     " with")
     return compiled

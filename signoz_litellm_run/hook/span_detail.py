@@ -28,10 +28,10 @@ from __future__ import annotations
 
 import logging
 import os
-import threading
 from typing import Any
 
-from opentelemetry.trace import NonRecordingSpan  # already imported by the auto-instrumentation this hook runs
+from signoz_litellm_run.hook import attempts
+from signoz_litellm_run.hook.attempts import RequestSpan
 
 _logger = logging.getLogger("signoz_litellm")
 
@@ -76,18 +76,6 @@ async def _no_service_span(self: Any, *args: Any, **kwargs: Any) -> None:
     """In place of the OpenTelemetry logger's service hooks: no `auth` / `router` / `redis` ... span."""
 
 
-class RequestSpan(NonRecordingSpan):
-    """Stands for `Received Proxy Server Request`: the server span's context, recording nothing; carries what
-    hook/attempts.py counts for the request."""
-
-    def __init__(self, context: Any) -> None:
-        super().__init__(context)
-        self.started = 0  # provider calls made for the request (its attempts)
-        self.reserved_span_id = 0  # the span id its litellm_request gets (0: none yet)
-        self.pending_failure: Any = None  # makes the newest failed attempt's litellm_request, if the request fails
-        self.failed = False  # the proxy answered the request with an error
-        self.logged = False  # its litellm_request has been made
-        self.lock = threading.Lock()
 
 
 def _server_span_in_place_of(start: Any) -> Any:
@@ -125,8 +113,6 @@ def _no_failed_request_span(original: Any) -> Any:
 def watch_request_failures(module: Any) -> None:
     """Lean: the proxy's failure hook (run for every request it answers with an error, whatever callbacks the
     config lists) tells hook/attempts.py that the request failed."""
-    from signoz_litellm_run.hook import attempts
-
     logging_class = getattr(module, "ProxyLogging", None)
     original = getattr(logging_class, "post_call_failure_hook", None)
     import inspect
