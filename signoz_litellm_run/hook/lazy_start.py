@@ -143,7 +143,27 @@ def eligible(environ=os.environ) -> bool:
         return False  # the job's report: every process leaves its counts (hook/report.py)
     if environ.get("OTEL_PYTHON_LOG_CORRELATION", "").strip().lower() == "true":
         return False  # the logging instrumentation changes every record's attributes from the start
+    if not _exporters_may_wait(environ):
+        return False  # OpenTelemetry checks those options when it builds the exporters: at start
     return not any(name in sys.modules for name in TRIGGERS)
+
+
+def _exporters_may_wait(environ) -> bool:
+    """`lazy_export.may_build_later`, without importing it (its imports cost more than this module): the OTLP
+    variables set are only destinations, headers, protocols, `insecure` and certificates."""
+    for name in environ:
+        if name.startswith("OTEL_PYTHON_EXPORTER_OTLP_"):
+            return False
+        if not name.startswith("OTEL_EXPORTER_OTLP_"):
+            continue
+        rest = name[len("OTEL_EXPORTER_OTLP_"):]
+        for signal in ("TRACES_", "METRICS_", "LOGS_"):
+            if rest.startswith(signal):
+                rest = rest[len(signal):]
+                break
+        if rest not in ("ENDPOINT", "HEADERS", "PROTOCOL", "INSECURE", "CERTIFICATE"):
+            return False
+    return True
 
 
 def start(why: str) -> bool:
