@@ -548,7 +548,7 @@ def entry_point_survey() -> dict[str, list[str]] | None:
     holding distributions are those of the last scan, at the same modification times (whatever the working
     directory), else scanned (and cached); None when the scan fails."""
     key = _survey_key()
-    path = _cache_path()
+    path = _cache_path(key)
     survey: dict[str, list[str]] = {kind: [] for kind in _GROUPS}
     try:
         with open(path, encoding="utf-8", errors="surrogateescape") as handle:
@@ -589,12 +589,14 @@ def _survey_key() -> str:
     return "\0".join(parts).replace("\n", " ")
 
 
-def _cache_path() -> str:
+def _cache_path(key: str) -> str:
+    """One file per interpreter and set of package directories (as they were): processes of other environments, or
+    with other PYTHONPATHs, do not overwrite each other's survey."""
     import zlib
 
     base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    key = zlib.crc32(sys.executable.encode("utf-8", "surrogateescape"))
-    return os.path.join(base, "signoz-litellm", f"entry-points-{key:08x}.txt")
+    digest = zlib.crc32(key.encode("utf-8", "surrogateescape"))
+    return os.path.join(base, "signoz-litellm", f"entry-points-{digest:08x}.txt")
 
 
 def _write_cache(path: str, text: str) -> None:
