@@ -250,6 +250,7 @@ def test_a_child_forked_while_its_parent_builds_an_exporter_builds_its_own(recei
     # The build lock, held in the parent by a thread the child does not have, is a new one in the child.
     script = """
         import logging, os, sys, threading
+        import opentelemetry.trace  # telemetry starts at a program's first use of it (hook/lazy_start.py)
         from signoz_litellm_run.hook import lazy_export
         held = threading.Event()
         def build_for_ever():

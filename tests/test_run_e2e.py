@@ -590,6 +590,7 @@ def test_the_heap_start_up_and_litellm_import_leave_is_frozen_out_of_full_collec
     # the whole start-up heap: about 50 ms in every Python process of a job, LiteLLM or not).
     script = textwrap.dedent("""
         import gc
+        import opentelemetry.trace  # starts telemetry, as any first use of it (hook/lazy_start.py)
         class Cycle: pass
         cycle = Cycle(); cycle.me = cycle; del cycle
         at_start, collected_at_start = gc.get_freeze_count(), gc.collect()

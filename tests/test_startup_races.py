@@ -162,3 +162,12 @@ def test_an_uncaught_exception_in_the_first_millisecond_is_logged_where_its_inst
     assert proc.returncode == 1 and "RuntimeError: uncaught at once" in err  # Python's own report, as ever
     assert receiver.wait_for(lambda r: any("uncaught at once" in str(rec.body) or "uncaught at once" in
                                            str(rec.attributes) for rec in r.log_records())), err
+
+
+def test_the_start_up_waits_exactly_where_lazy_export_would_build_later() -> None:
+    from signoz_litellm_run.hook import lazy_export, lazy_start
+
+    for environ in ({}, {"OTEL_EXPORTER_OTLP_ENDPOINT": "x", "OTEL_EXPORTER_OTLP_TRACES_HEADERS": "a=b"},
+                    {"OTEL_EXPORTER_OTLP_TIMEOUT": "5"}, {"OTEL_EXPORTER_OTLP_LOGS_COMPRESSION": "gzip"},
+                    {"OTEL_PYTHON_EXPORTER_OTLP_CREDENTIAL_PROVIDER": "x"}, {"OTEL_EXPORTER_OTLP_INSECURE": "true"}):
+        assert lazy_start._exporters_may_wait(environ) == lazy_export.may_build_later(environ), environ

@@ -75,6 +75,9 @@ KNOWN_INSTRUMENTORS = frozenset(LAZY_MODULES) | {"logging", "threading"}
 EXTRA_TRIGGERS = {"asyncio": "asyncio", "exceptions": "asyncio"}
 TRIGGERS = frozenset(LAZY_MODULES.values()) | {
     "litellm", "opentelemetry", "signoz_litellm_run.in_process", "signoz_litellm_run.auto"}
+# Trigger modules the start-up imports itself (or that may be): started once they have run, not before
+AFTER_RUN = frozenset({"opentelemetry", "asyncio", "urllib.request", "sqlite3", "signoz_litellm_run.in_process",
+                       "signoz_litellm_run.auto"})
 SWITCH_ENV = "SIGNOZ_LITELLM_LAZY_START"
 CACHE_FORMAT = "signoz-litellm entry points 1"
 WAIT_SECONDS = 10.0  # another thread's start-up, at most (then the import goes on; the distro catches up)
@@ -93,6 +96,7 @@ _signals_pending = False  # started off the main thread: the main thread install
 _claimed_metrics = False  # this process claimed the job's system metrics (started with the rest)
 _records: list = []  # log records the stand-in handler took before the start-up
 _new_handlers: list = []  # the root logger's handlers the start-up attached
+_starting_thread: list = []  # the ident of the thread running the start-up
 _triggers: set = set()  # TRIGGERS, and the modules the installed instrumentors add (EXTRA_TRIGGERS)
 
 
@@ -139,7 +143,27 @@ def eligible(environ=os.environ) -> bool:
         return False  # the job's report: every process leaves its counts (hook/report.py)
     if environ.get("OTEL_PYTHON_LOG_CORRELATION", "").strip().lower() == "true":
         return False  # the logging instrumentation changes every record's attributes from the start
+    if not _exporters_may_wait(environ):
+        return False  # OpenTelemetry checks those options when it builds the exporters: at start
     return not any(name in sys.modules for name in TRIGGERS)
+
+
+def _exporters_may_wait(environ) -> bool:
+    """`lazy_export.may_build_later`, without importing it (its imports cost more than this module): the OTLP
+    variables set are only destinations, headers, protocols, `insecure` and certificates."""
+    for name in environ:
+        if name.startswith("OTEL_PYTHON_EXPORTER_OTLP_"):
+            return False
+        if not name.startswith("OTEL_EXPORTER_OTLP_"):
+            continue
+        rest = name[len("OTEL_EXPORTER_OTLP_"):]
+        for signal in ("TRACES_", "METRICS_", "LOGS_"):
+            if rest.startswith(signal):
+                rest = rest[len(signal):]
+                break
+        if rest not in ("ENDPOINT", "HEADERS", "PROTOCOL", "INSECURE", "CERTIFICATE"):
+            return False
+    return True
 
 
 def start(why: str) -> bool:
@@ -153,7 +177,7 @@ def start(why: str) -> bool:
         if state != ARMED:
             return state == STARTED
         state, reason = STARTING, why
-        _detach_log_stand_in()
+        _starting_thread[:] = [_thread_ident()]
         _wait_for_other_threads_imports()
         from signoz_litellm_run.hook import boot
 
@@ -162,8 +186,15 @@ def start(why: str) -> bool:
         handlers = _root_handlers()
         try:
             boot.start()
+            if "litellm" in sys.modules:
+                # LiteLLM was armed inside the start-up, before the SDK had exporters (its hook fired at once):
+                # built now, as at its import when everything starts with the process
+                from signoz_litellm_run.hook import lazy_export
+
+                lazy_export.build_all()
             if _claimed_metrics:
                 _start_system_metrics(now=why == "system metrics")
+            _detach_log_stand_in()  # records other threads made meanwhile went to it: handed on now
             _forward_records(handlers)
         finally:
             if blocked is not None:
@@ -175,6 +206,7 @@ def start(why: str) -> bool:
         return True
     except Exception:  # boot.start reports its own failures; this must never break an import
         state = STARTED
+        _detach_log_stand_in()
         _remove_finder()
         return False
     finally:
@@ -203,10 +235,10 @@ class _Finder:
     module has run (and `logging`'s, one that attaches the stand-in handler)."""
 
     def find_spec(self, name, path=None, target=None):
-        if state != ARMED:
+        if state != ARMED and not (state == STARTING and name == "logging"):
             if _signals_pending and state == STARTED and _on_main_thread():
                 _install_signal_handling()
-            return None
+            return None  # (while another thread starts: its distro instruments what is imported meanwhile)
         if name not in _triggers and name != "logging":
             return None
         for finder in sys.meta_path:
@@ -251,17 +283,23 @@ class _ThenStart:
                 pass
         if spec is not None and spec.loader is self:
             spec.loader = self._loader
+        name = module.__name__
+        before = name not in AFTER_RUN and name != "logging" and not getattr(_nesting, "depth", 0)
+        if before:
+            _start_before(module)
         _nesting.depth = getattr(_nesting, "depth", 0) + 1
         try:
             self._loader.exec_module(module)
         finally:
             _nesting.depth -= 1
-        name = module.__name__
+        if before:
+            _notify_loaded(module)
+            return
         if name == "logging":
             _attach_log_stand_in()
             return
         if _nesting.depth:
-            return  # inside another trigger's import (httpx inside LiteLLM's): started once that one is made
+            return  # inside another trigger's import: started once that one is made
         # What the import system does next, done now, so another thread may use the module at once (a start-up on
         # another thread may need it, while this one waits for that start-up)
         final = sys.modules.get(name, module)
@@ -277,6 +315,34 @@ class _ThenStart:
             start(f"import {name}")
         except Exception:
             pass
+
+
+def _start_before(module) -> None:
+    """The start-up, before a library's code runs: what it imports (httpx inside LiteLLM's) is instrumented at its
+    import, and the clients it makes at import are made instrumented, as when everything starts with the process.
+    Meanwhile the half-made module is out of sys.modules: post-import hooks registered now wait for its import."""
+    name = module.__name__
+    taken = sys.modules.get(name) is module
+    if taken:
+        del sys.modules[name]
+    try:
+        start(f"import {name}")
+    except Exception:
+        pass
+    finally:
+        if taken:
+            sys.modules[name] = module
+
+
+def _notify_loaded(module) -> None:
+    """The post-import hooks the start-up registered for this module (wrapt's finder came after it was found)."""
+    wrapt = sys.modules.get("wrapt")
+    if wrapt is None or state != STARTED:
+        return
+    try:
+        wrapt.notify_module_loaded(module)
+    except Exception:
+        pass
 
 
 def _remove_finder() -> None:
@@ -297,14 +363,18 @@ def _attach_log_stand_in() -> None:
     global _log_stand_in
     import logging
 
-    if _log_stand_in is not None or state != ARMED:
+    if _log_stand_in is not None or state not in (ARMED, STARTING):
         return
 
     class _StartOnRecord(logging.Handler):
         def emit(self, record: logging.LogRecord) -> None:
-            _records.append(record)
-            if getattr(_nesting, "depth", 0):
+            if state == STARTING and _starting_thread == [_thread_ident()]:
+                if record.levelno >= logging.lastResort.level:  # the start-up's own: as with no handler at all
+                    logging.lastResort.handle(record)
                 return
+            _records.append(record)
+            if state != ARMED or getattr(_nesting, "depth", 0):
+                return  # handed on when the start-up under way (or the import around this) is done
             self.release()  # the start-up may log; this handler's lock is not needed any more
             try:
                 if start("a log record"):
@@ -317,10 +387,15 @@ def _attach_log_stand_in() -> None:
 
 
 def _detach_log_stand_in() -> None:
-    if _log_stand_in is not None:
-        import logging
-
+    logging = sys.modules.get("logging")
+    if _log_stand_in is not None and logging is not None:
         logging.getLogger().removeHandler(_log_stand_in)
+
+
+def _thread_ident() -> int:
+    import _thread
+
+    return _thread.get_ident()
 
 
 def _root_handlers() -> list:
@@ -469,11 +544,11 @@ _GROUPS = {"distro": "opentelemetry_distro", "instrumentor": "opentelemetry_inst
 
 
 def entry_point_survey() -> dict[str, list[str]] | None:
-    """The names of the installed distros and instrumentors (entry points): from the cache when `sys.path` is as it
-    was (each entry holding distributions at the same modification time), else scanned (and cached); None when the
-    scan fails."""
+    """The names of the installed distros and instrumentors (entry points): from the cache when `sys.path`'s entries
+    holding distributions are those of the last scan, at the same modification times (whatever the working
+    directory), else scanned (and cached); None when the scan fails."""
     key = _survey_key()
-    path = _cache_path()
+    path = _cache_path(key)
     survey: dict[str, list[str]] = {kind: [] for kind in _GROUPS}
     try:
         with open(path, encoding="utf-8", errors="surrogateescape") as handle:
@@ -505,7 +580,8 @@ def _survey_key() -> str:
             if os.path.isdir(entry or "."):
                 with os.scandir(entry or ".") as found:
                     holds = any(item.name.endswith(_DIST_MARKERS) for item in found)
-                parts.append(f"{entry}:{os.stat(entry or '.').st_mtime_ns}" if holds else entry)
+                if holds:  # a directory without any (the working directory, usually) may change: it is looked at
+                    parts.append(f"{entry}:{os.stat(entry or '.').st_mtime_ns}")
             else:
                 parts.append(f"{entry}:{os.stat(entry).st_mtime_ns}")
         except OSError:
@@ -513,12 +589,14 @@ def _survey_key() -> str:
     return "\0".join(parts).replace("\n", " ")
 
 
-def _cache_path() -> str:
+def _cache_path(key: str) -> str:
+    """One file per interpreter and set of package directories (as they were): processes of other environments, or
+    with other PYTHONPATHs, do not overwrite each other's survey."""
     import zlib
 
     base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    key = zlib.crc32(sys.executable.encode("utf-8", "surrogateescape"))
-    return os.path.join(base, "signoz-litellm", f"entry-points-{key:08x}.txt")
+    digest = zlib.crc32(key.encode("utf-8", "surrogateescape"))
+    return os.path.join(base, "signoz-litellm", f"entry-points-{digest:08x}.txt")
 
 
 def _write_cache(path: str, text: str) -> None:
