@@ -107,6 +107,7 @@ class ReceivedRequest:
     message: Any  # Export{Trace,Metrics,Logs}ServiceRequest
     received_at: float  # time.time()
     outcome: str = "accepted"
+    raw: bytes = b""  # OTLP/HTTP: the body as posted (after Content-Encoding); gRPC: empty
 
 
 @dataclass(frozen=True)
@@ -466,8 +467,8 @@ class Receiver:
         return "accepted"
 
     def _record(self, signal: str, protocol: str, headers: dict[str, str], message: Any,
-                outcome: str) -> ReceivedRequest:
-        request = ReceivedRequest(signal, protocol, headers, message, time.time(), outcome)
+                outcome: str, raw: bytes = b"") -> ReceivedRequest:
+        request = ReceivedRequest(signal, protocol, headers, message, time.time(), outcome, raw)
         with self._arrived:
             (self._requests if outcome == "accepted" else self._rejected).append(request)
             self._arrived.notify_all()
@@ -748,7 +749,7 @@ class _OTLPHTTPHandler(BaseHTTPRequestHandler):
         receiver = self.server.receiver
         headers = {k.lower(): v for k, v in self.headers.items()}
         outcome = receiver._decide(headers)
-        receiver._record(signal, "http", headers, message, outcome)
+        receiver._record(signal, "http", headers, message, outcome, body)
         if outcome == "hang":
             receiver._hold(self._client_connected)
             self.close_connection = True
