@@ -42,8 +42,8 @@ import threading
 from collections import OrderedDict
 from typing import Any
 
-from signoz_litellm_run.hook import (call_context, callback_controls, env_flag, freeze_heap, is_as_written,
-                                     lazy_export, litellm_json, llm_tally, shutdown)
+from signoz_litellm_run.hook import (attribution, call_context, callback_controls, env_flag, freeze_heap,
+                                     is_as_written, lazy_export, litellm_json, llm_tally, shutdown)
 from signoz_litellm_run.hook.metric_record import PLAIN_MAPPINGS
 
 _logger = logging.getLogger("signoz_litellm")
@@ -74,6 +74,10 @@ PER_CALL_METRIC_ATTRIBUTES = (
     "metadata.prompt_management_metadata",
     "metadata.mcp_tool_call_metadata",
     "metadata.vector_store_request_metadata",
+    # one series per end user or per user of a proxy key (hook/attribution.py puts who on the span instead)
+    "metadata.user_api_key_end_user_id",
+    "metadata.user_api_key_user_id",
+    "metadata.user_api_key_user_email",
 )
 
 
@@ -369,6 +373,8 @@ def _patch_logger_class(otel_class: Any) -> None:
             result = original_set_attributes(self, span, kwargs, response_obj)
             try:
                 _set_aliases(span, _cost_of(kwargs))
+                for key, value in attribution.attributes(kwargs):
+                    span.set_attribute(key, value)
             except Exception:  # never in the way of LiteLLM's logging
                 pass
             return result
@@ -383,6 +389,7 @@ def _patch_logger_class(otel_class: Any) -> None:
             raise
         finally:
             _batches.current = outer
+        batch[1].extend(attribution.attributes(kwargs))  # who and what the call was for (user, session, tags)
         _set_collected(span, own, batch[1], aliases=True, cost=_cost_of(kwargs))
         return result
 

@@ -67,6 +67,8 @@ class FakeProvider:
         reply: the assistant text returned.
         stream_chunk_delay: seconds between SSE chunks of a stream.
         models: ids listed by ``GET /v1/models``.
+        quote_request_in_errors: a failure's error message quotes the last message's content, as real
+            providers' content-policy and context-length errors do.
 
     Attributes:
         calls: chat completions answered with 200 (thread-safe counter).
@@ -84,7 +86,9 @@ class FakeProvider:
         stream_chunk_delay: float = 0.0,
         models: tuple[str, ...] = ("gpt-4o-mini", "gpt-4o", "text-embedding-3-small"),
         host: str = "127.0.0.1",
+        quote_request_in_errors: bool = False,
     ) -> None:
+        self.quote_request_in_errors = quote_request_in_errors
         self.fail_status = fail_status
         self.fail_when = fail_when
         self.delay = delay
@@ -305,7 +309,11 @@ class _Handler(BaseHTTPRequestHandler):
         elif path == "/v1/chat/completions":
             status = provider.chat_failure(body)
             if status is not None:
-                self._json(status, _error_body(status, f"fake provider failure ({status})"))
+                message = f"fake provider failure ({status})"
+                if provider.quote_request_in_errors:
+                    messages = body.get("messages") or [{}]
+                    message += f": refused {_text_of(messages[-1].get('content'))!r}"
+                self._json(status, _error_body(status, message))
             elif body.get("stream"):
                 chunks = provider.chat_chunks(body)
                 provider._count_call()
