@@ -92,8 +92,11 @@ class Policy:
         self.drop_content = capture == "none"
         self.scrubber: Any = None
         if scrub != "off":
-            from signoz_litellm_run.hook import scrub as scrub_module
-
+            try:
+                from signoz_litellm_run.hook import scrub as scrub_module
+            except ImportError as exc:  # never a reason for the program to run without telemetry
+                print(f"signoz-litellm: secrets are not scrubbed: {exc}", file=sys.stderr)
+                return
             try:
                 self.scrubber = scrub_module.Scrubber(tuple(patterns), pii=scrub == "pii")
             except scrub_module.PatternError as exc:  # checked by `run` and init(); set by hand, it must not break
