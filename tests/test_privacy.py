@@ -99,3 +99,133 @@ def test_capture_full_scrubs_the_secret_and_keeps_the_prompt(receiver: Receiver,
     data = _every_byte(receiver)
     assert SECRET.encode() not in data
     assert PROMPT.encode() in data and COMPLETION.encode() in data
+
+
+def test_without_scrubbing_the_secret_arrives_and_attribution_stays_off_metrics(
+        receiver: Receiver, provider: FakeProvider) -> None:
+    # The same job with --no-scrub: the secret is in the export (what the scrubbing test would catch), and the
+    # call's user, session, tags and metadata are on its span, never on a metric; the job's tags are on both.
+    _run(receiver, provider, ["--no-scrub", "--tag", "team=search", "--tag", "run=nightly-42"])
+    spans = _calls(receiver)
+    for span in spans:
+        a = span.attributes
+        assert (a["user.id"], a["llm.user"], a["session.id"], a["gen_ai.conversation.id"]) == (
+            "user-42", "user-42", "sess-7", "sess-7")
+        assert list(a["tags"]) == ["nightly", "eval"]
+        assert a["metadata.customer"] == "acme" and a["metadata.attempt"] == 2
+        assert len(a["metadata.huge"]) == 256  # cut
+        assert "metadata.nested" not in a and "metadata.odd" not in a  # nested, not serialisable: skipped
+        assert "signoz_litellm.scrubbed" not in a
+        assert span.resource["tag.team"] == "search" and span.resource["tag.run"] == "nightly-42"
+    assert SECRET.encode() in _every_byte(receiver)
+    assert receiver.wait_for(lambda r: "gen_ai.client.operation.duration" in r.metric_names(), timeout=20)
+    metrics = receiver.metrics()
+    labels = {key for m in metrics for point in m.data_points for key in point.get("attributes", {})}
+    values = {str(v) for m in metrics for point in m.data_points for v in point.get("attributes", {}).values()}
+    assert labels and not labels & {"user.id", "session.id", "gen_ai.conversation.id", "tags", "llm.user"}
+    assert not [k for k in labels if k.startswith("metadata.") and k != "metadata.applied_guardrails"], labels
+    assert not values & {"user-42", "sess-7", "acme"}
+    assert all(m.resource.get("tag.team") == "search" for m in metrics)
+
+
+def test_pii_scrubbing_and_own_patterns_over_grpc(receiver: Receiver, provider: FakeProvider) -> None:
+    _run(receiver, provider, ["--scrub", "pii", "--scrub-pattern", r"purple\s+elephants"], protocol="grpc",
+         extra_env={"LITELLM_OTEL_INTEGRATION_ENABLE_EVENTS": "true"})
+    spans = _calls(receiver)
+    text = repr([s.attributes for s in spans]) + repr([(r.body, r.attributes) for r in receiver.log_records()])
+    for secret in (SECRET, EMAIL, "purple elephants"):
+        assert secret not in text, secret
+    assert "The-Prompt-Text" in text and COMPLETION in text
+    # LiteLLM's gen_ai events (log records) are scrubbed too, and say so
+    events = [r for r in receiver.log_records() if r.attributes.get("event_name") == "gen_ai.content.prompt"]
+    assert events and any("body" in (r.attributes.get("signoz_litellm.scrubbed") or ()) for r in events)
+
+
+@pytest.mark.parametrize("options, env, named", [
+    (["--capture-content", "some"], {}, "'some'"),
+    (["--scrub", "everything"], {}, "'everything'"),
+    (["--scrub-pattern", "(unclosed"], {}, "'(unclosed'"),
+    (["--tag", "no-equals-sign"], {}, "'no-equals-sign'"),
+    ([], {"SIGNOZ_LITELLM_CAPTURE_CONTENT": "partial"}, "SIGNOZ_LITELLM_CAPTURE_CONTENT"),
+    ([], {"SIGNOZ_LITELLM_SCRUB_PATTERNS": "fine\n[broken"}, "'[broken'"),
+    (["--scrub", "pii", "--no-scrub"], {}, "--no-scrub"),
+])
+def test_bad_input_exits_2_naming_the_value(options: list[str], env: dict[str, str], named: str) -> None:
+    result = launcher(["run", "--local", *options, "--", sys.executable, "-c", "pass"], env=clean_env(env))
+    assert result.returncode == 2, result.stderr
+    assert named in result.stderr and "hint:" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_config_file_keys(tmp_path) -> None:
+    (tmp_path / "signoz-litellm.toml").write_text(
+        'local = true\ncapture-content = "none"\nscrub = "pii"\nscrub-patterns = ["acct-[0-9]+"]\n'
+        'tags = { team = "search" }\n')
+    result = launcher(["config", "--scrub-pattern", "ord-[0-9]+", "--tag", "run=7"], env=clean_env(), cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    lines = {line.split("│")[1].strip(): line for line in result.stdout.splitlines() if line.count("│") >= 3}
+    assert "none" in lines["capture-content"] and "pii" in lines["scrub"]
+    assert "acct-[0-9]+ ord-[0-9]+" in lines["scrub-patterns"]
+    assert "team=search,run=7" in lines["tags"]
+    (tmp_path / "signoz-litellm.toml").write_text('capture-content = "most"\n')
+    result = launcher(["config"], env=clean_env(), cwd=tmp_path)
+    assert result.returncode == 2 and "capture-content in" in result.stderr and "'most'" in result.stderr
+
+
+def test_proxy_with_capture_none_sends_no_prompt_completion_or_secret(tmp_path, provider: FakeProvider) -> None:
+    import os
+    import signal
+    import time
+
+    import httpx
+
+    from signoz_litellm_run.receiver import unused_port
+
+    master = "sk-proxy-test-master"
+    config = tmp_path / "config.yaml"
+    config.write_text("model_list:\n  - model_name: fake-model\n    litellm_params:\n      model: openai/fake-model\n"
+                      f"      api_base: {provider.base_url}\n      api_key: sk-test\n")
+    port = unused_port()
+    env = clean_env({"LITELLM_MASTER_KEY": master, "LITELLM_DONT_SHOW_FEEDBACK_BOX": "true",
+                     "DISABLE_SCHEMA_UPDATE": "true",
+                     "PATH": os.path.dirname(sys.executable) + os.pathsep + os.environ.get("PATH", "")})
+    with Receiver() as receiver:
+        argv = [sys.executable, "-m", "signoz_litellm_run", "proxy", "--endpoint", receiver.endpoint("http/protobuf"),
+                "--protocol", "http/protobuf", "--capture-content", "none", "--config", str(config),
+                "--host", "127.0.0.1", "--port", str(port)]
+        log = open(tmp_path / "proxy.log", "w+b")
+        child = subprocess.Popen(argv, cwd=tmp_path, env=env, stdout=log, stderr=subprocess.STDOUT)
+        try:
+            with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=30.0) as client:
+                deadline = time.monotonic() + 240
+                while True:
+                    assert child.poll() is None, (tmp_path / "proxy.log").read_text(errors="replace")[-3000:]
+                    try:
+                        if client.get("/health/readiness").status_code == 200:
+                            break
+                    except httpx.TransportError:
+                        pass
+                    assert time.monotonic() < deadline, "proxy not ready"
+                    time.sleep(0.5)
+                statuses = []
+                for kind in ("chat", "FAIL"):
+                    response = client.post("/v1/chat/completions", headers={"Authorization": f"Bearer {master}"}, json={
+                        "model": "fake-model", "user": "user-42",
+                        "metadata": {"session_id": "sess-7", "tags": ["nightly"], "customer": "acme"},
+                        "messages": [{"role": "user", "content": f"{kind}: {PROMPT} my key is {SECRET}"}]})
+                    statuses.append(response.status_code)
+                assert statuses[0] == 200 and statuses[1] >= 400, statuses
+            assert receiver.wait_for(lambda r: sum(s.name == "litellm_request" for s in r.spans()) >= 2, timeout=30)
+            child.send_signal(signal.SIGTERM)
+            child.wait(timeout=120)
+        finally:
+            if child.poll() is None:
+                child.kill()
+                child.wait()
+            log.close()
+        calls = [s for s in receiver.spans() if s.name == "litellm_request"]
+        answered = [s for s in calls if s.status_code != 2]
+        assert answered and answered[0].attributes["gen_ai.usage.input_tokens"] > 0
+        assert answered[0].attributes["user.id"] == "user-42"
+        data = _every_byte(receiver)
+        for text in (PROMPT, COMPLETION, SECRET, "purple elephants", "zebra quartz"):
+            assert text.encode() not in data, text
