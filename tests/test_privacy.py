@@ -229,3 +229,20 @@ def test_proxy_with_capture_none_sends_no_prompt_completion_or_secret(tmp_path, 
         data = _every_byte(receiver)
         for text in (PROMPT, COMPLETION, SECRET, "purple elephants", "zebra quartz"):
             assert text.encode() not in data, text
+
+
+def test_init_keywords_and_the_programs_own_exporter_keeps_the_content(receiver: Receiver,
+                                                                      provider: FakeProvider) -> None:
+    # init() in a program with its own tracer provider: our exporter sends no prompt, the program's own gets it.
+    import json
+
+    kwargs = {"endpoint": receiver.endpoint("http/protobuf"), "protocol": "http/protobuf",
+              "capture_content": "none", "scrub": "pii", "scrub_patterns": ["hello"], "tags": {"team": "search"}}
+    env = clean_env({"FAKE_BASE_URL": provider.base_url, "MODE": "own_provider", "INIT_KWARGS": json.dumps(kwargs)})
+    result = subprocess.run([sys.executable, app("init_app.py")], env=env, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert "own exporter prompts 2" in result.stdout, result.stdout
+    assert receiver.wait_for(lambda r: sum(s.name == "litellm_request" for s in r.spans()) >= 2, timeout=20)
+    spans = [s for s in receiver.spans() if s.name == "litellm_request"]
+    assert all(s.attributes["gen_ai.usage.input_tokens"] > 0 for s in spans)
+    assert b"hello number" not in _every_byte(receiver)

@@ -103,7 +103,8 @@ class Policy:
                 print(f"signoz-litellm: scrub pattern {exc.pattern!r} left out: {exc.reason}", file=sys.stderr)
                 good = [p for p in patterns if p != exc.pattern]
                 self.scrubber = Policy("full", scrub, good).scrubber
-        self._content: dict[tuple[str, bool], bool] = {}
+        self._content: dict[str, bool] = {}  # key -> holds content (on any span)
+        self._raw_content: dict[str, bool] = {}  # the same on raw_gen_ai_request
         self._scrubbed: dict[str, tuple[str, tuple[str, ...]]] = {}
 
     @classmethod
@@ -124,11 +125,12 @@ class Policy:
 
     # -- decisions
     def is_content(self, key: str, raw_span: bool = False) -> bool:
-        found = self._content.get((key, raw_span))
+        cache = self._raw_content if raw_span else self._content
+        found = cache.get(key)
         if found is None:
             found = _is_content(key, raw_span)
-            if len(self._content) < _MAX_CACHED:
-                self._content[(key, raw_span)] = found
+            if len(cache) < _MAX_CACHED:
+                cache[key] = found
         return found
 
     def scrub_value(self, value: Any) -> tuple[Any, tuple[str, ...]]:
@@ -206,7 +208,7 @@ class Policy:
         clone = copy.copy(span)
         if attributes is not None or scrubbed:
             merged = attributes if attributes is not None else dict(
-                getattr(span._attributes, "_dict", span._attributes))
+                getattr(span._attributes, "_dict", span._attributes) or {})
             if scrubbed:
                 merged[SCRUBBED_ATTRIBUTE] = tuple(scrubbed)
             clone._attributes = merged
