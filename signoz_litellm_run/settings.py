@@ -330,13 +330,13 @@ OPTIONS: tuple[Option, ...] = (
            "completion, tool arguments, system instructions or raw request leaves the process (tokens, model, cost, "
            "latency stay). Only the telemetry changes: the program's own LiteLLM callbacks still get everything."),
     Option("scrub", "--scrub", ("SIGNOZ_LITELLM_SCRUB",), parse_scrub, "default",
-           "Replace secrets in everything exported with [REDACTED:<kind>]: default (API keys, tokens, passwords, "
+           "Replace secrets in everything exported with [REDACTED:KIND]: default (API keys, tokens, passwords, "
            "private keys), pii (also e-mail addresses, phone and card numbers) or off (--no-scrub)."),
     Option("scrub_patterns", "--scrub-pattern", ("SIGNOZ_LITELLM_SCRUB_PATTERNS",), parse_scrub_patterns, (),
            "A regular expression whose matches are also scrubbed (repeat for several; the variable takes one a line)."),
     Option("tags", "--tag", ("SIGNOZ_LITELLM_TAGS",), parse_tags, (),
            "A job tag key=value (repeat for several; the variable takes k=v,k2=v2), sent as resource attribute "
-           "tag.<key> on every span, log record and metric of the job."),
+           "tag.KEY on every span, log record and metric of the job."),
 )
 OPTIONS_BY_NAME: Mapping[str, Option] = MappingProxyType({o.name: o for o in OPTIONS})
 CONFIG_ONLY_KEYS = ("config",)

@@ -47,7 +47,7 @@ CONTENT_PREFIXES = ("gen_ai.prompt.", "gen_ai.completion.", "llm.prompts.", "llm
 # ... of which these describe the content without holding it, and stay.
 KEPT_SUFFIXES = (".role", ".finish_reason", ".function_call.name")
 TOOL_DEFINITIONS = "llm.request.functions."  # the tools a call offers: their names stay, descriptions and schemas go
-STACKTRACE = "exception.stacktrace"
+STACKTRACES = frozenset({"exception.stacktrace", "error.stack_trace"})  # kept as frames only under none
 # Keys of a structured log body (LiteLLM's gen_ai events) that hold content.
 BODY_CONTENT_KEYS = frozenset({"content", "arguments", "tool_calls", "text", "messages", "input", "output",
                                "parts", "system_instructions"})
@@ -162,7 +162,7 @@ class Policy:
         scrubber = self.scrubber
         for key, value in items.items():
             if drop and self.is_content(key, raw_span):
-                if key == STACKTRACE and type(value) is str:
+                if key in STACKTRACES and type(value) is str:
                     out[key] = frames_only(value)
                 changed = True
                 continue
@@ -300,7 +300,7 @@ def _is_content(key: str, raw_span: bool) -> bool:
         return not key.endswith(".name")
     if key.startswith(CONTENT_PREFIXES):
         return not key.endswith(KEPT_SUFFIXES)
-    return key == STACKTRACE
+    return key in STACKTRACES
 
 
 def _without_content(body: Any, depth: int) -> Any:
