@@ -246,3 +246,30 @@ def test_init_keywords_and_the_programs_own_exporter_keeps_the_content(receiver:
     spans = [s for s in receiver.spans() if s.name == "litellm_request"]
     assert all(s.attributes["gen_ai.usage.input_tokens"] > 0 for s in spans)
     assert b"hello number" not in _every_byte(receiver)
+
+
+def test_local_report_sums_per_user_and_session_and_tells_content_and_scrubbing() -> None:
+    import io
+
+    from signoz_litellm_run.local_report import build_report, render
+    from signoz_litellm_run.receiver import SpanRecord
+
+    def call(user: str | None, session: str | None, cost: float, **extra: object) -> SpanRecord:
+        attributes = {"gen_ai.request.model": "m", "gen_ai.usage.total_tokens": 10, "gen_ai.cost.total_cost": cost,
+                      **({"user.id": user} if user else {}), **({"session.id": session} if session else {}), **extra}
+        return SpanRecord("litellm_request", "t" * 32, "s" * 16, "", 1, 1, "", 0, 1_000_000, attributes, {}, "litellm")
+
+    spans = [call("ann", "s1", 0.5, **{"signoz_litellm.scrubbed": ("gen_ai.input.messages", "error.message")}),
+             call("ann", "s2", 0.25), call("bob", "s2", 0.125), call(None, None, 1.0)]
+    report = build_report(spans, capture_content="none", scrubbed_in_logs=3)
+    assert [(u.name, u.calls, u.total_tokens, u.cost) for u in report.users] == [("ann", 2, 20, 0.75),
+                                                                                 ("bob", 1, 10, 0.125)]
+    assert [(s.name, s.calls) for s in report.sessions] == [("s2", 2), ("s1", 1)]
+    assert report.content_captured is False and report.scrubbed == 5
+    out = io.StringIO()
+    render(report, out)
+    text = out.getvalue()
+    assert "Per user (user.id)" in text and "Per session (session.id)" in text
+    assert "prompts and completions not captured; 5 values scrubbed" in " ".join(text.split())
+    # without the setting (a --local-output file read back): content counts as captured when a span carries it
+    assert build_report([call("ann", None, 0.1, **{"gen_ai.input.messages": "[]"})]).content_captured is True
