@@ -391,8 +391,9 @@ def read_jsonl(lines: Iterable[str]) -> LocalReport:
                 spans.extend(_span(s, resource, scope) for s in ss.get("spans", []))
         for rl in body.get("resourceLogs", []):
             for sl in rl.get("scopeLogs", []):
-                logs += len(sl.get("logRecords", []))
-                scrubbed += sum(scrubbed_values(_attributes(lr.get("attributes", []))) for lr in sl.get("logRecords", []))
+                records = sl.get("logRecords", [])
+                logs += len(records)
+                scrubbed += sum(scrubbed_values(_attributes(lr.get("attributes", []))) for lr in records)
         for rm in body.get("resourceMetrics", []):
             for sm in rm.get("scopeMetrics", []):
                 for metric in sm.get("metrics", []):
