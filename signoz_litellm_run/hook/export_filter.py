@@ -54,6 +54,7 @@ BODY_CONTENT_KEYS = frozenset({"content", "arguments", "tool_calls", "text", "me
 _MAX_CACHED = 4096
 _SHORT = 64  # string values up to this length are remembered with their scrubbed form (model names, URLs, ...)
 _MAX_DEPTH = 8  # a structured log body is walked this deep; deeper values are left out
+_DROP = object()
 
 
 def _scope_name(item: Any) -> str:
@@ -152,31 +153,62 @@ class Policy:
     def attributes(self, attributes: Any, *, raw_span: bool = False, label: str = "",
                    scrubbed: list[str] | None = None) -> dict[str, Any] | None:
         """The attributes as they may leave, or None when they may leave as they are. Scrubbed keys (with `label`
-        before them) are added to `scrubbed`."""
+        before them) are added to `scrubbed`. Called for every span and log record: one pass that only looks,
+        and a new dict only when something changes (a short value's scrubbed form is remembered)."""
         if not attributes:
             return None
         items = getattr(attributes, "_dict", attributes)  # BoundedAttributes: its dict, without a lock per item
-        out: dict[str, Any] = {}
-        changed = False
         drop = self.drop_content
+        content = self._raw_content if raw_span else self._content
         scrubber = self.scrubber
+        if scrubber is not None:
+            remembered = self._scrubbed
+            scrub = scrubber.scrub
+        changes: dict[str, Any] | None = None  # key -> its new value, or _DROP
         for key, value in items.items():
-            if drop and self.is_content(key, raw_span):
-                if key in STACKTRACES and type(value) is str:
-                    out[key] = frames_only(value)
-                changed = True
+            if drop:
+                found = content.get(key)
+                if found is None:
+                    found = self.is_content(key, raw_span)
+                if found:
+                    if changes is None:
+                        changes = {}
+                    changes[key] = frames_only(value) if key in STACKTRACES and type(value) is str else _DROP
+                    continue
+            if scrubber is None:
                 continue
-            if scrubber is not None:
-                kind = type(value)
-                if kind is str or kind is tuple or kind is list:
-                    new, kinds = self.scrub_value(value)
-                    if kinds:
-                        value = new
-                        changed = True
-                        if scrubbed is not None:
-                            scrubbed.append(label + key)
-            out[key] = value
-        return out if changed else None
+            kind = type(value)
+            if kind is str:
+                if len(value) <= _SHORT:
+                    result = remembered.get(value)
+                    if result is None:
+                        result = scrub(value)
+                        if len(remembered) < _MAX_CACHED:
+                            remembered[value] = result
+                else:
+                    result = scrub(value)
+                if not result[1]:
+                    continue
+                new = result[0]
+            elif kind is tuple or kind is list:
+                new, kinds = scrubber.scrub_value(value)
+                if not kinds:
+                    continue
+            else:
+                continue
+            if changes is None:
+                changes = {}
+            changes[key] = new
+            if scrubbed is not None:
+                scrubbed.append(label + key)
+        if changes is None:
+            return None
+        out = {}
+        for key, value in items.items():
+            value = changes.get(key, value)
+            if value is not _DROP:
+                out[key] = value
+        return out
 
     # -- spans
     def span(self, span: Any) -> Any:
@@ -205,7 +237,7 @@ class Policy:
                     scrubbed.append("status.description")
         if attributes is None and new_events is None and new_status is None:
             return span
-        clone = copy.copy(span)
+        clone = _copy(span)
         if attributes is not None or scrubbed:
             merged = attributes if attributes is not None else dict(
                 getattr(span._attributes, "_dict", span._attributes) or {})
@@ -243,7 +275,7 @@ class Policy:
                 scrubbed.append("body")
         if attributes is None and new_body is body and not scrubbed:
             return item
-        new_record = copy.copy(record)
+        new_record = _copy(record)
         new_record.body = new_body
         if attributes is not None or scrubbed:
             merged = attributes if attributes is not None else dict(
@@ -251,7 +283,7 @@ class Policy:
             if scrubbed:
                 merged[SCRUBBED_ATTRIBUTE] = tuple(scrubbed)
             new_record.attributes = _bounded(merged)
-        clone = copy.copy(item)
+        clone = _copy(item)
         try:
             clone.log_record = new_record
         except AttributeError:  # a frozen dataclass (ReadableLogRecord, SDK 1.39 on)
@@ -313,8 +345,19 @@ def _without_content(body: Any, depth: int) -> Any:
     return body
 
 
+def _copy(obj: Any) -> Any:
+    """A shallow copy, without `copy.copy`'s generic protocol (a tenth of the instructions for a span); objects
+    without a `__dict__` go through `copy.copy`."""
+    own = getattr(obj, "__dict__", None)
+    if type(own) is not dict:
+        return copy.copy(obj)
+    clone = object.__new__(type(obj))
+    clone.__dict__.update(own)
+    return clone
+
+
 def _event(event: Any, attributes: dict[str, Any]) -> Any:
-    clone = copy.copy(event)
+    clone = _copy(event)
     clone._attributes = attributes
     return clone
 
