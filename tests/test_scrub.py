@@ -203,14 +203,22 @@ def test_a_pattern_that_matches_nothing_at_all_is_refused(pattern: str) -> None:
 
 
 @pytest.mark.parametrize("pattern", ["(a+)+$", "(a*)*b", r"(\w+\s?)+$", "(x+x+)+y", r"^(\d+[a-z]?)+$",
-                                     "(?:(?:a+))+", "(.*a)+"])
+                                     "(?:(?:a+))+", "(.*a)+", "(a|a)+$", "(a|aa)+$", "(a?a)+$"])
 def test_a_pattern_with_catastrophic_backtracking_is_refused(pattern: str) -> None:
     with pytest.raises(PatternError, match="exponential"):
         Scrubber(extra_patterns=[pattern])
 
 
+@pytest.mark.parametrize("pattern", [r".*a.*b", r".*.*.*z", r"(.*)(.*)x", r"\s*\s*x", r"(?:.*,){2}z"])
+def test_a_pattern_with_high_degree_backtracking_is_refused(pattern: str) -> None:
+    with pytest.raises(PatternError, match="cube"):
+        Scrubber(extra_patterns=[pattern])
+
+
 @pytest.mark.parametrize("pattern", [r"(?:-\d+)+", r"(\d+,)+\d+", r"[A-Z]{3}-\d+", r"(?:[a-z]+\.)+com", r".+",
-                                     r"(ab|cd)+"])
+                                     r"(ab|cd)+", r"(?:https?://)+", r"(x?y)+", r"(foo|far)+", r"(\d{1,3}\.)+\d+",
+                                     r".*secret.*", r"token.*secret.*", r"password\s*=\s*\S+", r"\d+-\d+",
+                                     r"[^a]*a[^b]*b"])
 def test_safe_repeats_are_accepted(pattern: str) -> None:
     Scrubber(extra_patterns=[pattern])
 
@@ -306,3 +314,16 @@ def test_kind_lists() -> None:
     for text, _, kind in POSITIVES:
         assert kind in scrub.DEFAULT_KINDS
     assert re.fullmatch(r"\[REDACTED:[a-z_]+\]", "[REDACTED:openai_key]")
+
+
+def test_secrets_inside_a_json_messages_attribute_leave_valid_json() -> None:
+    pem = "-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAAABG5vbmU=\n-----END OPENSSH PRIVATE KEY-----"
+    content = (f"deploy with {pem}\nand DATABASE_URL=postgres://app:Zx9-secret@db:5432/app, header "
+               "'Authorization: Bearer abcdef0123456789abcdef', AKIAIOSFODNN7EXAMPLE")
+    messages = json.dumps([{"role": "user", "content": content}])
+    out, kinds = DEFAULT.scrub(messages)
+    assert kinds == ("private_key", "aws_access_key_id", "bearer_token", "url_credentials")
+    text = json.loads(out)[0]["content"]
+    for secret in ("b3BlbnNzaC1rZXktdjEAAAAABG5vbmU=", "Zx9-secret", "abcdef0123456789abcdef", "AKIAIOSFODNN7EXAMPLE"):
+        assert secret not in text
+    assert text.startswith("deploy with [REDACTED:private_key]\nand DATABASE_URL=postgres://app:")

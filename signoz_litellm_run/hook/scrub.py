@@ -44,59 +44,64 @@ class PatternError(ValueError):
         self.reason = reason
 
 
-# --- the built-in patterns, compiled on the first Scrubber -------------------------------------------------
+# --- the built-in patterns, each compiled when a value first triggers it --------------------------------------
 
 _T = "A-Za-z0-9_-"  # token characters (base64url)
-_PAIR_TAIL = (
-    r"""(?P<kq>\\{0,3}["'])?[ \t]{0,8}(?P<sep>[:=])[ \t]{0,8}"""
-    r"""(?:\\{0,3}(?P<q>["'])(?P<qv>[^\r\n]{0,1024}?)\\{0,3}(?P=q)"""
-    r"""|(?P<v>[^\s"'\\,;&<>\[\](){}]{1,1024}))"""
-)
 _SOURCES = {
     "pem": r"-----BEGIN[A-Z0-9 ]{0,40}PRIVATE KEY(?: BLOCK)?-----(?:.{0,65536}?-----END[A-Z0-9 ]{0,40}PRIVATE"
            r" KEY(?: BLOCK)?-----|[A-Za-z0-9+/=\s\\:,.-]*)",
     "jwt": rf"eyJ(?<![{_T}]eyJ)[{_T}]{{5,}}\.eyJ[{_T}]{{5,}}\.[{_T}]*",
     "sk": rf"sk-(?<![{_T}]sk-)(?:(?P<ant>ant-)[{_T}]{{20,}}|(?=[A-Za-z_-]*[0-9])[{_T}]{{20,}})",
     "a": rf"A(?<![{_T}]A)(?:(?P<g>Iza)[{_T}]{{35}}|(?:KIA|SIA)[A-Z0-9]{{16}})(?![{_T}])",
-    "gh": r"gh(?<![A-Za-z0-9_]gh)[pousr]_[A-Za-z0-9]{36,}",
-    "ghpat": r"github_pat_(?<![A-Za-z0-9_]github_pat_)[A-Za-z0-9_]{22,}",
+    # GitHub and Hugging Face tokens, found from their underscore (one pass for all three prefixes)
+    "under": r"_(?:(?<![A-Za-z0-9_]gh[pousr]_)(?<=gh[pousr]_)(?P<gh>[A-Za-z0-9]{36,})"
+             r"|(?<![A-Za-z0-9_]github_pat_)(?<=github_pat_)(?P<pat>[A-Za-z0-9_]{22,})"
+             r"|(?<![A-Za-z0-9_]hf_)(?<=hf_)(?P<hf>[A-Za-z0-9]{30,}))",
     "xox": r"xox(?<![A-Za-z0-9_-]xox)[abposr]-[A-Za-z0-9-]{10,}",
-    "hf": r"hf_(?<![A-Za-z0-9_]hf_)[A-Za-z0-9]{30,}",
-    # on the lower-cased text
-    "bearer": r"bearer(?<![a-z0-9_]bearer)[ \t]+(?P<tok>[a-z0-9._~+/=-]{16,})",
+    "bearer": r"earer(?<![A-Za-z0-9_][Bb]earer)(?<=[Bb]earer)[ \t]+(?P<tok>[A-Za-z0-9._~+/=-]{16,})",
     "url": r"://(?P<user>[^\s:/?#@\"'<>\\]{0,256}):(?P<pw>[^\s/?#\"'<>\\]{1,256})@",
-    "pass": r"(?P<kw>pass(?:word|wd|phrase))" + _PAIR_TAIL,
-    "pwd": r"(?P<kw>pwd)" + _PAIR_TAIL,
-    "secret": r"(?P<kw>secret)" + _PAIR_TAIL,
-    "key": r"(?P<kw>key)" + _PAIR_TAIL,
-    "token": r"(?P<kw>token)" + _PAIR_TAIL,
-    "auth": r"(?P<kw>authorization)" + _PAIR_TAIL.replace(
-        "|(?P<v>", r"|(?:(?:basic|bearer|token|digest)[ \t]+)?(?P<v>"),
     "sig": r"[?&]sig=(?P<v>[A-Za-z0-9%+/=_-]{16,})",
+    # a pair's value, from the end of its name: `=v`, `: v`, `": "v"`, `\": \"v\"` (JSON in JSON)
+    "tail": r"""(?:\\{0,3}["'])?[ \t]{0,8}[:=][ \t]{0,8}"""
+            r"""(?:\\{0,3}(?P<q>["'])(?P<qv>[^\r\n]{0,1024}?)\\{0,3}(?P=q)"""
+            r"""|(?:(?i:basic|bearer|token|digest)[ \t]+)?(?P<v>[^\s"'\\,;&<>\[\](){}]{1,1024}))""",
+    "name": r"[a-z0-9_.-]{1,64}",  # a pair's name, read backwards
     # personal data
     "email": r"@(?P<dom>[A-Za-z0-9](?:[A-Za-z0-9-]{0,62}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,62}"
              r"[A-Za-z0-9])?)*\.[A-Za-z]{2,24})(?![A-Za-z0-9-])",
     "local": r"[A-Za-z0-9._%+-]{1,64}",  # an e-mail address's local part, read backwards
     "digits": r"[0-9][0-9 ().-]{5,30}[0-9]",
+    "000": r"000",  # in the digit skeleton
     "nanp": r"(?:1[ .-]?)?(?:\([0-9]{3}\)[ .-]?|[0-9]{3}[ .-])[0-9]{3}[ .-][0-9]{4}",
 }
 _RX: dict[str, re.Pattern[str]] = {}
 
-# A key name ending in `key` is a secret's only in these forms (separators dropped): not `monkey`, `primary_key`.
+# Pair names that hold a secret, by their ending: `DB_PASSWORD`, `client_secret`, `X-Auth-Token`, ...
+_KEYWORDS = ("password", "passwd", "passphrase", "pwd", "secret", "token", "key", "authorization")
+# A name ending in `key` is a secret's only in these forms (separators dropped): not `monkey`, `primary_key`.
 _KEY_NAMES = ("apikey", "accesskey", "secretkey", "privatekey", "accountkey", "sharedaccesskey", "subscriptionkey",
               "masterkey", "encryptionkey", "signingkey", "clientkey", "authkey", "licensekey", "appkey", "serverkey")
 # Values that name a secret's absence or type, not the secret (`password: str`, `"api_key": null`).
 _NOT_SECRETS = frozenset(("null", "none", "nil", "true", "false", "undefined", "str", "string", "bytes", "int",
                           "bool", "any", "optional", "secretstr", "required", "redacted", "xxx", "***", "...",
                           "<redacted>", "your_api_key", "your-api-key", "changeme"))
-_IDENT = frozenset("abcdefghijklmnopqrstuvwxyz0123456789_.-")
 _FILE_TLDS = frozenset(("png", "jpg", "jpeg", "gif", "svg", "webp", "ico", "bmp", "tif", "tiff"))
+_NAMES_BUT_PWD = ("pass", "secret", "token", "key", "authorization")  # `pwd` is looked for next to `=` only
+_MIN_TOKEN = 15  # no token kind is shorter (`xoxb-` and 10 characters)
 
 
-def _compile() -> dict[str, re.Pattern[str]]:
-    if not _RX:
-        _RX.update({name: re.compile(source, re.ASCII | re.DOTALL) for name, source in _SOURCES.items()})
-    return _RX
+def _rx(name: str) -> re.Pattern:
+    rx = _RX.get(name)
+    if rx is None:
+        source = _SOURCES[name]
+        rx = _RX[name] = re.compile(source.encode() if name == "000" else source, re.ASCII | re.DOTALL)
+    return rx
+
+
+def _compile() -> None:
+    """Every built-in pattern compiled now (tests; a process that wants no compile at its first secret)."""
+    for name in _SOURCES:
+        _rx(name)
 
 
 def _lower(text: str) -> str:
@@ -119,91 +124,134 @@ def _luhn(digits: str) -> bool:
     return total % 10 == 0
 
 
-def _pair_spans(rx: re.Pattern[str], low: str, kw: str, spans: list) -> None:
-    """`name=value` / `"name": "value"` pairs whose name ends with a keyword found at `rx`; the value's span."""
-    for m in rx.finditer(low):
-        start = m.start()
-        i = start
-        while i > 0 and start - i < 64 and low[i - 1] in _IDENT:
-            i -= 1
-        name = low[i:m.end("kw")].replace("_", "").replace("-", "").replace(".", "")
-        if kw == "key" and not name.endswith(_KEY_NAMES):
-            continue
-        if m.group("v") is not None:
-            vs, ve = m.span("v")
-            if ve < len(low) and low[ve] in "([":  # an expression (`os.environ[...]`, `get_key()`), not a value
-                continue
-        else:
-            vs, ve = m.span("qv")
-        value = low[vs:ve].strip()
-        if not value or value in _NOT_SECRETS or value.startswith(("[redacted", "$", "{{", "<", "%(", "os.")):
-            continue
-        if "azure" in name or name.endswith(("accountkey", "sharedaccesskey", "ocpapimsubscriptionkey")):
-            kind = "azure_key"
-        elif name.endswith("secretaccesskey"):
-            kind = "aws_secret_access_key"
-        else:
-            kind = "credential"
-        spans.append((vs, ve, kind))
-
-
 def _builtin_spans(text: str, pii: bool) -> list:
-    """Where the built-in kinds are in `text`: (start, end, kind), unordered, possibly overlapping."""
-    rx = _RX or _compile()
+    """Where the built-in kinds are in `text`: (start, end, kind), unordered, possibly overlapping. Each kind's
+    pattern runs only when its trigger (a substring search in C) is in the text."""
     spans: list = []
     add = spans.append
-    if "PRIVATE KEY" in text:
-        for m in rx["pem"].finditer(text):
-            add((m.start(), m.end(), "private_key"))
-    if "eyJ" in text:
-        for m in rx["jwt"].finditer(text):
-            add((m.start(), m.end(), "jwt"))
-    if "sk-" in text:
-        for m in rx["sk"].finditer(text):
-            add((m.start(), m.end(), "anthropic_key" if m.group("ant") else "openai_key"))
-    for m in rx["a"].finditer(text):
-        add((m.start(), m.end(), "google_api_key" if m.group("g") else "aws_access_key_id"))
-    if "_" in text:
-        for m in rx["gh"].finditer(text):
-            add((m.start(), m.end(), "github_token"))
-        if "github_pat_" in text:
-            for m in rx["ghpat"].finditer(text):
-                add((m.start(), m.end(), "github_token"))
-        if "hf_" in text:
-            for m in rx["hf"].finditer(text):
-                add((m.start(), m.end(), "huggingface_token"))
-    if "xox" in text:
-        for m in rx["xox"].finditer(text):
-            add((m.start(), m.end(), "slack_token"))
-    if "@" in text:
-        if "://" in text:
-            for m in rx["url"].finditer(text):
+    if len(text) >= _MIN_TOKEN:
+        if "PRIVATE KEY" in text:
+            for m in _rx("pem").finditer(text):
+                add((m.start(), m.end(), "private_key"))
+        if "J" in text and "eyJ" in text:
+            for m in _rx("jwt").finditer(text):
+                add((m.start(), m.end(), "jwt"))
+        if "sk-" in text:
+            for m in _rx("sk").finditer(text):
+                add((m.start(), m.end(), "anthropic_key" if m.group("ant") else "openai_key"))
+        if "AKIA" in text or "ASIA" in text or "AIza" in text:
+            for m in _rx("a").finditer(text):
+                add((m.start(), m.end(), "google_api_key" if m.group("g") else "aws_access_key_id"))
+        if "_" in text:
+            _underscore_spans(text, spans)
+        if "xox" in text:
+            for m in _rx("xox").finditer(text):
+                add((m.start(), m.end(), "slack_token"))
+        if "earer" in text:
+            for m in _rx("bearer").finditer(text):
+                tok = m.group("tok")
+                if len(tok) >= 32 or any(c.isdigit() for c in tok):
+                    add((m.start("tok"), m.end("tok"), "bearer_token"))
+    eq = "=" in text
+    if eq or ":" in text:
+        if "@" in text and "://" in text:
+            for m in _rx("url").finditer(text):
                 add((m.start("pw"), m.end("pw"), "url_credentials"))
-        if pii:
-            _email_spans(rx, text, spans)
-    if "sig=" in text:
-        for m in rx["sig"].finditer(text):
-            add((m.start("v"), m.end("v"), "azure_key"))
-    low = _lower(text)
-    if "bearer" in low:
-        for m in rx["bearer"].finditer(low):
-            tok = m.group("tok")
-            if len(tok) >= 32 or any(c.isdigit() for c in tok):
-                add((m.start("tok"), m.end("tok"), "bearer_token"))
-    for kw in ("pass", "pwd", "secret", "key", "token", "authorization"):
-        if kw in low:
-            _pair_spans(rx["auth" if kw == "authorization" else kw], low, kw, spans)
+        if eq and "sig=" in text:
+            for m in _rx("sig").finditer(text):
+                add((m.start("v"), m.end("v"), "azure_key"))
+        _pair_spans(text, _lower(text), eq, spans)
     if pii:
-        _number_spans(rx, text, spans)
+        if "@" in text:
+            _email_spans(text, spans)
+        _number_spans(text, spans)
     return spans
 
 
-def _email_spans(rx: dict, text: str, spans: list) -> None:
-    for m in rx["email"].finditer(text):
+def _pair_spans(text: str, low: str, eq: bool, spans: list) -> None:
+    """The values of `name=value` / `name: value` / `"name": "value"` pairs whose name says it holds a secret.
+    The names' endings are searched in the lower-cased text (C); the pattern of a pair is tried only where one is
+    followed by what starts a separator. (Trying each separator instead costs more: JSON has many.)"""
+    n = len(text)
+    for kw in ("pass", "pwd", "secret", "token", "key", "authorization") if eq else _NAMES_BUT_PWD:
+        i = low.find(kw)
+        while i >= 0:
+            end = i + len(kw)
+            if kw == "pass":
+                end = i + (8 if low.startswith("password", i) else 6 if low.startswith("passwd", i) else
+                           10 if low.startswith("passphrase", i) else 0)
+            if end > i and end < n:
+                c = low[end]
+                if c == " " or c == "\t":  # `password = x`, but not `token for`
+                    j = end + 1
+                    while j < n and j - end < 8 and low[j] in " \t":
+                        j += 1
+                    c = low[j] if j < n else ""
+                if c and c in ":=\"'\\":
+                    _pair_at(text, end, spans)
+            i = low.find(kw, i + 1)
+
+
+def _underscore_spans(text: str, spans: list) -> None:
+    """GitHub (`ghp_`, `gho_`, `ghs_`, `ghu_`, `ghr_`, `github_pat_`) and Hugging Face (`hf_`) tokens, found from
+    their underscore: a few underscores (JSON keys, prose) are looked at one by one, many (code) by a pattern."""
+    found: list = []
+    seen = 0
+    i = text.find("_")
+    while i >= 0:
+        seen += 1
+        if seen > 8:
+            found = list(_rx("under").finditer(text))
+            break
+        m = _rx("under").match(text, i)
+        if m is not None:
+            found.append(m)
+        i = text.find("_", i + 1)
+    for m in found:
+        if m.group("gh"):
+            spans.append((m.start() - 3, m.end(), "github_token"))
+        elif m.group("pat"):
+            spans.append((m.start() - 10, m.end(), "github_token"))
+        else:
+            spans.append((m.start() - 2, m.end(), "huggingface_token"))
+
+
+def _pair_at(text: str, end: int, spans: list) -> None:
+    """The pair whose name ends at `end`, if its name and value are a secret's."""
+    m = _rx("tail").match(text, end)
+    if m is None:
+        return
+    found = _rx("name").match(text[max(0, end - 64):end][::-1].lower())
+    if found is None:
+        return
+    name = found.group()[::-1].replace("_", "").replace("-", "").replace(".", "")
+    if not name.endswith(_KEYWORDS) or (name.endswith("key") and not name.endswith(_KEY_NAMES)):
+        return
+    if m.group("v") is not None:
+        vs, ve = m.span("v")
+        if ve < len(text) and text[ve] in "([":  # an expression (`os.environ[...]`, `get_key()`), not a value
+            return
+    else:
+        vs, ve = m.span("qv")
+    value = text[vs:ve].strip().lower()
+    if not value or value in _NOT_SECRETS or value.startswith(("[redacted", "$", "{{", "<", "%(", "os.")):
+        return
+    if "azure" in name or name.endswith(("accountkey", "sharedaccesskey", "ocpapimsubscriptionkey")):
+        kind = "azure_key"
+    elif name.endswith("secretaccesskey"):
+        kind = "aws_secret_access_key"
+    else:
+        kind = "credential"
+    spans.append((vs, ve, kind))
+
+
+def _email_spans(text: str, spans: list) -> None:
+    local_rx = _rx("local")
+    for m in _rx("email").finditer(text):
         at = m.start()
         if m.group("dom").rsplit(".", 1)[-1].lower() in _FILE_TLDS:  # `icon@2x.png`
             continue
-        local = rx["local"].match(text[max(0, at - 64):at][::-1])
+        local = local_rx.match(text[max(0, at - 64):at][::-1])
         if local is None:
             continue
         start = at - local.end()
@@ -212,26 +260,58 @@ def _email_spans(rx: dict, text: str, spans: list) -> None:
         spans.append((start, m.end(), "email"))
 
 
-def _number_spans(rx: dict, text: str, spans: list) -> None:
+_DIGIT_SKELETON = bytes(48 if 48 <= i <= 57 else i for i in range(256))  # every digit becomes `0`
+
+
+def _digit_runs(text: str) -> list:
+    """Candidate phone and card numbers: (start, end) of stretches of 7 to 32 digits and `().- ` that hold a run
+    of 3 digits. The runs are found in a copy with every digit turned into `0`, by a search
+    for one literal (`000`) that `re` runs at C speed; a pattern starting with "a digit" would be tried at every
+    position (about 15 times the cost)."""
+    skeleton = text.encode("ascii", "replace").translate(_DIGIT_SKELETON)
+    runs = []
+    end = -1
+    digits = _rx("digits")
+    for m in _rx("000").finditer(skeleton):
+        if m.start() < end:
+            continue
+        start = m.start()
+        limit = min(len(text), m.end() + 32)
+        found = digits.search(text, max(0, start - 24), limit)
+        while found is not None and found.end() <= start:
+            found = digits.search(text, found.end(), limit)
+        if found is None:
+            end = m.end()
+            continue
+        runs.append(found.span())
+        end = found.end()
+    return runs
+
+
+def _number_spans(text: str, spans: list) -> None:
     """Card numbers (13-19 digits, spaces or dashes between groups, an issuer's first digit, Luhn-checked) and
     phone numbers (`+` and 8-15 digits, or the North American `(555) 123-4567` forms); not bare digit runs,
     dates, versions or addresses."""
-    for m in rx["digits"].finditer(text):
-        start, end = m.span()
+    nanp = None
+    for start, end in _digit_runs(text):
         before = text[start - 1] if start else " "
         if before.isalnum() or before in "_-./" or (end < len(text) and (text[end].isalnum() or text[end] == "_")):
             continue
-        cand = m.group()
+        cand = text[start:end]
         digits = "".join(c for c in cand if c.isdigit())
         seps = set(cand) - set("0123456789")
-        if 13 <= len(digits) <= 19 and seps <= {" "} | {"-"} and len(seps) <= 1 and digits[0] in "23456" \
+        if 13 <= len(digits) <= 19 and seps <= {" ", "-"} and len(seps) <= 1 and digits[0] in "23456" \
                 and "  " not in cand and "--" not in cand and _luhn(digits):
             spans.append((start, end, "card_number"))
-        elif before == "+" and 8 <= len(digits) <= 15:
-            spans.append((start - 1, end, "phone"))
-        elif rx["nanp"].fullmatch(cand):
+            continue
+        if before == "+":
+            if 8 <= len(digits) <= 15:
+                spans.append((start - 1, end, "phone"))
+            continue
+        nanp = nanp or _rx("nanp")
+        if nanp.fullmatch(cand):
             spans.append((start, end, "phone"))
-        elif before == "(" and rx["nanp"].fullmatch("(" + cand):
+        elif before == "(" and nanp.fullmatch("(" + cand):
             spans.append((start - 1, end, "phone"))
 
 
@@ -297,14 +377,15 @@ def _first_item(op, av, flags: int) -> tuple[frozenset, bool]:
 
 
 def _overlaps(seq, follow: frozenset, flags: int) -> bool:
-    """An unbounded repeat in `seq` that can take a character its follower can also start with (`follow`: what
-    can come after `seq`): the repeat and its follower can share a run of characters in more than one way."""
+    """A part of `seq` that can match one string in more than one way (`follow`: what can come after `seq`): a
+    repeat of variable count, or an optional alternative, that can take a character its follower can start with;
+    alternatives that can start alike. Inside a repeat, each such choice multiplies the ways to try."""
     c = _sre_c
     for op, av in reversed(list(seq)):
         if op in (c.MAX_REPEAT, c.MIN_REPEAT):
             lo, hi, item = av
             first, nullable = _first(item, flags)
-            if hi > _BIG and first & follow:
+            if lo < hi and first & follow:  # `a+a`, `a?a`, `a{1,3}a`: the run splits in more than one way
                 return True
             if _overlaps(item, follow | first if hi > 1 else follow, flags):
                 return True
@@ -317,13 +398,58 @@ def _overlaps(seq, follow: frozenset, flags: int) -> bool:
         elif op is c.BRANCH:
             if any(_overlaps(alt, follow, flags) for alt in av[1]):
                 return True
+            firsts = [_first(alt, flags) for alt in av[1]]
+            if sum(nullable for _, nullable in firsts) > 1:  # `(|)`: two ways to match nothing
+                return True
+            seen: frozenset = frozenset()
+            for chars, _ in firsts:  # `(ab|ac.)` unfactored: two alternatives can take the same character
+                if chars & seen:
+                    return True
+                seen |= chars
             first, nullable = _first_item(op, av, flags)
+            if nullable and first & follow:  # `(a|aa)` as sre reads it, `a(|a)`
+                return True
             follow = first | follow if nullable else first
         elif op in (c.AT, c.ASSERT, c.ASSERT_NOT):
             continue
         else:
             follow = _first_item(op, av, flags)[0]
     return False
+
+
+def _flat(seq, out: list, depth: int = 0) -> list:
+    """`seq`'s parts in order, groups opened and short fixed repeats written out (`(?:.*,){2}` as `.*,.*,`)."""
+    c = _sre_c
+    for op, av in seq:
+        if op is c.SUBPATTERN and depth < 20:
+            _flat(av[-1], out, depth + 1)
+        elif op in (c.MAX_REPEAT, c.MIN_REPEAT) and av[0] == av[1] and 1 < av[1] <= 4 and depth < 20:
+            for _ in range(av[1]):
+                _flat(av[2], out, depth + 1)
+        else:
+            out.append((op, av))
+    return out
+
+
+def _backtracking_runs(seq, flags: int) -> int:
+    """How many repeats of variable count outside repeats can give back characters for the rest to try again
+    (`.*` in `.*z`, each `\\s*` in `\\s*\\s*x`): each multiplies the work on a value by its length."""
+    c = _sre_c
+    parts = _flat(seq, [])
+    count = 0
+    chain: frozenset = frozenset()  # what the repeats counted so far can take
+    for i, (op, av) in enumerate(parts):
+        if op is c.BRANCH:
+            count += max((_backtracking_runs(alt, flags) for alt in av[1]), default=0)
+            continue
+        if op not in (c.MAX_REPEAT, c.MIN_REPEAT) or not av[0] < av[1] or av[1] <= 1:
+            continue
+        chars = _first(av[2], flags)[0]
+        rest, rest_nullable = _first(parts[i + 1:], flags)
+        if chars & rest or (not rest_nullable and chars & chain):
+            count += 1
+            chain |= chars
+    return count
 
 
 def _ambiguous(seq, flags: int) -> bool:
@@ -359,6 +485,9 @@ def _compile_user(pattern: object) -> re.Pattern[str]:
     flags = compiled.flags
     if _first(list(parsed), flags)[1]:
         raise PatternError(pattern, "it can match an empty string (use + instead of *, or add a literal)")
+    if _backtracking_runs(list(parsed), flags) > 1:
+        raise PatternError(pattern, "its repeats can take time growing with the cube of a value's length or more"
+                                    " (as `.*a.*b` does); start it with a literal, or use `[^a]*` for `.*a`")
     if _ambiguous(list(parsed), flags):
         raise PatternError(pattern, "nested repeats can take exponential time on some values (as `(a+)+` does);"
                                     " make each repetition start with something the previous one cannot end"
@@ -380,17 +509,21 @@ class Scrubber:
         self._custom = tuple(_compile_user(p) for p in extra_patterns)
         self.pii = bool(pii)
         self._clock = time.perf_counter
-        _compile()
 
     def scrub(self, text: str) -> tuple[str, tuple[str, ...]]:
         """`text` with its secrets replaced, and the kinds replaced (in a stable order); `text` itself and `()`
         when nothing was found."""
         if type(text) is not str:
             return self.scrub_value(text)
-        if len(text) < 5 and not self._custom:  # `pwd=x` is the shortest secret we know
-            return text, ()
+        if len(text) < _MIN_TOKEN and ":" not in text and "=" not in text and (
+                not self.pii or ("@" not in text and _rx("digits").search(text) is None)):
+            # too short for a token, no pair: most attribute values (model, ids, finish reason)
+            return self._scrub(text, False) if self._custom else (text, ())
+        return self._scrub(text, True)
+
+    def _scrub(self, text: str, builtin: bool) -> tuple[str, tuple[str, ...]]:
         try:
-            spans = _builtin_spans(text, self.pii)
+            spans = _builtin_spans(text, self.pii) if builtin else []
             if self._custom:
                 self._custom_spans(text, spans)
             if not spans:
@@ -405,7 +538,10 @@ class Scrubber:
         try:
             kind = type(value)
             if kind is str:
-                return self.scrub(value)
+                if len(value) < _MIN_TOKEN and ":" not in value and "=" not in value and (
+                        not self.pii or ("@" not in value and _rx("digits").search(value) is None)):
+                    return self._scrub(value, False) if self._custom else (value, ())
+                return self._scrub(value, True)
             if kind is list or kind is tuple:
                 out = None
                 found: set = set()
@@ -431,8 +567,14 @@ class Scrubber:
         return value, ()
 
     def _custom_spans(self, text: str, spans: list) -> None:
-        deadline = self._clock() + CUSTOM_BUDGET_S
         n = len(text)
+        if n <= WINDOW:  # one window, the most any value costs before the budget is looked at
+            for rx in self._custom:
+                for m in rx.finditer(text):
+                    if m.end() > m.start():
+                        spans.append((m.start(), m.end(), CUSTOM_KIND))
+            return
+        deadline = self._clock() + CUSTOM_BUDGET_S
         for rx in self._custom:
             pos = 0
             while pos < n:
