@@ -150,7 +150,8 @@ def counted(calls: int) -> dict[str, float]:
                 before = set(glob.glob(out + ".*"))
                 subprocess.run(["callgrind_control", "-d", str(proc.pid)], check=True, capture_output=True)
                 (dump,) = set(glob.glob(out + ".*")) - before
-                totals[name] = sum(int(l.split()[1]) for l in open(dump) if l.startswith(("totals:", "summary:")))
+                with open(dump) as rows:
+                    totals[name] = sum(int(row.split()[1]) for row in rows if row.startswith(("totals:", "summary:")))
             else:
                 continue
             proc.stdin.write("\n")

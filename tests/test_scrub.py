@@ -27,7 +27,8 @@ POSITIVES = [
     ("temporary ASIAY34FZKBOKMUTVV7A session", "ASIAY34FZKBOKMUTVV7A", "aws_access_key_id"),
     ("aws_secret_access_key = wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY", "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
      "aws_secret_access_key"),
-    ('{"AWS_SECRET_ACCESS_KEY": "je7MtGbClwBF/2Zp9Utk/h3yCo8nvbEXAMPLEKEY"}', "je7MtGbClwBF/2Zp9Utk/h3yCo8nvbEXAMPLEKEY",
+    ('{"AWS_SECRET_ACCESS_KEY": "je7MtGbClwBF/2Zp9Utk/h3yCo8nvbEXAMPLEKEY"}',
+     "je7MtGbClwBF/2Zp9Utk/h3yCo8nvbEXAMPLEKEY",
      "aws_secret_access_key"),
     ("AZURE_OPENAI_API_KEY=0123456789abcdef0123456789abcdef", "0123456789abcdef0123456789abcdef", "azure_key"),
     ("DefaultEndpointsProtocol=https;AccountName=acme;AccountKey=Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsu"
@@ -70,7 +71,8 @@ NEGATIVES = [
     "request id 123e4567-e89b-12d3-a456-426614174000 and sha256 "
     "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08",
     "git commit 2fd4e1c67a2d28fced849ee1bb76e7391b93eb12 on 2024-01-15T10:30:00Z",
-    "data:image/png;base64,iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNkYPhfDwAChwGA60e6kgAAAABJRU5ErkJggg==",
+    "data:image/png;base64,iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNkYPhfDwAChwGA60e6kgAAAABJ"
+    "RU5ErkJggg==",
     '{"max_tokens": 100, "prompt_tokens": 12, "total_tokens": 40, "temperature": 0.2}',
     "The password must be at least 12 characters. Keep your API key secret.",
     "The bearer of this letter is trusted; bearer bonds and Bearer authentication",
