@@ -21,7 +21,9 @@ estimate); the ratio is exact for the build measured.
 A full garbage collection that falls in the window is counted too (the recipes that queue spans make them more
 frequent; `run` freezes LiteLLM's import heap out of them).
 
-Usage: .venv/bin/python scripts/bench_instructions.py [--calls 50] [--bare-ms 3.9] [--recipe NAME ...]
+Usage: .venv/bin/python scripts/bench_instructions.py [--calls 50] [--bare-ms 3.9] [--recipe NAME ...] [--env K=V ...]
+(--env: set in every recipe's job, e.g. PROMPT_BYTES=2000 for 2 KB prompts, SIGNOZ_LITELLM_SCRUB=off to compare
+scrubbing on and off, SIGNOZ_LITELLM_CAPTURE_CONTENT=none)
 Needs valgrind (callgrind_control); about a minute per recipe.
 """
 
@@ -47,14 +49,15 @@ from tests.support.fake_provider import FakeProvider  # noqa: E402
 RECIPES = ("bare", "plain", "signoz-litellm")
 
 
-def instructions_per_call(recipe: str, receiver: Receiver, provider: FakeProvider, calls: int, workdir: str) -> float:
+def instructions_per_call(recipe: str, receiver: Receiver, provider: FakeProvider, calls: int, workdir: str,
+                          extra: dict[str, str] | None = None) -> float:
     out = os.path.join(workdir, f"callgrind.{recipe}.out")
     sync = os.path.join(workdir, f"sync.{recipe}")
     env = base_env(provider, {"CALLS": str(calls + 20), "SYNC": sync, "QUIET": "1",
                               "OTEL_BSP_MAX_EXPORT_BATCH_SIZE": "512", "OTEL_BSP_SCHEDULE_DELAY": "600000",
                               # The periodic metric export (once a minute) is kept out of the window: at
                               # valgrind's speed it would otherwise fall in some windows and not others.
-                              "OTEL_METRIC_EXPORT_INTERVAL": "600000"})
+                              "OTEL_METRIC_EXPORT_INTERVAL": "600000", **(extra or {})})
     cmd = command(recipe, receiver.grpc_endpoint, env)
     python = cmd.index(APP) - 1  # the job's interpreter, whatever launches it
     valgrind = ["valgrind", "--tool=callgrind", "--instr-atstart=no", "--dump-instr=no", f"--callgrind-out-file={out}"]
@@ -85,7 +88,10 @@ def main() -> None:
     parser.add_argument("--bare-ms", type=float, default=3.9,
                         help="the bare median call in ms on this machine, to turn ratios into ms (default 3.9)")
     parser.add_argument("--recipe", action="append", choices=RECIPES, help="only these recipes (bare is always run)")
+    parser.add_argument("--env", action="append", default=[], metavar="KEY=VALUE",
+                        help="an environment variable for every recipe's job (repeat for several)")
     args = parser.parse_args()
+    extra = dict(item.split("=", 1) for item in args.env)
     if not shutil.which("callgrind_control"):
         raise SystemExit("error: valgrind is not installed (callgrind_control not found)\nhint: apt install valgrind")
     recipes = ("bare", *[r for r in RECIPES[1:] if not args.recipe or r in args.recipe])
@@ -93,7 +99,7 @@ def main() -> None:
     with Receiver() as receiver, FakeProvider() as provider, tempfile.TemporaryDirectory() as workdir:
         for recipe in recipes:
             print(f"[{recipe}] {args.calls} calls under callgrind ...", file=sys.stderr, flush=True)
-            counts[recipe] = instructions_per_call(recipe, receiver, provider, args.calls, workdir)
+            counts[recipe] = instructions_per_call(recipe, receiver, provider, args.calls, workdir, extra)
     bare = counts["bare"]
     print("| recipe | instructions per call | over bare LiteLLM | estimated ms per call over bare |")
     print("|---|---|---|---|")

@@ -68,6 +68,7 @@ app = typer.Typer(
 _DEST = "Destination"
 _TELEMETRY = "Telemetry"
 _JOB = "Batch jobs and CI"
+_PRIVACY = "Privacy and attribution"
 
 
 def _opt(name: str, panel: str, *flags: str, metavar: str | None = None) -> Any:
@@ -106,13 +107,28 @@ TraceProbes = Annotated[Optional[bool], _opt("trace_health_probes", _TELEMETRY, 
 RawRequestSpan = Annotated[Optional[bool], _opt("raw_request_span", _TELEMETRY, "--raw-request-span")]
 SystemMetrics = Annotated[Optional[bool], _opt("system_metrics", _TELEMETRY, "--system-metrics/--no-system-metrics")]
 SpanDetail = Annotated[Optional[str], _opt("span_detail", _TELEMETRY, metavar="lean|full")]
+CaptureContent = Annotated[Optional[str], _opt("capture_content", _PRIVACY, metavar="full|none")]
+Scrub = Annotated[Optional[str], _opt("scrub", _PRIVACY, metavar="default|pii|off")]
+NoScrub = Annotated[Optional[bool], typer.Option("--no-scrub", help="Turn secret scrubbing off (--scrub off).",
+                                                 rich_help_panel=_PRIVACY, show_default=False)]
+ScrubPatterns = Annotated[Optional[list[str]], _opt("scrub_patterns", _PRIVACY, metavar="REGEX")]
+Tags = Annotated[Optional[list[str]], _opt("tags", _PRIVACY, metavar="KEY=VALUE")]
 
 _SETTING_NAMES = tuple(OPTIONS_BY_NAME)
 
 
 def _flags(values: dict[str, Any]) -> dict[str, Any]:
-    """The setting flags the user gave (a command's `locals()`), for `settings.resolve()`."""
-    return {name: values.get(name) for name in _SETTING_NAMES if values.get(name) is not None}
+    """The setting flags the user gave (a command's `locals()`), for `settings.resolve()`; `--no-scrub` is
+    `--scrub off`."""
+    flags = {name: values.get(name) for name in _SETTING_NAMES if values.get(name) not in (None, [], ())}
+    if values.get("no_scrub"):
+        if flags.get("scrub") not in (None, "off"):
+            from signoz_litellm_run.errors import UsageError
+
+            raise UsageError(f"--no-scrub and --scrub {flags['scrub']} contradict each other.",
+                             "Give one of them: --scrub default|pii|off, or --no-scrub.")
+        flags["scrub"] = "off"
+    return flags
 
 
 def _settings(values: dict[str, Any], command: list[str] | None = None, *, require_destination: bool = True) -> Settings:
@@ -153,7 +169,8 @@ def run(
     report: Report = None, report_file: ReportFile = None,
     fail_on_telemetry_loss: FailOnLoss = None, local: Local = None, local_output: LocalOutput = None,
     trace_health_probes: TraceProbes = None, raw_request_span: RawRequestSpan = None,
-    system_metrics: SystemMetrics = None, span_detail: SpanDetail = None,
+    system_metrics: SystemMetrics = None, capture_content: CaptureContent = None, scrub: Scrub = None,
+    no_scrub: NoScrub = None, scrub_patterns: ScrubPatterns = None, tags: Tags = None, span_detail: SpanDetail = None,
 ) -> None:
     """Run COMMAND with its LiteLLM calls, HTTP calls and logs sent to SigNoz.
 
@@ -186,7 +203,8 @@ def env_command(
     resource_attributes: ResourceAttributes = None, config: Config = None,
     shutdown_timeout: ShutdownTimeout = None, max_request_size: MaxRequestSize = None,
     trace_health_probes: TraceProbes = None, raw_request_span: RawRequestSpan = None,
-    system_metrics: SystemMetrics = None, span_detail: SpanDetail = None,
+    system_metrics: SystemMetrics = None, capture_content: CaptureContent = None, scrub: Scrub = None,
+    no_scrub: NoScrub = None, scrub_patterns: ScrubPatterns = None, tags: Tags = None, span_detail: SpanDetail = None,
 ) -> None:
     """Print the environment `run` would give the command (for Docker, Kubernetes and CI files)."""
     from signoz_litellm_run import runner
@@ -208,7 +226,8 @@ def config_command(
     report: Report = None, report_file: ReportFile = None,
     fail_on_telemetry_loss: FailOnLoss = None, local: Local = None, local_output: LocalOutput = None,
     trace_health_probes: TraceProbes = None, raw_request_span: RawRequestSpan = None,
-    system_metrics: SystemMetrics = None, span_detail: SpanDetail = None,
+    system_metrics: SystemMetrics = None, capture_content: CaptureContent = None, scrub: Scrub = None,
+    no_scrub: NoScrub = None, scrub_patterns: ScrubPatterns = None, tags: Tags = None, span_detail: SpanDetail = None,
 ) -> None:
     """Show each setting, its value (key masked) and where it came from."""
     from signoz_litellm_run import runner
@@ -237,7 +256,8 @@ def doctor_command(
     report: Report = None, report_file: ReportFile = None,
     fail_on_telemetry_loss: FailOnLoss = None, local: Local = None, local_output: LocalOutput = None,
     trace_health_probes: TraceProbes = None, raw_request_span: RawRequestSpan = None,
-    system_metrics: SystemMetrics = None, span_detail: SpanDetail = None,
+    system_metrics: SystemMetrics = None, capture_content: CaptureContent = None, scrub: Scrub = None,
+    no_scrub: NoScrub = None, scrub_patterns: ScrubPatterns = None, tags: Tags = None, span_detail: SpanDetail = None,
 ) -> None:
     """Check, in seconds, why telemetry would not arrive: configuration, packages, network, the key.
 
@@ -286,7 +306,8 @@ def proxy(
     shutdown_timeout: ShutdownTimeout = None, max_request_size: MaxRequestSize = None,
     local: Local = None, local_output: LocalOutput = None,
     trace_health_probes: TraceProbes = None, raw_request_span: RawRequestSpan = None,
-    system_metrics: SystemMetrics = None, span_detail: SpanDetail = None,
+    system_metrics: SystemMetrics = None, capture_content: CaptureContent = None, scrub: Scrub = None,
+    no_scrub: NoScrub = None, scrub_patterns: ScrubPatterns = None, tags: Tags = None, span_detail: SpanDetail = None,
 ) -> None:
     """Run the LiteLLM proxy server (`litellm ARGS`) with its traces, metrics and logs sent to SigNoz.
 

@@ -18,6 +18,7 @@ from typing import Any
 
 # Boolean settings whose flag also has a --no- form on `run` (cli.py: "--bootstrap/--no-bootstrap").
 NEGATABLE = frozenset({"bootstrap", "report", "system_metrics"})
+REPEATABLE = frozenset({"scrub_patterns", "tags"})  # Typer's list options: every occurrence counts, in order
 CONFIG_FLAG = "--config"
 
 
@@ -66,7 +67,10 @@ def parse_run(args: Sequence[str]) -> tuple[dict[str, Any], list[str]] | None:
                 return None  # a missing value, or one Click might read otherwise
             value = args[i + 1]
             i += 1
-        values[name] = value
+        if name in REPEATABLE:
+            values.setdefault(name, []).append(value)
+        else:
+            values[name] = value
         i += 1
     command = list(args[i:])
     if command and command[0] == "--":

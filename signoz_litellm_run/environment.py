@@ -14,7 +14,7 @@ from pathlib import Path
 from urllib.parse import quote
 
 from signoz_litellm_run import ci, delivery
-from signoz_litellm_run.settings import KEY_HEADER, Settings, mask_secret
+from signoz_litellm_run.settings import KEY_HEADER, TAG_PREFIX, Settings, mask_secret
 
 SITE_DIR = str(Path(__file__).resolve().parent / "_site")
 DISTRO_NAME = "signoz_litellm"
@@ -38,6 +38,10 @@ RAW_REQUEST_SPAN_ENV = "SIGNOZ_LITELLM_RAW_REQUEST_SPAN"  # read by hook/litellm
 SYSTEM_METRICS_ENV = "SIGNOZ_LITELLM_SYSTEM_METRICS"  # read (and claimed) by hook/system_metrics.py
 SPAN_DETAIL_ENV = "SIGNOZ_LITELLM_SPAN_DETAIL"  # read by hook/span_detail.py
 LITELLM_OTEL_V2_ENV = "LITELLM_OTEL_V2"
+# Read by hook/export_filter.py (the same variables set them for `run`: the child gets the resolved values).
+CAPTURE_CONTENT_ENV = "SIGNOZ_LITELLM_CAPTURE_CONTENT"
+SCRUB_ENV = "SIGNOZ_LITELLM_SCRUB"
+SCRUB_PATTERNS_ENV = "SIGNOZ_LITELLM_SCRUB_PATTERNS"  # one pattern a line
 _TRUE_WORDS = ("1", "on", "t", "true", "y", "yes")  # what LiteLLM (pydantic) reads as true
 REPORT_ENV = delivery.REPORT_ENV
 REPORT_FILE_ENV = delivery.REPORT_FILE_ENV
@@ -145,6 +149,8 @@ def child_updates(settings: Settings, base_env: Mapping[str, str], *, cwd: str) 
         attributes.setdefault(key, value)  # CI/CD and VCS attributes never override the user's
     if settings.environment:
         attributes["deployment.environment"] = settings.environment
+    for key, value in settings.tags:  # on every span, log record and metric; one value per job: no cardinality cost
+        attributes[TAG_PREFIX + key] = value
     if attributes:
         updates["OTEL_RESOURCE_ATTRIBUTES"] = ",".join(
             f"{k}={quote(str(v), safe='/:@.-_~ ')}" for k, v in attributes.items()
@@ -158,6 +164,10 @@ def child_updates(settings: Settings, base_env: Mapping[str, str], *, cwd: str) 
     updates[SYSTEM_METRICS_ENV] = "true" if settings.system_metrics else "false"
     if settings.span_detail != "lean" or base_env.get(SPAN_DETAIL_ENV):
         updates[SPAN_DETAIL_ENV] = settings.span_detail
+    updates[CAPTURE_CONTENT_ENV] = settings.capture_content
+    updates[SCRUB_ENV] = settings.scrub
+    if settings.scrub_patterns or base_env.get(SCRUB_PATTERNS_ENV):
+        updates[SCRUB_PATTERNS_ENV] = "\n".join(settings.scrub_patterns)
     if litellm_otel_v2_requested(base_env):
         updates[LITELLM_OTEL_V2_ENV] = "false"  # see notices()
     updates[REPORT_ENV] = "1" if ci.report_enabled(settings.report, base_env) else "0"

@@ -269,7 +269,7 @@ def _report_local(receiver: Any, settings: Settings) -> None:
 
     try:
         local._wait_until_quiet(receiver, 0.5)
-        local._finish(receiver, settings.local_output)
+        local._finish(receiver, settings.local_output, capture_content=settings.capture_content)
     finally:
         receiver.stop()
 

@@ -82,7 +82,7 @@ def run_local(the_plan: RunPlan) -> NoReturn:
     finally:
         receiver.stop()
     try:
-        _finish(receiver, settings.local_output)
+        _finish(receiver, settings.local_output, capture_content=settings.capture_content)
     except Exception as exc:  # the report must never cost the command's exit status
         print(f"signoz-litellm: the --local report failed: {type(exc).__name__}: {exc}", file=sys.stderr)
     exit_like(returncode)
@@ -155,9 +155,9 @@ def _wait_until_quiet(receiver: Receiver, limit: float) -> None:
         time.sleep(QUIET_PERIOD)
 
 
-def _finish(receiver: Receiver, output: str | None) -> None:
+def _finish(receiver: Receiver, output: str | None, *, capture_content: str | None = None) -> None:
     """Write --local-output, then print the report on stderr. Never changes the exit status."""
-    from signoz_litellm_run.local_report import build_report, render
+    from signoz_litellm_run.local_report import build_report, render, scrubbed_values
 
     written = None
     if output:
@@ -171,9 +171,11 @@ def _finish(receiver: Receiver, output: str | None) -> None:
         except OSError as exc:
             print(f"signoz-litellm: could not write {output}: {exc.strerror or exc}.", file=sys.stderr)
     metrics = receiver.metrics()
-    report = build_report(receiver.spans(), log_records=len(receiver.log_records()),
+    logs = receiver.log_records()
+    report = build_report(receiver.spans(), log_records=len(logs),
                           metrics=len({m.name for m in metrics}),
-                          metric_points=sum(len(m.data_points) for m in metrics))
+                          metric_points=sum(len(m.data_points) for m in metrics), capture_content=capture_content,
+                          scrubbed_in_logs=sum(scrubbed_values(record.attributes) for record in logs))
     try:
         render(report, sys.stderr, output_file=written)
         sys.stderr.flush()

@@ -9,7 +9,9 @@ A call is one `litellm_request` span, the span LiteLLM's `otel` callback writes 
 embedding or other call (streaming and async ones included). Its attributes give the model
 (`gen_ai.request.model`, else `gen_ai.response.model`), the tokens (`gen_ai.usage.input_tokens`,
 `output_tokens`, `total_tokens`) and the cost in USD (`gen_ai.cost.total_cost`); a call failed when
-its span status is ERROR.
+its span status is ERROR. Calls are also summed per user (`user.id`) and per session (`session.id`) when their
+spans carry them (hook/attribution.py); the report says whether prompts and completions were captured and how
+many values were scrubbed (`signoz_litellm.scrubbed`, hook/export_filter.py).
 """
 
 from __future__ import annotations
@@ -27,6 +29,11 @@ STATUS_ERROR = 2  # OTLP Status.code STATUS_CODE_ERROR
 UNKNOWN_MODEL = "(unknown model)"
 SLOWEST = 5  # how many of the slowest calls the report lists
 MAX_ERROR_CHARS = 300
+MAX_GROUPS = 10  # users or sessions listed; the rest are summed in one line
+SCRUBBED = "signoz_litellm.scrubbed"
+# A call span holding any of these carried its prompt or completion (LiteLLM's newer and older names).
+CONTENT_ATTRIBUTES = ("gen_ai.input.messages", "gen_ai.output.messages", "gen_ai.prompt.0.content",
+                      "gen_ai.completion.0.content")
 
 
 @dataclass(frozen=True)
@@ -45,6 +52,19 @@ class Call:
     error: str | None = None
     trace_id: str = ""
     span_id: str = ""
+    user: str | None = None
+    session: str | None = None
+
+
+@dataclass(frozen=True)
+class GroupStats:
+    """Totals for the calls of one user or one session."""
+
+    name: str
+    calls: int
+    errors: int
+    total_tokens: int
+    cost: float | None
 
 
 @dataclass(frozen=True)
@@ -72,6 +92,10 @@ class LocalReport:
     log_records: int = 0
     metrics: int = 0  # distinct metric names
     metric_points: int = 0
+    users: list[GroupStats] = field(default_factory=list)
+    sessions: list[GroupStats] = field(default_factory=list)
+    content_captured: bool | None = None  # None: no call, so nothing to tell
+    scrubbed: int = 0  # values replaced by the scrubber, in spans and log records
 
     @property
     def calls(self) -> int:
@@ -140,7 +164,31 @@ def call_from_span(span: SpanRecord) -> Call:
         error=None if ok else _error_text(span),
         trace_id=span.trace_id,
         span_id=span.span_id,
+        user=str(a["user.id"]) if a.get("user.id") else None,
+        session=str(a["session.id"]) if a.get("session.id") else None,
     )
+
+
+def group_stats(calls: Sequence[Call], key: str) -> list[GroupStats]:
+    """Per user or per session (`key`): the calls that have one, most calls first."""
+    groups: dict[str, list[Call]] = {}
+    for call in calls:
+        name = getattr(call, key)
+        if name is not None:
+            groups.setdefault(name, []).append(call)
+    stats = []
+    for name, members in groups.items():
+        costs = [c.cost for c in members if c.cost is not None]
+        stats.append(GroupStats(
+            name=name, calls=len(members), errors=sum(not c.ok for c in members),
+            total_tokens=sum(c.total_tokens or (c.input_tokens or 0) + (c.output_tokens or 0) for c in members),
+            cost=sum(costs) if costs else None))
+    return sorted(stats, key=lambda g: (-g.calls, g.name))
+
+
+def scrubbed_values(attributes: dict[str, Any]) -> int:
+    found = attributes.get(SCRUBBED)
+    return len(found) if isinstance(found, (list, tuple)) else 1 if found else 0
 
 
 def model_stats(model: str, calls: Sequence[Call]) -> ModelStats:
@@ -160,8 +208,10 @@ def model_stats(model: str, calls: Sequence[Call]) -> ModelStats:
 
 
 def build_report(spans: Iterable[SpanRecord], *, log_records: int = 0, metrics: int = 0,
-                 metric_points: int = 0, slowest: int = SLOWEST) -> LocalReport:
-    """Per-model statistics, the slowest calls and the failed calls, from the spans received."""
+                 metric_points: int = 0, slowest: int = SLOWEST, capture_content: str | None = None,
+                 scrubbed_in_logs: int = 0) -> LocalReport:
+    """Per-model statistics, the slowest calls and the failed calls, from the spans received. `capture_content`:
+    the job's setting; without it, content counts as captured when a call's span carries some."""
     spans = list(spans)
     calls = [call_from_span(s) for s in spans if s.name == CALL_SPAN]
     by_model: dict[str, list[Call]] = {}
@@ -180,6 +230,11 @@ def build_report(spans: Iterable[SpanRecord], *, log_records: int = 0, metrics: 
         log_records=log_records,
         metrics=metrics,
         metric_points=metric_points,
+        users=group_stats(calls, "user"),
+        sessions=group_stats(calls, "session"),
+        content_captured=None if not calls else capture_content == "full" if capture_content else any(
+            name in s.attributes for s in spans if s.name == CALL_SPAN for name in CONTENT_ATTRIBUTES),
+        scrubbed=sum(scrubbed_values(s.attributes) for s in spans) + scrubbed_in_logs,
     )
 
 
@@ -218,7 +273,7 @@ def render(report: LocalReport, file: IO[str], *, output_file: str | None = None
         t = Table(title=title, title_justify="left", title_style="bold", box=box.SIMPLE_HEAD, pad_edge=False,
                   collapse_padding=True, padding=(0, 1))
         for column in columns:
-            wide = column in ("error", "model")
+            wide = column in ("error", "model", "name")
             t.add_column(column, justify="left" if wide or column in ("tokens", "kind", "trace") else "right",
                          no_wrap=column != "error", overflow="fold" if column == "error" else "ellipsis")
         return t
@@ -236,6 +291,16 @@ def render(report: LocalReport, file: IO[str], *, output_file: str | None = None
         console.print("No LiteLLM calls were seen (no litellm_request span arrived).")
         console.print("Is the command a Python program that imports litellm, run with the Python where "
                       "signoz-litellm is installed?", style="dim")
+    for title, groups in (("Per user (user.id)", report.users), ("Per session (session.id)", report.sessions)):
+        if groups:
+            t = table(title, "name", "calls", "errors", "tokens", "cost")
+            for g in groups[:MAX_GROUPS]:
+                t.add_row(g.name, str(g.calls), str(g.errors), str(g.total_tokens), _cost(g.cost))
+            if len(groups) > MAX_GROUPS:
+                rest = groups[MAX_GROUPS:]
+                t.add_row(f"({len(rest)} more)", str(sum(g.calls for g in rest)), str(sum(g.errors for g in rest)),
+                          str(sum(g.total_tokens for g in rest)), _cost(sum(g.cost or 0 for g in rest)))
+            console.print(t)
     if report.slowest:
         t = table("Slowest calls", "model", "latency", "tokens", "kind", "trace")
         for c in report.slowest:
@@ -250,6 +315,11 @@ def render(report: LocalReport, file: IO[str], *, output_file: str | None = None
     console.print(f"Received: {report.spans} spans" + (f" ({names})" if names else "")
                   + f", {report.log_records} log records, {report.metrics} metrics"
                   f" ({report.metric_points} data points).")
+    if report.content_captured is not None:
+        console.print("Content: " + ("prompts and completions captured (--capture-content none leaves them out)"
+                                     if report.content_captured else "prompts and completions not captured")
+                      + f"; {report.scrubbed} value{'s' if report.scrubbed != 1 else ''} scrubbed"
+                      + (" (signoz_litellm.scrubbed names them)." if report.scrubbed else "."))
     if output_file:
         console.print(f"All of it, one OTLP request per line: {output_file}")
 
@@ -305,7 +375,7 @@ def _metric_points(metric: dict[str, Any]) -> int:
 def read_jsonl(lines: Iterable[str]) -> LocalReport:
     """Rebuild the report from the lines of a `--local-output` file."""
     spans: list[SpanRecord] = []
-    logs = points = 0
+    logs = points = scrubbed = 0
     metric_names: set[str] = set()
     for line in lines:
         if not line.strip():
@@ -320,10 +390,14 @@ def read_jsonl(lines: Iterable[str]) -> LocalReport:
                 scope = ss.get("scope", {}).get("name", "")
                 spans.extend(_span(s, resource, scope) for s in ss.get("spans", []))
         for rl in body.get("resourceLogs", []):
-            logs += sum(len(sl.get("logRecords", [])) for sl in rl.get("scopeLogs", []))
+            for sl in rl.get("scopeLogs", []):
+                records = sl.get("logRecords", [])
+                logs += len(records)
+                scrubbed += sum(scrubbed_values(_attributes(lr.get("attributes", []))) for lr in records)
         for rm in body.get("resourceMetrics", []):
             for sm in rm.get("scopeMetrics", []):
                 for metric in sm.get("metrics", []):
                     metric_names.add(metric.get("name", ""))
                     points += _metric_points(metric)
-    return build_report(spans, log_records=logs, metrics=len(metric_names), metric_points=points)
+    return build_report(spans, log_records=logs, metrics=len(metric_names), metric_points=points,
+                        scrubbed_in_logs=scrubbed)

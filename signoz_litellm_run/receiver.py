@@ -278,8 +278,8 @@ class Receiver:
         return "accepted"
 
     def _record(self, signal: str, protocol: str, headers: dict[str, str], message: Any,
-                outcome: str) -> ReceivedRequest:
-        request = ReceivedRequest(signal, protocol, headers, message, time.time(), outcome)
+                outcome: str, raw: bytes = b"") -> ReceivedRequest:
+        request = ReceivedRequest(signal, protocol, headers, message, time.time(), outcome, raw)
         with self._arrived:
             (self._requests if outcome == "accepted" else self._rejected).append(request)
             self._arrived.notify_all()

@@ -157,7 +157,7 @@ class _OTLPHTTPHandler(BaseHTTPRequestHandler):
         receiver = self.server.receiver
         headers = {k.lower(): v for k, v in self.headers.items()}
         outcome = receiver._decide(headers)
-        receiver._record(signal, "http", headers, message, outcome)
+        receiver._record(signal, "http", headers, message, outcome, body)
         if outcome == "hang":
             receiver._hold(self._client_connected)
             self.close_connection = True

@@ -131,8 +131,10 @@ def explain(settings: Settings) -> None:
         value = getattr(settings, option.name)
         if option.secret and value:
             shown = settings.masked_key or "****"
-        elif option.name == "resource_attributes":
+        elif option.name in ("resource_attributes", "tags"):
             shown = ",".join(f"{k}={v}" for k, v in value) if value else "-"
+        elif option.name == "scrub_patterns":
+            shown = " ".join(value) if value else "-"
         else:
             shown = "-" if value is None else str(value)
         rows.append((option.config_key, shown, settings.source(option.name)))

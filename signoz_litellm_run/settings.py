@@ -185,6 +185,82 @@ def parse_resource_attributes(value: Any) -> tuple[tuple[str, str], ...]:
     return tuple(pairs)
 
 
+CAPTURE_MODES = ("full", "none")
+SCRUB_MODES = ("default", "pii", "off")
+TAG_PREFIX = "tag."  # a job tag `team=search` is the resource attribute `tag.team`
+_TAG_KEY_RE = re.compile(r"^[A-Za-z0-9_.\-]{1,64}$")
+MAX_TAG_VALUE = 256
+
+
+def parse_capture_content(value: Any) -> str:
+    """`full` (prompts and completions on the spans, as LiteLLM writes them) or `none`; a boolean from `init()`."""
+    if isinstance(value, bool):
+        return "full" if value else "none"
+    mode = str(value).strip().lower()
+    if mode not in CAPTURE_MODES:
+        raise ValueError(f"unknown content capture mode {value!r}; use full or none")
+    return mode
+
+
+def parse_scrub(value: Any) -> str:
+    """`default` (secrets), `pii` (secrets, e-mail addresses, phone and card numbers) or `off`; true/false too."""
+    if isinstance(value, bool):
+        return "default" if value else "off"
+    mode = str(value).strip().lower()
+    if mode in SCRUB_MODES:
+        return mode
+    if mode in _TRUE:
+        return "default"
+    if mode in _FALSE - {""}:
+        return "off"
+    raise ValueError(f"unknown scrub mode {value!r}; use default, pii or off")
+
+
+def parse_scrub_patterns(value: Any) -> tuple[str, ...]:
+    """Regular expressions, each compiled here (the scrubber's own check) so a bad one stops the run, not the
+    telemetry: a list (flags, a TOML array, `init()`), or text with one pattern a line (the environment)."""
+    if isinstance(value, str):
+        items = value.splitlines()
+    elif isinstance(value, (list, tuple)):
+        items = [str(item) for item in value]
+    else:
+        raise ValueError(f"{value!r} is not a list of regular expressions")
+    patterns = tuple(dict.fromkeys(item for item in items if item.strip()))
+    if patterns:
+        from signoz_litellm_run.hook import scrub
+
+        for pattern in patterns:
+            try:
+                scrub.Scrubber((pattern,))
+            except scrub.PatternError as exc:
+                raise ValueError(f"{pattern!r} is not a valid regular expression ({exc.reason})") from None
+    return patterns
+
+
+def parse_tags(value: Any) -> tuple[tuple[str, str], ...]:
+    """Job tags `key=value`: a list of them (flags), `k=v,k2=v2` text (the environment) or a TOML table."""
+    if isinstance(value, Mapping):
+        pairs = [(str(k), str(v)) for k, v in value.items()]
+    elif isinstance(value, (list, tuple)):
+        pairs = []
+        for item in value:
+            key, sep, val = str(item).partition("=")
+            if not sep:
+                raise ValueError(f"tag {str(item)!r} is not of the form key=value")
+            pairs.append((key.strip(), val.strip()))
+    else:
+        try:
+            pairs = list(parse_resource_attributes(value))
+        except ValueError:
+            raise ValueError(f"tags {str(value)!r} are not of the form key=value,key2=value2") from None
+    for key, val in pairs:
+        if not _TAG_KEY_RE.match(key):
+            raise ValueError(f"tag key {key!r} must be 1 to 64 letters, digits, '_', '.' or '-'")
+        if len(val) > MAX_TAG_VALUE:
+            raise ValueError(f"the value of tag {key!r} is longer than {MAX_TAG_VALUE} characters")
+    return tuple(dict(pairs).items())
+
+
 # --------------------------------------------------------------------------------------------- options
 
 
@@ -262,9 +338,22 @@ OPTIONS: tuple[Option, ...] = (
     Option("system_metrics", "--system-metrics", ("SIGNOZ_LITELLM_SYSTEM_METRICS",), parse_bool, True,
            "Host CPU and memory (system.*) and the process's CPU, memory and threads (process.*), from the job's "
            "main process only (--no-system-metrics turns them off)."),
+    Option("capture_content", "--capture-content", ("SIGNOZ_LITELLM_CAPTURE_CONTENT",), parse_capture_content,
+           "full", "full: prompts and completions on the LLM spans, as LiteLLM writes them; none: no prompt, "
+           "completion, tool arguments, system instructions or raw request leaves the process (tokens, model, cost, "
+           "latency stay). Only the telemetry changes: the program's own LiteLLM callbacks still get everything."),
+    Option("scrub", "--scrub", ("SIGNOZ_LITELLM_SCRUB",), parse_scrub, "default",
+           "Replace secrets in everything exported with [REDACTED:KIND]: default (API keys, tokens, passwords, "
+           "private keys), pii (also e-mail addresses, phone and card numbers) or off (--no-scrub)."),
+    Option("scrub_patterns", "--scrub-pattern", ("SIGNOZ_LITELLM_SCRUB_PATTERNS",), parse_scrub_patterns, (),
+           "A regular expression whose matches are also scrubbed (repeat for several; the variable takes one a line)."),
+    Option("tags", "--tag", ("SIGNOZ_LITELLM_TAGS",), parse_tags, (),
+           "A job tag key=value (repeat for several; the variable takes k=v,k2=v2), sent as resource attribute "
+           "tag.KEY on every span, log record and metric of the job."),
 )
 OPTIONS_BY_NAME: Mapping[str, Option] = MappingProxyType({o.name: o for o in OPTIONS})
 CONFIG_ONLY_KEYS = ("config",)
+_MERGED = ("resource_attributes", "tags", "scrub_patterns")  # across levels, in resolve()
 
 
 # --------------------------------------------------------------------------------------------- settings
@@ -296,6 +385,10 @@ class Settings:
     raw_request_span: bool = False
     system_metrics: bool = True
     span_detail: str = "lean"
+    capture_content: str = "full"
+    scrub: str = "default"
+    scrub_patterns: tuple[str, ...] = ()
+    tags: tuple[tuple[str, str], ...] = ()
     config_file: str | None = None
     # Where each value came from: "flag --x", "env NAME", "config PATH", "default", "derived from ...".
     sources: Mapping[str, str] = field(default_factory=dict, compare=False)
@@ -386,6 +479,10 @@ def _invalid(option: Option, origin: str, exc: ValueError) -> UsageError:
         "endpoint": "Write it like https://signoz.example.com:4317 or http://localhost:4317.",
         "protocol": "Use --protocol grpc (default) or --protocol http/protobuf.",
         "ingestion_key": "Copy the key again from SigNoz: Settings -> Ingestion.",
+        "capture_content": "Use --capture-content full (the default) or --capture-content none.",
+        "scrub": "Use --scrub default, --scrub pii, or --no-scrub to turn scrubbing off.",
+        "scrub_patterns": "Write the pattern in Python's re syntax (docs/privacy.md has examples).",
+        "tags": "Write each tag as key=value: --tag team=search, or SIGNOZ_LITELLM_TAGS=team=search,run=42.",
     }.get(option.name, f"Fix {origin}; see `signoz-litellm {{run,env}} --help`.")
     return UsageError(f"Invalid {origin}: {exc}.", hint)
 
@@ -446,7 +543,7 @@ def resolve(
         raise _invalid(OPTIONS_BY_NAME["insecure"], insecure_found[2], exc) from None
 
     for option in OPTIONS:
-        if option.name == "resource_attributes":
+        if option.name in _MERGED:
             continue  # merged across levels below
         found = _lookup(option, flags, environ, config, config_origin, given)
         if found is None:
@@ -484,6 +581,28 @@ def resolve(
         origins.append(origin)
     values["resource_attributes"] = tuple(merged.items())
     sources["resource_attributes"] = " + ".join(origins) if origins else DEFAULT
+
+    # Job tags merge as resource attributes do; scrub patterns add up (each level can only scrub more).
+    for name in ("tags", "scrub_patterns"):
+        option = OPTIONS_BY_NAME[name]
+        found: dict[Any, Any] = {}
+        origins = []
+        env_name = next((env for env in option.envs if environ.get(env, "").strip()), option.envs[0])
+        for raw, origin in (
+            (config.get(name), f"config {config_origin}"),
+            (environ.get(env_name), f"env {env_name}"),
+            (flags.get(name), given(option)),
+        ):
+            if raw is None or raw == "" or raw == [] or raw == ():
+                continue
+            try:
+                parsed = option.parse(raw)
+            except ValueError as exc:
+                raise _invalid(option, origin, exc) from None
+            found.update(parsed if name == "tags" else dict.fromkeys(parsed))
+            origins.append(origin)
+        values[name] = tuple(found.items()) if name == "tags" else tuple(found)
+        sources[name] = " + ".join(origins) if origins else DEFAULT
 
     # Destination: an explicit endpoint beats a region given at the same or a lower-precedence level.
     region, endpoint = values["region"], values["endpoint"]

@@ -14,7 +14,7 @@ from tests.support.launch import clean_env, launcher
 
 pytestmark = pytest.mark.timeout(120)
 ENDPOINT = "http://127.0.0.1:4317"
-TYPER_ONLY = {"--dry-run"}  # run's flags that are not settings
+TYPER_ONLY = {"--dry-run", "--no-scrub"}  # run's flags that are not settings (`--no-scrub`: `_flags` reads it)
 SHOW_ENV = ("import json, os, sys; print(json.dumps({'argv': sys.argv[1:], 'env': {k: v for k, v in os.environ.items() "
             "if k.startswith(('OTEL_', 'SIGNOZ_', 'PYTHONPATH', 'USE_OTEL', 'LITELLM_'))}}))")
 
@@ -49,6 +49,8 @@ def test_the_flags_are_typers_run_flags() -> None:
      {"config": "x.toml", "report": True, "system_metrics": True}, ["cmd", "--help"]),
     (["--endpoint", ENDPOINT], {"endpoint": ENDPOINT}, []),
     (["--service-name=", "cmd"], {"service_name": ""}, ["cmd"]),
+    (["--tag", "a=1", "--scrub-pattern", "x+", "--tag=b=2", "cmd"],
+     {"tags": ["a=1", "b=2"], "scrub_patterns": ["x+"]}, ["cmd"]),  # repeatable: every one, in order
 ])
 def test_parsed_as_click_parses_them(args: list[str], values: dict, command: list[str]) -> None:
     assert parse_run(args) == (values, command)
@@ -56,7 +58,7 @@ def test_parsed_as_click_parses_them(args: list[str], values: dict, command: lis
 
 @pytest.mark.parametrize("args", [
     ["--help"], ["-h", "cmd"], ["--regoin", "us", "cmd"], ["--endpoint"], ["--endpoint", "--local", "cmd"],
-    ["--insecure=true", "cmd"], ["--no-insecure", "cmd"], ["--dry-run", "cmd"], ["--endp", ENDPOINT, "cmd"], ["-x", "cmd"],
+    ["--insecure=true", "cmd"], ["--no-insecure", "cmd"], ["--dry-run", "cmd"], ["--no-scrub", "cmd"], ["--endp", ENDPOINT, "cmd"], ["-x", "cmd"],
 ])
 def test_anything_else_goes_to_typer(args: list[str]) -> None:
     assert parse_run(args) is None

@@ -42,8 +42,9 @@ import threading
 from collections import OrderedDict
 from typing import Any
 
-from signoz_litellm_run.hook import (attempts, call_context, callback_controls, env_flag, failed_calls, freeze_heap,
-                                     is_as_written, lazy_export, litellm_json, litellm_logging, llm_tally, span_detail)
+from signoz_litellm_run.hook import (attempts, attribution, call_context, callback_controls, env_flag, failed_calls,
+                                     freeze_heap, is_as_written, lazy_export, litellm_json, litellm_logging, llm_tally,
+                                     span_detail)
 from signoz_litellm_run.hook.metric_record import PLAIN_MAPPINGS
 
 _logger = logging.getLogger("signoz_litellm")
@@ -422,6 +423,8 @@ def _patch_logger_class(otel_class: Any) -> None:
                 extra = attempts.summary(kwargs)
                 if extra:
                     span.set_attributes(extra)
+                for key, value in attribution.attributes(kwargs):
+                    span.set_attribute(key, value)
             except Exception:  # never in the way of LiteLLM's logging
                 pass
             return result
@@ -442,6 +445,7 @@ def _patch_logger_class(otel_class: Any) -> None:
                 batch[1].extend(extra.items())
         except Exception:  # never in the way of LiteLLM's logging
             pass
+        batch[1].extend(attribution.attributes(kwargs))  # who and what the call was for (user, session, tags)
         _set_collected(span, own, batch[1], aliases=True, cost=_cost_of(kwargs))
         return result
 

@@ -21,9 +21,11 @@ if mode == "own_provider":
     class Own(SpanExporter):
         def __init__(self):
             self.names = []
+            self.prompts = 0  # spans that carried a prompt ("hello number ...")
 
         def export(self, spans):
             self.names.extend(s.name for s in spans)
+            self.prompts += sum(any("hello number" in str(v) for v in s.attributes.values()) for s in spans)
             return SpanExportResult.SUCCESS
 
     own = Own()
@@ -87,6 +89,7 @@ if own is not None:
     names = {m.name for rm in own_metrics.get_metrics_data().resource_metrics for sm in rm.scope_metrics
              for m in sm.metrics}
     print("own logs", len(finished), "own metrics", json.dumps(sorted(names)), flush=True)
+    print("own exporter prompts", own.prompts, flush=True)
 if os.environ.get("SHUTDOWN"):
     telemetry.shutdown()
 print("pid", os.getpid(), flush=True)

@@ -70,6 +70,8 @@ class FakeProvider:
         fail_first: HTTP statuses for the first chat completions, one each, in order (e.g. ``(429, 500)``: the
             first call is rate limited, the second a server error, then every call is answered); a provider
             that a router retries.
+        quote_request_in_errors: a failure's error message quotes the last message's content, as real
+            providers' content-policy and context-length errors do.
 
     Attributes:
         calls: chat completions answered with 200 (thread-safe counter).
@@ -88,7 +90,9 @@ class FakeProvider:
         models: tuple[str, ...] = ("gpt-4o-mini", "gpt-4o", "text-embedding-3-small"),
         host: str = "127.0.0.1",
         fail_first: tuple[int, ...] = (),
+        quote_request_in_errors: bool = False,
     ) -> None:
+        self.quote_request_in_errors = quote_request_in_errors
         self.fail_status = fail_status
         self._fail_first = list(fail_first)
         self.fail_when = fail_when
@@ -313,7 +317,11 @@ class _Handler(BaseHTTPRequestHandler):
         elif path == "/v1/chat/completions":
             status = provider.chat_failure(body)
             if status is not None:
-                self._json(status, _error_body(status, f"fake provider failure ({status})"))
+                message = f"fake provider failure ({status})"
+                if provider.quote_request_in_errors:
+                    messages = body.get("messages") or [{}]
+                    message += f": refused {_text_of(messages[-1].get('content'))!r}"
+                self._json(status, _error_body(status, message))
             elif body.get("stream"):
                 chunks = provider.chat_chunks(body)
                 provider._count_call()
