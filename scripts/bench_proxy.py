@@ -23,7 +23,7 @@ CPU a request costs, a figure that does not move with the machine's load.
 The load generator (aiohttp) and the OTLP receiver run in this process, the fake provider in a process of its own.
 
 Usage: .venv/bin/python scripts/bench_proxy.py [--seconds 6] [--rounds 2] [--clients 1 16 64] [--calls 30]
-       [--no-instructions] [--only-instructions] [--span-detail lean|full]
+       [--no-instructions] [--only-instructions] [--modes bare recipe run] [--span-detail lean|full]
 """
 
 from __future__ import annotations
@@ -330,7 +330,8 @@ def instructions(args: argparse.Namespace, workdir: Path, provider: ProviderProc
 
     run_args = ("--span-detail", args.span_detail) if args.span_detail else ()
     results: dict[str, dict[str, float]] = {}
-    for mode in MODES:
+    modes = [m for m in MODES if m == "bare" or not args.modes or m in args.modes]
+    for mode in modes:
         out = workdir / f"callgrind.{mode}.out"
         valgrind = ["valgrind", "--tool=callgrind", "--instr-atstart=no", "--dump-instr=no",
                     f"--callgrind-out-file={out}"]
@@ -374,8 +375,9 @@ def instructions(args: argparse.Namespace, workdir: Path, provider: ProviderProc
           f"of {args.settle:g} s subtracted)")
     print("| | bare | recipe | run | recipe over bare | run over bare |")
     print("|---|---|---|---|---|---|")
+    nan = float("nan")
     for kind in ("plain", "stream"):
-        b, r, s = (results[m][kind] for m in MODES)
+        b, r, s = (results.get(m, {}).get(kind, nan) for m in MODES)
         print(f"| {'streaming' if kind == 'stream' else 'non-streaming'} | {b / 1e6:.2f} M | {r / 1e6:.2f} M | "
               f"{s / 1e6:.2f} M | {r / b - 1:+.1%} | {s / b - 1:+.1%} |")
 
@@ -410,6 +412,7 @@ def main() -> None:
                              "(default 7: the span processor exports every 5 s)")
     parser.add_argument("--no-instructions", action="store_true", help="skip the callgrind part")
     parser.add_argument("--only-instructions", action="store_true", help="only the callgrind part")
+    parser.add_argument("--modes", nargs="+", choices=MODES, help="callgrind only these (bare is always run)")
     parser.add_argument("--span-detail", choices=("lean", "full"), help="passed to run (when it knows it)")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp, ProviderProcess() as provider:
