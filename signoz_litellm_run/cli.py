@@ -64,6 +64,7 @@ LocalOutput = Annotated[Optional[str], _opt("local_output", _DEST)]
 TraceProbes = Annotated[Optional[bool], _opt("trace_health_probes", _TELEMETRY, "--trace-health-probes")]
 RawRequestSpan = Annotated[Optional[bool], _opt("raw_request_span", _TELEMETRY, "--raw-request-span")]
 SystemMetrics = Annotated[Optional[bool], _opt("system_metrics", _TELEMETRY, "--system-metrics/--no-system-metrics")]
+SpanDetail = Annotated[Optional[str], _opt("span_detail", _TELEMETRY, metavar="lean|full")]
 
 _SETTING_NAMES = tuple(OPTIONS_BY_NAME)
 
@@ -109,7 +110,7 @@ def run(
     report: Report = None, report_file: ReportFile = None,
     fail_on_telemetry_loss: FailOnLoss = None, local: Local = None, local_output: LocalOutput = None,
     trace_health_probes: TraceProbes = None, raw_request_span: RawRequestSpan = None,
-    system_metrics: SystemMetrics = None,
+    system_metrics: SystemMetrics = None, span_detail: SpanDetail = None,
 ) -> None:
     """Run COMMAND with its LiteLLM calls, HTTP calls and logs sent to SigNoz.
 
@@ -138,7 +139,7 @@ def env_command(
     resource_attributes: ResourceAttributes = None, config: Config = None,
     shutdown_timeout: ShutdownTimeout = None, max_request_size: MaxRequestSize = None,
     trace_health_probes: TraceProbes = None, raw_request_span: RawRequestSpan = None,
-    system_metrics: SystemMetrics = None,
+    system_metrics: SystemMetrics = None, span_detail: SpanDetail = None,
 ) -> None:
     """Print the environment `run` would give the command (for Docker, Kubernetes and CI files)."""
     from signoz_litellm_run import runner
@@ -160,7 +161,7 @@ def config_command(
     report: Report = None, report_file: ReportFile = None,
     fail_on_telemetry_loss: FailOnLoss = None, local: Local = None, local_output: LocalOutput = None,
     trace_health_probes: TraceProbes = None, raw_request_span: RawRequestSpan = None,
-    system_metrics: SystemMetrics = None,
+    system_metrics: SystemMetrics = None, span_detail: SpanDetail = None,
 ) -> None:
     """Show each setting, its value (key masked) and where it came from."""
     from signoz_litellm_run import runner
@@ -187,7 +188,7 @@ def doctor_command(
     report: Report = None, report_file: ReportFile = None,
     fail_on_telemetry_loss: FailOnLoss = None, local: Local = None, local_output: LocalOutput = None,
     trace_health_probes: TraceProbes = None, raw_request_span: RawRequestSpan = None,
-    system_metrics: SystemMetrics = None,
+    system_metrics: SystemMetrics = None, span_detail: SpanDetail = None,
 ) -> None:
     """Check, in seconds, why telemetry would not arrive: configuration, packages, network, the key.
 
@@ -236,7 +237,7 @@ def proxy(
     shutdown_timeout: ShutdownTimeout = None, max_request_size: MaxRequestSize = None,
     local: Local = None, local_output: LocalOutput = None,
     trace_health_probes: TraceProbes = None, raw_request_span: RawRequestSpan = None,
-    system_metrics: SystemMetrics = None,
+    system_metrics: SystemMetrics = None, span_detail: SpanDetail = None,
 ) -> None:
     """Run the LiteLLM proxy server (`litellm ARGS`) with its traces, metrics and logs sent to SigNoz.
 

@@ -36,6 +36,7 @@ MAX_REQUEST_BYTES_ENV = "SIGNOZ_LITELLM_MAX_REQUEST_BYTES"  # read by hook/expor
 TRACE_PROBES_ENV = "SIGNOZ_LITELLM_TRACE_HEALTH_PROBES"  # read by hook/proxy.py
 RAW_REQUEST_SPAN_ENV = "SIGNOZ_LITELLM_RAW_REQUEST_SPAN"  # read by hook/litellm_arm.py
 SYSTEM_METRICS_ENV = "SIGNOZ_LITELLM_SYSTEM_METRICS"  # read (and claimed) by hook/system_metrics.py
+SPAN_DETAIL_ENV = "SIGNOZ_LITELLM_SPAN_DETAIL"  # read by hook/span_detail.py
 LITELLM_OTEL_V2_ENV = "LITELLM_OTEL_V2"
 _TRUE_WORDS = ("1", "on", "t", "true", "y", "yes")  # what LiteLLM (pydantic) reads as true
 REPORT_ENV = delivery.REPORT_ENV
@@ -155,6 +156,8 @@ def child_updates(settings: Settings, base_env: Mapping[str, str], *, cwd: str) 
     if settings.raw_request_span or base_env.get(RAW_REQUEST_SPAN_ENV):
         updates[RAW_REQUEST_SPAN_ENV] = "true" if settings.raw_request_span else "false"
     updates[SYSTEM_METRICS_ENV] = "true" if settings.system_metrics else "false"
+    if settings.span_detail != "lean" or base_env.get(SPAN_DETAIL_ENV):
+        updates[SPAN_DETAIL_ENV] = settings.span_detail
     if litellm_otel_v2_requested(base_env):
         updates[LITELLM_OTEL_V2_ENV] = "false"  # see notices()
     updates[REPORT_ENV] = "1" if ci.report_enabled(settings.report, base_env) else "0"

@@ -95,6 +95,16 @@ def parse_protocol(value: Any) -> str:
     raise ValueError(f"unsupported OTLP protocol {value!r}; use grpc or http/protobuf")
 
 
+SPAN_DETAILS = ("lean", "full")
+
+
+def parse_span_detail(value: Any) -> str:
+    text = str(value).strip().lower()
+    if text not in SPAN_DETAILS:
+        raise ValueError(f"unknown span detail {value!r}; use lean or full")
+    return text
+
+
 def parse_key(value: Any) -> str:
     key = str(value).strip()
     if not key:
@@ -246,6 +256,9 @@ OPTIONS: tuple[Option, ...] = (
     Option("raw_request_span", "--raw-request-span", ("SIGNOZ_RAW_REQUEST_SPAN",), parse_bool, False,
            "Keep LiteLLM's raw_gen_ai_request span: the provider's raw request and response, which repeat the "
            "prompt and completion litellm_request already carries (dropped by default)."),
+    Option("span_detail", "--span-detail", ("SIGNOZ_LITELLM_SPAN_DETAIL",), parse_span_detail, "lean",
+           "Spans of a LiteLLM proxy request: lean (the server span, litellm_request and the provider's HTTP "
+           "calls) or full (also LiteLLM's and FastAPI's internal spans, every retry as its own litellm_request)."),
     Option("system_metrics", "--system-metrics", ("SIGNOZ_LITELLM_SYSTEM_METRICS",), parse_bool, True,
            "Host CPU and memory (system.*) and the process's CPU, memory and threads (process.*), from the job's "
            "main process only (--no-system-metrics turns them off)."),
@@ -282,6 +295,7 @@ class Settings:
     trace_health_probes: bool = False
     raw_request_span: bool = False
     system_metrics: bool = True
+    span_detail: str = "lean"
     config_file: str | None = None
     # Where each value came from: "flag --x", "env NAME", "config PATH", "default", "derived from ...".
     sources: Mapping[str, str] = field(default_factory=dict, compare=False)

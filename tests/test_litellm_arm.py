@@ -225,8 +225,12 @@ def test_an_older_release_gets_the_programs_span_as_context_never_as_a_parent_to
 
     tracer = TracerProvider().get_tracer("test")
     with tracer.start_as_current_span("the program's span") as program_span:
-        litellm_arm._state.parents["call-1"] = (context.get_current(), None)
-    ctx, parent = _Before1_80_17()._get_span_context({"litellm_call_id": "call-1"})
+        litellm_arm._state.parents["call-1"] = [(context.get_current(), None)]
+    litellm_arm._handling.active = True  # as inside LiteLLM's success handler
+    try:
+        ctx, parent = _Before1_80_17()._get_span_context({"litellm_call_id": "call-1"})
+    finally:
+        litellm_arm._handling.active = False
     assert parent is None  # LiteLLM would end it
     assert trace.get_current_span(ctx) is program_span  # litellm_request is made in the program's trace
 

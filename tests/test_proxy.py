@@ -16,11 +16,12 @@ import time
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
 
-from signoz_litellm_run.receiver import Receiver, SpanRecord, unused_port
+from signoz_litellm_run.receiver import MetricData, Receiver, SpanRecord, unused_port
 from tests.support.fake_provider import FakeProvider
 
 MASTER_KEY = "sk-proxy-test-master"
@@ -57,6 +58,7 @@ class ProxyRun:
     config_after: bytes
     callback_lines: int
     chat_statuses: list[int] = field(default_factory=list)
+    metrics: list[MetricData] = field(default_factory=list)
 
     def traces_with_server_span(self, route: str) -> dict[str, list[SpanRecord]]:
         by_trace: dict[str, list[SpanRecord]] = defaultdict(list)
@@ -72,27 +74,28 @@ def _path(span: SpanRecord) -> str:
     return str(span.attributes.get("url.path") or span.attributes.get("http.target") or "")
 
 
-def _config(base_url: str, litellm_settings: str) -> str:
-    return (
-        "model_list:\n"
-        "  - model_name: fake-model\n"
+def _config(base_url: str, litellm_settings: str, models: tuple[str, ...] = ("fake-model",)) -> str:
+    return "model_list:\n" + "".join(
+        f"  - model_name: {model}\n"
         "    litellm_params:\n"
-        "      model: openai/fake-model\n"
+        f"      model: openai/{model}\n"
         f"      api_base: {base_url}\n"
         "      api_key: sk-test\n"
-        + litellm_settings
-    )
+        for model in models) + litellm_settings
 
 
-def _run_proxy(directory: Path, litellm_settings: str, command: list[str], *, fail_one: bool = False) -> ProxyRun:
-    """`fail_one`: after the chats, one more that the provider fails (its content says FAIL)."""
+def _run_proxy(directory: Path, litellm_settings: str, command: list[str], *, fail_one: bool = False,
+               env_updates: dict[str, str] | None = None, provider_options: dict[str, Any] | None = None,
+               models: tuple[str, ...] = ("fake-model",), chats: list[dict[str, Any]] | None = None) -> ProxyRun:
+    """`fail_one`: after the chats, one more that the provider fails (its content says FAIL). `chats`: the
+    request bodies to send instead of the CHATS greetings."""
     directory.mkdir(parents=True, exist_ok=True)
     (directory / "custom_callbacks.py").write_text(CUSTOM_CALLBACK)
     callback_file = directory / "callbacks.txt"
     port = unused_port()
-    with FakeProvider() as provider, Receiver() as receiver:
+    with FakeProvider(**(provider_options or {})) as provider, Receiver() as receiver:
         config = directory / "config.yaml"
-        config.write_text(_config(provider.base_url, litellm_settings))
+        config.write_text(_config(provider.base_url, litellm_settings, models))
         config_before = config.read_bytes()
         env = dict(os.environ)
         env.update({
@@ -107,8 +110,10 @@ def _run_proxy(directory: Path, litellm_settings: str, command: list[str], *, fa
             "OTEL_BLRP_SCHEDULE_DELAY": "600000",
             "PATH": os.path.dirname(sys.executable) + os.pathsep + env.get("PATH", ""),
         })
-        for name in ("DATABASE_URL", "OTEL_SERVICE_NAME", "OTEL_TRACES_SAMPLER", "OTEL_RESOURCE_ATTRIBUTES"):
+        for name in ("DATABASE_URL", "OTEL_SERVICE_NAME", "OTEL_TRACES_SAMPLER", "OTEL_RESOURCE_ATTRIBUTES",
+                     "SIGNOZ_LITELLM_SPAN_DETAIL", "OTEL_PYTHON_DISABLED_INSTRUMENTATIONS"):
             env.pop(name, None)
+        env.update(env_updates or {})
         argv = [sys.executable, "-m", "signoz_litellm_run", *command[:1],
                 "--endpoint", receiver.grpc_endpoint, "--no-bootstrap", *command[1:]]
         argv = [a.replace("{config}", str(config)).replace("{port}", str(port)) for a in argv]
@@ -128,10 +133,12 @@ def _run_proxy(directory: Path, litellm_settings: str, command: list[str], *, fa
                         pass
                     assert time.monotonic() < deadline, "proxy not ready:\n" + _tail(directory / "proxy.log")
                     time.sleep(0.5)
-                for i in range(CHATS):
+                bodies = chats if chats is not None else [
+                    {"model": "fake-model", "messages": [{"role": "user", "content": f"hello number {i}"}]}
+                    for i in range(CHATS)]
+                for body in bodies:
                     response = client.post(
-                        "/v1/chat/completions", headers={"Authorization": f"Bearer {MASTER_KEY}"},
-                        json={"model": "fake-model", "messages": [{"role": "user", "content": f"hello number {i}"}]})
+                        "/v1/chat/completions", headers={"Authorization": f"Bearer {MASTER_KEY}"}, json=body)
                     statuses.append(response.status_code)
                 if fail_one:
                     response = client.post(
@@ -158,7 +165,7 @@ def _run_proxy(directory: Path, litellm_settings: str, command: list[str], *, fa
             spans=receiver.spans(), metric_names=receiver.metric_names(), spans_before_sigterm=spans_before,
             returncode=returncode, stderr=(directory / "proxy.log").read_text(errors="replace"),
             config_before=config_before, config_after=config.read_bytes(),
-            callback_lines=_lines(callback_file), chat_statuses=statuses)
+            callback_lines=_lines(callback_file), chat_statuses=statuses, metrics=receiver.metrics())
 
 
 def _lines(path: Path) -> int:
@@ -189,9 +196,9 @@ def otel_and_custom(tmp_path_factory: pytest.TempPathFactory) -> ProxyRun:
 def single_callback_probes(tmp_path_factory: pytest.TempPathFactory) -> ProxyRun:
     """callbacks as a single value, which replaces litellm.callbacks (LiteLLM reads a single value
     as a `module.instance` path, so `callbacks: otel` is not valid LiteLLM config), through the
-    `proxy` shorthand, with --trace-health-probes."""
+    `proxy` shorthand, with --trace-health-probes and --span-detail full."""
     settings = "litellm_settings:\n  callbacks: custom_callbacks.handler\n"
-    command = ["proxy", "--trace-health-probes", "--config", "{config}", "--host", "127.0.0.1", "--port", "{port}"]
+    command = ["proxy", "--trace-health-probes", "--span-detail", "full", "--config", "{config}", "--host", "127.0.0.1", "--port", "{port}"]
     return _run_proxy(tmp_path_factory.mktemp("single_callback"), settings, command)
 
 
@@ -202,25 +209,191 @@ def two_workers(tmp_path_factory: pytest.TempPathFactory) -> ProxyRun:
     return _run_proxy(tmp_path_factory.mktemp("two_workers"), "", [*RUN, "--num_workers", "2"])
 
 
+@pytest.fixture(scope="module")
+def fastapi_native(tmp_path_factory: pytest.TempPathFactory) -> ProxyRun:
+    """OpenTelemetry's FastAPI instrumentation off: FastAPI's own telemetry (0.16x) makes the server span, and
+    in full detail its operation spans (fastapi.dependencies, fastapi.endpoint, fastapi.serialization)."""
+    return _run_proxy(tmp_path_factory.mktemp("fastapi_native"), "", RUN,
+                      env_updates={"OTEL_PYTHON_DISABLED_INSTRUMENTATIONS": "fastapi"})
+
+
 SCENARIOS = ("no_otel", "otel_and_custom", "single_callback_probes", "two_workers")
+LEAN = ("no_otel", "otel_and_custom", "two_workers", "fastapi_native")
+FULL = ("single_callback_probes",)
 
 
 @pytest.mark.parametrize("scenario", SCENARIOS)
-def test_each_request_has_one_proxy_span_and_one_litellm_span(scenario: str, request: pytest.FixtureRequest) -> None:
+def test_each_request_has_one_litellm_span(scenario: str, request: pytest.FixtureRequest) -> None:
     run: ProxyRun = request.getfixturevalue(scenario)
     assert run.chat_statuses == [200] * CHATS, run.stderr[-3000:]
     chats = run.traces_with_server_span("/v1/chat/completions")
     assert len(chats) == CHATS, f"{len(chats)} chat traces: {Counter(s.name for s in run.spans)}"
+    proxy_spans = 1 if scenario in FULL else 0  # LiteLLM's own request span: kept in full detail only
     for trace_id, spans in chats.items():
         names = Counter(s.name for s in spans)
-        assert names[PROXY_SPAN] == 1, (trace_id, names)
+        assert names[PROXY_SPAN] == proxy_spans, (trace_id, names)
         assert names["litellm_request"] == 1, (trace_id, names)
     everywhere = Counter(s.name for s in run.spans)
-    assert everywhere["litellm_request"] == CHATS and everywhere[PROXY_SPAN] == CHATS, everywhere
+    assert everywhere["litellm_request"] == CHATS and everywhere[PROXY_SPAN] == CHATS * proxy_spans, everywhere
     llm = next(s for s in run.spans if s.name == "litellm_request")
     assert llm.service_name == "litellm-proxy"
     assert llm.attributes.get("gen_ai.request.model") == "fake-model"
     assert llm.attributes.get("gen_ai.usage.prompt_tokens") == 3  # "hello number N", dashboard alias
+
+
+def _by_trace(spans: list[SpanRecord]) -> dict[str, list[SpanRecord]]:
+    by_trace: dict[str, list[SpanRecord]] = defaultdict(list)
+    for span in spans:
+        by_trace[span.trace_id].append(span)
+    return by_trace
+
+
+def _one(spans: list[SpanRecord], name: str) -> SpanRecord:
+    found = [s for s in spans if s.name == name]
+    assert len(found) == 1, (name, [s.name for s in spans])
+    return found[0]
+
+
+@pytest.mark.parametrize("scenario", LEAN)
+def test_lean_request_is_server_span_litellm_request_and_provider_call(scenario: str,
+                                                                       request: pytest.FixtureRequest) -> None:
+    """The default: three spans a request, each with its parent in the trace; nothing else, start-up included."""
+    run: ProxyRun = request.getfixturevalue(scenario)
+    assert run.chat_statuses == [200] * CHATS, run.stderr[-3000:]
+    by_trace = _by_trace(run.spans)
+    assert len(by_trace) == CHATS, {t: [s.name for s in spans] for t, spans in by_trace.items()}  # no stray trace
+    for spans in by_trace.values():
+        assert len(spans) == 3, [s.name for s in spans]
+        server = next(s for s in spans if s.kind == 2 and _path(s) == "/v1/chat/completions")
+        llm = _one(spans, "litellm_request")
+        provider_call = next(s for s in spans if s.kind == 3)  # the provider's HTTP client span
+        assert server.parent_span_id == ""
+        assert llm.parent_span_id == server.span_id
+        assert provider_call.parent_span_id == llm.span_id
+        assert llm.attributes.get("gen_ai.request.model") == "fake-model"
+        assert llm.attributes.get("gen_ai.usage.completion_tokens") == 5
+        assert "gen_ai.cost.total_cost" in llm.attributes
+
+
+@pytest.mark.parametrize("scenario", FULL)
+def test_full_detail_keeps_every_internal_span(scenario: str, request: pytest.FixtureRequest) -> None:
+    run: ProxyRun = request.getfixturevalue(scenario)
+    chats = run.traces_with_server_span("/v1/chat/completions")
+    assert len(chats) == CHATS
+    for spans in chats.values():
+        names = Counter(s.name for s in spans)
+        assert {PROXY_SPAN, "auth", "router", "litellm_request"} <= set(names), names
+        assert any(name.endswith(("http receive", "http send")) for name in names), names
+        ids = {s.span_id for s in spans}
+        assert all(s.parent_span_id in ids for s in spans if s.parent_span_id), names
+        assert _one(spans, PROXY_SPAN).span_id == _one(spans, "litellm_request").parent_span_id
+
+
+RETRY_SETTINGS = ("router_settings:\n  num_retries: 2\n  retry_after: 0\n"
+                  "litellm_settings:\n  fallbacks: [{\"broken-model\": [\"fake-model\"]}]\n")
+RETRY_CHATS = [
+    {"model": "fake-model", "messages": [{"role": "user", "content": "answered at the third attempt"}]},
+    {"model": "broken-model", "messages": [{"role": "user", "content": "answered by the fallback"}]},
+    {"model": "fake-model", "messages": [{"role": "user", "content": "FAIL at every attempt"}]},
+    {"model": "fake-model", "messages": [{"role": "user", "content": "streamed"}], "stream": True},
+]
+
+
+def _run_retries(directory: Path, command: list[str]) -> ProxyRun:
+    """The provider rate-limits the first call and fails the second (then answers), fails every call for
+    broken-model (which falls back to fake-model) and every call whose content says FAIL; the router retries
+    each deployment twice."""
+    return _run_proxy(directory, RETRY_SETTINGS, command, models=("fake-model", "broken-model"), chats=RETRY_CHATS,
+                      provider_options={"fail_first": (429, 500),
+                                        "fail_when": lambda body: body.get("model") == "broken-model"
+                                        or "FAIL" in str(body.get("messages"))})
+
+
+@pytest.fixture(scope="module")
+def retries_lean(tmp_path_factory: pytest.TempPathFactory) -> ProxyRun:
+    return _run_retries(tmp_path_factory.mktemp("retries_lean"), RUN)
+
+
+@pytest.fixture(scope="module")
+def retries_full(tmp_path_factory: pytest.TempPathFactory) -> ProxyRun:
+    return _run_retries(tmp_path_factory.mktemp("retries_full"), [RUN[0], "--span-detail", "full", *RUN[1:]])
+
+
+def _chat_traces_in_order(run: ProxyRun) -> list[list[SpanRecord]]:
+    chats = run.traces_with_server_span("/v1/chat/completions").values()
+    return sorted(chats, key=lambda spans: min(s.start_time_unix_nano for s in spans))
+
+
+def _provider_calls(spans: list[SpanRecord]) -> list[SpanRecord]:
+    return sorted((s for s in spans if s.kind == 3), key=lambda s: s.start_time_unix_nano)
+
+
+def test_lean_retries_and_fallbacks_are_summed_up_on_one_litellm_request(retries_lean: ProxyRun) -> None:
+    run = retries_lean
+    assert run.chat_statuses == [200, 200, 500, 200], run.stderr[-3000:]
+    assert len(_by_trace(run.spans)) == len(RETRY_CHATS)  # nothing outside the requests' traces
+    expected = [  # the provider's answers, attempt by attempt
+        [429, 500, 200],
+        [500, 500, 500, 200],  # broken-model three times, then its fallback
+        [500, 500, 500],
+        [200],
+    ]
+    for spans, statuses in zip(_chat_traces_in_order(run), expected):
+        llm = _one(spans, "litellm_request")
+        server = next(s for s in spans if s.kind == 2)
+        calls = _provider_calls(spans)
+        assert len(spans) == 2 + len(statuses), [s.name for s in spans]
+        assert [c.attributes.get("http.status_code") for c in calls] == statuses
+        assert all(c.parent_span_id == llm.span_id for c in calls)
+        assert llm.parent_span_id == server.span_id
+        assert llm.attributes["litellm.attempts"] == len(statuses)
+        assert llm.attributes["litellm.deployment.model"] == "openai/fake-model"  # the deployment that answered
+        assert isinstance(llm.attributes["litellm.deployment.id"], str)
+        assert llm.attributes["gen_ai.request.model"] == "fake-model"
+        assert llm.status_code == (2 if statuses[-1] != 200 else 1), llm.status_message  # ERROR / OK
+    streamed = _chat_traces_in_order(run)[-1]
+    assert _one(streamed, "litellm_request").attributes["gen_ai.server.time_to_first_token"] >= 0
+    assert not any(s.name.startswith("Failed Proxy") for s in run.spans)
+
+
+def test_full_detail_shows_every_attempt(retries_full: ProxyRun) -> None:
+    run = retries_full
+    assert run.chat_statuses == [200, 200, 500, 200], run.stderr[-3000:]
+    traces = _chat_traces_in_order(run)
+    assert [len(_provider_calls(spans)) for spans in traces] == [3, 4, 3, 1]
+    for spans in traces:
+        ids = {s.span_id for s in spans}
+        assert all(s.parent_span_id in ids for s in spans if s.parent_span_id), [s.name for s in spans]
+        assert PROXY_SPAN in {s.name for s in spans}
+        assert all("litellm.attempts" not in s.attributes for s in spans)
+    first = Counter((s.name, s.status_code) for s in traces[0])
+    assert first[("litellm_request", 2)] >= 1 and first[("litellm_request", 1)] == 1, first  # failed and answered
+
+
+# GenAI metric labels a gateway may carry: bounded by the config (models, teams, guardrails), never per request,
+# key or user.
+BOUNDED_METRIC_LABELS = {
+    "gen_ai.framework", "gen_ai.operation.name", "gen_ai.request.model", "gen_ai.system", "gen_ai.provider.name",
+    "gen_ai.token.type", "metadata.applied_guardrails", "metadata.user_api_key_team_id",
+    "metadata.user_api_key_team_alias", "metadata.user_api_key_org_id",
+}
+
+
+@pytest.mark.parametrize("scenario", ("no_otel", "retries_lean"))
+def test_metric_labels_are_bounded(scenario: str, request: pytest.FixtureRequest) -> None:
+    run: ProxyRun = request.getfixturevalue(scenario)
+    genai = [m for m in run.metrics if m.name.startswith("gen_ai.")]
+    assert {"gen_ai.client.operation.duration", "gen_ai.client.token.usage"} <= {m.name for m in genai}
+    for metric in genai:
+        for point in metric.data_points:
+            assert set(point["attributes"]) <= BOUNDED_METRIC_LABELS, (metric.name, point["attributes"])
+    series = {(m.name, tuple(sorted(p["attributes"].items()))) for m in genai for p in m.data_points}
+    duration = [s for s in series if s[0] == "gen_ai.client.operation.duration"]
+    assert len(duration) == 1, duration  # one model, one operation: one series, whatever the requests
+    for metric in run.metrics:
+        if metric.name.startswith("http."):
+            for point in metric.data_points:
+                assert not {"http.url", "url.full", "url.query", "user_agent.original"} & set(point["attributes"])
 
 
 @pytest.mark.parametrize("scenario", SCENARIOS)

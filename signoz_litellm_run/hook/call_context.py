@@ -36,6 +36,14 @@ class Call:
 
 
 _current: ContextVar[Call | None] = ContextVar("signoz_litellm_call", default=None)
+# Set by hook/litellm_arm.py: told of each call whose arguments name its LiteLLM call id (the proxy's calls, whose
+# call id and logging object are made before the call: LiteLLM's function_setup runs before the call starts).
+on_call: Any = None
+# Set by hook/attempts.py: the (trace id, span id) a call's litellm_request is to have, when it is one attempt of a
+# request that already holds them (a lean proxy request: every attempt's HTTP span under one litellm_request);
+# False for an attempt of any other proxy request (LiteLLM makes one litellm_request for a request's failed attempts,
+# not one each: the HTTP spans of the others would point at spans never made), None for any other call.
+ids_for: Any = None
 _ids: Any = None  # the tracer provider's RandomIdGenerator (set by install)
 _next_ids = threading.local()  # ids for the next span this thread creates: (trace_id, span_id)
 
@@ -74,7 +82,7 @@ def _wrap(function: Any) -> Any:
     if inspect.iscoroutinefunction(function):
         @functools.wraps(function)
         async def async_entry(*args: Any, **kwargs: Any) -> Any:
-            tokens = _begin()
+            tokens = _begin(kwargs)
             try:
                 return await function(*args, **kwargs)
             finally:
@@ -84,7 +92,7 @@ def _wrap(function: Any) -> Any:
     else:
         @functools.wraps(function)
         def sync_entry(*args: Any, **kwargs: Any) -> Any:
-            tokens = _begin()
+            tokens = _begin(kwargs)
             try:
                 return function(*args, **kwargs)
             finally:
@@ -95,14 +103,22 @@ def _wrap(function: Any) -> Any:
     return entry
 
 
-def _begin() -> Any:
+def _begin(kwargs: Any) -> Any:
     parent_ctx = context.get_current()
     parent = trace.get_current_span(parent_ctx).get_span_context()
     if parent.is_valid:
         trace_id, flags, state = parent.trace_id, parent.trace_flags, parent.trace_state
     else:
         trace_id, flags, state = _ids.generate_trace_id(), trace.TraceFlags(trace.TraceFlags.SAMPLED), None
-    call = Call(parent_ctx if parent.is_valid else None, trace_id, _ids.generate_span_id())
+    held = ids_for(kwargs) if ids_for is not None else None
+    if held is False:  # a proxy request's attempt, traced under the request as it is
+        return None, _current.set(None)
+    if held is not None and held[0] == trace_id:
+        call = Call(parent_ctx if parent.is_valid else None, trace_id, held[1])
+    else:
+        call = Call(parent_ctx if parent.is_valid else None, trace_id, _ids.generate_span_id())
+    if on_call is not None:
+        on_call(kwargs, call)
     reserved = trace.NonRecordingSpan(trace.SpanContext(trace_id, call.span_id, is_remote=False,
                                                         trace_flags=flags, trace_state=state))
     return context.attach(trace.set_span_in_context(reserved, parent_ctx)), _current.set(call)
@@ -111,7 +127,8 @@ def _begin() -> Any:
 def _end(tokens: Any) -> None:
     context_token, call_token = tokens
     _current.reset(call_token)
-    context.detach(context_token)
+    if context_token is not None:
+        context.detach(context_token)
 
 
 def give_next_span(call: Call) -> None:

@@ -42,8 +42,8 @@ import threading
 from collections import OrderedDict
 from typing import Any
 
-from signoz_litellm_run.hook import (call_context, callback_controls, env_flag, freeze_heap, is_as_written,
-                                     lazy_export, litellm_json, llm_tally, shutdown)
+from signoz_litellm_run.hook import (attempts, call_context, callback_controls, env_flag, freeze_heap,
+                                     is_as_written, lazy_export, litellm_json, llm_tally, shutdown, span_detail)
 from signoz_litellm_run.hook.metric_record import PLAIN_MAPPINGS
 
 _logger = logging.getLogger("signoz_litellm")
@@ -64,8 +64,9 @@ COST_ATTRIBUTE = "gen_ai.cost.total_cost"
 _CALLBACK_LISTS = ("input_callback", "success_callback", "failure_callback",
                    "_async_success_callback", "_async_failure_callback")
 _MAX_PENDING_PARENTS = 4096
+_MAX_ATTEMPTS = 64  # entries kept per call id (a router's retries and fallbacks)
 RAW_REQUEST_SPAN_ENV = "SIGNOZ_LITELLM_RAW_REQUEST_SPAN"
-# GenAI metric attributes whose value differs per call or per request (LiteLLM's names).
+# GenAI metric attributes whose value differs per call, per request, per key or per user (LiteLLM's names).
 PER_CALL_METRIC_ATTRIBUTES = (
     "hidden_params",
     "metadata.spend_logs_metadata",
@@ -74,6 +75,13 @@ PER_CALL_METRIC_ATTRIBUTES = (
     "metadata.prompt_management_metadata",
     "metadata.mcp_tool_call_metadata",
     "metadata.vector_store_request_metadata",
+    # The proxy's per-key and per-user labels: one series per key or user (thousands on a busy gateway). The
+    # team (`user_api_key_team_id` / `_team_alias`), the organisation and the guardrails stay: an admin makes them.
+    "metadata.user_api_key_hash",
+    "metadata.user_api_key_alias",
+    "metadata.user_api_key_user_id",
+    "metadata.user_api_key_user_email",
+    "metadata.user_api_key_end_user_id",
 )
 
 
@@ -82,11 +90,12 @@ class _State:
         self.lock = threading.Lock()
         self.logger: Any = None
         self.otel_class: Any = None
-        self.parents: OrderedDict[str, Any] = OrderedDict()  # litellm_call_id -> captured Context
+        self.parents: OrderedDict[str, Any] = OrderedDict()  # litellm_call_id -> [(captured Context, Call)]
 
 
 _state = _State()
 _batches = threading.local()  # per thread: (span, attributes) LiteLLM's set_attributes is building
+_handling = threading.local()  # per thread: inside one of the logger's success / failure handlers
 _PRIMITIVE_TYPES = frozenset((str, bool, int, float))
 
 
@@ -116,7 +125,9 @@ def _arm(litellm: Any) -> None:
         return
     _state.otel_class = OpenTelemetry
     try:
-        call_context.install(litellm)
+        if call_context.install(litellm):
+            call_context.on_call = _on_call
+            call_context.ids_for = attempts.ids_for
     except Exception as exc:  # the HTTP spans stay in their own traces, nothing else changes
         _logger.debug("signoz-litellm: calls not wrapped: %s", exc)
     original = utils.function_setup
@@ -275,13 +286,37 @@ def _remember_parent(result: Any, call: call_context.Call | None) -> None:
         call_id = result[1].get("litellm_call_id")
     except Exception:
         return
-    if not call_id:
-        return
+    if call_id:
+        _remember(call_id, captured)
+
+
+def _remember(call_id: str, captured: tuple[Any, call_context.Call | None]) -> None:
+    """One entry per attempt, in order: the router retries a request under one call id, and each attempt's
+    handler takes the oldest. An entry without reserved ids (LiteLLM's function_setup, run before the proxy
+    starts the call) is completed by the call's own."""
     with _state.lock:
         parents = _state.parents
-        parents[call_id] = captured
-        while len(parents) > _MAX_PENDING_PARENTS:
-            parents.popitem(last=False)
+        entries = parents.get(call_id)
+        if entries is None:
+            parents[call_id] = [captured]
+            while len(parents) > _MAX_PENDING_PARENTS:
+                parents.popitem(last=False)
+        elif entries[-1][1] is None or entries[-1][1] is captured[1]:
+            entries[-1] = captured if captured[1] is not None else entries[-1]
+        elif len(entries) < _MAX_ATTEMPTS:
+            entries.append(captured)
+
+
+def _on_call(kwargs: Any, call: call_context.Call) -> None:
+    """A call started with its LiteLLM call id in its arguments (the proxy's): its reserved ids, remembered."""
+    try:
+        call_id = kwargs.get("litellm_call_id")
+        if not call_id:
+            call_id = getattr(kwargs.get("litellm_logging_obj"), "litellm_call_id", None)
+        if call_id and type(call_id) is str:
+            _remember(call_id, (call.parent, call))
+    except Exception:  # never in the call's way
+        pass
 
 
 def _take_parent(kwargs: Any) -> tuple[Any, call_context.Call | None]:
@@ -289,7 +324,12 @@ def _take_parent(kwargs: Any) -> tuple[Any, call_context.Call | None]:
     if not call_id:
         return None, None
     with _state.lock:
-        return _state.parents.pop(call_id, None) or (None, None)
+        entries = _state.parents.get(call_id)
+        if not entries:
+            return None, None
+        if len(entries) == 1:
+            del _state.parents[call_id]
+        return entries.pop(0)
 
 
 def _span_context_of(ctx: Any, parent: Any) -> Any:
@@ -318,11 +358,15 @@ def _patch_logger_class(otel_class: Any) -> None:
     def _get_span_context(self: Any, kwargs: Any, default_span: Any = None) -> Any:
         from opentelemetry import trace
 
-        captured, call = _take_parent(kwargs)
         if hands_parent:
             ctx, parent = original_context(self, kwargs, default_span)
         else:
             ctx, parent = original_context(self, kwargs)
+        if not getattr(_handling, "active", False):
+            # Asked outside the handlers that make litellm_request (the proxy's post-call hook, before the
+            # success is logged): the call's reserved ids stay for the handler.
+            return ctx, parent
+        captured, call = _take_parent(kwargs)
         if call is not None:
             found = _span_context_of(ctx, parent)
             if found is not None and found.span_id == call.span_id:
@@ -339,18 +383,23 @@ def _patch_logger_class(otel_class: Any) -> None:
                 call_context.give_next_span(call)  # litellm_request gets the ids its HTTP span points to
         return ctx, parent
 
-    def _after_each_call(handler: Any) -> Any:
+    def _after_each_call(handler: Any, failure: bool) -> Any:
         """The call's reserved span ids are spent, `shutdown` hears that the call was logged, and the call is
-        counted for the report (`llm_tally`)."""
+        counted for the report (`llm_tally`). A lean proxy request's failed attempt is held (hook/attempts.py)."""
 
         def wrapper(self: Any, *args: Any, **kwargs: Any) -> Any:
+            logged = args[0] if args and type(args[0]) is dict else None
             try:
-                return handler(self, *args, **kwargs)
+                if logged is not None and failure:
+                    if attempts.hold_failure(logged, lambda: _handle(handler, self, args, kwargs)):
+                        return None
+                elif logged is not None:
+                    attempts.success(logged)
+                return _handle(handler, self, args, kwargs)
             finally:
-                call_context.clear_next_span()
-                if args and type(args[0]) is dict:
-                    shutdown.logged(args[0].get("litellm_call_id"))
-                    llm_tally.count(args[0])
+                if logged is not None:
+                    shutdown.logged(logged.get("litellm_call_id"))
+                    llm_tally.count(logged)
 
         return wrapper
 
@@ -369,6 +418,9 @@ def _patch_logger_class(otel_class: Any) -> None:
             result = original_set_attributes(self, span, kwargs, response_obj)
             try:
                 _set_aliases(span, _cost_of(kwargs))
+                extra = attempts.summary(kwargs)
+                if extra:
+                    span.set_attributes(extra)
             except Exception:  # never in the way of LiteLLM's logging
                 pass
             return result
@@ -383,6 +435,12 @@ def _patch_logger_class(otel_class: Any) -> None:
             raise
         finally:
             _batches.current = outer
+        try:
+            extra = attempts.summary(kwargs)
+            if extra:
+                batch[1].extend(extra.items())
+        except Exception:  # never in the way of LiteLLM's logging
+            pass
         _set_collected(span, own, batch[1], aliases=True, cost=_cost_of(kwargs))
         return result
 
@@ -403,13 +461,25 @@ def _patch_logger_class(otel_class: Any) -> None:
     otel_class._get_span_context = _get_span_context
     for name in ("_handle_success", "_handle_sucess", "_handle_failure"):  # _handle_sucess: LiteLLM 1.75
         if hasattr(otel_class, name):
-            setattr(otel_class, name, _after_each_call(getattr(otel_class, name)))
+            setattr(otel_class, name, _after_each_call(getattr(otel_class, name), name == "_handle_failure"))
     otel_class.set_attributes = set_attributes
     otel_class.safe_set_attribute = safe_set_attribute
     if hasattr(otel_class, "_maybe_log_raw_request") and not env_flag(RAW_REQUEST_SPAN_ENV):
         otel_class._maybe_log_raw_request = _no_raw_request_span
     _bound_metric_attributes(otel_class)
+    span_detail.patch_logger_class(otel_class)
     otel_class._signoz_litellm_patched = True
+
+
+def _handle(handler: Any, logger: Any, args: Any, kwargs: Any) -> Any:
+    """Run one of the logger's handlers: inside it the call's reserved span ids are taken, and spent after."""
+    outer = getattr(_handling, "active", False)
+    _handling.active = True
+    try:
+        return handler(logger, *args, **kwargs)
+    finally:
+        _handling.active = outer
+        call_context.clear_next_span()
 
 
 def _set_aliases(span: Any, cost: Any) -> None:

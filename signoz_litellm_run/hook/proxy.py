@@ -15,8 +15,10 @@
   server spans (and everything under them) are dropped by a sampler placed in front of the SDK's
   own, unless `--trace-health-probes` set SIGNOZ_LITELLM_TRACE_HEALTH_PROBES.
 
-The sampler is installed in every process (cheap: it looks only at server spans) but drops nothing
-until the proxy server module has been imported, so other web applications keep their probes.
+The sampler is installed in every process (cheap: it looks only at server and client spans) but drops
+nothing until the proxy server module has been imported, so other web applications keep their probes.
+With `--span-detail lean` (the default) it also drops the proxy's HTTP client spans that have no parent, and
+the proxy's app makes fewer spans (hook/span_detail.py).
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from signoz_litellm_run.hook import env_flag
+from signoz_litellm_run.hook import env_flag, span_detail
 
 _logger = logging.getLogger("signoz_litellm")
 
@@ -36,13 +38,18 @@ PROBE_PATHS = frozenset({"/health/liveliness", "/health/liveness", "/health/read
 
 _active = False  # set when the proxy server module is imported
 _SERVER_KIND: Any = None  # opentelemetry.trace.SpanKind.SERVER, once the sampler is installed
+_CLIENT_KIND: Any = None
+_drop_probes = True
+_lean = True
 
 
 def install() -> None:
     """Install the probe filter (unless probes are traced) and the hook on the proxy's import."""
     import wrapt
 
-    if not env_flag(TRACE_PROBES_ENV):
+    global _drop_probes, _lean
+    _drop_probes, _lean = not env_flag(TRACE_PROBES_ENV), span_detail.lean()
+    if _drop_probes or _lean:
         if not _install_probe_sampler():
             # Called before OpenTelemetry built its providers (e.g. from the distro's configure
             # step): install it when the web framework is imported, before any server tracer exists.
@@ -52,9 +59,13 @@ def install() -> None:
     wrapt.register_post_import_hook(_patch_uvicorn_server, "uvicorn.server")
 
 
-def _on_proxy_import(_module: Any) -> None:
+def _on_proxy_import(module: Any) -> None:
     global _active
     _active = True
+    try:
+        span_detail.quiet_proxy_app(module)
+    except Exception as exc:  # never break the proxy
+        _logger.debug("signoz-litellm: the proxy's app keeps its spans: %s", exc)
     try:
         import litellm
 
@@ -72,7 +83,7 @@ def _on_proxy_import(_module: Any) -> None:
 
 def is_probe(kind: Any, attributes: Any) -> bool:
     """True for the server span of a request to one of the proxy's probe endpoints."""
-    if not _active or not attributes or kind is not _SERVER_KIND:
+    if not _active or not _drop_probes or not attributes or kind is not _SERVER_KIND:
         return False
     path = attributes.get("url.path") or attributes.get("http.target")
     if not isinstance(path, str):
@@ -82,7 +93,7 @@ def is_probe(kind: Any, attributes: Any) -> bool:
 
 def _install_probe_sampler() -> bool:
     """Put the probe filter in front of the SDK provider's sampler; False if there is no SDK provider yet."""
-    global _SERVER_KIND
+    global _SERVER_KIND, _CLIENT_KIND
     from opentelemetry import trace
     from opentelemetry.sdk.trace import TracerProvider
     from opentelemetry.sdk.trace.sampling import Decision, Sampler, SamplingResult
@@ -104,14 +115,15 @@ def _install_probe_sampler() -> bool:
 
         def should_sample(self, parent_context: Any, trace_id: int, name: str, kind: Any = None,
                           attributes: Any = None, links: Any = None, trace_state: Any = None) -> SamplingResult:
-            if is_probe(kind, attributes):
+            if is_probe(kind, attributes) or (_lean and _active and span_detail.drops_unparented_client_span(
+                    kind, parent_context, _CLIENT_KIND)):
                 return SamplingResult(Decision.DROP)
             return self._inner.should_sample(parent_context, trace_id, name, kind, attributes, links, trace_state)
 
         def get_description(self) -> str:
             return f"SignozLitellmProbeDrop{{{self._inner.get_description()}}}"
 
-    _SERVER_KIND = trace.SpanKind.SERVER
+    _SERVER_KIND, _CLIENT_KIND = trace.SpanKind.SERVER, trace.SpanKind.CLIENT
     provider.sampler = ProbeDropSampler(provider.sampler)
     return True
 

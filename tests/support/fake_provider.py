@@ -67,6 +67,9 @@ class FakeProvider:
         reply: the assistant text returned.
         stream_chunk_delay: seconds between SSE chunks of a stream.
         models: ids listed by ``GET /v1/models``.
+        fail_first: HTTP statuses for the first chat completions, one each, in order (e.g. ``(429, 500)``: the
+            first call is rate limited, the second a server error, then every call is answered); a provider
+            that a router retries.
 
     Attributes:
         calls: chat completions answered with 200 (thread-safe counter).
@@ -84,8 +87,10 @@ class FakeProvider:
         stream_chunk_delay: float = 0.0,
         models: tuple[str, ...] = ("gpt-4o-mini", "gpt-4o", "text-embedding-3-small"),
         host: str = "127.0.0.1",
+        fail_first: tuple[int, ...] = (),
     ) -> None:
         self.fail_status = fail_status
+        self._fail_first = list(fail_first)
         self.fail_when = fail_when
         self.delay = delay
         self.reply = reply
@@ -167,6 +172,9 @@ class FakeProvider:
 
     def chat_failure(self, body: dict[str, Any]) -> int | None:
         """HTTP status to fail this chat request with, or None to answer it."""
+        with self._lock:
+            if self._fail_first:
+                return self._fail_first.pop(0)
         if self.fail_status is not None:
             return self.fail_status
         if self.fail_when is not None and self.fail_when(body):
