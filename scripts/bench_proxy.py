@@ -171,9 +171,11 @@ def start_proxy(mode: str, workdir: Path, provider_url: str, endpoint: str, *, s
     if mode == "bare":
         argv = litellm
     elif mode == "recipe":
-        env.update(OTEL_SERVICE_NAME=SERVICE[mode], OTEL_EXPORTER_OTLP_ENDPOINT=endpoint,
-                   OTEL_EXPORTER_OTLP_PROTOCOL="grpc", OTEL_EXPORTER_OTLP_INSECURE="true",
-                   OTEL_TRACES_EXPORTER="otlp", OTEL_METRICS_EXPORTER="otlp", OTEL_LOGS_EXPORTER="otlp")
+        # The plain recipe as a user without signoz-litellm has it: OpenTelemetry's own distro. Otherwise
+        # opentelemetry-instrument loads the first distro installed, which in this venv is ours.
+        env.update(OTEL_PYTHON_DISTRO="distro", OTEL_SERVICE_NAME=SERVICE[mode],
+                   OTEL_EXPORTER_OTLP_ENDPOINT=endpoint, OTEL_EXPORTER_OTLP_PROTOCOL="grpc",
+                   OTEL_EXPORTER_OTLP_INSECURE="true", OTEL_TRACES_EXPORTER="otlp", OTEL_METRICS_EXPORTER="otlp", OTEL_LOGS_EXPORTER="otlp")
         # Without "--", opentelemetry-instrument takes --config as an ambiguous abbreviation of its own options.
         argv = [os.path.join(bindir, "opentelemetry-instrument"), "--", *litellm]
     else:
