@@ -16,7 +16,7 @@ counted and reported, not silent), and spans received + lost against spans sent 
 Not part of the test suite (the full run takes tens of minutes on a loaded 2-core machine).
 
 Usage: .venv/bin/python scripts/soak_proxy.py [--requests 50000] [--concurrency 32] [--workers 1]
-       [--outage 30] [--phase-seconds 20] [--skip-outage] [--json out.json]
+       [--outage 30] [--phase-seconds 20] [--max-minutes M] [--skip-outage] [--json out.json]
 """
 
 from __future__ import annotations
@@ -103,7 +103,8 @@ def steady(args: argparse.Namespace, workdir: Path, provider: ProviderProcess) -
                           f"{ {pid: round(v / 2**20) for pid, v in samples[answered].items()} }",
                           file=sys.stderr, flush=True)
 
-        result = load(proxy.url, args.concurrency, False, total=args.requests, on_answer=on_answer)
+        result = load(proxy.url, args.concurrency, False, total=args.requests, on_answer=on_answer,
+                      seconds=args.max_minutes * 60 if args.max_minutes else None)
         received_before_stop = wait_spans(counter, result.answered, timeout=60)
     finally:
         code = stop(proxy)
@@ -212,6 +213,8 @@ def main() -> None:
     parser.add_argument("--outage", type=float, default=30.0, help="seconds the endpoint is down (default 30)")
     parser.add_argument("--phase-seconds", type=float, default=20.0,
                         help="seconds of load before and after the outage (default 20)")
+    parser.add_argument("--max-minutes", type=float,
+                        help="end the steady phase after this long even if fewer chats were answered")
     parser.add_argument("--skip-outage", action="store_true")
     parser.add_argument("--skip-steady", action="store_true")
     parser.add_argument("--json", help="also write the figures as JSON here")
