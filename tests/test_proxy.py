@@ -370,6 +370,32 @@ def test_full_detail_shows_every_attempt(retries_full: ProxyRun) -> None:
     assert first[("litellm_request", 2)] >= 1 and first[("litellm_request", 1)] == 1, first  # failed and answered
 
 
+DEPLOYMENTS = 300
+BIG_PROMPT = "word " * 200_000  # 1 MB
+
+
+@pytest.fixture(scope="module")
+def gateway_scale(tmp_path_factory: pytest.TempPathFactory) -> ProxyRun:
+    """A config with hundreds of deployments, a client sending a 1 MB prompt, then a streamed one."""
+    models = ("fake-model", *(f"deployment-{i}" for i in range(DEPLOYMENTS - 1)))
+    chats = [{"model": "fake-model", "messages": [{"role": "user", "content": BIG_PROMPT}]},
+             {"model": "deployment-7", "messages": [{"role": "user", "content": BIG_PROMPT}], "stream": True}]
+    return _run_proxy(tmp_path_factory.mktemp("gateway_scale"), "", RUN, models=models, chats=chats)
+
+
+def test_big_configs_and_prompts_pass_through_lean(gateway_scale: ProxyRun) -> None:
+    run = gateway_scale
+    assert run.chat_statuses == [200, 200], run.stderr[-3000:]
+    assert "Traceback" not in run.stderr, run.stderr[-3000:]
+    traces = _chat_traces_in_order(run)
+    assert len(_by_trace(run.spans)) == 2
+    for spans, model in zip(traces, ("fake-model", "deployment-7")):
+        assert len(spans) == 3, [s.name for s in spans]
+        llm = _one(spans, "litellm_request")
+        assert llm.attributes["gen_ai.request.model"] == model
+        assert llm.attributes["gen_ai.usage.prompt_tokens"] == 200_000
+
+
 # GenAI metric labels a gateway may carry: bounded by the config (models, teams, guardrails), never per request,
 # key or user.
 BOUNDED_METRIC_LABELS = {
