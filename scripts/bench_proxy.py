@@ -175,7 +175,8 @@ def start_proxy(mode: str, workdir: Path, provider_url: str, endpoint: str, *, s
         # opentelemetry-instrument loads the first distro installed, which in this venv is ours.
         env.update(OTEL_PYTHON_DISTRO="distro", OTEL_SERVICE_NAME=SERVICE[mode],
                    OTEL_EXPORTER_OTLP_ENDPOINT=endpoint, OTEL_EXPORTER_OTLP_PROTOCOL="grpc",
-                   OTEL_EXPORTER_OTLP_INSECURE="true", OTEL_TRACES_EXPORTER="otlp", OTEL_METRICS_EXPORTER="otlp", OTEL_LOGS_EXPORTER="otlp")
+                   OTEL_EXPORTER_OTLP_INSECURE="true", OTEL_TRACES_EXPORTER="otlp", OTEL_METRICS_EXPORTER="otlp",
+                   OTEL_LOGS_EXPORTER="otlp")
         # Without "--", opentelemetry-instrument takes --config as an ambiguous abbreviation of its own options.
         argv = [os.path.join(bindir, "opentelemetry-instrument"), "--", *litellm]
     else:
@@ -308,7 +309,8 @@ def throughput(args: argparse.Namespace, workdir: Path, provider: ProviderProces
     time.sleep(1)
     print(f"\nRequests per second, best of {args.rounds} rounds of {args.seconds:g} s, x bare in brackets; "
           "median latency ms")
-    print("| clients | streaming | bare req/s | recipe req/s | run req/s | run / recipe | bare ms | recipe ms | run ms |")
+    print("| clients | streaming | bare req/s | recipe req/s | run req/s | run / recipe | bare ms | recipe ms "
+          "| run ms |")
     print("|---|---|---|---|---|---|---|---|---|")
     for n, stream in rows:
         b, r, s = (best[(n, stream, m)] for m in MODES)

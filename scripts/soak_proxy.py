@@ -223,7 +223,8 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp, ProviderProcess() as provider:
         workdir = Path(tmp)
         if not args.skip_steady:
-            print(f"[steady] {args.requests:,} chats at concurrency {args.concurrency} ...", file=sys.stderr, flush=True)
+            print(f"[steady] {args.requests:,} chats at concurrency {args.concurrency} ...", file=sys.stderr,
+                  flush=True)
             figures["steady"] = steady(args, workdir, provider)
             (workdir / "run.log").rename(workdir / "steady-proxy.log")
         if not args.skip_outage:
