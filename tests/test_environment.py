@@ -135,3 +135,16 @@ def test_litellm_otel_v2_is_turned_off_with_a_notice() -> None:
     for env in ({}, {"LITELLM_OTEL_V2": "false"}, {"LITELLM_OTEL_V2": "0"}, {"LITELLM_OTEL_V2": ""}):
         assert "LITELLM_OTEL_V2" not in _updates({"endpoint": "http://127.0.0.1:4317"}, env)
         assert environment.notices(env) == []
+
+
+def test_span_detail_reaches_the_child_and_a_nested_run_resets_it() -> None:
+    from signoz_litellm_run.hook import span_detail
+
+    assert environment.SPAN_DETAIL_ENV == span_detail.SPAN_DETAIL_ENV
+    dest = {"endpoint": "http://c:4317"}
+    assert environment.SPAN_DETAIL_ENV not in _updates(dest)  # lean, the hook's default
+    assert _updates({**dest, "span_detail": "full"})[environment.SPAN_DETAIL_ENV] == "full"
+    assert _updates(dest, {"SIGNOZ_LITELLM_SPAN_DETAIL": "FULL"})[environment.SPAN_DETAIL_ENV] == "full"
+    # A run inside a full one, asked for lean: the inherited variable is overwritten.
+    nested = _updates({**dest, "span_detail": "lean"}, {environment.SPAN_DETAIL_ENV: "full"})
+    assert nested[environment.SPAN_DETAIL_ENV] == "lean"

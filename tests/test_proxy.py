@@ -59,6 +59,7 @@ class ProxyRun:
     callback_lines: int
     chat_statuses: list[int] = field(default_factory=list)
     metrics: list[MetricData] = field(default_factory=list)
+    trace_bytes: int = 0  # size of the trace export requests received (protobuf)
 
     def traces_with_server_span(self, route: str) -> dict[str, list[SpanRecord]]:
         by_trace: dict[str, list[SpanRecord]] = defaultdict(list)
@@ -92,8 +93,8 @@ def _run_proxy(directory: Path, litellm_settings: str, command: list[str], *, fa
     directory.mkdir(parents=True, exist_ok=True)
     (directory / "custom_callbacks.py").write_text(CUSTOM_CALLBACK)
     callback_file = directory / "callbacks.txt"
-    port = unused_port()
     with FakeProvider(**(provider_options or {})) as provider, Receiver() as receiver:
+        port = unused_port()  # once the provider and the receiver hold theirs
         config = directory / "config.yaml"
         config.write_text(_config(provider.base_url, litellm_settings, models))
         config_before = config.read_bytes()
@@ -165,7 +166,8 @@ def _run_proxy(directory: Path, litellm_settings: str, command: list[str], *, fa
             spans=receiver.spans(), metric_names=receiver.metric_names(), spans_before_sigterm=spans_before,
             returncode=returncode, stderr=(directory / "proxy.log").read_text(errors="replace"),
             config_before=config_before, config_after=config.read_bytes(),
-            callback_lines=_lines(callback_file), chat_statuses=statuses, metrics=receiver.metrics())
+            callback_lines=_lines(callback_file), chat_statuses=statuses, metrics=receiver.metrics(),
+            trace_bytes=sum(r.message.ByteSize() for r in receiver.requests if r.signal == "traces"))
 
 
 def _lines(path: Path) -> int:
@@ -396,12 +398,30 @@ def test_big_configs_and_prompts_pass_through_lean(gateway_scale: ProxyRun) -> N
         assert llm.attributes["gen_ai.usage.prompt_tokens"] == 200_000
 
 
+def test_failed_calls_are_measured_with_their_error_type(retries_lean: ProxyRun) -> None:
+    """LiteLLM measures answered calls only; a failed one gets the same series labels plus error.type. (LiteLLM
+    reports a proxy request's first failed attempt to its callbacks, not every one.)"""
+    exports = [m for m in retries_lean.metrics if m.name == "gen_ai.client.operation.duration"]
+    points = exports[-1].data_points  # cumulative: the last export holds every series
+    failed: Counter[tuple[str, str | None]] = Counter()
+    for p in points:
+        failed[(p["attributes"]["gen_ai.request.model"], p["attributes"].get("error.type"))] += p["count"]
+    assert failed[("fake-model", "RateLimitError")] == 1, failed  # the 429 of the first request
+    assert failed[("broken-model", "InternalServerError")] == 1, failed
+    assert failed[("fake-model", "InternalServerError")] == 1, failed  # the request failing at every attempt
+    assert failed[("fake-model", None)] == 3, failed  # answered: the first, the fallback's, the streamed
+    answered = next(p["attributes"] for p in points if "error.type" not in p["attributes"])
+    assert {k: v for k, v in next(p["attributes"] for p in points if "error.type" in p["attributes"]).items()
+            if k not in ("error.type", "gen_ai.request.model")} == \
+        {k: v for k, v in answered.items() if k != "gen_ai.request.model"}
+
+
 # GenAI metric labels a gateway may carry: bounded by the config (models, teams, guardrails), never per request,
 # key or user.
 BOUNDED_METRIC_LABELS = {
     "gen_ai.framework", "gen_ai.operation.name", "gen_ai.request.model", "gen_ai.system", "gen_ai.provider.name",
     "gen_ai.token.type", "metadata.applied_guardrails", "metadata.user_api_key_team_id",
-    "metadata.user_api_key_team_alias", "metadata.user_api_key_org_id",
+    "metadata.user_api_key_team_alias", "metadata.user_api_key_org_id", "error.type",
 }
 
 
@@ -414,8 +434,9 @@ def test_metric_labels_are_bounded(scenario: str, request: pytest.FixtureRequest
         for point in metric.data_points:
             assert set(point["attributes"]) <= BOUNDED_METRIC_LABELS, (metric.name, point["attributes"])
     series = {(m.name, tuple(sorted(p["attributes"].items()))) for m in genai for p in m.data_points}
-    duration = [s for s in series if s[0] == "gen_ai.client.operation.duration"]
-    assert len(duration) == 1, duration  # one model, one operation: one series, whatever the requests
+    duration = [dict(s[1]) for s in series if s[0] == "gen_ai.client.operation.duration"]
+    answered = [s for s in duration if "error.type" not in s]
+    assert len(answered) == 1, duration  # one model, one operation: one series, whatever the requests
     for metric in run.metrics:
         if metric.name.startswith("http."):
             for point in metric.data_points:

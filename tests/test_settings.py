@@ -111,6 +111,9 @@ def test_derive_service_name_for_inline_code_uses_the_directory(tmp_path: Path) 
     ({"endpoint": "http://c:4317", "report_file": ""}, {}, "Invalid flag --report-file: the path is empty"),
     ({"endpoint": "http://c:4317", "report_file": "/"}, {}, "Invalid flag --report-file: / is a directory, not a file"),
     ({"local": True}, {"SIGNOZ_LOCAL_OUTPUT": "/"}, "env SIGNOZ_LOCAL_OUTPUT: / is a directory"),
+    ({"endpoint": "http://c:4317", "span_detail": "verbose"}, {},
+     "Invalid flag --span-detail: unknown span detail 'verbose'; use lean or full"),
+    ({"endpoint": "http://c:4317"}, {"SIGNOZ_LITELLM_SPAN_DETAIL": "all"}, "env SIGNOZ_LITELLM_SPAN_DETAIL"),
 ])
 def test_invalid_input_is_one_usage_error_with_a_hint(tmp_path: Path, flags, env, message) -> None:
     with pytest.raises(UsageError) as info:

@@ -6,7 +6,7 @@ detail that stays (every attempt its own `litellm_request`, its HTTP client span
 request keeps one `litellm_request`: the answering attempt's or, when every attempt failed, a failed one's, made
 once the proxy has answered with the error (the last failure seen is held until then; any later one is dropped).
 Every attempt's HTTP client span is its child: the attempts share the span ids the request holds
-(`call_context.ids_for`; in full detail they are children of the request's span, LiteLLM making one
+(`call_context.ids_for`; in full detail they are children of the request's server span, LiteLLM making one
 `litellm_request` for all of a request's failed attempts). It carries
 
     litellm.attempts            provider calls made for the request (1 when nothing was retried)

@@ -110,7 +110,10 @@ def _begin(kwargs: Any) -> Any:
         trace_id, flags, state = parent.trace_id, parent.trace_flags, parent.trace_state
     else:
         trace_id, flags, state = _ids.generate_trace_id(), trace.TraceFlags(trace.TraceFlags.SAMPLED), None
-    held = ids_for(kwargs) if ids_for is not None else None
+    try:
+        held = ids_for(kwargs) if ids_for is not None else None
+    except Exception:  # never in the call's way: the call gets ids of its own
+        held = None
     if held is False:  # a proxy request's attempt, traced under the request as it is
         return None, _current.set(None)
     if held is not None and held[0] == trace_id:

@@ -42,7 +42,7 @@ import threading
 from collections import OrderedDict
 from typing import Any
 
-from signoz_litellm_run.hook import (attempts, call_context, callback_controls, env_flag, freeze_heap,
+from signoz_litellm_run.hook import (attempts, call_context, callback_controls, env_flag, failed_calls, freeze_heap,
                                      is_as_written, lazy_export, litellm_json, llm_tally, shutdown, span_detail)
 from signoz_litellm_run.hook.metric_record import PLAIN_MAPPINGS
 
@@ -391,10 +391,11 @@ def _patch_logger_class(otel_class: Any) -> None:
             logged = args[0] if args and type(args[0]) is dict else None
             try:
                 if logged is not None and failure:
-                    if attempts.hold_failure(logged, lambda: _handle(handler, self, args, kwargs)):
+                    failed_calls.record(self, args)
+                    if _held(logged, lambda: _handle(handler, self, args, kwargs)):
                         return None
                 elif logged is not None:
-                    attempts.success(logged)
+                    _held(logged, None)
                 return _handle(handler, self, args, kwargs)
             finally:
                 if logged is not None:
@@ -469,6 +470,17 @@ def _patch_logger_class(otel_class: Any) -> None:
     _bound_metric_attributes(otel_class)
     span_detail.patch_logger_class(otel_class)
     otel_class._signoz_litellm_patched = True
+
+
+def _held(logged: dict[str, Any], log_failure: Any) -> bool:
+    """hook/attempts.py's part: a failed attempt held (True), or a success noted (`log_failure` None)."""
+    try:
+        if log_failure is None:
+            attempts.success(logged)
+            return False
+        return attempts.hold_failure(logged, log_failure)
+    except Exception:  # never in the way of LiteLLM's logging: the span is made as LiteLLM makes it
+        return False
 
 
 def _handle(handler: Any, logger: Any, args: Any, kwargs: Any) -> Any:

@@ -173,7 +173,10 @@ def quiet_proxy_app(module: Any) -> None:
     if callable(build) and not getattr(build, "_signoz_litellm", False):
         def build_middleware_stack() -> Any:
             stack = build()
-            _quiet_asgi_middleware(stack)
+            try:
+                _quiet_asgi_middleware(stack)
+            except Exception as exc:  # never in the proxy's way: its receive/send spans then
+                _logger.debug("signoz-litellm: the proxy's ASGI middleware keeps its spans: %s", exc)
             return stack
 
         build_middleware_stack._signoz_litellm = True  # type: ignore[attr-defined]
