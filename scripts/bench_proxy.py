@@ -1,37 +1,137 @@
-"""Benchmark: the LiteLLM proxy bare, under the plain OpenTelemetry recipe, and under signoz-litellm.
+#!/usr/bin/env python3
+"""Benchmark: the LiteLLM proxy bare, under the plain OpenTelemetry recipe and under `signoz-litellm run`, side by side.
 
-For each way of running it, in the same run on the same machine: start `litellm --config` on
-loopback (model -> the fake provider), time until /health/readiness answers, send warm-up then
-measured sequential chat requests, poll the probes, stop it with SIGTERM, and count what the OTLP
-receiver got. The recipe is `opentelemetry-instrument litellm --config` with `callbacks: ["otel"]` in
-the config and the equivalent OTEL_* variables. Ratios are against the bare proxy.
+One run measures the three ways of running `litellm --config` (model -> the fake provider on loopback):
+- bare: `litellm --config` with no telemetry;
+- recipe: `opentelemetry-instrument -- litellm --config` with `callbacks: ["otel"]` in the config and the
+  equivalent OTEL_* variables (the plain recipe; without `--`, opentelemetry-instrument rejects `--config`);
+- run: `signoz-litellm run --endpoint ... -- litellm --config`.
 
-Usage: .venv/bin/python scripts/bench_proxy.py [--requests 200] [--warmup 20]
+Throughput: the three proxies are started at once (one process each) and measured in turns, so a busy moment of
+the machine falls on all three alike: for each row (N = 1, 16, 64 concurrent clients, non-streaming and
+streaming), each proxy gets --seconds of closed-loop load (each client sends its next chat when the last is
+answered), in a rotating order, --rounds times; the row's figure is the best round (the least disturbed).
+Requests/s are given as ratios to bare. Then each proxy is stopped with SIGTERM, and the `litellm_request` spans
+the receiver got are counted against the chats each proxy answered.
+
+Instructions (--instructions, on by default): each proxy again, alone, under `valgrind --tool=callgrind` with
+instrumentation off until the counting windows: an idle window of --settle seconds (the baseline), then --calls
+sequential chats and --settle seconds more (the export of their spans falls in it; default export settings), then
+the same for streaming chats. Instructions per request = (window - baseline) / calls, all threads. This is the
+CPU a request costs, a figure that does not move with the machine's load.
+
+The load generator (aiohttp) and the OTLP receiver run in this process, the fake provider in a process of its own.
+
+Usage: .venv/bin/python scripts/bench_proxy.py [--seconds 6] [--rounds 2] [--clients 1 16 64] [--calls 30]
+       [--no-instructions] [--only-instructions] [--modes bare recipe run] [--span-detail lean|full]
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
+import collections
+import glob
+import json
 import os
+import shutil
 import signal
 import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any, Callable
 
-import httpx
-
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
 
 from signoz_litellm_run.loopback import unused_port  # noqa: E402
 from signoz_litellm_run.receiver import Receiver  # noqa: E402
-from tests.support.fake_provider import FakeProvider  # noqa: E402
 
 KEY = "sk-bench-master"
-PROBES = ("/health/liveliness", "/health/readiness")
+MODES = ("bare", "recipe", "run")
+SERVICE = {"recipe": "bench-recipe", "run": "bench-run"}
+BODY = {"model": "fake-model", "messages": [{"role": "user", "content": "hello there"}]}
 
+
+# ---- loopback services ---------------------------------------------------------------------------------------
+
+class ProviderProcess:
+    """The fake provider (tests/support/fake_provider.py) in a process of its own, keeping only its last
+    requests (a soak sends tens of thousands)."""
+
+    CODE = ("import collections, sys; sys.path.insert(0, sys.argv[1]);"
+            "from tests.support.fake_provider import FakeProvider; p = FakeProvider().start();"
+            "p._requests = collections.deque(maxlen=100); p._peers = collections.deque(maxlen=100);"
+            "print(p.base_url, flush=True); sys.stdin.read()")
+
+    def __enter__(self) -> ProviderProcess:
+        self.proc = subprocess.Popen([sys.executable, "-c", self.CODE, str(ROOT)], stdin=subprocess.PIPE,
+                                     stdout=subprocess.PIPE, text=True)
+        assert self.proc.stdout is not None
+        self.base_url = self.proc.stdout.readline().strip()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        assert self.proc.stdin is not None
+        self.proc.stdin.close()
+        try:
+            self.proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+
+
+class SpanCounter:
+    """An OTLP receiver that counts spans by service and name as they arrive and keeps nothing (a soak's spans
+    would fill the memory). `stop()` / `start()` take the endpoint down and bring it back on the same port."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.spans: collections.Counter[tuple[str, str]] = collections.Counter()
+        self.metric_points = 0
+        self.receiver = self._new(0)
+
+    def _new(self, port: int) -> Receiver:
+        receiver = Receiver(http=False, grpc_port=port, on_request=self._count)
+        receiver.start()
+        return receiver
+
+    @property
+    def endpoint(self) -> str:
+        return self.receiver.grpc_endpoint
+
+    def _count(self, request: Any) -> None:
+        message = request.message
+        counts: collections.Counter[tuple[str, str]] = collections.Counter()
+        if request.signal == "traces":
+            for rs in message.resource_spans:
+                service = next((a.value.string_value for a in rs.resource.attributes if a.key == "service.name"), "")
+                for ss in rs.scope_spans:
+                    for span in ss.spans:
+                        counts[(service, span.name)] += 1
+        with self.lock:
+            self.spans.update(counts)
+        self.receiver.clear()
+
+    def count(self, service: str, name: str | None = None) -> int:
+        with self.lock:
+            return sum(n for (s, span), n in self.spans.items() if s == service and (name is None or span == name))
+
+    def stop(self) -> None:
+        self.receiver.stop()
+
+    def start(self) -> None:
+        self.receiver = self._new(self.receiver.grpc_port)
+
+    def close(self) -> None:
+        self.receiver.stop()
+
+
+# ---- the proxy -----------------------------------------------------------------------------------------------
 
 def config(base_url: str, otel: bool) -> str:
     text = ("model_list:\n  - model_name: fake-model\n    litellm_params:\n      model: openai/fake-model\n"
@@ -39,85 +139,296 @@ def config(base_url: str, otel: bool) -> str:
     return text + ('litellm_settings:\n  callbacks: ["otel"]\n' if otel else "")
 
 
-def one(mode: str, workdir: Path, provider: FakeProvider, receiver: Receiver, requests: int, warmup: int) -> dict:
+@dataclass
+class Proxy:
+    mode: str
+    proc: subprocess.Popen
+    port: int
+    log: Path
+    sent: int = 0  # chats answered with 200
+    extra: dict = field(default_factory=dict)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+
+def start_proxy(mode: str, workdir: Path, provider_url: str, endpoint: str, *, server_args: tuple[str, ...] = (),
+                env_extra: dict[str, str] | None = None, valgrind: list[str] | None = None,
+                run_args: tuple[str, ...] = ()) -> Proxy:
     bindir = os.path.dirname(sys.executable)
     cfg = workdir / f"{mode}.yaml"
-    cfg.write_text(config(provider.base_url, otel=(mode == "recipe")))
+    cfg.write_text(config(provider_url, otel=(mode == "recipe")))
     port = unused_port()
-    litellm = [os.path.join(bindir, "litellm"), "--config", str(cfg), "--host", "127.0.0.1", "--port", str(port)]
+    litellm = [os.path.join(bindir, "litellm")]
+    if valgrind:  # the proxy's own interpreter under valgrind, whatever launches it
+        litellm = [*valgrind, sys.executable, os.path.join(bindir, "litellm")]
+    litellm += ["--config", str(cfg), "--host", "127.0.0.1", "--port", str(port), *server_args]
     env = dict(os.environ, LITELLM_MASTER_KEY=KEY, LITELLM_LOCAL_MODEL_COST_MAP="True",
                LITELLM_DONT_SHOW_FEEDBACK_BOX="true", DISABLE_SCHEMA_UPDATE="true")
+    for name in ("DATABASE_URL", "OTEL_SERVICE_NAME", "OTEL_RESOURCE_ATTRIBUTES"):
+        env.pop(name, None)
+    env.update(env_extra or {})
     if mode == "bare":
         argv = litellm
     elif mode == "recipe":
-        env.update(OTEL_SERVICE_NAME="litellm-proxy", OTEL_EXPORTER_OTLP_ENDPOINT=receiver.grpc_endpoint,
-                   OTEL_EXPORTER_OTLP_PROTOCOL="grpc", OTEL_EXPORTER_OTLP_INSECURE="true",
-                   OTEL_TRACES_EXPORTER="otlp", OTEL_METRICS_EXPORTER="otlp", OTEL_LOGS_EXPORTER="otlp")
+        # The plain recipe as a user without signoz-litellm has it: OpenTelemetry's own distro. Otherwise
+        # opentelemetry-instrument loads the first distro installed, which in this venv is ours.
+        env.update(OTEL_PYTHON_DISTRO="distro", OTEL_SERVICE_NAME=SERVICE[mode],
+                   OTEL_EXPORTER_OTLP_ENDPOINT=endpoint, OTEL_EXPORTER_OTLP_PROTOCOL="grpc",
+                   OTEL_EXPORTER_OTLP_INSECURE="true", OTEL_TRACES_EXPORTER="otlp", OTEL_METRICS_EXPORTER="otlp",
+                   OTEL_LOGS_EXPORTER="otlp")
         # Without "--", opentelemetry-instrument takes --config as an ambiguous abbreviation of its own options.
         argv = [os.path.join(bindir, "opentelemetry-instrument"), "--", *litellm]
     else:
-        argv = [sys.executable, "-m", "signoz_litellm_run", "run", "--endpoint", receiver.grpc_endpoint,
-                "--no-bootstrap", "--", *litellm]
-    receiver.clear()
-    log = open(workdir / f"{mode}.log", "wb")
-    started = time.perf_counter()
-    child = subprocess.Popen(argv, env=env, stdout=log, stderr=subprocess.STDOUT, cwd=workdir)
-    latencies: list[float] = []
+        argv = [sys.executable, "-m", "signoz_litellm_run", "run", "--endpoint", endpoint, "--no-bootstrap",
+                "--service-name", SERVICE["run"], *run_args, "--", *litellm]
+    log = workdir / f"{mode}.log"
+    with open(log, "wb") as out:
+        proc = subprocess.Popen(argv, env=env, stdout=out, stderr=subprocess.STDOUT, cwd=workdir)
+    return Proxy(mode, proc, port, log)
+
+
+def wait_ready(proxy: Proxy, timeout: float = 900.0) -> None:
+    import httpx
+
+    deadline = time.monotonic() + timeout
+    with httpx.Client(base_url=proxy.url, timeout=60) as client:
+        while True:
+            if proxy.proc.poll() is not None:
+                raise SystemExit(f"{proxy.mode}: the proxy exited; see {proxy.log}")
+            try:
+                if client.get("/health/readiness").status_code == 200:
+                    return
+            except httpx.TransportError:
+                pass
+            if time.monotonic() > deadline:
+                raise SystemExit(f"{proxy.mode}: not ready after {timeout:.0f} s; see {proxy.log}")
+            time.sleep(0.3)
+
+
+def stop(proxy: Proxy, timeout: float = 300.0) -> int:
+    proxy.proc.send_signal(signal.SIGTERM)
     try:
-        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=30) as client:
-            while True:
-                if child.poll() is not None:
-                    raise SystemExit(f"{mode}: proxy exited; see {workdir / (mode + '.log')}")
-                try:
-                    if client.get("/health/readiness").status_code == 200:
-                        break
-                except httpx.TransportError:
-                    time.sleep(0.2)
-            ready = time.perf_counter() - started
-            body = {"model": "fake-model", "messages": [{"role": "user", "content": "hello there"}]}
-            headers = {"Authorization": f"Bearer {KEY}"}
-            for i in range(warmup + requests):
-                t0 = time.perf_counter()
-                assert client.post("/v1/chat/completions", json=body, headers=headers).status_code == 200
-                if i >= warmup:
-                    latencies.append(time.perf_counter() - t0)
-            for probe in PROBES * 5:
-                client.get(probe)
-        time.sleep(0.5)
-        child.send_signal(signal.SIGTERM)
-        child.wait(timeout=120)
+        return proxy.proc.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proxy.proc.kill()
+        return proxy.proc.wait()
+
+
+# ---- load ----------------------------------------------------------------------------------------------------
+
+@dataclass
+class Load:
+    answered: int = 0
+    failed: int = 0
+    seconds: float = 0.0
+    latencies: list[float] = field(default_factory=list)
+
+    @property
+    def rps(self) -> float:
+        return self.answered / self.seconds if self.seconds else 0.0
+
+
+async def _load(url: str, clients: int, stream: bool, *, seconds: float | None = None, total: int | None = None,
+                on_answer: Callable[[int, float], None] | None = None, keep_latencies: bool = True) -> Load:
+    import aiohttp
+
+    body = dict(BODY, stream=True) if stream else BODY
+    payload = json.dumps(body).encode()
+    headers = {"Authorization": f"Bearer {KEY}", "Content-Type": "application/json"}
+    result = Load()
+    issued = 0
+    started = time.perf_counter()
+    end = started + seconds if seconds else None
+    connector = aiohttp.TCPConnector(limit=clients, force_close=False)
+    timeout = aiohttp.ClientTimeout(total=120)
+
+    async def client(session: aiohttp.ClientSession) -> None:
+        nonlocal issued
+        while True:
+            if total is not None and issued >= total:
+                return
+            if end is not None and time.perf_counter() >= end:
+                return
+            issued += 1
+            t0 = time.perf_counter()
+            try:
+                async with session.post(url + "/v1/chat/completions", data=payload, headers=headers) as response:
+                    await response.read()
+                    ok = response.status == 200
+            except (aiohttp.ClientError, asyncio.TimeoutError):
+                ok = False
+            t1 = time.perf_counter()
+            if ok:
+                result.answered += 1
+                if keep_latencies:
+                    result.latencies.append(t1 - t0)
+                if on_answer is not None:
+                    on_answer(result.answered, t1 - t0)
+            else:
+                result.failed += 1
+
+    async with aiohttp.ClientSession(connector=connector, timeout=timeout) as session:
+        await asyncio.gather(*(client(session) for _ in range(clients)))
+    result.seconds = time.perf_counter() - started
+    return result
+
+
+def load(url: str, clients: int, stream: bool, **kwargs: Any) -> Load:
+    return asyncio.run(_load(url, clients, stream, **kwargs))
+
+
+# ---- throughput ----------------------------------------------------------------------------------------------
+
+def throughput(args: argparse.Namespace, workdir: Path, provider: ProviderProcess, counter: SpanCounter) -> None:
+    run_args = ("--span-detail", args.span_detail) if args.span_detail else ()
+    proxies = {mode: start_proxy(mode, workdir, provider.base_url, counter.endpoint, run_args=run_args)
+               for mode in MODES}
+    try:
+        for proxy in proxies.values():
+            wait_ready(proxy)
+        for proxy in proxies.values():  # warm-up: first requests import and build things
+            for stream in (False, True):
+                proxy.sent += load(proxy.url, 4, stream, total=20).answered
+        rows = [(n, stream) for stream in (False, True) for n in args.clients]
+        best: dict[tuple[int, bool, str], Load] = {}
+        for round_ in range(args.rounds):
+            for i, (n, stream) in enumerate(rows):
+                order = MODES[(i + round_) % 3:] + MODES[:(i + round_) % 3]
+                for mode in order:
+                    result = load(proxies[mode].url, n, stream, seconds=args.seconds)
+                    proxies[mode].sent += result.answered
+                    key = (n, stream, mode)
+                    if key not in best or result.rps > best[key].rps:
+                        best[key] = result
+                    print(f"  round {round_ + 1} N={n:<3} {'stream' if stream else 'plain ':6} {mode:7} "
+                          f"{result.rps:7.1f} req/s ({result.failed} failed)", file=sys.stderr, flush=True)
+        time.sleep(2)
     finally:
-        if child.poll() is None:
-            child.kill()
-        log.close()
-    time.sleep(0.5)
-    spans = receiver.spans()
-    names = [s.name for s in spans]
-    probe_spans = sum(1 for s in spans if s.attributes.get("url.path") in PROBES)
-    return {"mode": mode, "ready_s": ready, "median_ms": statistics.median(latencies) * 1000,
-            "p90_ms": statistics.quantiles(latencies, n=10)[-1] * 1000,
-            "litellm_request": names.count("litellm_request"),
-            "proxy_spans": names.count("Received Proxy Server Request"), "probe_spans": probe_spans,
-            "genai_metrics": sorted(n for n in receiver.metric_names() if n.startswith("gen_ai."))}
+        codes = {mode: stop(proxy) for mode, proxy in proxies.items()}
+    time.sleep(1)
+    print(f"\nRequests per second, best of {args.rounds} rounds of {args.seconds:g} s, x bare in brackets; "
+          "median latency ms")
+    print("| clients | streaming | bare req/s | recipe req/s | run req/s | run / recipe | bare ms | recipe ms "
+          "| run ms |")
+    print("|---|---|---|---|---|---|---|---|---|")
+    for n, stream in rows:
+        b, r, s = (best[(n, stream, m)] for m in MODES)
+        med = [statistics.median(x.latencies) * 1000 if x.latencies else float("nan") for x in (b, r, s)]
+        print(f"| {n} | {'yes' if stream else 'no'} | {b.rps:.1f} | {r.rps:.1f} (x{r.rps / b.rps:.2f}) | "
+              f"{s.rps:.1f} (x{s.rps / b.rps:.2f}) | x{s.rps / r.rps:.2f} | {med[0]:.1f} | {med[1]:.1f} | "
+              f"{med[2]:.1f} |")
+    print("\nSpans after SIGTERM (exit status):")
+    for mode in ("recipe", "run"):
+        got = counter.count(SERVICE[mode], "litellm_request")
+        print(f"  {mode:7} litellm_request {got} of {proxies[mode].sent} chats answered; "
+              f"{counter.count(SERVICE[mode])} spans in all ({codes[mode]})")
+
+
+# ---- instructions --------------------------------------------------------------------------------------------
+
+def instructions(args: argparse.Namespace, workdir: Path, provider: ProviderProcess, counter: SpanCounter) -> None:
+    if not shutil.which("callgrind_control"):
+        raise SystemExit("error: valgrind is not installed (callgrind_control not found)\nhint: apt install valgrind")
+    import httpx
+
+    run_args = ("--span-detail", args.span_detail) if args.span_detail else ()
+    results: dict[str, dict[str, float]] = {}
+    modes = [m for m in MODES if m == "bare" or not args.modes or m in args.modes]
+    for mode in modes:
+        out = workdir / f"callgrind.{mode}.out"
+        valgrind = ["valgrind", "--tool=callgrind", "--instr-atstart=no", "--dump-instr=no",
+                    f"--callgrind-out-file={out}"]
+        print(f"[{mode}] proxy under callgrind: starting (minutes) ...", file=sys.stderr, flush=True)
+        proxy = start_proxy(mode, workdir, provider.base_url, counter.endpoint, valgrind=valgrind,
+                            run_args=run_args)
+        pid = ""
+        try:
+            wait_ready(proxy, timeout=1800)
+            for stream in (False, True):
+                load(proxy.url, 1, stream, total=10)
+            time.sleep(args.settle)
+            pid = str(_valgrind_pid(proxy, out))
+
+            def control(*what: str) -> None:
+                subprocess.run(["callgrind_control", *what, pid], check=True, capture_output=True)
+
+            control("-i", "on")
+            time.sleep(args.settle)
+            control("-d")  # dump 1: the idle baseline
+            with httpx.Client(base_url=proxy.url, timeout=300) as client:
+                for stream in (False, True):
+                    body = dict(BODY, stream=True) if stream else BODY
+                    for _ in range(args.calls):
+                        response = client.post("/v1/chat/completions", json=body,
+                                               headers={"Authorization": f"Bearer {KEY}"})
+                        assert response.status_code == 200, response.text
+                        response.read()
+                    time.sleep(args.settle)
+                    control("-d")  # dumps 2 and 3: plain and streaming
+            control("-i", "off")
+        finally:
+            stop(proxy, timeout=600)
+        dumps = sorted(glob.glob(f"{out}*"), key=_dump_number)
+        totals = [_totals(path) for path in dumps if _dump_number(path) > 0]
+        if len(totals) < 3:
+            raise SystemExit(f"{mode}: expected 3 callgrind dumps, got {dumps}")
+        baseline, plain, streaming = totals[:3]
+        results[mode] = {"plain": (plain - baseline) / args.calls, "stream": (streaming - baseline) / args.calls}
+    print(f"\nInstructions per request (callgrind, all threads; {args.calls} sequential chats, idle baseline "
+          f"of {args.settle:g} s subtracted)")
+    print("| | bare | recipe | run | recipe over bare | run over bare |")
+    print("|---|---|---|---|---|---|")
+    nan = float("nan")
+    for kind in ("plain", "stream"):
+        b, r, s = (results.get(m, {}).get(kind, nan) for m in MODES)
+        print(f"| {'streaming' if kind == 'stream' else 'non-streaming'} | {b / 1e6:.2f} M | {r / 1e6:.2f} M | "
+              f"{s / 1e6:.2f} M | {r / b - 1:+.1%} | {s / b - 1:+.1%} |")
+
+
+def _valgrind_pid(proxy: Proxy, out: Path) -> int:
+    """The pid valgrind runs the proxy's interpreter in: the one started, since `run` and
+    opentelemetry-instrument both exec their command."""
+    return proxy.proc.pid
+
+
+def _dump_number(path: str) -> int:
+    tail = path.rsplit(".", 1)[-1]
+    return int(tail) if tail.isdigit() else 0
+
+
+def _totals(path: str) -> int:
+    with open(path) as handle:
+        for line in handle:
+            if line.startswith(("totals:", "summary:")):
+                return int(line.split()[1])
+    raise SystemExit(f"no totals in {path}")
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--requests", type=int, default=200)
-    parser.add_argument("--warmup", type=int, default=20)
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seconds", type=float, default=6.0, help="load per measurement (default 6)")
+    parser.add_argument("--rounds", type=int, default=2, help="rounds over every row and proxy (default 2)")
+    parser.add_argument("--clients", type=int, nargs="+", default=[1, 16, 64], help="concurrent clients per row")
+    parser.add_argument("--calls", type=int, default=30, help="requests counted under callgrind (default 30)")
+    parser.add_argument("--settle", type=float, default=7.0,
+                        help="seconds of each callgrind window after its requests, and of the idle baseline "
+                             "(default 7: the span processor exports every 5 s)")
+    parser.add_argument("--no-instructions", action="store_true", help="skip the callgrind part")
+    parser.add_argument("--only-instructions", action="store_true", help="only the callgrind part")
+    parser.add_argument("--modes", nargs="+", choices=MODES, help="callgrind only these (bare is always run)")
+    parser.add_argument("--span-detail", choices=("lean", "full"), help="passed to run (when it knows it)")
     args = parser.parse_args()
-    results = []
-    with tempfile.TemporaryDirectory() as tmp, FakeProvider() as provider, Receiver() as receiver:
-        for mode in ("bare", "recipe", "signoz-litellm"):
-            results.append(one(mode, Path(tmp), provider, receiver, args.requests, args.warmup))
-    bare = results[0]
-    print(f"{args.requests} sequential chat requests per mode (after {args.warmup} warm-up), then SIGTERM")
-    print(f"{'mode':16} {'ready s':>8} {'median ms':>10} {'x bare':>7} {'p90 ms':>8} "
-          f"{'litellm_request':>16} {'proxy spans':>12} {'probe spans':>12}  gen_ai metrics")
-    for r in results:
-        print(f"{r['mode']:16} {r['ready_s']:8.1f} {r['median_ms']:10.2f} {r['median_ms'] / bare['median_ms']:7.2f} "
-              f"{r['p90_ms']:8.2f} {r['litellm_request']:16} {r['proxy_spans']:12} {r['probe_spans']:12}  "
-              f"{len(r['genai_metrics'])}")
+    with tempfile.TemporaryDirectory() as tmp, ProviderProcess() as provider:
+        counter = SpanCounter()
+        try:
+            if not args.only_instructions:
+                throughput(args, Path(tmp), provider, counter)
+            if not args.no_instructions:
+                instructions(args, Path(tmp), provider, counter)
+        finally:
+            counter.close()
 
 
 if __name__ == "__main__":

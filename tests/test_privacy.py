@@ -178,7 +178,7 @@ def test_proxy_with_capture_none_sends_no_prompt_completion_or_secret(tmp_path, 
 
     import httpx
 
-    from signoz_litellm_run.receiver import unused_port
+    from signoz_litellm_run.loopback import unused_port
 
     master = "sk-proxy-test-master"
     config = tmp_path / "config.yaml"
@@ -252,7 +252,7 @@ def test_local_report_sums_per_user_and_session_and_tells_content_and_scrubbing(
     import io
 
     from signoz_litellm_run.local_report import build_report, render
-    from signoz_litellm_run.receiver import SpanRecord
+    from signoz_litellm_run.received import SpanRecord
 
     def call(user: str | None, session: str | None, cost: float, **extra: object) -> SpanRecord:
         attributes = {"gen_ai.request.model": "m", "gen_ai.usage.total_tokens": 10, "gen_ai.cost.total_cost": cost,

@@ -12,10 +12,12 @@ and `in_child()`.
   of httpcore (httpx's transport, which LiteLLM and the OpenAI SDK use) are tracked weakly as they are made; a
   child starts them empty, leaving the parent's connections unclosed (closing one could end the parent's).
 - LiteLLM's logging thread pool: see `_renew_litellm_executor`.
+- The resource's `process.pid`: see `_own_pid_in_resource`.
 """
 
 from __future__ import annotations
 
+import os
 import sys
 import threading
 import time
@@ -57,6 +59,7 @@ def _track_httpcore_pools(httpcore: Any) -> None:
 def in_child() -> None:
     _leave_parent_connections()
     _renew_litellm_executor()
+    _own_pid_in_resource()
 
 
 def _leave_parent_connections() -> None:
@@ -107,6 +110,48 @@ def _renew_litellm_executor() -> None:
             executor._drop_lock = threading.Lock()
     except Exception:
         pass
+
+
+def _own_pid_in_resource() -> None:
+    """The providers' resource is made once, at start-up, with the process's pid in it. Gunicorn's master
+    preloads the LiteLLM proxy and forks its workers: every worker's spans, logs and metrics named the master's
+    pid, so in SigNoz the workers could not be told apart (nor a `multiprocessing` fork child from its parent).
+    The resource object the providers, tracers and spans share gets the child's pid in place of the parent's;
+    a `process.pid` that is not the parent's (set by the user) is left alone."""
+    parent = os.getppid()
+    try:
+        from opentelemetry import trace
+        from opentelemetry.attributes import BoundedAttributes
+    except Exception:
+        return
+    providers = [trace.get_tracer_provider()]
+    for module_name, getter in (("opentelemetry.metrics", "get_meter_provider"),
+                                ("opentelemetry._logs", "get_logger_provider")):
+        module = sys.modules.get(module_name)
+        if module is not None:
+            providers.append(getattr(module, getter)())
+    seen: set[int] = set()
+    for provider in providers:
+        resource = getattr(provider, "_resource", None) or getattr(getattr(provider, "_sdk_config", None),
+                                                                    "resource", None)
+        if resource is None or id(resource) in seen:
+            continue
+        seen.add(id(resource))
+        attributes = getattr(resource, "_attributes", None)
+        if not isinstance(attributes, BoundedAttributes):
+            continue  # not the SDK's Resource as written against
+        pid = attributes.get("process.pid")
+        if pid is None or str(pid) != str(parent):
+            continue
+        try:
+            own = dict(attributes)
+            own["process.pid"] = str(os.getpid()) if isinstance(pid, str) else os.getpid()
+            resource._attributes = BoundedAttributes(maxlen=attributes.maxlen, attributes=own, immutable=True)
+        except Exception:
+            continue
+    span_wire = sys.modules.get("signoz_litellm_run.hook.span_wire")
+    if span_wire is not None and seen:
+        span_wire.forget_resources()
 
 
 # --------------------------------------------------------------------------------------------- fork handlers

@@ -332,6 +332,11 @@ def _status(status: Any) -> bytes:
 _encoder = _Encoder()
 
 
+def forget_resources() -> None:
+    """A forked child's resource was given its own pid (`forks`): its encoding is made again."""
+    _encoder.resources.clear()
+
+
 def encode_request(spans: Sequence[Any]) -> bytes:
     """The serialized ExportTraceServiceRequest for `spans` (raises Unencodable for odd values)."""
     return _encoder.request(spans)
