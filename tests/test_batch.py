@@ -167,7 +167,8 @@ def test_sigint_delivers_and_ends_like_ctrl_c(receiver: Receiver, fake_provider:
 
 
 LOGGING_APP = """\
-import logging, time
+import atexit, logging, time
+atexit.register(time.sleep, 1.5)  # an exit that lasts: the system metrics' timer (1 s after start) fires during it
 logging.basicConfig(level=logging.INFO)
 logging.getLogger("app").warning("one log record, exported at exit")
 print("done 0", flush=True)
@@ -179,8 +180,9 @@ time.sleep(60)
 def test_sigint_with_an_unreachable_endpoint_still_ends_like_ctrl_c(fake_provider: FakeProvider, tmp_path: Path,
                                                                     program: str) -> None:
     """Module code run during the exit (an OTLP exporter built, so grpc imported, at its first export: at exit
-    for a job interrupted early) makes Python forget that a KeyboardInterrupt went unhandled: the job exited 1,
-    not of SIGINT. The exporters are built before the KeyboardInterrupt is raised; a dead endpoint still fails."""
+    for a job interrupted early; the system metrics started by their timer during the exit) makes Python forget that
+    a KeyboardInterrupt went unhandled: the job exited 1, not of SIGINT. Both are done before the KeyboardInterrupt
+    is raised. The dead endpoint makes the export fail fast, as it did where this was seen."""
     command = None
     if program == "logging":
         script = tmp_path / "logging_app.py"
