@@ -166,6 +166,35 @@ def test_sigint_delivers_and_ends_like_ctrl_c(receiver: Receiver, fake_provider:
     assert len(llm_spans(receiver)) == 5
 
 
+LOGGING_APP = """\
+import atexit, logging, time
+atexit.register(time.sleep, 1.5)  # an exit that lasts: the system metrics' timer (1 s after start) fires during it
+logging.basicConfig(level=logging.INFO)
+logging.getLogger("app").warning("one log record, exported at exit")
+print("done 0", flush=True)
+time.sleep(60)
+"""
+
+
+@pytest.mark.parametrize("program", ["litellm", "logging"])
+def test_sigint_with_an_unreachable_endpoint_still_ends_like_ctrl_c(fake_provider: FakeProvider, tmp_path: Path,
+                                                                    program: str) -> None:
+    """Module code run during the exit (an OTLP exporter built, so grpc imported, at its first export: at exit
+    for a job interrupted early; the system metrics started by their timer during the exit) makes Python forget that
+    a KeyboardInterrupt went unhandled: the job exited 1, not of SIGINT. Both are done before the KeyboardInterrupt
+    is raised. The dead endpoint makes the export fail fast, as it did where this was seen."""
+    command = None
+    if program == "logging":
+        script = tmp_path / "logging_app.py"
+        script.write_text(LOGGING_APP)
+        command = [sys.executable, str(script)]
+    job = run_job(f"http://127.0.0.1:{unused_port()}", fake_provider, app_env={"CALLS": "2", "WAIT": "60"},
+                  signal_after=1, signum=signal.SIGINT, command=command)
+    assert job.returncode == -signal.SIGINT, job.stderr
+    assert "KeyboardInterrupt" in job.stderr
+    assert "could not deliver" in job.stderr  # the endpoint really was unreachable
+
+
 def test_sighup_delivers_and_ends_as_it_would(receiver: Receiver, fake_provider: FakeProvider) -> None:
     """A job run by hand whose terminal or ssh session goes away gets SIGHUP: it delivers, then dies of it."""
     job = run_job(receiver.grpc_endpoint, fake_provider, app_env={"CALLS": "20", "WAIT": "60"},

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import sys
 
 from signoz_litellm_run.hook import freeze_heap
 
@@ -38,10 +39,10 @@ def start(by: str = "run") -> bool:
         export_filter.install()  # after shutdown: the batch is filtered before it is counted, split and sent
         report.install()
         lazy_export.after_build(_exporter_built)  # exporters built later (hook/lazy_export.py): the same as these
+        if "litellm" in sys.modules:  # a lazy start at LiteLLM's import: the arm ran before the exporters existed
+            lazy_export.build_all()
         system_metrics.install()  # the job's main process only
     except Exception as exc:  # telemetry must never break the program
-        import sys
-
         print(f"signoz-litellm: telemetry could not start in this process: {type(exc).__name__}: {exc}",
               file=sys.stderr)
         try:

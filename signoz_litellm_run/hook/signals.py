@@ -17,7 +17,7 @@ from collections.abc import Callable
 from typing import Any
 
 from signoz_litellm_run.hook.exit_deadline import _final_lock, timeout_seconds
-from signoz_litellm_run.hook import signal_relay
+from signoz_litellm_run.hook import lazy_export, signal_relay, system_metrics
 from signoz_litellm_run.hook.litellm_logging import _wait_executor_idle
 
 # SIGHUP: the terminal or ssh session of a job run by hand went away (no SIGHUP on Windows).
@@ -76,10 +76,14 @@ def _getsignal(signalnum: Any) -> Any:
 
 def _on_default_sigint(signum: int, frame: Any) -> None:
     """Python's own SIGINT behaviour (KeyboardInterrupt), after LiteLLM finished the callbacks of the calls
-    that already returned. Besides delivering them, this keeps the exit status: a LiteLLM logging thread
-    still importing modules while the interpreter exits makes Python forget that it is dying of SIGINT
-    (status 1 instead of 130)."""
+    that already returned, and with the exporters built. Besides delivering, this keeps the exit status: module
+    code run once the KeyboardInterrupt went unhandled (a LiteLLM logging thread importing modules; an exporter
+    built at its first export, at exit, importing grpc) makes Python forget that it is dying of SIGINT (status 1
+    instead of 130); so does the system metrics' timer starting them then. Imports done here, before the
+    KeyboardInterrupt is raised, do not."""
     _wait_executor_idle(time.monotonic() + timeout_seconds())
+    lazy_export.build_all()
+    system_metrics.start_claimed()
     signal.default_int_handler(signum, frame)
 
 

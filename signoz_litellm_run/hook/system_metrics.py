@@ -100,6 +100,13 @@ def started() -> bool:
     return _started is not None
 
 
+def start_claimed() -> None:
+    """Start now metrics this process claimed and has not started (a Ctrl-C before their timer): the timer
+    would import their modules during the exit, which makes Python forget an unhandled KeyboardInterrupt."""
+    if _claimed and _started is None:
+        start(os.getpid())
+
+
 def sdk_resources_without_psutil() -> None:
     """Import OpenTelemetry's resources module (the configuration imports it next) with psutil hidden. That module
     imports psutil whenever it is installed (about 10 ms of each process's start-up here), only to read the
