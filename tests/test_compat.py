@@ -112,3 +112,21 @@ def test_the_installed_versions_here_are_in_range(name: str) -> None:
     from importlib.metadata import version
 
     assert compat.outside({name: version(name)}, compat.supported_ranges()) == []
+
+
+def test_every_test_the_corners_name_exists() -> None:
+    """scripts/compat names tests by node id: a renamed test must not leave a corner running nothing (it did)."""
+    import ast
+    import re
+
+    repo = Path(__file__).resolve().parent.parent
+    script = (repo / "scripts" / "compat").read_text(encoding="utf-8")
+    named = set(re.findall(r'"(tests/[\w/]+\.py(?:::\w+)?)"', script))
+    assert named, "no test named in scripts/compat"
+    for node in sorted(named):
+        path, _, function = node.partition("::")
+        assert (repo / path).is_file(), node
+        if function:
+            tree = ast.parse((repo / path).read_text(encoding="utf-8"))
+            functions = {n.name for n in ast.walk(tree) if isinstance(n, ast.FunctionDef)}
+            assert function in functions, f"scripts/compat names {node}, which does not exist"
