@@ -130,16 +130,7 @@ def _run_proxy(directory: Path, litellm_settings: str, command: list[str], *, fa
         statuses: list[int] = []
         try:
             with httpx.Client(base_url=base, timeout=30.0) as client:
-                deadline = time.monotonic() + START_TIMEOUT
-                while True:
-                    assert child.poll() is None, "proxy exited:\n" + _tail(directory / "proxy.log")
-                    try:
-                        if client.get("/health/readiness").status_code == 200:
-                            break
-                    except httpx.TransportError:
-                        pass
-                    assert time.monotonic() < deadline, "proxy not ready:\n" + _tail(directory / "proxy.log")
-                    time.sleep(0.5)
+                wait_until_ready(client, child, directory / "proxy.log")
                 bodies = chats if chats is not None else [
                     {"model": "fake-model", "messages": [{"role": "user", "content": f"hello number {i}"}]}
                     for i in range(CHATS)]
@@ -178,6 +169,20 @@ def _run_proxy(directory: Path, litellm_settings: str, command: list[str], *, fa
 
 def _lines(path: Path) -> int:
     return len(path.read_text().splitlines()) if path.exists() else 0
+
+
+def wait_until_ready(client: httpx.Client, child: subprocess.Popen, log: Path) -> None:
+    """Until the proxy answers its readiness probe; fails with its log's tail if it exits or never gets ready."""
+    deadline = time.monotonic() + START_TIMEOUT
+    while True:
+        assert child.poll() is None, "proxy exited:\n" + _tail(log)
+        try:
+            if client.get("/health/readiness").status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        assert time.monotonic() < deadline, "proxy not ready:\n" + _tail(log)
+        time.sleep(0.5)
 
 
 def _tail(path: Path, n: int = 40) -> str:

@@ -28,7 +28,7 @@ from signoz_litellm_run.loopback import unused_port
 from signoz_litellm_run.received import SpanRecord
 from signoz_litellm_run.receiver import Receiver
 from tests.support.fake_provider import FakeProvider
-from tests.test_proxy import MASTER_KEY, START_TIMEOUT, _config, _path, _tail
+from tests.test_proxy import MASTER_KEY, _config, _path, wait_until_ready
 
 CHATS = 24
 CLIENTS = 8
@@ -73,16 +73,7 @@ def _run(directory: Path, server_args: list[str]) -> WorkersRun:
         lock = threading.Lock()
         try:
             with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=60.0) as client:
-                deadline = time.monotonic() + START_TIMEOUT
-                while True:
-                    assert child.poll() is None, "proxy exited:\n" + _tail(directory / "proxy.log")
-                    try:
-                        if client.get("/health/readiness").status_code == 200:
-                            break
-                    except httpx.TransportError:
-                        pass
-                    assert time.monotonic() < deadline, "proxy not ready:\n" + _tail(directory / "proxy.log")
-                    time.sleep(0.5)
+                wait_until_ready(client, child, directory / "proxy.log")
                 todo = list(range(CHATS))
 
                 def chat_loop() -> None:
