@@ -251,13 +251,7 @@ class Policy:
         return clone
 
     def spans(self, batch: Sequence[Any]) -> list[Any]:
-        out = []
-        for span in batch:
-            try:
-                out.append(self.span(span))
-            except Exception as exc:  # never in the program's way; never unfiltered either: left out
-                _logger.debug("signoz-litellm: a span could not be filtered and was left out: %s", exc)
-        return out
+        return _each(batch, self.span, "a span")
 
     # -- log records
     def log(self, item: Any) -> Any:
@@ -291,13 +285,7 @@ class Policy:
         return clone
 
     def logs(self, batch: Sequence[Any]) -> list[Any]:
-        out = []
-        for item in batch:
-            try:
-                out.append(self.log(item))
-            except Exception as exc:
-                _logger.debug("signoz-litellm: a log record could not be filtered and was left out: %s", exc)
-        return out
+        return _each(batch, self.log, "a log record")
 
     def _scrub_body(self, body: Any, depth: int) -> tuple[Any, bool]:
         if type(body) is str:
@@ -321,6 +309,18 @@ class Policy:
                 found = found or hit
             return (type(body)(items), True) if found else (body, False)
         return body, False
+
+
+def _each(batch: Sequence[Any], filtered: Callable[[Any], Any], what: str) -> list[Any]:
+    """`filtered(item)` for each item; an item it fails on is left out: never in the program's way, never sent
+    unfiltered either."""
+    out = []
+    for item in batch:
+        try:
+            out.append(filtered(item))
+        except Exception as exc:
+            _logger.debug("signoz-litellm: %s could not be filtered and was left out: %s", what, exc)
+    return out
 
 
 def _is_content(key: str, raw_span: bool) -> bool:
