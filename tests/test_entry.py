@@ -9,7 +9,7 @@ import sys
 
 import pytest
 
-from signoz_litellm_run.entry import parse_run, run_flags
+from signoz_litellm_run.entry import REPEATABLE, parse_run, run_flags
 from tests.support.launch import clean_env, launcher
 
 pytestmark = pytest.mark.timeout(120)
@@ -35,6 +35,7 @@ def test_the_flags_are_typers_run_flags() -> None:
         for flag in param.secondary_opts:
             typer_flags[flag] = (param.name, False)
     ours, _ = run_flags()
+    assert {param.name for param in command.params if getattr(param, "multiple", False)} == REPEATABLE
     assert TYPER_ONLY <= typer_flags.keys()  # `--dry-run` prints the plan: Typer's path, never the fast one
     assert ours == {flag: kind for flag, kind in typer_flags.items() if flag not in TYPER_ONLY}
 
