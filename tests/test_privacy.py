@@ -174,11 +174,11 @@ def test_config_file_keys(tmp_path) -> None:
 def test_proxy_with_capture_none_sends_no_prompt_completion_or_secret(tmp_path, provider: FakeProvider) -> None:
     import os
     import signal
-    import time
 
     import httpx
 
     from signoz_litellm_run.loopback import unused_port
+    from tests.test_proxy import wait_until_ready
 
     master = "sk-proxy-test-master"
     config = tmp_path / "config.yaml"
@@ -188,7 +188,7 @@ def test_proxy_with_capture_none_sends_no_prompt_completion_or_secret(tmp_path, 
     env = clean_env({"LITELLM_MASTER_KEY": master, "LITELLM_DONT_SHOW_FEEDBACK_BOX": "true",
                      "DISABLE_SCHEMA_UPDATE": "true",
                      "PATH": os.path.dirname(sys.executable) + os.pathsep + os.environ.get("PATH", "")})
-    with Receiver() as receiver:
+    with Receiver(keep_raw=True) as receiver:
         argv = [sys.executable, "-m", "signoz_litellm_run", "proxy", "--endpoint", receiver.endpoint("http/protobuf"),
                 "--protocol", "http/protobuf", "--capture-content", "none", "--config", str(config),
                 "--host", "127.0.0.1", "--port", str(port)]
@@ -196,16 +196,7 @@ def test_proxy_with_capture_none_sends_no_prompt_completion_or_secret(tmp_path, 
         child = subprocess.Popen(argv, cwd=tmp_path, env=env, stdout=log, stderr=subprocess.STDOUT)
         try:
             with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=30.0) as client:
-                deadline = time.monotonic() + 240
-                while True:
-                    assert child.poll() is None, (tmp_path / "proxy.log").read_text(errors="replace")[-3000:]
-                    try:
-                        if client.get("/health/readiness").status_code == 200:
-                            break
-                    except httpx.TransportError:
-                        pass
-                    assert time.monotonic() < deadline, "proxy not ready"
-                    time.sleep(0.5)
+                wait_until_ready(client, child, tmp_path / "proxy.log")
                 statuses = []
                 for kind in ("chat", "FAIL"):
                     response = client.post("/v1/chat/completions", headers={"Authorization": f"Bearer {master}"}, json={
