@@ -40,7 +40,7 @@ class ReceivedRequest:
     message: Any  # Export{Trace,Metrics,Logs}ServiceRequest
     received_at: float  # time.time()
     outcome: str = "accepted"
-    raw: bytes = b""  # OTLP/HTTP: the body as posted (after Content-Encoding); gRPC: empty
+    raw: bytes = b""  # OTLP/HTTP with `Receiver(keep_raw=True)`: the body as posted (after Content-Encoding)
 
 
 @dataclass(frozen=True)

@@ -102,6 +102,7 @@ class Receiver:
         http_port: int = 0,
         max_request_bytes: int = 64 * 1024 * 1024,
         http_socket: socket.socket | None = None,
+        keep_raw: bool = False,
     ) -> None:
         if behavior not in BEHAVIORS:
             raise ValueError(f"unknown behavior {behavior!r}; expected one of {sorted(BEHAVIORS)}")
@@ -117,6 +118,9 @@ class Receiver:
         # Larger requests are refused as a collector refuses them: gRPC RESOURCE_EXHAUSTED (grpc's own check),
         # HTTP 413. A self-hosted SigNoz collector takes 4 MiB over gRPC; SigNoz Cloud 16 MB.
         self.max_request_bytes = max_request_bytes
+        # Each OTLP/HTTP body as posted (`ReceivedRequest.raw`), for tests that search every byte sent; `--local`
+        # keeps only the decoded messages (the bodies would double what a long job holds).
+        self.keep_raw = keep_raw
         self.too_large = 0  # HTTP requests refused for their size (gRPC refuses before the servicer sees them)
         self._behavior = behavior
         self._lock = threading.Lock()
@@ -279,7 +283,8 @@ class Receiver:
 
     def _record(self, signal: str, protocol: str, headers: dict[str, str], message: Any,
                 outcome: str, raw: bytes = b"") -> ReceivedRequest:
-        request = ReceivedRequest(signal, protocol, headers, message, time.time(), outcome, raw)
+        request = ReceivedRequest(signal, protocol, headers, message, time.time(), outcome,
+                                  raw if self.keep_raw else b"")
         with self._arrived:
             (self._requests if outcome == "accepted" else self._rejected).append(request)
             self._arrived.notify_all()

@@ -22,8 +22,9 @@ from tests.support.fake_provider import FakeProvider  # noqa: E402
 
 @pytest.fixture
 def receiver() -> Iterator[Receiver]:
-    """A started OTLP receiver (gRPC + HTTP on ephemeral loopback ports), stopped afterwards."""
-    with Receiver() as r:
+    """A started OTLP receiver (gRPC + HTTP on ephemeral loopback ports, HTTP bodies kept as posted), stopped
+    afterwards."""
+    with Receiver(keep_raw=True) as r:
         yield r
 
 
