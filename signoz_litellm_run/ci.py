@@ -25,6 +25,7 @@ _CI_MARKERS = (
     ("CI", "ci"),
 )
 _FALSE = {"", "0", "false", "no", "off"}
+CI_MARKER_VARIABLES = tuple(name for name, _ in _CI_MARKERS)
 
 
 def detect_ci(environ: Mapping[str, str]) -> str | None:

@@ -15,6 +15,12 @@ os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 # `run` would otherwise bootstrap the test venv itself (pip, network, extra instrumentations in every child);
 # tests/test_bootstrap.py turns it on for its own throwaway environments.
 os.environ.setdefault("SIGNOZ_BOOTSTRAP", "false")
+# A CI runner (the project's own included) sets CI=true, which turns the job report on by default and with it a
+# different start-up; tests run as they would on a laptop, and the ones about CI set its variables themselves.
+from signoz_litellm_run.ci import CI_MARKER_VARIABLES  # noqa: E402
+
+for _name in CI_MARKER_VARIABLES:
+    os.environ.pop(_name, None)
 
 from signoz_litellm_run.receiver import Receiver  # noqa: E402
 from tests.support.fake_provider import FakeProvider  # noqa: E402
