@@ -252,6 +252,7 @@ class FakeProvider:
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
+    request_queue_size = 128  # socketserver's 5 drops connections when 20+ clients connect at once on a busy machine
 
     def __init__(self, address: tuple[str, int], handler: type[BaseHTTPRequestHandler],
                  provider: FakeProvider) -> None:
