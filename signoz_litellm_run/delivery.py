@@ -6,8 +6,9 @@ Every Python process of a job counts its own exports (`hook/delivery_count.Ledge
 its counts there as `<pid>.json` when it exits, and one reporter sums them all:
 - the top-level process, when `run` exec'd a Python program (it exits last: its own counts plus those of
   the Python processes it started, such as multiprocessing workers);
-- the launcher itself, when it stays to supervise the job: a command that is not a Python program
-  (a shell script, `make`, `uv run`), or `--fail-on-telemetry-loss`, which needs the command's status.
+- the launcher itself, when it stays with the job: to supervise it (a command that is not a Python program,
+  such as a shell script, `make`, `uv run`, or `--fail-on-telemetry-loss`, which needs the command's status),
+  or to host `--local`'s receiver.
 A Python process in which telemetry could not start (an interpreter from an environment without
 signoz-litellm; `telemetry_off`) leaves that instead, and is named in the report; when it is the top-level
 process, it still reports for the job.
@@ -284,6 +285,24 @@ def collect(job_dir: str) -> list[dict[str, Any]]:
 
 def remove(job_dir: str) -> None:
     shutil.rmtree(job_dir, ignore_errors=True)
+
+
+def make_job_dir() -> str:
+    """A new directory for the job's processes to leave their counts in."""
+    import tempfile  # only a job that reports has a job directory
+
+    return tempfile.mkdtemp(prefix="signoz-litellm-job-")
+
+
+def job_report(job_dir: str, pid: int | None, environ: Mapping[str, str]) -> dict[str, Any]:
+    """For a launcher that stayed with the job (it supervises, or hosts `--local`'s receiver), once the command has
+    ended: the counts the job's processes left, summed (`pid`: the command's); the directory removed."""
+    try:
+        return combine(collect(job_dir), pid=pid, endpoint=environ.get("OTEL_EXPORTER_OTLP_ENDPOINT"),
+                       protocol=environ.get("OTEL_EXPORTER_OTLP_PROTOCOL"),
+                       service_name=environ.get("OTEL_SERVICE_NAME"))
+    finally:
+        remove(job_dir)
 
 
 def stderr(line: str) -> None:

@@ -9,7 +9,8 @@ own, and when a signal killed it the launcher dies of the same signal after the 
 
 After the command ends, the launcher waits until requests stop arriving (the command's exporters flush
 at exit; processes it left behind may still be sending), prints the report on stderr (stdout stays the
-program's), writes `--local-output` if asked, and exits.
+program's), writes `--local-output` if asked, publishes the job's delivery report when one is wanted
+(`--report-file`'s JSON, `--report`'s line: the same as without `--local`), and exits.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from collections.abc import Mapping
 from types import MappingProxyType
 from typing import TYPE_CHECKING, NoReturn
 
+from signoz_litellm_run import delivery
 from signoz_litellm_run.errors import LauncherError
 from signoz_litellm_run.launcher import exit_like, resolve_executable, spawn_and_wait
 from signoz_litellm_run.settings import DEFAULT, Settings
@@ -71,20 +73,29 @@ def run_local(the_plan: RunPlan) -> NoReturn:
         settings = dataclasses.replace(settings, protocol="http/protobuf")
         local = dataclasses.replace(local, settings=settings)
         receiver, ready = _receiver_beside(settings)
+    # With a report wanted (--report-file, --report, CI), the job's processes leave their counts in a directory and
+    # the launcher publishes the job's report once the command has ended, as when it supervises (`supervisor`).
+    job_dir = delivery.make_job_dir() if the_plan.needs_job_dir else None
+    env: dict[str, str] = {}
+    started: list[int] = []
     try:
-        env = local.environment_for(receiver.endpoint(settings.protocol))
-        returncode = spawn_and_wait(argv, path, env)
+        env = local.environment_for(receiver.endpoint(settings.protocol), job_dir=job_dir)
+        returncode = spawn_and_wait(argv, path, env, on_start=started.append)
         if ready is not None:
             ready.join()
-            if not receiver.started():  # said why on stderr: the command ran, without a report
-                exit_like(returncode)
-        _wait_until_quiet(receiver, local.wait_limit)
+        received = ready is None or receiver.started()  # if not, it said why on stderr: the command ran, no report
+        if received:
+            _wait_until_quiet(receiver, local.wait_limit)
     finally:
         receiver.stop()
-    try:
-        _finish(receiver, settings.local_output, capture_content=settings.capture_content)
-    except Exception as exc:  # the report must never cost the command's exit status
-        print(f"signoz-litellm: the --local report failed: {type(exc).__name__}: {exc}", file=sys.stderr)
+        job_report = delivery.job_report(job_dir, started[0] if started else None, env) if job_dir else None
+    if received:
+        try:
+            _finish(receiver, settings.local_output, capture_content=settings.capture_content)
+        except Exception as exc:  # the report must never cost the command's exit status
+            print(f"signoz-litellm: the --local report failed: {type(exc).__name__}: {exc}", file=sys.stderr)
+    if job_report is not None:
+        delivery.publish(job_report, env)  # the summary line when the report is on, the --report-file JSON
     exit_like(returncode)
 
 

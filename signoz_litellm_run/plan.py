@@ -11,7 +11,8 @@ carries a plan out with one small executor per mode:
   cannot know its own exit status), or a report for a job whose top-level process is not a Python program
   that can start telemetry (a shell script, `make`, `python -I`).
 - `local`: `--local`: the launcher hosts an OTLP receiver, spawns the command, then prints a report
-  (`local`). No checks run first: it is the offline demo.
+  (`local`); with a report wanted, it publishes the job's delivery report too, as `supervise` does. No checks
+  run first: it is the offline demo.
 
 Nothing here imports Typer, Click or Rich: the command line's fast path plans and executes without them.
 """
@@ -55,8 +56,8 @@ class LocalPlan:
 
         return environment.child_updates(local_settings(self.settings, endpoint), self.base_env, cwd=self.cwd)
 
-    def environment_for(self, endpoint: str) -> dict[str, str]:
-        return environment.apply_updates(self.base_env, self.updates_for(endpoint), pid=self.pid)
+    def environment_for(self, endpoint: str, job_dir: str | None = None) -> dict[str, str]:
+        return environment.apply_updates(self.base_env, self.updates_for(endpoint), pid=self.pid, job_dir=job_dir)
 
 
 @dataclass(frozen=True)
@@ -86,8 +87,9 @@ class RunPlan:
         lines = [f"mode: {self.mode} ({_MODE_WORDS[self.mode]})", f"command: {shlex.join(self.argv) or '-'}",
                  f"python: {self.python or '- (not a Python program, or not found)'}",
                  f"checks first: {', '.join(self.steps) or '-'}",
-                 "report: " + ("what the receiver got, on stderr" if self.mode == LOCAL else "yes" if self.report
-                               else "no") + ("; exit 3 when telemetry is lost" if self.fail_on_loss else "")]
+                 "report: " + ("what the receiver got, on stderr" + ("; and the job's" if self.report else "")
+                               if self.mode == LOCAL else "yes" if self.report else "no")
+                 + ("; exit 3 when telemetry is lost" if self.fail_on_loss else "")]
         if self.without_telemetry:
             lines.append(f"without telemetry: {self.without_telemetry}")
         lines += [f"note: {notice}" for notice in self.notices] + list(self.warnings)
@@ -108,6 +110,7 @@ def plan(settings: Settings, argv: Sequence[str], environ: Mapping[str, str], *,
     cwd = os.getcwd() if cwd is None else cwd
     pid = os.getpid() if pid is None else pid
     notices = tuple(environment.notices(environ))
+    report = settings.report_file is not None or ci.report_enabled(settings.report, environ)
     if settings.local:
         from signoz_litellm_run.local import local_base_environment
 
@@ -116,7 +119,7 @@ def plan(settings: Settings, argv: Sequence[str], environ: Mapping[str, str], *,
         updates = local.updates_for(LOCAL_ENDPOINT)
         env = environment.apply_updates(local.base_env, updates, pid=pid)
         return RunPlan(LOCAL, argv, MappingProxyType(env), MappingProxyType(updates), _python(argv, env),
-                       notices=notices, local=local)
+                       notices=notices, report=report, local=local)
 
     from signoz_litellm_run import proxy
     from signoz_litellm_run.child_python import options_without_telemetry
@@ -125,7 +128,6 @@ def plan(settings: Settings, argv: Sequence[str], environ: Mapping[str, str], *,
     env = environment.apply_updates(environ, updates, pid=pid)
     python = _python(argv, env)
     steps = ((PROXY_CHECK,) if proxy.is_proxy_command(argv) else ()) + ((BOOTSTRAP,) if settings.bootstrap else ())
-    report = settings.report_file is not None or ci.report_enabled(settings.report, environ)
     blocked = options_without_telemetry(argv)
     warnings = tuple(
         f"signoz-litellm: warning: python {option} {effect}, so telemetry (started from PYTHONPATH by "

@@ -65,7 +65,8 @@ def execute_supervised(the_plan: RunPlan) -> NoReturn:
 
 
 def execute_local(the_plan: RunPlan) -> NoReturn:
-    """`--local`: the launcher hosts a receiver, runs the command as a child, then prints a report."""
+    """`--local`: the launcher hosts a receiver, runs the command as a child, then prints a report (and, when one
+    is wanted, publishes the job's delivery report as the other modes do)."""
     from signoz_litellm_run.local import run_local
 
     run_local(the_plan)
@@ -73,9 +74,7 @@ def execute_local(the_plan: RunPlan) -> NoReturn:
 
 def _make_job_dir(the_plan: RunPlan) -> str:
     """The directory the job's processes leave their counts in, for the report."""
-    import tempfile  # only a job that reports has a job directory
-
-    job_dir = tempfile.mkdtemp(prefix="signoz-litellm-job-")
+    job_dir = delivery.make_job_dir()
     if the_plan.without_telemetry:  # the report names the command; --fail-on-telemetry-loss sees a job that sent nothing
         env = {**the_plan.env, environment.JOB_DIR_ENV: job_dir}
         delivery.leave(job_dir, delivery.without_telemetry(the_plan.without_telemetry, env))

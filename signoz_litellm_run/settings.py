@@ -3,12 +3,12 @@
 `resolve()` is the only function that reads flags, the environment and the config file together. It
 returns one immutable `Settings` that records, for each value, where it came from (`Settings.sources`),
 so `signoz-litellm config` can explain it and `doctor` can check it. Nothing here has side effects
-beyond reading the config file.
+beyond reading the config file. Each value is checked by its parser (`settings_parse`); the config file
+is read by `settings_file`.
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,247 +18,22 @@ from urllib.parse import urlsplit
 
 from signoz_litellm_run.errors import UsageError
 from signoz_litellm_run.service_name import derive_service_name
+from signoz_litellm_run.settings_file import CONFIG_FILE_NAME, PYPROJECT_TABLE  # noqa: F401 - importable from here
+from signoz_litellm_run.settings_file import load_config_file as _load_config_file
+from signoz_litellm_run.settings_parse import (  # noqa: F401 - the parsers stay importable from here
+    CAPTURE_MODES, MAX_REQUEST_SIZE, MAX_TAG_VALUE, MIN_REQUEST_SIZE, PROTOCOLS, REGIONS, SCRUB_MODES, SPAN_DETAILS,
+    TAG_PREFIX, parse_bool, parse_capture_content, parse_endpoint, parse_key, parse_output_file, parse_path,
+    parse_protocol, parse_region, parse_request_size, parse_resource_attributes, parse_scrub, parse_scrub_patterns,
+    parse_seconds, parse_span_detail, parse_tags, parse_text)
 
-REGIONS = ("us", "eu", "in", "us2", "eu2", "in2")
-PROTOCOLS = ("grpc", "http/protobuf")
 CLOUD_ENDPOINT = "https://ingest.{region}.signoz.cloud:443"
 CLOUD_HOST_SUFFIX = ".signoz.cloud"
 KEY_HEADER = "signoz-ingestion-key"
 CONFIG_ENV = "SIGNOZ_LITELLM_CONFIG"
-CONFIG_FILE_NAME = "signoz-litellm.toml"
-PYPROJECT_TABLE = "signoz-litellm"
 
 # Where a value came from, in precedence order.
 FLAG, ENV, CONFIG, DEFAULT = "flag", "env", "config", "default"
 _LEVEL = {FLAG: 0, ENV: 1, CONFIG: 2, DEFAULT: 3}
-
-_TRUE = {"1", "true", "yes", "on"}
-_FALSE = {"0", "false", "no", "off", ""}
-
-
-# --------------------------------------------------------------------------------------------- parsers
-# Each parser turns the text of an environment variable or config value into the setting's value, or
-# raises ValueError with a sentence that says what is wrong (the caller adds where the value came from).
-
-
-def parse_bool(value: Any) -> bool:
-    if isinstance(value, bool):
-        return value
-    text = str(value).strip().lower()
-    if text in _TRUE:
-        return True
-    if text in _FALSE:
-        return False
-    raise ValueError(f"{value!r} is not a boolean (use true or false)")
-
-
-def parse_seconds(value: Any) -> float:
-    try:
-        seconds = float(value)
-    except (TypeError, ValueError):
-        raise ValueError(f"{value!r} is not a number of seconds") from None
-    if not (seconds >= 0) or seconds == float("inf"):
-        raise ValueError(f"{value!r} is not a number of seconds of 0 or more")
-    return seconds
-
-
-_SIZE_UNITS = {"": 1, "b": 1, "kb": 1000, "mb": 1000**2, "kib": 1024, "mib": 1024**2}
-MIN_REQUEST_SIZE = 64 * 1024
-MAX_REQUEST_SIZE = 64 * 1024**2  # the OTLP/HTTP exporter drops a request larger than this on its own
-
-
-def parse_request_size(value: Any) -> int:
-    """Bytes: a whole number, or with a unit (4MB, 16MiB, 512KB, 512KiB)."""
-    match = re.fullmatch(r"\s*(\d+)\s*([A-Za-z]*)\s*", str(value))
-    unit = match.group(2).lower() if match else None
-    if match is None or unit not in _SIZE_UNITS:
-        raise ValueError(f"{value!r} is not a size in bytes (write it like 4000000, 4MB or 16MiB)")
-    size = int(match.group(1)) * _SIZE_UNITS[unit]
-    if not MIN_REQUEST_SIZE <= size <= MAX_REQUEST_SIZE:
-        raise ValueError(f"{value!r} is outside 64KiB to 64MiB")
-    return size
-
-
-def parse_region(value: Any) -> str:
-    region = str(value).strip().lower()
-    if region not in REGIONS:
-        raise ValueError(f"unknown SigNoz Cloud region {value!r}; valid regions: {', '.join(REGIONS)}")
-    return region
-
-
-def parse_protocol(value: Any) -> str:
-    text = str(value).strip().lower()
-    if text in ("http", "http/protobuf", "http-protobuf", "https"):
-        return "http/protobuf"
-    if text == "grpc":
-        return "grpc"
-    raise ValueError(f"unsupported OTLP protocol {value!r}; use grpc or http/protobuf")
-
-
-SPAN_DETAILS = ("lean", "full")
-
-
-def parse_span_detail(value: Any) -> str:
-    text = str(value).strip().lower()
-    if text not in SPAN_DETAILS:
-        raise ValueError(f"unknown span detail {value!r}; use lean or full")
-    return text
-
-
-def parse_key(value: Any) -> str:
-    key = str(value).strip()
-    if not key:
-        raise ValueError("the ingestion key is empty")
-    if any(ch.isspace() or not ch.isprintable() for ch in key):
-        raise ValueError("the ingestion key contains spaces or control characters (a copy-paste slip?)")
-    return key
-
-
-def parse_text(value: Any) -> str:
-    text = str(value).strip()
-    if not text:
-        raise ValueError("the value is empty")
-    return text
-
-
-def parse_path(value: Any) -> str:
-    return str(Path(str(value)).expanduser())
-
-
-def parse_output_file(value: Any) -> str:
-    """A file to write (made with its directory when the time comes): not empty, not an existing directory."""
-    text = str(value)
-    if not text.strip():
-        raise ValueError("the path is empty")
-    path = Path(text).expanduser()
-    if path.is_dir():
-        raise ValueError(f"{text} is a directory, not a file")
-    return str(path)
-
-
-_ENDPOINT_RE = re.compile(r"^[A-Za-z0-9.\-\[\]:]+$")
-
-
-def parse_endpoint(value: Any, *, insecure: bool = False) -> str:
-    """Normalise an OTLP endpoint to `scheme://host:port` (plus any path for HTTP collectors).
-
-    `http://` means plain text and `https://` TLS; a bare `host:port` is taken as TLS unless
-    `--insecure` is given.
-    """
-    text = str(value).strip()
-    if not text:
-        raise ValueError("the endpoint is empty")
-    if "://" not in text:
-        text = ("http://" if insecure else "https://") + text
-    parts = urlsplit(text)
-    if parts.scheme not in ("http", "https"):
-        raise ValueError(f"endpoint {value!r} must start with http:// (plain text) or https:// (TLS)")
-    host = parts.hostname
-    if not host or not _ENDPOINT_RE.match(parts.netloc.rsplit("@", 1)[-1]):
-        raise ValueError(f"endpoint {value!r} has no valid host")
-    if parts.username or parts.password or parts.query or parts.fragment:
-        raise ValueError(f"endpoint {value!r} must not carry credentials, a query or a fragment")
-    try:
-        port = parts.port
-    except ValueError:
-        raise ValueError(f"endpoint {value!r} has an invalid port") from None
-    if port == 0:
-        raise ValueError(f"endpoint {value!r} has an invalid port")
-    return f"{parts.scheme}://{parts.netloc}{parts.path.rstrip('/')}"
-
-
-def parse_resource_attributes(value: Any) -> tuple[tuple[str, str], ...]:
-    """Parse `key=value,key2=value2` (the OTEL_RESOURCE_ATTRIBUTES format) or a TOML table."""
-    from urllib.parse import unquote
-
-    if isinstance(value, Mapping):
-        return tuple((str(k), str(v)) for k, v in value.items())
-    pairs: list[tuple[str, str]] = []
-    for item in str(value).split(","):
-        item = item.strip()
-        if not item:
-            continue
-        key, sep, val = item.partition("=")
-        if not sep or not key.strip():
-            raise ValueError(f"resource attribute {item!r} is not of the form key=value")
-        pairs.append((key.strip(), unquote(val.strip())))
-    return tuple(pairs)
-
-
-CAPTURE_MODES = ("full", "none")
-SCRUB_MODES = ("default", "pii", "off")
-TAG_PREFIX = "tag."  # a job tag `team=search` is the resource attribute `tag.team`
-_TAG_KEY_RE = re.compile(r"^[A-Za-z0-9_.\-]{1,64}$")
-MAX_TAG_VALUE = 256
-
-
-def parse_capture_content(value: Any) -> str:
-    """`full` (prompts and completions on the spans, as LiteLLM writes them) or `none`; a boolean from `init()`."""
-    if isinstance(value, bool):
-        return "full" if value else "none"
-    mode = str(value).strip().lower()
-    if mode not in CAPTURE_MODES:
-        raise ValueError(f"unknown content capture mode {value!r}; use full or none")
-    return mode
-
-
-def parse_scrub(value: Any) -> str:
-    """`default` (secrets), `pii` (secrets, e-mail addresses, phone and card numbers) or `off`; true/false too."""
-    if isinstance(value, bool):
-        return "default" if value else "off"
-    mode = str(value).strip().lower()
-    if mode in SCRUB_MODES:
-        return mode
-    if mode in _TRUE:
-        return "default"
-    if mode in _FALSE - {""}:
-        return "off"
-    raise ValueError(f"unknown scrub mode {value!r}; use default, pii or off")
-
-
-def parse_scrub_patterns(value: Any) -> tuple[str, ...]:
-    """Regular expressions, each compiled here (the scrubber's own check) so a bad one stops the run, not the
-    telemetry: a list (flags, a TOML array, `init()`), or text with one pattern a line (the environment)."""
-    if isinstance(value, str):
-        items = value.splitlines()
-    elif isinstance(value, (list, tuple)):
-        items = [str(item) for item in value]
-    else:
-        raise ValueError(f"{value!r} is not a list of regular expressions")
-    patterns = tuple(dict.fromkeys(item for item in items if item.strip()))
-    if patterns:
-        from signoz_litellm_run.hook import scrub
-
-        for pattern in patterns:
-            try:
-                scrub.Scrubber((pattern,))
-            except scrub.PatternError as exc:
-                raise ValueError(f"{pattern!r} is not a valid regular expression ({exc.reason})") from None
-    return patterns
-
-
-def parse_tags(value: Any) -> tuple[tuple[str, str], ...]:
-    """Job tags `key=value`: a list of them (flags), `k=v,k2=v2` text (the environment) or a TOML table."""
-    if isinstance(value, Mapping):
-        pairs = [(str(k), str(v)) for k, v in value.items()]
-    elif isinstance(value, (list, tuple)):
-        pairs = []
-        for item in value:
-            key, sep, val = str(item).partition("=")
-            if not sep:
-                raise ValueError(f"tag {str(item)!r} is not of the form key=value")
-            pairs.append((key.strip(), val.strip()))
-    else:
-        try:
-            pairs = list(parse_resource_attributes(value))
-        except ValueError:
-            raise ValueError(f"tags {str(value)!r} are not of the form key=value,key2=value2") from None
-    for key, val in pairs:
-        if not _TAG_KEY_RE.match(key):
-            raise ValueError(f"tag key {key!r} must be 1 to 64 letters, digits, '_', '.' or '-'")
-        if len(val) > MAX_TAG_VALUE:
-            raise ValueError(f"the value of tag {key!r} is longer than {MAX_TAG_VALUE} characters")
-    return tuple(dict(pairs).items())
 
 
 # --------------------------------------------------------------------------------------------- options
@@ -413,59 +188,10 @@ def mask_secret(secret: str) -> str:
     return "****" + secret[-4:] if len(secret) >= 16 else "****"
 
 
-# --------------------------------------------------------------------------------------------- config file
-
-
-def _toml_loads(text: str) -> dict[str, Any]:
-    try:
-        import tomllib
-    except ModuleNotFoundError:  # Python 3.10
-        import tomli as tomllib  # type: ignore[no-redef]
-    return tomllib.loads(text)
-
 
 def load_config_file(explicit: str | None, cwd: Path) -> tuple[dict[str, Any], str | None]:
     """Read the config file: the explicit one, else ./signoz-litellm.toml, else [tool.signoz-litellm]."""
-    if explicit:
-        path = Path(explicit).expanduser()
-        if not path.is_absolute():
-            path = cwd / path
-        if not path.is_file():
-            raise UsageError(f"Config file {explicit} does not exist.",
-                             "Check the path given to --config or SIGNOZ_LITELLM_CONFIG.")
-        return _read_table(path, table=None), str(path)
-    own = cwd / CONFIG_FILE_NAME
-    if own.is_file():
-        return _read_table(own, table=None), str(own)
-    pyproject = cwd / "pyproject.toml"
-    if pyproject.is_file():
-        table = _read_table(pyproject, table=PYPROJECT_TABLE)
-        if table:
-            return table, f"{pyproject} [tool.{PYPROJECT_TABLE}]"
-    return {}, None
-
-
-def _read_table(path: Path, table: str | None) -> dict[str, Any]:
-    try:
-        data = _toml_loads(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise UsageError(f"Config file {path} cannot be read: {exc.strerror}.",
-                         "Check the file's permissions.") from None
-    except ValueError as exc:  # tomllib.TOMLDecodeError is a ValueError
-        raise UsageError(f"Config file {path} is not valid TOML: {exc}.",
-                         "Fix the syntax; see the README's configuration section for an example.") from None
-    if table is not None:
-        data = data.get("tool", {}).get(table, {})
-        if not isinstance(data, dict):
-            raise UsageError(f"[tool.{table}] in {path} is not a table.", "Write it as a TOML table.")
-    known = {o.config_key for o in OPTIONS} | {o.name for o in OPTIONS}
-    for key in data:
-        if key not in known:
-            raise UsageError(
-                f"Config file {path} has an unknown setting {key!r}.",
-                f"Known settings: {', '.join(o.config_key for o in OPTIONS)}.",
-            )
-    return {k.replace("-", "_"): v for k, v in data.items()}
+    return _load_config_file(explicit, cwd, OPTIONS)
 
 
 # --------------------------------------------------------------------------------------------- resolution

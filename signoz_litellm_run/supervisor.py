@@ -33,12 +33,10 @@ def run_supervised(argv: Sequence[str], env: Mapping[str, str], *, fail_on_loss:
     started: list[int] = []
     try:
         returncode = spawn_and_wait(argv, path, env, on_start=started.append)
-        report = delivery.combine(delivery.collect(job_dir), pid=started[0] if started else None,
-                                  endpoint=env.get("OTEL_EXPORTER_OTLP_ENDPOINT"),
-                                  protocol=env.get("OTEL_EXPORTER_OTLP_PROTOCOL"),
-                                  service_name=env.get("OTEL_SERVICE_NAME"))
-    finally:
+    except BaseException:
         delivery.remove(job_dir)
+        raise
+    report = delivery.job_report(job_dir, started[0] if started else None, env)
     delivery.publish(report, env)
     if fail_on_loss and returncode == 0 and (report["lost"] or delivery.nothing_instrumented(report)):
         what = (f"{report['lost']} telemetry item(s) were not delivered" if report["lost"] else

@@ -160,21 +160,19 @@ def test_raw_stream_format(fake_provider: FakeProvider) -> None:
     assert with_usage[-1]["usage"] == {"prompt_tokens": 8, "completion_tokens": 5, "total_tokens": 13}
 
 
-def test_keep_alive_and_speed(fake_provider: FakeProvider) -> None:
+def test_keep_alive(fake_provider: FakeProvider) -> None:
+    """200 calls on one connection: each answer sized exactly (Content-Length), the connection never closed."""
     conn = http.client.HTTPConnection("127.0.0.1", fake_provider.port, timeout=5)
     body = {"model": "m", "messages": [{"role": "user", "content": "hi"}]}
     try:
         status, headers, payload = raw(fake_provider, "POST", "/v1/chat/completions", body, conn)
         assert status == 200 and int(headers["content-length"]) == len(payload)
         sock = conn.sock
-        start = time.monotonic()
         for _ in range(200):
             assert raw(fake_provider, "POST", "/v1/chat/completions", body, conn)[0] == 200
-        elapsed = time.monotonic() - start
         assert conn.sock is sock  # same TCP connection reused throughout
     finally:
         conn.close()
-    assert elapsed < 2.0, f"200 keep-alive calls took {elapsed:.2f}s"
     assert fake_provider.calls == 201
 
 

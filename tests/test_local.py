@@ -214,6 +214,55 @@ def test_local_report_numbers_equal_the_calls_made(tmp_path: Path, fake_provider
         assert "signoz-ingestion-key" not in request["headers"]
 
 
+REPORT_APP = textwrap.dedent("""
+    import logging, os, subprocess, sys
+    import litellm
+
+    base = dict(api_base=os.environ["FAKE_BASE"], api_key="sk-fake", num_retries=0)
+    call = "import litellm, os; litellm.completion(model='openai/gpt-4o', messages=[{'role': 'user', 'content': 'hi'}], "
+    call += "api_base=os.environ['FAKE_BASE'], api_key='sk-fake')"
+    subprocess.run([sys.executable, "-c", call], check=True)  # a second Python process of the job
+    for prompt in ("one", "two words"):
+        litellm.completion(model="openai/gpt-4o-mini", messages=[{"role": "user", "content": prompt}], **base)
+    logging.getLogger("report-test").warning("one log record")
+    print("app done")
+""")
+
+
+def test_report_file_holds_the_jobs_delivery_report(tmp_path: Path, fake_provider: FakeProvider) -> None:
+    """`--local --report-file`: the same JSON as without --local, its counts those of what the embedded receiver got
+    (from every Python process of the job); `--report` prints the same one line too."""
+    (tmp_path / "app.py").write_text(REPORT_APP)
+    report_file, output = tmp_path / "out" / "report.json", tmp_path / "received.jsonl"
+    job_dirs = tmp_path / "tmp"  # where the launcher makes the job's directory
+    job_dirs.mkdir()
+    env = launcher_env(tmp_path, FAKE_BASE=fake_provider.base_url, TMPDIR=str(job_dirs))
+    result = run_local(["--report", "--report-file", str(report_file), "--local-output", str(output), "--",
+                        sys.executable, "app.py"], env, tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == "app done\n"
+    assert fake_provider.calls == 3
+
+    report = json.loads(report_file.read_text())
+    received = [json.loads(line) for line in output.read_text().splitlines()]
+    got = read_jsonl(output.read_text().splitlines())
+    assert report["signals"] == {
+        "traces": {"sent": got.spans, "failed": 0, "dropped": 0},
+        "logs": {"sent": got.log_records, "failed": 0, "dropped": 0},
+        "metrics": {"sent": sum(1 for r in received if r["signal"] == "metrics"), "failed": 0, "dropped": 0},
+    }
+    assert got.spans >= 3 and got.log_records >= 1
+    assert report["processes"] == 2 and report["lost"] == 0 and report["error"] is None
+    assert re.fullmatch(r"http://127\.0\.0\.1:\d+", report["endpoint"]) and report["protocol"] == "http/protobuf"
+    assert report["service_name"] == "app"
+    assert (report["llm"]["calls"], report["llm"]["failed"]) == (3, 0)
+    assert {m: c["calls"] for m, c in report["llm"]["models"].items()} == {"gpt-4o": 1, "gpt-4o-mini": 2}
+    summary = [line for line in result.stderr.splitlines() if line.startswith("signoz-litellm: telemetry report")]
+    assert len(summary) == 1 and f"spans {got.spans} sent, 0 failed, 0 dropped" in summary[0]
+    assert "LiteLLM calls: 3, failed: 0" in result.stderr  # the receiver's report, as before
+    assert not list(job_dirs.iterdir())  # the job's directory is gone
+
+
 SIGNAL_APP = textwrap.dedent("""
     import faulthandler, os, signal, sys, threading, time
     faulthandler.register(signal.SIGUSR2, all_threads=True)  # the test asks for every thread's stack if it hangs

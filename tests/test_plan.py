@@ -101,16 +101,22 @@ def test_local_mode_points_the_command_at_the_launchers_receiver(tmp_path: Path)
                        tmp_path, [sys.executable, "app.py"])
     the_plan = plan(settings, [sys.executable, "app.py"], environ, cwd=str(tmp_path), pid=7)
     assert the_plan.mode == LOCAL and the_plan.steps == () and the_plan.warnings == ()
-    assert not the_plan.needs_job_dir  # --local reports from its receiver, not from a job directory
+    assert the_plan.report and the_plan.needs_job_dir  # --report: the job's delivery report too, as without --local
     assert the_plan.env["OTEL_EXPORTER_OTLP_ENDPOINT"] == LOCAL_ENDPOINT
     assert "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT" not in the_plan.env
     assert "OTEL_EXPORTER_OTLP_HEADERS" not in the_plan.env  # no key goes to the local receiver
     assert KEY not in repr(dict(the_plan.updates))
     assert the_plan.local is not None and the_plan.local.wait_limit == 1.0
-    assert "report: what the receiver got, on stderr" in the_plan.describe()
-    started = the_plan.local.environment_for("http://127.0.0.1:4999")
+    assert "report: what the receiver got, on stderr; and the job's" in the_plan.describe()
+    started = the_plan.local.environment_for("http://127.0.0.1:4999", job_dir="/tmp/the-job")
     assert started["OTEL_EXPORTER_OTLP_ENDPOINT"] == "http://127.0.0.1:4999"
     assert started["OTEL_EXPORTER_OTLP_INSECURE"] == "true" and started[environment.ROOT_PID_ENV] == "7"
+    assert started[environment.JOB_DIR_ENV] == "/tmp/the-job"
+    plain = plan(resolve({"local": True}, environ, tmp_path, [sys.executable, "app.py"]), [sys.executable, "app.py"],
+                 environ, cwd=str(tmp_path), pid=7)
+    assert not plain.needs_job_dir  # no report wanted: only the receiver's, on stderr
+    assert "report: what the receiver got, on stderr" in plain.describe()
+    assert environment.JOB_DIR_ENV not in plain.local.environment_for("http://127.0.0.1:4999")
 
 
 def test_a_command_that_cannot_be_found_is_left_to_the_executor(tmp_path: Path) -> None:

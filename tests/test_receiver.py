@@ -241,10 +241,10 @@ def test_metrics_arrive(receiver: Receiver, protocol: str) -> None:
 def test_missing_or_wrong_key_is_unauthenticated(protocol: str, sent_key: str | None) -> None:
     headers = {INGESTION_KEY_HEADER: sent_key} if sent_key else None
     with Receiver(required_key=KEY) as r:
-        result, elapsed = export_spans(protocol, r, headers=headers, timeout=5)
+        result, _ = export_spans(protocol, r, headers=headers, timeout=5)
         assert result is SpanExportResult.FAILURE
-        assert elapsed < 1.0  # not retryable: exactly one attempt
         assert r.requests == [] and r.spans() == []
+        # Not retryable: exactly one attempt (a retry would come within the 5 s the export may take, before it returns)
         assert [x.outcome for x in r.rejected] == ["unauthenticated"]
 
 
@@ -304,21 +304,20 @@ def test_a_request_over_the_size_limit_is_refused_as_a_collector_refuses_it(prot
 @pytest.mark.parametrize("behavior", ["unauthenticated", "permission_denied", "fail"])
 def test_permanent_failures_are_not_retried(protocol: str, behavior: str) -> None:
     with Receiver(behavior=behavior) as r:
-        result, elapsed = export_spans(protocol, r, timeout=5)
+        result, _ = export_spans(protocol, r, timeout=5)
         assert result is SpanExportResult.FAILURE
-        assert elapsed < 1.0
-        assert [x.outcome for x in r.rejected] == [behavior]
+        assert [x.outcome for x in r.rejected] == [behavior]  # one attempt: a retry comes before the export returns
         assert r.requests == []
 
 
 @pytest.mark.parametrize("protocol", PROTOCOLS)
 def test_unavailable_is_retried_then_given_up_before_timeout(protocol: str) -> None:
     with Receiver(behavior="unavailable") as r:
-        result, elapsed = export_spans(protocol, r, timeout=2)
+        result, _ = export_spans(protocol, r, timeout=2)
         assert result is SpanExportResult.FAILURE
         # attempt at t=0, backoff ~1s (±20 %), attempt, next backoff ~2s > remaining -> give up
-        assert len(r.rejected) == 2
-        assert 0.7 < elapsed < 2.0
+        assert [x.outcome for x in r.rejected] == ["unavailable", "unavailable"]
+        assert r.rejected[1].received_at - r.rejected[0].received_at >= 0.7  # the retry waited for its backoff
 
 
 @pytest.mark.parametrize("protocol", PROTOCOLS)
@@ -340,25 +339,51 @@ def test_hang_makes_the_exporter_time_out(protocol: str) -> None:
     with Receiver(behavior="hang") as r:
         result, elapsed = export_spans(protocol, r, timeout=1)
         assert result is SpanExportResult.FAILURE
-        assert 0.9 < elapsed < 2.5
+        assert elapsed >= 0.9  # it waited for an answer until its own timeout (a hang guard: the test's timeout)
         assert [x.outcome for x in r.rejected] == ["hang"]
 
 
 @pytest.mark.parametrize("protocol", PROTOCOLS)
 def test_stop_releases_a_hanging_request(protocol: str) -> None:
+    """stop() answers a held request at once: a client that would wait 60 s for it gets its answer (or a closed
+    connection), and stop() itself returns, long before that client's own deadline."""
     r = Receiver(behavior="hang").start()
     outcome: list[Any] = []
-    # After stop() the SDK sees a connection error / UNAVAILABLE and keeps retrying until its
-    # own timeout, so keep that short; what is asserted is that stop() itself is prompt.
-    worker = threading.Thread(target=lambda: outcome.append(export_spans(protocol, r, timeout=3)))
+
+    def client() -> None:
+        try:
+            if protocol == "grpc":
+                channel = grpc.insecure_channel(f"127.0.0.1:{r.grpc_port}")
+                try:
+                    trace_service_pb2_grpc.TraceServiceStub(channel).Export(raw_request("traces"), timeout=60)
+                finally:
+                    channel.close()
+            else:
+                conn = http.client.HTTPConnection("127.0.0.1", r.http_port, timeout=60)
+                try:
+                    conn.request("POST", "/v1/traces", body=raw_request("traces").SerializeToString(),
+                                 headers={"Content-Type": "application/x-protobuf"})
+                    outcome.append(conn.getresponse().status)
+                finally:
+                    conn.close()
+        except grpc.RpcError as exc:
+            outcome.append(exc.code())
+        except (OSError, http.client.HTTPException) as exc:  # the held connection closed
+            outcome.append(type(exc).__name__)
+
+    worker = threading.Thread(target=client, daemon=True)
     worker.start()
     assert r.wait_for(lambda rc: len(rc.rejected) == 1, timeout=10)
-    start = time.monotonic()
-    r.stop()
-    assert time.monotonic() - start < 3
-    worker.join(15)
-    assert not worker.is_alive()
-    assert outcome[0][0] is SpanExportResult.FAILURE
+    stopping = threading.Thread(target=r.stop, daemon=True)
+    stopping.start()
+    worker.join(30)  # far below the client's 60 s: only stop() can have released it
+    assert not worker.is_alive() and outcome, "stop() left the hanging request held"
+    stopping.join(30)
+    assert not stopping.is_alive()
+    if protocol == "grpc":
+        assert outcome == [grpc.StatusCode.UNAVAILABLE]
+    else:
+        assert outcome != [200]  # never answered as accepted
 
 
 @pytest.mark.parametrize("protocol", PROTOCOLS)

@@ -165,9 +165,9 @@ def test_an_uncaught_exception_in_the_first_millisecond_is_logged_where_its_inst
 
 
 def test_the_start_up_waits_exactly_where_lazy_export_would_build_later() -> None:
-    from signoz_litellm_run.hook import lazy_export, lazy_start
+    from signoz_litellm_run.hook import lazy_export, lazy_triggers
 
     for environ in ({}, {"OTEL_EXPORTER_OTLP_ENDPOINT": "x", "OTEL_EXPORTER_OTLP_TRACES_HEADERS": "a=b"},
                     {"OTEL_EXPORTER_OTLP_TIMEOUT": "5"}, {"OTEL_EXPORTER_OTLP_LOGS_COMPRESSION": "gzip"},
                     {"OTEL_PYTHON_EXPORTER_OTLP_CREDENTIAL_PROVIDER": "x"}, {"OTEL_EXPORTER_OTLP_INSECURE": "true"}):
-        assert lazy_start._exporters_may_wait(environ) == lazy_export.may_build_later(environ), environ
+        assert lazy_triggers._exporters_may_wait(environ) == lazy_export.may_build_later(environ), environ

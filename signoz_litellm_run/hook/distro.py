@@ -23,7 +23,7 @@ from typing import Any
 
 from opentelemetry.distro import OpenTelemetryDistro
 
-from signoz_litellm_run.hook.lazy_start import LAZY_MODULES  # entry point name -> the module whose import triggers it
+from signoz_litellm_run.hook.lazy_triggers import LAZY_MODULES  # entry point name -> the module whose import triggers it
 
 _logger = logging.getLogger(__name__)
 

@@ -16,11 +16,8 @@ A SIGTERM, SIGINT or SIGHUP that comes while a start-up runs on the main thread 
 delivered to the handlers that flush). A start-up that runs on another thread cannot install those handlers
 (only the main thread may): the next import on the main thread does.
 
-Armed only where what the start-up would do is known: our distro and OpenTelemetry's configurator, no job report
-directory, no log correlation, every installed instrumentor one that waits for its library (`LAZY_MODULES`) or the
-logging one, none of those libraries imported yet. Anything else starts at once (`SIGNOZ_LITELLM_LAZY_START=false`
-too). The installed instrumentors are read from a cache keyed on `sys.path` (each entry holding distributions, with
-its modification time): a scan of the entry points costs a process 150 M instructions; the cache, a few stats.
+Armed only where what the start-up would do is known (hook/lazy_triggers.py decides, from the installed
+instrumentors: hook/entry_point_survey.py); anything else starts at once.
 """
 
 from __future__ import annotations
@@ -28,61 +25,10 @@ from __future__ import annotations
 import os
 import sys
 
-# entry point name -> the module whose import triggers it (hook/distro.py loads each instrumentor then)
-LAZY_MODULES = {
-    "httpx": "httpx",
-    "httpx2": "httpx2",
-    "aiohttp-client": "aiohttp",
-    "aiohttp-server": "aiohttp",
-    "requests": "requests",
-    "urllib3": "urllib3",
-    "urllib": "urllib.request",
-    "fastapi": "fastapi",
-    "starlette": "starlette",
-    "flask": "flask",
-    "django": "django",
-    "falcon": "falcon",
-    "tornado": "tornado",
-    "redis": "redis",
-    "sqlalchemy": "sqlalchemy",
-    "sqlite3": "sqlite3",
-    "psycopg": "psycopg",
-    "psycopg2": "psycopg2",
-    "asyncpg": "asyncpg",
-    "pymongo": "pymongo",
-    "pymysql": "pymysql",
-    "botocore": "botocore",
-    "aiobotocore": "aiobotocore",  # opentelemetry-instrumentation-botocore's second entry point
-    "boto3sqs": "boto3",
-    "boto3": "boto3",  # opentelemetry-instrumentation-boto3sqs's entry point is named boto3
-    "tortoiseorm": "tortoise",
-    "celery": "celery",
-    "jinja2": "jinja2",
-    "click": "click",
-    "openai_v2": "openai",
-    "anthropic": "anthropic",
-    # grpc: the OTLP exporters no longer import it at start (hook/lazy_export.py)
-    "grpc_client": "grpc",
-    "grpc_server": "grpc",
-    "grpc_aio_client": "grpc.aio",
-    "grpc_aio_server": "grpc.aio",
-}
-# Instrumentors a lazy start-up knows besides those: logging's (its handler: the stand-in below); threading's, whose
-# wrappers carry a span context into threads, of which there is none before the start-up; and those whose import
-# triggers the start-up (asyncio's; exceptions', which also hooks asyncio, and whose uncaught-exception hooks have
-# stand-ins below).
-KNOWN_INSTRUMENTORS = frozenset(LAZY_MODULES) | {"logging", "threading"}
-EXTRA_TRIGGERS = {"asyncio": "asyncio", "exceptions": "asyncio"}
-TRIGGERS = frozenset(LAZY_MODULES.values()) | {
-    "litellm", "opentelemetry", "signoz_litellm_run.in_process", "signoz_litellm_run.auto"}
-# Trigger modules the start-up imports itself (or that may be): started once they have run, not before
-AFTER_RUN = frozenset({"opentelemetry", "asyncio", "urllib.request", "sqlite3", "signoz_litellm_run.in_process",
-                       "signoz_litellm_run.auto"})
-SWITCH_ENV = "SIGNOZ_LITELLM_LAZY_START"
-CACHE_FORMAT = "signoz-litellm entry points 1"
+from signoz_litellm_run.hook.lazy_triggers import AFTER_RUN, triggers_for
+
 WAIT_SECONDS = 10.0  # another thread's start-up, at most (then the import goes on; the distro catches up)
 _SIGNALS = ("SIGTERM", "SIGINT", "SIGHUP")
-_DIST_MARKERS = (".dist-info", ".egg-info")
 _METRICS_ENV = "SIGNOZ_LITELLM_SYSTEM_METRICS"
 
 ARMED, STARTING, STARTED = "armed", "starting", "started"
@@ -103,21 +49,10 @@ _triggers: set = set()  # TRIGGERS, and the modules the installed instrumentors 
 def arm(environ=os.environ) -> bool:
     """Arm the lazy start-up; False (the caller starts at once) where it is not known to give the same result."""
     global state, _lock, _finder, _nesting
-    if not eligible(environ):
+    found = triggers_for(environ)
+    if found is None:
         return False
-    survey = entry_point_survey()
-    if survey is None or "signoz_litellm" not in survey["distro"]:
-        return False  # OpenTelemetry or our distro missing: at once, where the start-up says what is wrong
-    disabled = {name.strip() for name in environ.get("OTEL_PYTHON_DISABLED_INSTRUMENTATIONS", "").split(",")}
-    installed = [name for name in survey["instrumentor"] if name not in disabled]
-    triggers = set(TRIGGERS)
-    for name in installed:
-        if name in EXTRA_TRIGGERS:
-            triggers.add(EXTRA_TRIGGERS[name])
-        elif name not in KNOWN_INSTRUMENTORS:
-            return False  # an instrumentor we cannot tell the trigger of: at once, as OpenTelemetry does
-    if any(name in sys.modules for name in triggers):
-        return False
+    triggers, installed = found
     _triggers.update(triggers)
     import _thread
 
@@ -131,38 +66,6 @@ def arm(environ=os.environ) -> bool:
         _attach_log_stand_in()
     if "exceptions" in installed:
         _uncaught_exception_stand_ins()
-    return True
-
-
-def eligible(environ=os.environ) -> bool:
-    if environ.get(SWITCH_ENV, "").strip().lower() in ("0", "false", "no", "off"):
-        return False
-    if environ.get("OTEL_PYTHON_DISTRO", "") != "signoz_litellm" or environ.get("OTEL_PYTHON_CONFIGURATOR", ""):
-        return False
-    if environ.get("SIGNOZ_LITELLM_JOB_DIR"):
-        return False  # the job's report: every process leaves its counts (hook/report.py)
-    if environ.get("OTEL_PYTHON_LOG_CORRELATION", "").strip().lower() == "true":
-        return False  # the logging instrumentation changes every record's attributes from the start
-    if not _exporters_may_wait(environ):
-        return False  # OpenTelemetry checks those options when it builds the exporters: at start
-    return not any(name in sys.modules for name in TRIGGERS)
-
-
-def _exporters_may_wait(environ) -> bool:
-    """`lazy_export.may_build_later`, without importing it (its imports cost more than this module): the OTLP
-    variables set are only destinations, headers, protocols, `insecure` and certificates."""
-    for name in environ:
-        if name.startswith("OTEL_PYTHON_EXPORTER_OTLP_"):
-            return False
-        if not name.startswith("OTEL_EXPORTER_OTLP_"):
-            continue
-        rest = name[len("OTEL_EXPORTER_OTLP_"):]
-        for signal in ("TRACES_", "METRICS_", "LOGS_"):
-            if rest.startswith(signal):
-                rest = rest[len(signal):]
-                break
-        if rest not in ("ENDPOINT", "HEADERS", "PROTOCOL", "INSECURE", "CERTIFICATE"):
-            return False
     return True
 
 
@@ -535,77 +438,3 @@ def _start_system_metrics(now: bool) -> None:
         os.environ[_METRICS_ENV] = "false"
     if now:
         system_metrics.start(os.getpid())
-
-
-# --------------------------------------------------------------------------------------------- survey
-
-
-_GROUPS = {"distro": "opentelemetry_distro", "instrumentor": "opentelemetry_instrumentor"}
-
-
-def entry_point_survey() -> dict[str, list[str]] | None:
-    """The names of the installed distros and instrumentors (entry points): from the cache when `sys.path`'s entries
-    holding distributions are those of the last scan, at the same modification times (whatever the working
-    directory), else scanned (and cached); None when the scan fails."""
-    key = _survey_key()
-    path = _cache_path(key)
-    survey: dict[str, list[str]] = {kind: [] for kind in _GROUPS}
-    try:
-        with open(path, encoding="utf-8", errors="surrogateescape") as handle:
-            lines = handle.read().split("\n")
-        if len(lines) >= 2 and lines[0] == CACHE_FORMAT and lines[1] == key:
-            for line in lines[2:]:
-                kind, _, name = line.partition(":")
-                if kind in survey and name:
-                    survey[kind].append(name)
-            return survey
-    except (OSError, ValueError):
-        pass
-    try:
-        from importlib.metadata import entry_points
-
-        for kind, group in _GROUPS.items():
-            survey[kind] = sorted({ep.name for ep in entry_points(group=group)})
-    except Exception:
-        return None
-    lines = [f"{kind}:{name}" for kind, names in survey.items() for name in names]
-    _write_cache(path, "\n".join([CACHE_FORMAT, key, *lines, ""]))
-    return survey
-
-
-def _survey_key() -> str:
-    parts = [sys.executable, sys.version.replace("\n", " ")]
-    for entry in sys.path:
-        try:
-            if os.path.isdir(entry or "."):
-                with os.scandir(entry or ".") as found:
-                    holds = any(item.name.endswith(_DIST_MARKERS) for item in found)
-                if holds:  # a directory without any (the working directory, usually) may change: it is looked at
-                    parts.append(f"{entry}:{os.stat(entry or '.').st_mtime_ns}")
-            else:
-                parts.append(f"{entry}:{os.stat(entry).st_mtime_ns}")
-        except OSError:
-            parts.append(f"{entry}:-")
-    return "\0".join(parts).replace("\n", " ")
-
-
-def _cache_path(key: str) -> str:
-    """One file per interpreter and set of package directories (as they were): processes of other environments, or
-    with other PYTHONPATHs, do not overwrite each other's survey."""
-    import zlib
-
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    digest = zlib.crc32(key.encode("utf-8", "surrogateescape"))
-    return os.path.join(base, "signoz-litellm", f"entry-points-{digest:08x}.txt")
-
-
-def _write_cache(path: str, text: str) -> None:
-    """Atomically; a cache that cannot be written costs the next process a scan."""
-    try:
-        os.makedirs(os.path.dirname(path), exist_ok=True)
-        temporary = f"{path}.{os.getpid()}.tmp"
-        with open(temporary, "w", encoding="utf-8", errors="surrogateescape") as handle:
-            handle.write(text)
-        os.replace(temporary, path)
-    except OSError:
-        pass

@@ -1,4 +1,5 @@
-"""hook/litellm_arm.py's collected span attributes, in this process, against setting each one as LiteLLM does.
+"""hook/request_attributes.py's collected span attributes (on a logger class hook/litellm_arm.py patched), in this
+process, against setting each one as LiteLLM does; hook/call_parents.py's context for an older release.
 
 The logger classes here copy the methods of LiteLLM's OpenTelemetry logger that the hook wraps, as LiteLLM writes
 them (`safe_set_attribute` casts, then sets), so the hook treats them as it treats LiteLLM's. A real LiteLLM call's
@@ -16,10 +17,10 @@ from typing import Any
 import pytest
 from opentelemetry.sdk.trace import SpanLimits, TracerProvider
 
-from signoz_litellm_run.hook import litellm_arm
+from signoz_litellm_run.hook import call_parents, litellm_arm, request_attributes
 
-ALIASES = litellm_arm.TOKEN_ALIASES  # both ways: a LiteLLM release writes one or the other
-SOURCES = [source for source, _ in litellm_arm.DASHBOARD_ALIASES]
+ALIASES = request_attributes.TOKEN_ALIASES  # both ways: a LiteLLM release writes one or the other
+SOURCES = [source for source, _ in request_attributes.DASHBOARD_ALIASES]
 
 
 class Kind(str, enum.Enum):
@@ -118,7 +119,7 @@ def test_a_call_gets_its_attributes_in_order_then_the_aliases(caplog: pytest.Log
              ("gen_ai.usage.output_tokens", 5), ("gen_ai.usage.input_tokens", 2), ("gen_ai.cost.total_cost", 1.5e-05),
              ("litellm.cache_hit", False), ("gen_ai.input.messages", '[{"role": "user", "content": "hello"}]')]
     attributes = _compare(steps, caplog)
-    assert [key for key, _ in attributes][-3:] == [alias for _, alias in litellm_arm.DASHBOARD_ALIASES]
+    assert [key for key, _ in attributes][-3:] == [alias for _, alias in request_attributes.DASHBOARD_ALIASES]
     values = dict(attributes)
     assert values["metadata.applied_guardrails"] == "[]"  # cast as LiteLLM casts, not stored as a list
     assert values["metadata.usage_object"] == "{'prompt_tokens': 2}"
@@ -225,12 +226,12 @@ def test_an_older_release_gets_the_programs_span_as_context_never_as_a_parent_to
 
     tracer = TracerProvider().get_tracer("test")
     with tracer.start_as_current_span("the program's span") as program_span:
-        litellm_arm._state.parents["call-1"] = [(context.get_current(), None)]
-    litellm_arm._handling.active = True  # as inside LiteLLM's success handler
+        call_parents.parents["call-1"] = [(context.get_current(), None)]
+    call_parents._handling.active = True  # as inside LiteLLM's success handler
     try:
         ctx, parent = _Before1_80_17()._get_span_context({"litellm_call_id": "call-1"})
     finally:
-        litellm_arm._handling.active = False
+        call_parents._handling.active = False
     assert parent is None  # LiteLLM would end it
     assert trace.get_current_span(ctx) is program_span  # litellm_request is made in the program's trace
 
