@@ -29,6 +29,7 @@ class _ForkGate:
         self.forking = False
         self.stalled = False
         self.pid = os.getpid()
+        self.waits = 0  # forks that waited for exports in flight (read by tests)
 
     def enter(self) -> None:
         with self.cond:
@@ -50,6 +51,7 @@ class _ForkGate:
         with self.cond:
             self.forking = True
             if self.active and not self.stalled:
+                self.waits += 1
                 if not self.cond.wait_for(lambda: self.active == 0, timeout=max(0.0, deadline - time.monotonic())):
                     self.stalled = True
 
