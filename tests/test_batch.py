@@ -963,8 +963,9 @@ def test_forks_wait_for_a_dead_endpoint_once_not_once_per_child(fake_provider: F
         job = run_job(silent.endpoint, fake_provider, app_env={"OTEL_BSP_SCHEDULE_DELAY": "5"},
                       command=[sys.executable, str(script), "8"])
     assert job.returncode == 0, job.stderr
-    [waits] = [int(line.split()[-1]) for line in job.stdout.splitlines() if line.startswith("fork waits")]
-    assert waits == 1, job.stdout  # the first wait ran out; the 7 later forks did not wait again
+    [waits] = [line.split(" ", 2)[-1] for line in job.stdout.splitlines() if line.startswith("fork waits")]
+    ran_out = json.loads(waits.lower())  # per wait: whether it ran out (a wait may end early when an export fails)
+    assert ran_out.count(True) == 1 and ran_out[-1] is True, job.stdout  # after it ran out, no fork waited again
 
 
 SHARED_CLIENT_APP = """

@@ -29,7 +29,7 @@ class _ForkGate:
         self.forking = False
         self.stalled = False
         self.pid = os.getpid()
-        self.waits = 0  # forks that waited for exports in flight (read by tests)
+        self.waits: list[bool] = []  # each fork's wait for exports in flight: whether it ran out (read by tests)
 
     def enter(self) -> None:
         with self.cond:
@@ -51,9 +51,11 @@ class _ForkGate:
         with self.cond:
             self.forking = True
             if self.active and not self.stalled:
-                self.waits += 1
-                if not self.cond.wait_for(lambda: self.active == 0, timeout=max(0.0, deadline - time.monotonic())):
-                    self.stalled = True
+                ran_out = not self.cond.wait_for(lambda: self.active == 0,
+                                                 timeout=max(0.0, deadline - time.monotonic()))
+                self.stalled = ran_out
+                if len(self.waits) < 1000:
+                    self.waits.append(ran_out)
 
     def open(self) -> None:
         with self.cond:
