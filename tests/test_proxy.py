@@ -8,6 +8,7 @@ proxy's exit after SIGTERM.
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import signal
 import subprocess
@@ -25,6 +26,7 @@ from signoz_litellm_run.loopback import unused_port
 from signoz_litellm_run.received import MetricData, SpanRecord
 from signoz_litellm_run.receiver import Receiver
 from tests.support.fake_provider import FakeProvider
+from tests.support.litellm_release import HAS_GENAI_METRICS
 
 # Its module fixtures each start a proxy (seconds of start-up): under pytest-xdist one worker runs the module, so
 # each starts once (scripts/test: --dist loadgroup).
@@ -231,7 +233,11 @@ def fastapi_native(tmp_path_factory: pytest.TempPathFactory) -> ProxyRun:
 
 
 SCENARIOS = ("no_otel", "otel_and_custom", "single_callback_probes", "two_workers")
-LEAN = ("no_otel", "otel_and_custom", "two_workers", "fastapi_native")
+# FastAPI's own telemetry came with FastAPI 0.16x; with an older FastAPI (LiteLLM 1.75's proxy extra pins 0.115)
+# and the OpenTelemetry FastAPI instrumentation off, nothing makes a server span.
+FASTAPI_TELEMETRY = importlib.util.find_spec("fastapi.telemetry") is not None
+LEAN = ("no_otel", "otel_and_custom", "two_workers", pytest.param("fastapi_native", marks=pytest.mark.skipif(
+    not FASTAPI_TELEMETRY, reason="this FastAPI has no telemetry of its own")))
 FULL = ("single_callback_probes",)
 
 
@@ -463,7 +469,10 @@ def test_sigterm_exports_everything_buffered(scenario: str, request: pytest.Fixt
     assert run.returncode in (-signal.SIGTERM, 0), run.stderr[-3000:]
     assert "Application shutdown complete" in run.stderr
     assert sum(s.name == "litellm_request" for s in run.spans) == CHATS
-    assert {"gen_ai.client.token.usage", "gen_ai.client.operation.duration"} <= run.metric_names
+    if HAS_GENAI_METRICS:
+        assert {"gen_ai.client.token.usage", "gen_ai.client.operation.duration"} <= run.metric_names
+    else:  # LiteLLM 1.75 has none: the HTTP instrumentations' metrics show the metrics were flushed
+        assert any(name.startswith("http.") for name in run.metric_names), run.metric_names
 
 
 @pytest.mark.parametrize("scenario", SCENARIOS)
