@@ -521,6 +521,45 @@ def test_proxy_without_its_dependencies_says_what_to_install(tmp_path: Path) -> 
         assert "Traceback" not in done.stderr
 
 
+def _fake_litellm(venv: Path, release: str, proxy_requires: tuple[str, ...]) -> None:
+    """LiteLLM's metadata (no code) at `release`, its `proxy` extra listing `proxy_requires`."""
+    site = next(venv.glob("lib/python*/site-packages"))
+    info = site / f"litellm-{release}.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: litellm\nVersion: " + release + "\n" + "".join(
+        f'Requires-Dist: {name} ; extra == "proxy"\n' for name in ("fastapi", *proxy_requires)))
+
+
+@pytest.mark.parametrize(("release", "proxy_requires", "hint", "newer_modules"), [
+    # 1.75's own proxy extra lists none of semver / expression / soundfile: they are not asked for, and our
+    # extra (mcp 2) would break its proxy: LiteLLM's own extra at that release is the fix.
+    ("1.75.0", (), "pip install 'litellm[proxy]==1.75.0'", set()),
+    ("1.110.2", ("semver", "expression", "soundfile"), "pip install 'signoz-litellm[proxy]'",
+     {"semver", "expression", "soundfile"}),
+])
+def test_proxy_check_asks_for_what_the_installed_release_needs(tmp_path: Path, release: str,
+                                                                 proxy_requires: tuple[str, ...], hint: str,
+                                                                 newer_modules: set[str]) -> None:
+    venv = tmp_path / "bare"
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True, timeout=120)
+    _fake_litellm(venv, release, proxy_requires)
+    bin_dir = venv / "bin"
+    script = bin_dir / "litellm"
+    script.write_text(f"#!{bin_dir / 'python'}\nprint('the proxy must not start')\n")
+    script.chmod(0o755)
+    env = dict(os.environ, PATH=str(bin_dir) + os.pathsep + os.environ.get("PATH", ""))
+    done = subprocess.run([sys.executable, "-m", "signoz_litellm_run", "run", "--endpoint", "http://127.0.0.1:4317",
+                           "--", "litellm", "--config", "c.yaml"], env=env, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 2, done.stderr
+    assert hint in done.stderr
+    assert "fastapi" in done.stderr and "Traceback" not in done.stderr
+    from signoz_litellm_run.proxy import missing_server_modules
+
+    missing, found = missing_server_modules(str(bin_dir / "python"), env)
+    assert found == release
+    assert set(missing) & {"semver", "expression", "soundfile"} == newer_modules
+
+
 @pytest.mark.parametrize(("argv", "expected"), [
     (["litellm", "--config", "c.yaml"], True),
     (["/venv/bin/litellm-proxy"], True),
