@@ -26,7 +26,7 @@ from signoz_litellm_run.loopback import unused_port
 from signoz_litellm_run.received import MetricData, SpanRecord
 from signoz_litellm_run.receiver import Receiver
 from tests.support.fake_provider import FakeProvider
-from tests.support.litellm_release import HAS_GENAI_METRICS
+from tests.support.litellm_release import HAS_GENAI_METRICS, STREAM_USAGE_FROM_PROVIDER
 
 # Its module fixtures each start a proxy (seconds of start-up): under pytest-xdist one worker runs the module, so
 # each starts once (scripts/test: --dist loadgroup).
@@ -412,9 +412,15 @@ def test_big_configs_and_prompts_pass_through_lean(gateway_scale: ProxyRun) -> N
         assert len(spans) == 3, [s.name for s in spans]
         llm = _one(spans, "litellm_request")
         assert llm.attributes["gen_ai.request.model"] == model
-        assert llm.attributes["gen_ai.usage.prompt_tokens"] == 200_000
+        if model == "deployment-7" and not STREAM_USAGE_FROM_PROVIDER:
+            # LiteLLM 1.75's proxy does not ask a streamed answer for its usage: LiteLLM counts the prompt itself
+            # (tiktoken, with its per-message overhead)
+            assert 200_000 <= llm.attributes["gen_ai.usage.prompt_tokens"] <= 200_016, llm.attributes
+        else:
+            assert llm.attributes["gen_ai.usage.prompt_tokens"] == 200_000, (model, llm.attributes)
 
 
+@pytest.mark.skipif(not HAS_GENAI_METRICS, reason="this LiteLLM has no GenAI metrics")
 def test_failed_calls_are_measured_with_their_error_type(retries_lean: ProxyRun) -> None:
     """LiteLLM measures answered calls only; a failed one gets the same series labels plus error.type. (LiteLLM
     reports a proxy request's first failed attempt to its callbacks, not every one.)"""
@@ -446,14 +452,16 @@ BOUNDED_METRIC_LABELS = {
 def test_metric_labels_are_bounded(scenario: str, request: pytest.FixtureRequest) -> None:
     run: ProxyRun = request.getfixturevalue(scenario)
     genai = [m for m in run.metrics if m.name.startswith("gen_ai.")]
-    assert {"gen_ai.client.operation.duration", "gen_ai.client.token.usage"} <= {m.name for m in genai}
+    assert {"gen_ai.client.operation.duration", "gen_ai.client.token.usage"} <= {m.name for m in genai} or (
+        not HAS_GENAI_METRICS and not genai)  # LiteLLM 1.75 has none: its HTTP metrics' labels are checked below
     for metric in genai:
         for point in metric.data_points:
             assert set(point["attributes"]) <= BOUNDED_METRIC_LABELS, (metric.name, point["attributes"])
     series = {(m.name, tuple(sorted(p["attributes"].items()))) for m in genai for p in m.data_points}
     duration = [dict(s[1]) for s in series if s[0] == "gen_ai.client.operation.duration"]
     answered = [s for s in duration if "error.type" not in s]
-    assert len(answered) == 1, duration  # one model, one operation: one series, whatever the requests
+    assert len(answered) == (1 if HAS_GENAI_METRICS else 0), duration  # one model, one operation: one series
+    assert any(m.name.startswith("http.") for m in run.metrics), [m.name for m in run.metrics]
     for metric in run.metrics:
         if metric.name.startswith("http."):
             for point in metric.data_points:
