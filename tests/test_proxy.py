@@ -294,6 +294,24 @@ def test_lean_request_is_server_span_litellm_request_and_provider_call(scenario:
         assert "gen_ai.cost.total_cost" in llm.attributes
 
 
+@pytest.fixture(scope="module")
+def raw_kept(tmp_path_factory: pytest.TempPathFactory) -> ProxyRun:
+    """`--raw-request-span`: LiteLLM's raw_gen_ai_request span kept (lean otherwise)."""
+    return _run_proxy(tmp_path_factory.mktemp("raw_kept"), "", ["run", "--raw-request-span", *RUN[1:]])
+
+
+def test_raw_request_span_only_when_asked(raw_kept: ProxyRun, no_otel: ProxyRun) -> None:
+    """LiteLLM 1.75 makes raw_gen_ai_request whatever it is told (the proxy's sampler drops it), later releases
+    when asked: in the proxy it is there only with --raw-request-span, under litellm_request."""
+    assert not any(s.name == "raw_gen_ai_request" for s in no_otel.spans)
+    assert raw_kept.chat_statuses == [200] * CHATS, raw_kept.stderr[-3000:]
+    traces = raw_kept.traces_with_server_span("/v1/chat/completions")
+    assert len(traces) == CHATS
+    for spans in traces.values():
+        raw = _one(spans, "raw_gen_ai_request")
+        assert raw.parent_span_id == _one(spans, "litellm_request").span_id
+
+
 @pytest.mark.parametrize("scenario", FULL)
 def test_full_detail_keeps_every_internal_span(scenario: str, request: pytest.FixtureRequest) -> None:
     run: ProxyRun = request.getfixturevalue(scenario)

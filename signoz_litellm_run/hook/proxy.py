@@ -15,7 +15,7 @@
   server spans (and everything under them) are dropped by a sampler placed in front of the SDK's
   own, unless `--trace-health-probes` set SIGNOZ_LITELLM_TRACE_HEALTH_PROBES.
 
-The sampler is installed in every process (cheap: it looks only at server and client spans) but drops
+The sampler is installed in every process (cheap: it looks at server and client spans and one name) but drops
 nothing until the proxy server module has been imported, so other web applications keep their probes.
 With `--span-detail lean` (the default) it also drops the proxy's HTTP client spans that have no parent, and
 the proxy's app makes fewer spans (hook/span_detail.py). And it drops LiteLLM's `raw_gen_ai_request` spans in the
