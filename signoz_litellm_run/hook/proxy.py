@@ -15,10 +15,13 @@
   server spans (and everything under them) are dropped by a sampler placed in front of the SDK's
   own, unless `--trace-health-probes` set SIGNOZ_LITELLM_TRACE_HEALTH_PROBES.
 
-The sampler is installed in every process (cheap: it looks only at server and client spans) but drops
+The sampler is installed in every process (cheap: it looks at server and client spans and one name) but drops
 nothing until the proxy server module has been imported, so other web applications keep their probes.
 With `--span-detail lean` (the default) it also drops the proxy's HTTP client spans that have no parent, and
-the proxy's app makes fewer spans (hook/span_detail.py).
+the proxy's app makes fewer spans (hook/span_detail.py). And it drops LiteLLM's `raw_gen_ai_request` spans in the
+proxy unless `--raw-request-span` keeps them: from LiteLLM 1.76 the arming stops LiteLLM making them, but 1.75
+makes them inside its success handler with nothing to switch off (a span with no children: dropped, LiteLLM
+writes into a non-recording span and `litellm_request` keeps its parent).
 """
 
 from __future__ import annotations
@@ -35,21 +38,26 @@ PROXY_MODULE = "litellm.proxy.proxy_server"
 # The LiteLLM proxy's probe endpoints (litellm/proxy/health_endpoints/_health_endpoints.py).
 # `/health` itself is not one: it is an authenticated check that calls every model.
 PROBE_PATHS = frozenset({"/health/liveliness", "/health/liveness", "/health/readiness"})
+# LiteLLM's span with the provider's raw request and response, and the switch that keeps it (environment.py).
+RAW_REQUEST_SPAN = "raw_gen_ai_request"
+RAW_REQUEST_SPAN_ENV = "SIGNOZ_LITELLM_RAW_REQUEST_SPAN"
 
 _active = False  # set when the proxy server module is imported
 _SERVER_KIND: Any = None  # opentelemetry.trace.SpanKind.SERVER, once the sampler is installed
 _CLIENT_KIND: Any = None
 _drop_probes = True
 _lean = True
+_drop_raw = True
 
 
 def install() -> None:
     """Install the probe filter (unless probes are traced) and the hook on the proxy's import."""
     import wrapt
 
-    global _drop_probes, _lean
+    global _drop_probes, _lean, _drop_raw
     _drop_probes, _lean = not env_flag(TRACE_PROBES_ENV), span_detail.lean()
-    if _drop_probes or _lean:
+    _drop_raw = not env_flag(RAW_REQUEST_SPAN_ENV)
+    if _drop_probes or _lean or _drop_raw:
         if not _install_probe_sampler():
             # Called before OpenTelemetry built its providers (e.g. from the distro's configure
             # step): install it when the web framework is imported, before any server tracer exists.
@@ -116,7 +124,7 @@ def _install_probe_sampler() -> bool:
         def should_sample(self, parent_context: Any, trace_id: int, name: str, kind: Any = None,
                           attributes: Any = None, links: Any = None, trace_state: Any = None) -> SamplingResult:
             if is_probe(kind, attributes) or (_lean and _active and span_detail.drops_unparented_client_span(
-                    kind, parent_context, _CLIENT_KIND)):
+                    kind, parent_context, _CLIENT_KIND)) or (_drop_raw and _active and name == RAW_REQUEST_SPAN):
                 return SamplingResult(Decision.DROP)
             return self._inner.should_sample(parent_context, trace_id, name, kind, attributes, links, trace_state)
 

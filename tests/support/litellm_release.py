@@ -11,6 +11,9 @@ LITELLM = Version(version("litellm"))
 # 1.75 has no GenAI metrics, and makes raw_gen_ai_request inside its handler (nothing to switch off).
 HAS_GENAI_METRICS = LITELLM >= Version("1.76")
 RAW_REQUEST_SPAN_OPTIONAL = LITELLM >= Version("1.76")
+# 1.75's proxy does not ask the provider for a streamed answer's usage (LiteLLM counts it); 1.110 does. Releases
+# between: not run with the proxy, taken as 1.110.
+STREAM_USAGE_FROM_PROVIDER = LITELLM >= Version("1.76")
 # Up to 1.78 a failed call's span has the error status only: no exception event, no message.
 RECORDS_EXCEPTIONS = LITELLM >= Version("1.79")
 # Up to 1.80.15 LiteLLM labels the output tokens of gen_ai.client.token.usage "completion", from 1.80.17 "output".
