@@ -70,15 +70,25 @@ def patch_fastapi(module: Any) -> bool:
 
 _route_changes = 0  # FastAPI routers' route changes seen (each router's `_mark_routes_changed`)
 _counting = False
+_tries = 0
+
+
+def _start_counting_late() -> None:
+    """The instrumentation is imported while `fastapi` itself is (its instrumentor loads at that import): FastAPI's
+    routing is complete only later. Tried again at the first few requests (a change before counting starts is in
+    the routes version the fingerprint held until then)."""
+    global _tries
+    if _tries < 8:
+        _tries += 1
+        _count_route_changes()
 
 
 def _count_route_changes() -> None:
     """Count every FastAPI router's route changes (FastAPI 0.137 on bumps a router's routes version there; its own
     route caches are keyed on it): a far cheaper fingerprint than summing the versions of every router."""
     global _counting
-    try:
-        from fastapi import routing
-    except Exception:
+    routing = sys.modules.get("fastapi.routing")
+    if routing is None:
         return
     router_class = getattr(routing, "APIRouter", None)
     original = getattr(router_class, "_mark_routes_changed", None)
@@ -149,6 +159,8 @@ def _fingerprint(app: Any, module: Any) -> Any:
     version = getattr(getattr(app, "router", None), "_get_routes_version", None)
     if not callable(version):
         return id(app), tuple(routes)  # an older FastAPI: included routes are copied into the app's list
+    if not _counting:
+        _start_counting_late()
     return id(app), tuple(routes), _route_changes if _counting else version()
 
 
