@@ -59,6 +59,14 @@ def _version() -> str | None:
     return __version__
 
 
+def _inlined(names: tuple[str, ...]) -> tuple[str, ...]:
+    """The same callback's names from Python 3.12 on, its header dict comprehension inlined (PEP 709)."""
+    if "keys" not in names:
+        return names
+    at = names.index("keys") + 1
+    return names[:at] + ("getall",) + names[at:]
+
+
 def as_written(module: Any) -> bool:
     """The instrumentation's `create_trace_config` and its callbacks are the ones these stand in for."""
     create = getattr(module, "create_trace_config", None)
@@ -66,7 +74,7 @@ def as_written(module: Any) -> bool:
     if code is None or getattr(create, "_signoz_litellm", False) or _version() not in _LEAN_FOR_VERSIONS:
         return False
     found = {c.co_name: c.co_names for c in code.co_consts if hasattr(c, "co_names")}
-    return all(found.get(name) == names for name, names in _CALLBACK_NAMES.items())
+    return all(found.get(name) in (names, _inlined(names)) for name, names in _CALLBACK_NAMES.items())
 
 
 def patch(module: Any) -> bool:
