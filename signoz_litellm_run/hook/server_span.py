@@ -3,7 +3,7 @@
 - The route is looked up once per path. To name each request's server span (`POST /v1/chat/completions`) and set
   `http.route`, OpenTelemetry's FastAPI instrumentation matches the request against the app's routes in order,
   regular expressions and all, before FastAPI's own router matches it again: the proxy has hundreds of routes, and
-  this was about a tenth of what `run` added to a proxy request. The name and attributes are now remembered per
+  this took 86-140 us a request (about 1 us now). The name and attributes are now remembered per
   (scope type, method, path, root path), for up to 512 of them, while the app's routes are the same
   (the same route objects, and FastAPI's routes version of every included router). Any app with a route that
   matches on more than those (a `Host` route, which reads the host header; a route class we do not know) is
