@@ -31,6 +31,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import collections
+import contextlib
 import glob
 import json
 import os
@@ -419,8 +420,13 @@ def main() -> None:
     parser.add_argument("--only-instructions", action="store_true", help="only the callgrind part")
     parser.add_argument("--modes", nargs="+", choices=MODES, help="callgrind only these (bare is always run)")
     parser.add_argument("--span-detail", choices=("lean", "full"), help="passed to run (when it knows it)")
+    parser.add_argument("--keep", metavar="DIR", help="write the proxies' logs and callgrind files to DIR and keep "
+                        "them (callgrind_annotate --inclusive=yes DIR/callgrind.run.out.2)")
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory() as tmp, ProviderProcess() as provider:
+    if args.keep:
+        os.makedirs(args.keep, exist_ok=True)
+    with (contextlib.nullcontext(args.keep) if args.keep else tempfile.TemporaryDirectory()) as tmp, \
+            ProviderProcess() as provider:
         counter = SpanCounter()
         try:
             if not args.only_instructions:

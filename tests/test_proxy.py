@@ -287,8 +287,15 @@ def test_lean_request_is_server_span_litellm_request_and_provider_call(scenario:
         llm = _one(spans, "litellm_request")
         provider_call = next(s for s in spans if s.kind == 3)  # the provider's HTTP client span
         assert server.parent_span_id == ""
+        if scenario != "fastapi_native":  # named by OpenTelemetry's FastAPI instrumentation (hook/server_span.py)
+            assert server.name == "POST /v1/chat/completions", server.name
+            assert server.attributes.get("http.route") == "/v1/chat/completions", server.attributes
         assert llm.parent_span_id == server.span_id
         assert provider_call.parent_span_id == llm.span_id
+        assert provider_call.name == "POST", provider_call.name  # made by hook/aiohttp_span.py's callbacks
+        assert provider_call.attributes.get("http.method") == "POST", provider_call.attributes
+        assert str(provider_call.attributes.get("http.url")).endswith("/chat/completions"), provider_call.attributes
+        assert provider_call.attributes.get("http.status_code") == 200, provider_call.attributes
         assert llm.attributes.get("gen_ai.request.model") == "fake-model"
         assert llm.attributes.get("gen_ai.usage.completion_tokens") == 5
         assert "gen_ai.cost.total_cost" in llm.attributes

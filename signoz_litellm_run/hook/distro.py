@@ -118,11 +118,13 @@ class SignozLitellmDistro(OpenTelemetryDistro):
         lazy_export.install(_configuration)  # before the SDK's configurator, which runs next
         # Armed here, inside initialize(), so LiteLLM is instrumented whichever sitecustomize ran it:
         # ours, or opentelemetry-instrument's when a user wraps the command in it as well.
-        from signoz_litellm_run.hook import httpx_span, litellm_arm, proxy
+        from signoz_litellm_run.hook import aiohttp_span, httpx_span, litellm_arm, proxy, server_span
 
         litellm_arm.install()
         proxy.install()
         httpx_span.install()
+        aiohttp_span.install()
+        server_span.install()
 
     def load_instrumentor(self, entry_point: Any, **kwargs: Any) -> None:  # type: ignore[override]
         if not chosen_by_name():

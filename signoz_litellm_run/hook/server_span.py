@@ -1,0 +1,223 @@
+"""The HTTP server span of a FastAPI app (the LiteLLM proxy's) made with less work, the same span.
+
+- The route is looked up once per path. To name each request's server span (`POST /v1/chat/completions`) and set
+  `http.route`, OpenTelemetry's FastAPI instrumentation matches the request against the app's routes in order,
+  regular expressions and all, before FastAPI's own router matches it again: the proxy has hundreds of routes, and
+  this took 86-140 us a request (about 1 us now). The name and attributes are now remembered per
+  (scope type, method, path, root path), for up to 512 of them, while the app's routes are the same
+  (the same route objects, and FastAPI's routes version of every included router). Any app with a route that
+  matches on more than those (a `Host` route, which reads the host header; a route class we do not know) is
+  looked up as before, on every request.
+- Headers are read without decoding each one. The ASGI instrumentation reads a request header (the propagators'
+  `traceparent`, `tracestate`, `baggage`; `host`, `user-agent`, `content-length`) by decoding and lower-casing
+  every header of the request, once per header it reads: some 90 decodes a request. A header whose name is
+  ASCII is now compared as bytes (lower-cased bytes of ASCII are the ASCII of its lower-cased text), and only
+  the matching values are decoded, with the instrumentation's own function; any other name is compared as the
+  instrumentation compares it.
+
+Both only where the instrumentation's code is what this was written against (`hook.is_as_written`), else it is
+left as it is; neither can raise where the instrumentation would not (a failure falls back to its function).
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+from signoz_litellm_run.hook import is_as_written
+
+FASTAPI_MODULE = "opentelemetry.instrumentation.fastapi"
+ASGI_MODULE = "opentelemetry.instrumentation.asgi"
+_MAX_REMEMBERED = 512
+
+# The names the instrumentations' functions use, as written against (opentelemetry-instrumentation 0.59b0-0.66b1).
+_SPAN_DETAILS_NAMES = ("_get_route_details", "get", "sanitize_method", "strip", "HTTP_ROUTE")
+_ROUTE_DETAILS_NAMES = ("_flatten_routes", "routes", "isinstance", "Route", "matches", "Match", "FULL", "path",
+                        "AttributeError", "get", "PARTIAL")
+# (its list comprehension is a function of its own up to Python 3.11, inlined from 3.12: PEP 709)
+_GETTER_NAMES = (("get", "lower"), ("get", "lower", "_decode_header_item"))
+# Route classes whose `matches` reads only the scope's type, path, root path and method (Starlette's and FastAPI's
+# own; an included router's routes are these too).
+_KNOWN_ROUTES = frozenset({
+    ("starlette.routing", "Route"), ("starlette.routing", "WebSocketRoute"), ("starlette.routing", "Mount"),
+    ("fastapi.routing", "APIRoute"), ("fastapi.routing", "APIWebSocketRoute"), ("fastapi.routing", "RouteContext"),
+    ("fastapi.routing", "_IncludedRouter"), ("fastapi.routing", "_EffectiveRouteContext"),
+})
+
+
+def install() -> None:
+    import wrapt
+
+    wrapt.register_post_import_hook(patch_fastapi, FASTAPI_MODULE)
+    wrapt.register_post_import_hook(patch_asgi, ASGI_MODULE)
+
+
+# ------------------------------------------------------------------------------------------- route names
+
+def patch_fastapi(module: Any) -> bool:
+    """Remember `_get_default_span_details` per path (apps instrumented from now on: the function is handed to each
+    app's middleware when the app is made). False when the module is not as written against."""
+    original = getattr(module, "_get_default_span_details", None)
+    route_details = getattr(module, "_get_route_details", None)
+    if getattr(original, "_signoz_litellm", False):
+        return True
+    if not (is_as_written(original, _SPAN_DETAILS_NAMES) and is_as_written(route_details, _ROUTE_DETAILS_NAMES)):
+        return False
+    _count_route_changes()
+    module._get_default_span_details = remembering(original, module)
+    return True
+
+
+_route_changes = 0  # FastAPI routers' route changes seen (each router's `_mark_routes_changed`)
+_counting = False
+_tries = 0
+
+
+def _start_counting_late() -> None:
+    """The instrumentation is imported while `fastapi` itself is (its instrumentor loads at that import): FastAPI's
+    routing is complete only later. Tried again at the first few requests (a change before counting starts is in
+    the routes version the fingerprint held until then)."""
+    global _tries
+    if _tries < 8:
+        _tries += 1
+        _count_route_changes()
+
+
+def _count_route_changes() -> None:
+    """Count every FastAPI router's route changes (FastAPI 0.137 on bumps a router's routes version there; its own
+    route caches are keyed on it): a far cheaper fingerprint than summing the versions of every router."""
+    global _counting
+    routing = sys.modules.get("fastapi.routing")
+    if routing is None:
+        return
+    router_class = getattr(routing, "APIRouter", None)
+    original = getattr(router_class, "_mark_routes_changed", None)
+    if _counting or not is_as_written(original, ("_routes_version",)):
+        return
+
+    def _mark_routes_changed(self: Any) -> None:
+        global _route_changes
+        _route_changes += 1
+        original(self)
+
+    _mark_routes_changed._signoz_litellm = True  # type: ignore[attr-defined]
+    _mark_routes_changed.__wrapped__ = original  # type: ignore[attr-defined]
+    router_class._mark_routes_changed = _mark_routes_changed
+    _counting = True
+
+
+class _Remembered:
+    __slots__ = ("fingerprint", "details")
+
+    def __init__(self) -> None:
+        self.fingerprint: Any = None
+        self.details: dict[tuple[Any, ...], tuple[str, dict[str, str]]] = {}
+
+
+def remembering(original: Any, module: Any) -> Any:
+    apps: dict[int, _Remembered] = {}  # id(app) -> what was worked out for it (an app lives as long as the process)
+
+    def _get_default_span_details(scope: Any) -> tuple[str, dict[str, str]]:
+        try:
+            app = scope["app"]
+            key = (scope.get("type"), scope.get("method"), scope.get("path"), scope.get("root_path"))
+            fingerprint = _fingerprint(app, module)
+        except Exception:
+            fingerprint = None
+        if fingerprint is None:
+            return original(scope)
+        remembered = apps.get(id(app))
+        if remembered is None:
+            if len(apps) >= 64:
+                return original(scope)
+            remembered = apps[id(app)] = _Remembered()
+        if remembered.fingerprint != fingerprint:
+            remembered.fingerprint = fingerprint if _all_known(app, module) else False
+            remembered.details.clear()
+        if remembered.fingerprint is False:
+            return original(scope)
+        found = remembered.details.get(key)
+        if found is None:
+            found = original(scope)
+            if len(remembered.details) < _MAX_REMEMBERED:
+                remembered.details[key] = found
+        name, attributes = found
+        return name, dict(attributes)  # the caller adds to it
+
+    _get_default_span_details._signoz_litellm = True  # type: ignore[attr-defined]
+    _get_default_span_details.__wrapped__ = original  # type: ignore[attr-defined]
+    return _get_default_span_details
+
+
+def _fingerprint(app: Any, module: Any) -> Any:
+    """What the route lookup depends on besides the scope: the app's routes (the objects) and, for a FastAPI whose
+    routers count their changes (0.137 on: included routers are looked into at each request), the changes counted
+    (`_count_route_changes`), else the app's routes version (which walks every router)."""
+    routes = app.routes
+    if type(routes) is not list:
+        return None
+    version = getattr(getattr(app, "router", None), "_get_routes_version", None)
+    if not callable(version):
+        return id(app), tuple(routes)  # an older FastAPI: included routes are copied into the app's list
+    if not _counting:
+        _start_counting_late()
+    return id(app), tuple(routes), _route_changes if _counting else version()
+
+
+def _all_known(app: Any, module: Any) -> bool:
+    try:
+        for route in module._flatten_routes(app.routes):
+            if (type(route).__module__, type(route).__name__) not in _KNOWN_ROUTES:
+                return False
+            inner = getattr(route, "_effective_route", None)  # a RouteContext: the route it stands for
+            if inner is not None and (type(inner).__module__, type(inner).__name__) not in _KNOWN_ROUTES:
+                return False
+    except Exception:
+        return False
+    return True
+
+
+# ------------------------------------------------------------------------------------------- headers
+
+def patch_asgi(module: Any) -> bool:
+    """Read request headers without decoding each one (the module's getter, used by every ASGI app)."""
+    getter_class = getattr(module, "ASGIGetter", None)
+    original = getattr(getter_class, "get", None)
+    decode = getattr(module, "_decode_header_item", None)
+    if getattr(original, "_signoz_litellm", False):
+        return True
+    if not any(is_as_written(original, names) for names in _GETTER_NAMES) or not callable(decode):
+        return False
+
+    def get(self: Any, carrier: Any, key: str) -> list[str] | None:
+        try:
+            headers = carrier.get("headers")
+            if not headers:
+                return None
+            wanted = key.lower()
+            if not wanted.isascii():
+                return original(self, carrier, key)
+            wanted_bytes = wanted.encode("ascii")
+            decoded = []
+            for name, value in headers:
+                if type(name) is bytes and name.isascii():
+                    if name.lower() == wanted_bytes:
+                        decoded.append(decode(value))
+                elif decode(name).lower() == wanted:
+                    decoded.append(decode(value))
+        except Exception:
+            return original(self, carrier, key)
+        return decoded or None
+
+    get._signoz_litellm = True  # type: ignore[attr-defined]
+    get.__wrapped__ = original  # type: ignore[attr-defined]
+    getter_class.get = get
+    return True
+
+
+def patch_loaded() -> None:
+    """For an instrumentation imported before install() (init() in a running program)."""
+    if FASTAPI_MODULE in sys.modules:
+        patch_fastapi(sys.modules[FASTAPI_MODULE])
+    if ASGI_MODULE in sys.modules:
+        patch_asgi(sys.modules[ASGI_MODULE])
