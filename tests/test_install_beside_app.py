@@ -35,8 +35,8 @@ pytestmark = [
 ]
 
 # The application's own packages, installed first: OpenTelemetry (API/SDK release, its contrib release) with an
-# instrumentation of its own, and FastAPI. The oldest release we support, and one in the middle.
-APP_RELEASES = [("1.38.0", "0.59b0"), ("1.41.0", "0.62b0")]
+# instrumentation of its own and FastAPI (the oldest release we support, and one in the middle), or the SDK alone.
+APP_RELEASES = [("1.38.0", "0.59b0", True), ("1.41.0", "0.62b0", True), ("1.38.0", "0.59b0", False)]
 
 
 def _floor(name: str) -> str:
@@ -67,18 +67,20 @@ def _new_venv(where: Path) -> Path:
     return python
 
 
-@pytest.fixture(scope="module", params=APP_RELEASES, ids=lambda release: f"sdk-{release[0]}")
+@pytest.fixture(scope="module", params=APP_RELEASES,
+                ids=lambda release: f"sdk-{release[0]}" + ("-fastapi" if release[2] else "-alone"))
 def app(request: pytest.FixtureRequest,
         tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, str], tuple[str, str]]:
     """A fresh environment with the application's packages, what is installed there, and its OTel release."""
-    sdk, contrib = request.param
+    sdk, contrib, instrumented = request.param
     python = _new_venv(tmp_path_factory.mktemp("beside") / "app")
     # The application as it was before us: its OpenTelemetry, and a LiteLLM our range covers.
-    done = _pip(python, "install", "--quiet", f"opentelemetry-sdk=={sdk}",
-                f"opentelemetry-instrumentation-fastapi=={contrib}", "fastapi", f"litellm=={_floor('litellm')}")
+    app_otel = [f"opentelemetry-instrumentation-fastapi=={contrib}", "fastapi"] if instrumented else []
+    done = _pip(python, "install", "--quiet", f"opentelemetry-sdk=={sdk}", *app_otel, f"litellm=={_floor('litellm')}")
     assert done.returncode == 0, done.stderr
     before = _installed(python)
-    assert before["opentelemetry-sdk"] == sdk and before["opentelemetry-instrumentation-fastapi"] == contrib
+    assert before["opentelemetry-sdk"] == sdk
+    assert ("opentelemetry-instrumentation" in before) == instrumented
     return python, before, (sdk, contrib)
 
 
@@ -128,7 +130,8 @@ def test_pip_with_the_installed_opentelemetry_as_constraints_replaces_nothing(
     _nothing_replaced(planned, before, release)
 
 
-# Our OpenTelemetry packages that are released with the API/SDK (one version), and the contrib ones (another).
+# Our OpenTelemetry packages that are released with the API/SDK (one version), and the contrib ones (another;
+# the instrumentation base comes with them).
 LOCKSTEP = ("opentelemetry-api", "opentelemetry-sdk", "opentelemetry-proto", "opentelemetry-exporter-otlp-proto-grpc",
             "opentelemetry-exporter-otlp-proto-http", "opentelemetry-exporter-otlp-proto-common")
 CONTRIB = ("opentelemetry-semantic-conventions", "opentelemetry-instrumentation", "opentelemetry-distro",
