@@ -10,6 +10,8 @@ import threading
 
 import pytest
 
+from tests.support.metric_points import histogram_points
+
 aiohttp = pytest.importorskip("aiohttp")
 instrumentation = pytest.importorskip("opentelemetry.instrumentation.aiohttp_client")
 
@@ -105,17 +107,11 @@ def _exported(lean: bool, requests, parent: bool = False, **options):  # type: i
               [(e.name, sorted(e.attributes)) for e in s.events],
               s.parent.span_id if s.parent is not None and s.name != "parent" else None)
              for s in exporter.get_finished_spans() if s.name != "parent"]
-    points = []
-    data = reader.get_metrics_data()
-    for resource_metrics in data.resource_metrics if data else []:
-        for scope_metrics in resource_metrics.scope_metrics:
-            for metric in scope_metrics.metrics:
-                for point in metric.data.data_points:
-                    points.append((metric.name, sorted(point.attributes.items(), key=repr), point.count))
+    points = histogram_points(reader)
     tracer_provider.shutdown()
     meter_provider.shutdown()
     del trace
-    return ours, [s[:6] + (s[6] is not None,) for s in spans], sorted(points, key=repr)
+    return ours, [s[:6] + (s[6] is not None,) for s in spans], points
 
 
 def _requests(server) -> list[tuple[str, str]]:  # type: ignore[no-untyped-def]

@@ -10,6 +10,8 @@ import types
 
 import pytest
 
+from tests.support.metric_points import histogram_points
+
 instrumentation = pytest.importorskip("opentelemetry.instrumentation.httpx")
 
 from signoz_litellm_run.hook import httpx_span, is_as_written  # noqa: E402
@@ -231,16 +233,10 @@ def _exported(module_name: str, lean: bool, send, **instrument_options):  # type
     spans = [(s.name, s.kind, list(s.attributes.items()), s.status.status_code, s.status.description,
               [(e.name, sorted(e.attributes)) for e in s.events], s.parent is not None)
              for s in exporter.get_finished_spans()]
-    points = []
-    data = reader.get_metrics_data()
-    for resource_metrics in data.resource_metrics if data else []:
-        for scope_metrics in resource_metrics.scope_metrics:
-            for metric in scope_metrics.metrics:
-                for point in metric.data.data_points:
-                    points.append((metric.name, sorted(point.attributes.items(), key=repr), point.count))
+    points = histogram_points(reader)
     tracer_provider.shutdown()
     meter_provider.shutdown()
-    return spans, sorted(points, key=repr)
+    return spans, points
 
 
 @pytest.mark.parametrize("module_name", MODULES)
