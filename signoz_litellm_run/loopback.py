@@ -4,6 +4,7 @@ doctor's tests beside the real `Receiver`."""
 
 from __future__ import annotations
 
+import os
 import select
 import socket
 import threading
@@ -87,8 +88,51 @@ class SilentServer:
         self.stop()
 
 
+# Ports handed out below the kernel's ephemeral range (Linux 32768-60999, macOS 49152-65535): no bind(0) and no
+# outgoing connection can take one between our check and the server's bind. Each pytest-xdist worker gets its own
+# block, so two workers never hand out the same port either.
+_BLOCK_FLOOR = 20000
+_BLOCK_SIZE = 256
+_handed_out = 0
+
+
+def _ephemeral_floor() -> int:
+    try:
+        with open("/proc/sys/net/ipv4/ip_local_port_range") as f:
+            return int(f.read().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 32768
+
+
+def _worker_index() -> int:
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "")  # gw0, gw1, ... under xdist
+    return int(worker[2:]) + 1 if worker.startswith("gw") and worker[2:].isdigit() else 0
+
+
+def _free(host: str, port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        try:
+            s.bind((host, port))
+        except OSError:
+            return False
+    return True
+
+
 def unused_port(host: str = "127.0.0.1") -> int:
-    """A TCP port on ``host`` with nothing listening (bound once, then released)."""
+    """A TCP port on ``host`` with nothing listening, that nothing else will take before the caller binds it.
+
+    Taken from this process's block below the ephemeral range, in turn (starting at a point set by the pid, so
+    successive runs do not reuse the same ports at once); falls back to a port the kernel picks if the block is
+    used up or the ephemeral range reaches down into it.
+    """
+    global _handed_out
+    start = _BLOCK_FLOOR + _worker_index() * _BLOCK_SIZE
+    if start + _BLOCK_SIZE <= _ephemeral_floor():
+        for _ in range(_BLOCK_SIZE):
+            port = start + (os.getpid() + _handed_out) % _BLOCK_SIZE
+            _handed_out += 1
+            if _free(host, port):
+                return port
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
         s.bind((host, 0))
         return s.getsockname()[1]

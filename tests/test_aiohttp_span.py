@@ -16,6 +16,7 @@ aiohttp = pytest.importorskip("aiohttp")
 instrumentation = pytest.importorskip("opentelemetry.instrumentation.aiohttp_client")
 
 from signoz_litellm_run.hook import aiohttp_span  # noqa: E402
+from signoz_litellm_run.loopback import unused_port  # noqa: E402
 
 AS_WRITTEN = aiohttp_span.as_written(instrumentation)
 needs_lean = pytest.mark.skipif(not AS_WRITTEN, reason="the aiohttp-client instrumentation is another version")
@@ -52,14 +53,6 @@ def status_server():  # type: ignore[no-untyped-def]
     yield server
     server.shutdown()
     server.server_close()
-
-
-def _unused_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _exported(lean: bool, requests, parent: bool = False, **options):  # type: ignore[no-untyped-def]
@@ -122,7 +115,7 @@ def _requests(server) -> list[tuple[str, str]]:  # type: ignore[no-untyped-def]
         ("GET", f"{base}/status/404"), ("GET", f"{base}/status/500"), ("PUT", f"{base}/x?api-key=secret&q=1"),
         ("get", f"{base}/lower"), ("PURGE", f"{base}/other-method"),
         ("GET", f"http://user:password@127.0.0.1:{server.server_address[1]}/creds"),
-        ("GET", f"http://127.0.0.1:{_unused_port()}/refused"),  # an exception: the instrumentation's callback
+        ("GET", f"http://127.0.0.1:{unused_port()}/refused"),  # an exception: the instrumentation's callback
     ]
 
 

@@ -15,6 +15,7 @@ from tests.support.metric_points import histogram_points
 instrumentation = pytest.importorskip("opentelemetry.instrumentation.httpx")
 
 from signoz_litellm_run.hook import httpx_span, is_as_written  # noqa: E402
+from signoz_litellm_run.loopback import unused_port  # noqa: E402
 from opentelemetry.instrumentation.httpx.version import __version__ as VERSION  # noqa: E402
 
 # Each part of httpx_span applies only to the instrumentation it was written against; the comparisons with the
@@ -195,14 +196,6 @@ def _send_all(module, base: str, refused: str, asynchronous: bool, parent: bool)
         run()
 
 
-def _unused_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def _exported(module_name: str, lean: bool, send, **instrument_options):  # type: ignore[no-untyped-def]
     """Spans and duration data points the instrumentation records for `send()`, with its wrappers or ours."""
     from opentelemetry import trace
@@ -245,7 +238,7 @@ def _exported(module_name: str, lean: bool, send, **instrument_options):  # type
 def test_our_wrappers_record_what_the_instrumentations_record(status_server, module_name: str, asynchronous: bool,
                                                               parent: bool) -> None:
     module = importlib.import_module(module_name)
-    refused = f"http://127.0.0.1:{_unused_port()}/x"  # nothing listens there
+    refused = f"http://127.0.0.1:{unused_port()}/x"  # nothing listens there
 
     def send() -> None:
         _send_all(module, status_server.base, refused, asynchronous, parent)
