@@ -39,11 +39,18 @@ class Job:
     """A finished (or signalled) child run."""
 
     def __init__(self, returncode: int, stdout: str, stderr: str, seconds: float,
-                 exit_seconds: float | None = None) -> None:
+                 exit_seconds: float | None = None, report_file: Path | None = None) -> None:
         self.returncode, self.stdout, self.stderr, self.seconds = returncode, stdout, stderr, seconds
         # from the signal (or the last awaited "done" line) to the exit: what the exit costs, whatever the start-up
         # took on a loaded machine
         self.exit_seconds = exit_seconds
+        self.report_file = report_file
+
+    @property
+    def report(self) -> dict[str, Any]:
+        """The job's report (`--report-file`, asked for by run_job's `report_in`)."""
+        assert self.report_file is not None, "run_job(report_in=...) asks for the report"
+        return json.loads(self.report_file.read_text())
 
     def warning_lines(self) -> list[str]:
         return [line for line in self.stderr.splitlines() if line.startswith("signoz-litellm: warning:")]
@@ -64,18 +71,23 @@ JOB_HANG_SECONDS = 240
 
 def run_job(endpoint: str, provider: FakeProvider, *, args: tuple[str, ...] = (), app_env: Mapping[str, str] = {},
             signal_after: int | None = None, signum: int = signal.SIGTERM, command: list[str] | None = None,
-            cwd: Path | None = None, start_with: Mapping[int, str] | None = None, clock_after: int | None = None) -> Job:
+            cwd: Path | None = None, start_with: Mapping[int, str] | None = None, clock_after: int | None = None,
+            report_in: Path | None = None) -> Job:
     """Run the batch app (or `command`) under the launcher, in `cwd` (default: this one). With `signal_after`,
     send `signum` once that many calls have printed "done" (and the app is waiting). The launcher starts with
     `signum` at its default disposition, whatever this process inherited (`nohup`, or a shell's background job,
     ignores SIGHUP and SIGINT), unless `start_with` gives the dispositions ({signal number: "SIG_IGN"}). The job's
-    `exit_seconds` are counted from the signal, or from the `clock_after`-th "done" line."""
+    `exit_seconds` are counted from the signal, or from the `clock_after`-th "done" line. With `report_in`, the
+    job writes its report to report.json there (`job.report`)."""
     env = {k: v for k, v in os.environ.items() if k not in CI_VARS and not k.startswith(("OTEL_", "SIGNOZ_"))}
     # A job of a few seconds must not get the line a process gets once it has run 30 s (a server's early warning)
     # because a loaded machine stretched its start-up past that: the test that wants it sets its own.
     env.update(LITELLM_LOCAL_MODEL_COST_MAP="True", FAKE_BASE=provider.base_url, SIGNOZ_BOOTSTRAP="false",
                SIGNOZ_LITELLM_EARLY_WARNING_AFTER="3600")
     env.update(app_env)
+    report_file = None if report_in is None else report_in / "report.json"
+    if report_file is not None:
+        args = (*args, "--report-file", str(report_file))
     command = [sys.executable, "-m", "signoz_litellm_run", "run", "--endpoint", endpoint, "--service-name", "batch",
                *args, "--", *(command or [sys.executable, APP])]
     if start_with is None and signal_after is not None:
@@ -109,7 +121,15 @@ def run_job(endpoint: str, provider: FakeProvider, *, args: tuple[str, ...] = ()
     if hung.is_set():
         pytest.fail(f"the job hung (still running after {JOB_HANG_SECONDS} s); stderr:\n{err}")
     ended = time.monotonic()
-    return Job(proc.returncode, "".join(lines) + out, err, ended - started, None if marked is None else ended - marked)
+    return Job(proc.returncode, "".join(lines) + out, err, ended - started, None if marked is None else ended - marked,
+               report_file)
+
+
+def write_app(directory: Path, name: str, source: str) -> str:
+    """Writes a program for a job to run; its path."""
+    path = directory / name
+    path.write_text(source)
+    return str(path)
 
 
 def _output(proc: subprocess.Popen, hung: threading.Event) -> tuple[str, str]:
@@ -139,14 +159,13 @@ def settle(receiver: Receiver, expected: int) -> None:
 
 def test_sigterm_delivers_every_completed_call_and_reports_what_arrived(
         receiver: Receiver, fake_provider: FakeProvider, tmp_path: Path) -> None:
-    report_file = tmp_path / "report.json"
-    job = run_job(receiver.grpc_endpoint, fake_provider, args=("--report", "--report-file", str(report_file)),
+    job = run_job(receiver.grpc_endpoint, fake_provider, args=("--report",), report_in=tmp_path,
                   app_env={"CALLS": "40", "WAIT": "60"}, signal_after=40)
     assert job.returncode == -signal.SIGTERM, job.stderr  # a shell shows 143
     settle(receiver, 40)
     assert len(llm_spans(receiver)) == 40
     # The report's counts are what the receiver got.
-    report = json.loads(report_file.read_text())
+    report = job.report
     assert report["signals"]["traces"] == {"sent": len(receiver.spans()), "failed": 0, "dropped": 0}
     assert report["signals"]["logs"]["sent"] == len(receiver.log_records())
     assert report["signals"]["metrics"]["sent"] == len([r for r in receiver.requests if r.signal == "metrics"]) >= 1
@@ -183,11 +202,7 @@ def test_sigint_with_an_unreachable_endpoint_still_ends_like_ctrl_c(fake_provide
     for a job interrupted early; the system metrics started by their timer during the exit) makes Python forget that
     a KeyboardInterrupt went unhandled: the job exited 1, not of SIGINT. Both are done before the KeyboardInterrupt
     is raised. The dead endpoint makes the export fail fast, as it did where this was seen."""
-    command = None
-    if program == "logging":
-        script = tmp_path / "logging_app.py"
-        script.write_text(LOGGING_APP)
-        command = [sys.executable, str(script)]
+    command = [sys.executable, write_app(tmp_path, "logging_app.py", LOGGING_APP)] if program == "logging" else None
     job = run_job(f"http://127.0.0.1:{unused_port()}", fake_provider, app_env={"CALLS": "2", "WAIT": "60"},
                   signal_after=1, signum=signal.SIGINT, command=command)
     assert job.returncode == -signal.SIGINT, job.stderr
@@ -239,14 +254,13 @@ def test_an_ignored_sigterm_stays_ignored(receiver: Receiver, fake_provider: Fak
 
 def test_asyncio_run_delivers_every_concurrent_call(receiver: Receiver, fake_provider: FakeProvider,
                                                     tmp_path: Path) -> None:
-    report_file = tmp_path / "report.json"
-    job = run_job(receiver.grpc_endpoint, fake_provider, args=("--report-file", str(report_file)),
+    job = run_job(receiver.grpc_endpoint, fake_provider, report_in=tmp_path,
                   app_env={"MODE": "async", "CALLS": "20"})
     assert job.returncode == 0, job.stderr
     settle(receiver, 20)
     assert len(llm_spans(receiver)) == 20
     assert len({s.attributes.get(PROMPT_ATTRIBUTE) for s in llm_spans(receiver)}) == 20
-    assert json.loads(report_file.read_text())["llm"]["calls"] == 20  # each async call counted once
+    assert job.report["llm"]["calls"] == 20  # each async call counted once
 
 
 @pytest.mark.parametrize(("end", "status"), [("exit:3", 3), ("raise", 1)])
@@ -259,13 +273,12 @@ def test_sys_exit_and_uncaught_exception_keep_status_and_deliver(
 
 
 def test_a_full_queue_is_counted_not_silent(receiver: Receiver, fake_provider: FakeProvider, tmp_path: Path) -> None:
-    report_file = tmp_path / "report.json"
     # A 4-span queue that is exported only at exit: most of the 20 calls' spans are dropped.
     app_env = {"MODE": "async", "CALLS": "20", "OTEL_BSP_MAX_QUEUE_SIZE": "4", "OTEL_BSP_MAX_EXPORT_BATCH_SIZE": "4",
                "OTEL_BSP_SCHEDULE_DELAY": "600000"}
-    job = run_job(receiver.grpc_endpoint, fake_provider, args=("--report-file", str(report_file)), app_env=app_env)
+    job = run_job(receiver.grpc_endpoint, fake_provider, report_in=tmp_path, app_env=app_env)
     assert job.returncode == 0, job.stderr
-    traces = json.loads(report_file.read_text())["signals"]["traces"]
+    traces = job.report["signals"]["traces"]
     receiver.wait_for(lambda r: len(r.spans()) >= traces["sent"], timeout=5)
     assert traces["sent"] == len(receiver.spans())
     assert traces["dropped"] > 0 and traces["sent"] + traces["dropped"] + traces["failed"] >= 40
@@ -309,11 +322,10 @@ def test_a_long_running_process_hears_about_a_failing_endpoint_when_it_happens(
 def test_the_report_says_when_the_receiver_refuses(
         receiver: Receiver, fake_provider: FakeProvider, tmp_path: Path, behavior: str, protocol: str) -> None:
     receiver.behavior = behavior
-    report_file = tmp_path / "report.json"
     job = run_job(receiver.endpoint(protocol), fake_provider,
-                  args=("--protocol", protocol, "--report", "--report-file", str(report_file)), app_env={"CALLS": "2"})
+                  args=("--protocol", protocol, "--report"), report_in=tmp_path, app_env={"CALLS": "2"})
     assert job.returncode == 0, job.stderr
-    report = json.loads(report_file.read_text())
+    report = job.report
     traces = report["signals"]["traces"]
     assert traces["sent"] == 0 and traces["failed"] + traces["dropped"] >= 4
     assert report["lost"] > 0
@@ -341,15 +353,13 @@ def test_at_exit_a_failed_export_is_retried_at_once(
 
     receiver.behavior = "unavailable"
     receiver.on_request = first_refused
-    report_file = tmp_path / "report.json"
     job = run_job(receiver.endpoint(protocol), fake_provider,
-                  args=("--protocol", protocol, "--shutdown-timeout", "0.5", "--report", "--report-file",
-                        str(report_file)),
+                  args=("--protocol", protocol, "--shutdown-timeout", "0.5", "--report"), report_in=tmp_path,
                   app_env={"CALLS": "1", **EXPORT_ONLY_AT_EXIT})
     assert job.returncode == 0, job.stderr
     assert len(refused) == 1, refused
     settle(receiver, 1)
-    report = json.loads(report_file.read_text())
+    report = job.report
     assert {name: counts["failed"] + counts["dropped"] for name, counts in report["signals"].items()} == {
         "traces": 0, "logs": 0, "metrics": 0}, report
     assert report["signals"][refused[0]]["sent"] >= 1 and report["lost"] == 0
@@ -407,15 +417,14 @@ def _trace_request_sizes(receiver: Receiver) -> list[int]:
 def _long_prompt_job(provider: FakeProvider, tmp_path: Path, protocol: str, limit: int) -> tuple[Job, Receiver, dict]:
     """LONG_PROMPTS under `run` against a receiver refusing requests over `limit` bytes; the job, the (stopped)
     receiver holding what it got, and the report's trace counts."""
-    report_file = tmp_path / "report.json"
     with Receiver(max_request_bytes=limit) as receiver:
         job = run_job(receiver.endpoint(protocol), provider, app_env=LONG_PROMPTS,
-                      args=("--protocol", protocol, "--report-file", str(report_file), "--shutdown-timeout", "20"))
+                      args=("--protocol", protocol, "--shutdown-timeout", "20"), report_in=tmp_path)
         assert job.returncode == 0, job.stderr
         settle(receiver, 60)
     _every_call_once_with_its_http_span(receiver, provider, 60)
     assert not job.warning_lines()
-    traces = json.loads(report_file.read_text())["signals"]["traces"]
+    traces = job.report["signals"]["traces"]
     assert traces == {"sent": len(receiver.spans()), "failed": 0, "dropped": 0}
     return job, receiver, traces
 
@@ -468,11 +477,10 @@ def test_a_span_larger_than_the_endpoint_takes_arrives_cut_to_fit(fake_provider:
     cost with it). It is sent again with its prompt cut, marked, and a note says so; the other spans of its batch
     arrive as they were. Over gRPC the refusal is not retried until the deadline (the spans after it would then
     be lost)."""
-    report_file = tmp_path / "report.json"
     app_env = {"CALLS": "10", "SINGLE_HUGE": "1500000", "QUIET": "1", "OTEL_BSP_SCHEDULE_DELAY": "600000"}
     with Receiver(max_request_bytes=1024 * 1024) as receiver:
         job = run_job(receiver.endpoint(protocol), fake_provider, app_env=app_env,
-                      args=("--protocol", protocol, "--report-file", str(report_file), "--shutdown-timeout", "5"))
+                      args=("--protocol", protocol, "--shutdown-timeout", "5"), report_in=tmp_path)
         assert job.returncode == 0, job.stderr
         settle(receiver, 10)
         spans = {int(re.search(r"hello (\d+)", s.attributes[PROMPT_ATTRIBUTE]).group(1)): s
@@ -484,7 +492,7 @@ def test_a_span_larger_than_the_endpoint_takes_arrives_cut_to_fit(fake_provider:
     assert "too large for the endpoint]" in cut.attributes[PROMPT_ATTRIBUTE]
     assert cut.attributes["gen_ai.usage.prompt_tokens"] > 0 and "gen_ai.cost.total_cost" in cut.attributes
     assert all("signoz_litellm.truncated_attributes" not in spans[i].attributes for i in spans if i != 5)
-    traces = json.loads(report_file.read_text())["signals"]["traces"]
+    traces = job.report["signals"]["traces"]
     assert traces == {"sent": 20 if RAW_REQUEST_SPAN_OPTIONAL else 30, "failed": 0, "dropped": 0}
     assert not job.warning_lines()
     notes = [line for line in job.stderr.splitlines() if line.startswith("signoz-litellm: note:")]
@@ -497,16 +505,15 @@ def _logging_job(provider: FakeProvider, tmp_path: Path, limit: int, lines: str,
     """A program logging `lines` (Python statements on logger `log`) under `run`, its log records exported at exit,
     against a receiver refusing requests over `limit` bytes; the job, the received log records and accepted log
     requests' sizes, and the report's log counts."""
-    report_file = tmp_path / "report.json"
     program = "import logging\nlog = logging.getLogger('eval')\n" + lines
     with Receiver(max_request_bytes=limit) as limited:
         job = run_job(limited.grpc_endpoint, provider, command=[sys.executable, "-c", program],
                       app_env={"OTEL_BLRP_SCHEDULE_DELAY": "600000"},
-                      args=("--report-file", str(report_file), "--shutdown-timeout", "20"))
+                      args=("--shutdown-timeout", "20"), report_in=tmp_path)
         assert job.returncode == 0, job.stderr
         limited.wait_for(lambda r: len(r.log_records()) >= count, timeout=5)
     sizes = [r.message.ByteSize() for r in limited.requests if r.signal == "logs"]
-    return job, limited.log_records(), {"sizes": sizes, **json.loads(report_file.read_text())["signals"]["logs"]}
+    return job, limited.log_records(), {"sizes": sizes, **job.report["signals"]["logs"]}
 
 
 def test_long_log_records_reach_an_endpoint_that_takes_4_mib(fake_provider: FakeProvider, tmp_path: Path) -> None:
@@ -545,14 +552,13 @@ def summary_lines(job: Job) -> list[str]:
 @pytest.mark.parametrize("command", [TWO_APPS_FROM_PYTHON, TWO_APPS_FROM_A_SHELL], ids=["python", "shell"])
 def test_one_report_counts_every_python_process_of_the_job(
         receiver: Receiver, fake_provider: FakeProvider, tmp_path: Path, command: list[str]) -> None:
-    report_file = tmp_path / "report.json"
-    job = run_job(receiver.grpc_endpoint, fake_provider, args=("--report", "--report-file", str(report_file)),
+    job = run_job(receiver.grpc_endpoint, fake_provider, args=("--report",), report_in=tmp_path,
                   app_env={"CALLS": "3", "TMPDIR": str(tmp_path)}, command=command)
     assert job.returncode == 0, job.stderr
     assert not list(tmp_path.glob("signoz-litellm-job-*"))  # the reporter removed the job's directory
     settle(receiver, 6)
     assert len(llm_spans(receiver)) == 6
-    report = json.loads(report_file.read_text())
+    report = job.report
     python_processes = 3 if command is TWO_APPS_FROM_PYTHON else 2
     assert report["processes"] == python_processes
     assert report["signals"]["traces"] == {"sent": len(receiver.spans()), "failed": 0, "dropped": 0}
@@ -604,17 +610,14 @@ def test_multiprocessing_workers_deliver_and_are_counted(receiver: Receiver, fak
     """Pool workers end with os._exit(): no atexit, so their spans were lost (all 6 here) and the report said 0
     sent. Terminated workers were signalled during that exit flush and died with it half done. A fork while
     LiteLLM's logging thread held the import lock hung the job at the worker's exit."""
-    script = tmp_path / "pool_app.py"
-    script.write_text(POOL_APP)
-    report_file = tmp_path / "report.json"
-    job = run_job(receiver.grpc_endpoint, fake_provider, args=("--report-file", str(report_file)),
+    job = run_job(receiver.grpc_endpoint, fake_provider, report_in=tmp_path,
                   app_env={"PARENT_FIRST": "1"} if parent_first else {},
-                  command=[sys.executable, str(script), method, end])
+                  command=[sys.executable, write_app(tmp_path, "pool_app.py", POOL_APP), method, end])
     assert job.returncode == 0, job.stderr
     assert "workers" in job.stdout
     calls = 7 if parent_first else 6
     settle(receiver, calls)
-    report = json.loads(report_file.read_text())
+    report = job.report
     prompts = sorted(s.attributes.get(PROMPT_ATTRIBUTE, "") for s in llm_spans(receiver))
     assert len(prompts) == calls, (prompts, job.stdout, job.stderr, report)
     assert report["signals"]["traces"] == {"sent": len(receiver.spans()), "failed": 0, "dropped": 0}
@@ -668,18 +671,15 @@ def test_a_worker_signalled_on_another_thread_delivers_and_dies(
     runs the handler on the main thread only, which was waiting in C: the worker never ran the handler and never
     died, and `with Pool(2)` hung in __exit__ waiting for such a worker (2 runs in 12 on a loaded machine). The
     signal now reaches the main thread: each worker delivers its span, then dies of the signal."""
-    script = tmp_path / "workers_app.py"
-    script.write_text(SIGNALLED_ON_ANOTHER_THREAD_APP)
-    report_file = tmp_path / "report.json"
-    job = run_job(receiver.grpc_endpoint, fake_provider, args=("--report-file", str(report_file)),
-                  command=[sys.executable, str(script)])
+    job = run_job(receiver.grpc_endpoint, fake_provider, report_in=tmp_path,
+                  command=[sys.executable, write_app(tmp_path, "workers_app.py", SIGNALLED_ON_ANOTHER_THREAD_APP)])
     assert job.returncode == 0, job.stderr
     assert "threads besides the main one" in job.stdout, job.stdout
     assert f"exit codes {[-signal.SIGTERM] * 2}" in job.stdout, job.stdout
     settle(receiver, 2)
     assert sorted(re.search(r"worker \d", s.attributes[PROMPT_ATTRIBUTE]).group() for s in llm_spans(receiver)) == [
         "worker 0", "worker 1"]
-    report = json.loads(report_file.read_text())
+    report = job.report
     assert report["signals"]["traces"] == {"sent": len(receiver.spans()), "failed": 0, "dropped": 0}
     assert not job.warning_lines(), job.stderr
 
@@ -711,11 +711,8 @@ def test_async_calls_in_workers_forked_after_an_async_call_deliver(receiver: Rec
                                                                    tmp_path: Path) -> None:
     """Workers forked after the parent's async call run their own event loops: each call's span arrives with its
     aiohttp client span under it, and none hangs or fails on a session made in the parent."""
-    script = tmp_path / "async_pool_app.py"
-    script.write_text(ASYNC_POOL_APP)
-    report_file = tmp_path / "report.json"
-    job = run_job(receiver.grpc_endpoint, fake_provider, args=("--report-file", str(report_file)),
-                  command=[sys.executable, str(script)])
+    job = run_job(receiver.grpc_endpoint, fake_provider, report_in=tmp_path,
+                  command=[sys.executable, write_app(tmp_path, "async_pool_app.py", ASYNC_POOL_APP)])
     assert job.returncode == 0, job.stderr
     assert "workers" in job.stdout
     settle(receiver, 9)
@@ -723,7 +720,7 @@ def test_async_calls_in_workers_forked_after_an_async_call_deliver(receiver: Rec
     assert len(spans) == 9, [s.attributes.get(PROMPT_ATTRIBUTE) for s in spans]
     assert all(any(h.kind == 3 and h.parent_span_id == s.span_id and h.trace_id == s.trace_id
                    for h in receiver.spans() if h.name != "litellm_request") for s in spans)
-    report = json.loads(report_file.read_text())
+    report = job.report
     assert report["signals"]["traces"] == {"sent": len(receiver.spans()), "failed": 0, "dropped": 0}
     assert not job.warning_lines(), job.stderr
 
@@ -755,18 +752,15 @@ def test_a_child_forked_after_a_call_logs_its_own_calls_at_once(receiver: Receiv
     the child's first callback was queued for a thread that does not exist there. A child making one call
     lost its span (and spent its whole exit deadline waiting for it); with more calls, the first span waited
     for the next call. The pool app above lost a worker's span this way whenever that worker made one call."""
-    script = tmp_path / "fork_app.py"
-    script.write_text(FORK_AFTER_CALL_APP)
-    report_file = tmp_path / "report.json"
-    job = run_job(receiver.grpc_endpoint, fake_provider, args=("--report-file", str(report_file)),
-                  command=[sys.executable, str(script), str(calls)])
+    job = run_job(receiver.grpc_endpoint, fake_provider, report_in=tmp_path,
+                  command=[sys.executable, write_app(tmp_path, "fork_app.py", FORK_AFTER_CALL_APP), str(calls)])
     assert job.returncode == 0, job.stderr
     assert "child 0" in job.stdout
     settle(receiver, 1 + calls)
     prompts = sorted(s.attributes[PROMPT_ATTRIBUTE] for s in llm_spans(receiver))
     assert len(prompts) == 1 + calls, (prompts, job.stderr)
     assert all(f"child {i}" in "".join(prompts) for i in range(calls))  # JSON text, or the bare prompt up to 1.80.15
-    report = json.loads(report_file.read_text())
+    report = job.report
     assert report["signals"]["traces"] == {"sent": len(receiver.spans()), "failed": 0, "dropped": 0}
     assert not job.warning_lines(), job.stderr  # no call waited for, or lost at, the exit deadline
 
@@ -790,15 +784,12 @@ def test_a_call_whose_callbacks_outlast_the_deadline_is_counted_as_lost(
         receiver: Receiver, fake_provider: FakeProvider, tmp_path: Path) -> None:
     """Cancelled while LiteLLM was still running the program's slow callback, ahead of the one that makes the
     call's span: that span is never made. The job still ends within the deadline, and the report counts it."""
-    script = tmp_path / "slow_app.py"
-    script.write_text(SLOW_CALLBACK_APP)
-    report_file = tmp_path / "report.json"
-    job = run_job(receiver.grpc_endpoint, fake_provider, args=("--report-file", str(report_file)),
-                  command=[sys.executable, str(script)], signal_after=1)
+    job = run_job(receiver.grpc_endpoint, fake_provider, report_in=tmp_path,
+                  command=[sys.executable, write_app(tmp_path, "slow_app.py", SLOW_CALLBACK_APP)], signal_after=1)
     assert job.returncode == -signal.SIGTERM, job.stderr
     receiver.wait_for(lambda r: any(s.name.startswith("POST") for s in r.spans()), timeout=5)
     assert llm_spans(receiver) == []
-    report = json.loads(report_file.read_text())
+    report = job.report
     assert report["signals"]["traces"] == {"sent": len(receiver.spans()), "failed": 0, "dropped": 1}
     assert report["signals"]["metrics"]["failed"] == 0  # the wait for LiteLLM left the export its share
     assert report["error"] == "LiteLLM had not logged 1 call by the 1 s exit deadline"
@@ -826,15 +817,13 @@ def test_calls_whose_logging_litellm_dropped_are_counted_as_lost(
     """LiteLLM's logging pool refuses callbacks beyond its backlog limit (LOGGING_EXECUTOR_MAX_PENDING_TASKS,
     10,000 by default; 2 here, behind a program callback that takes 3 s): those calls never get a span, and the
     report says so rather than claiming everything was delivered."""
-    script = tmp_path / "backlog_app.py"
-    script.write_text(BACKLOG_APP)
-    report_file = tmp_path / "report.json"
-    job = run_job(receiver.grpc_endpoint, fake_provider, args=("--report-file", str(report_file)),
-                  app_env={"LOGGING_EXECUTOR_MAX_PENDING_TASKS": "2"}, command=[sys.executable, str(script)])
+    job = run_job(receiver.grpc_endpoint, fake_provider, report_in=tmp_path,
+                  app_env={"LOGGING_EXECUTOR_MAX_PENDING_TASKS": "2"},
+                  command=[sys.executable, write_app(tmp_path, "backlog_app.py", BACKLOG_APP)])
     assert job.returncode == 0, job.stderr
     settle(receiver, 2)
     assert len(llm_spans(receiver)) == 2, job.stderr
-    report = json.loads(report_file.read_text())
+    report = job.report
     assert report["signals"]["traces"] == {"sent": len(receiver.spans()), "failed": 0, "dropped": 6}
     assert report["error"].startswith("LiteLLM's logging backlog was full"), report
     [warning] = job.warning_lines()
@@ -873,18 +862,16 @@ def test_calls_whose_async_logging_litellm_stopped_are_counted_as_lost(
     20 s by default; 1 s here). Behind a slower callback of the program's, our logger never runs and the call gets no
     span: the report counts it. A call our logger had already logged is not counted, though LiteLLM stopped the
     slower callback after it."""
-    script = tmp_path / "limit_app.py"
-    script.write_text(ASYNC_TIME_LIMIT_APP)
-    report_file = tmp_path / "report.json"
-    job = run_job(receiver.grpc_endpoint, fake_provider, args=("--report-file", str(report_file)),
-                  app_env={"LOGGING_WORKER_MAX_TIME_PER_COROUTINE": "1"}, command=[sys.executable, str(script), order])
+    job = run_job(receiver.grpc_endpoint, fake_provider, report_in=tmp_path,
+                  app_env={"LOGGING_WORKER_MAX_TIME_PER_COROUTINE": "1"},
+                  command=[sys.executable, write_app(tmp_path, "limit_app.py", ASYNC_TIME_LIMIT_APP), order])
     assert job.returncode == 0, job.stderr
     expected = 0 if order == "before" else 4
     receiver.wait_for(lambda r: len(llm_spans(r)) >= expected and any(s.name.startswith("POST") for s in r.spans()),
                       timeout=5)
     receiver.wait_for(lambda r: False, timeout=0.5)  # and no late ones
     assert len(llm_spans(receiver)) == expected, job.stderr
-    report = json.loads(report_file.read_text())
+    report = job.report
     dropped = 4 - expected
     assert report["signals"]["traces"] == {"sent": len(receiver.spans()), "failed": 0, "dropped": dropped}
     if dropped:
@@ -937,19 +924,17 @@ def test_children_forked_while_spans_are_exported_deliver_theirs(
     """A fork while an export was on the wire: gRPC skipped its fork handlers (and said so on the program's
     stderr), and such a child could never export: 1 child in 100 to 300 lost all its spans, sometimes with
     its counts. Forks now wait for the exports in flight and hold new ones until they are done."""
-    script = tmp_path / "forks.py"
-    script.write_text(FORK_NEXT_TO_EXPORTS_APP)
-    report_file = tmp_path / "report.json"
     endpoint = receiver.grpc_endpoint if protocol == "grpc" else receiver.http_endpoint
     children = 60
-    job = run_job(endpoint, fake_provider, args=("--protocol", protocol, "--report-file", str(report_file)),
-                  app_env={"OTEL_BSP_SCHEDULE_DELAY": "5"}, command=[sys.executable, str(script), str(children)])
+    job = run_job(endpoint, fake_provider, args=("--protocol", protocol), report_in=tmp_path,
+                  app_env={"OTEL_BSP_SCHEDULE_DELAY": "5"},
+                  command=[sys.executable, write_app(tmp_path, "forks.py", FORK_NEXT_TO_EXPORTS_APP), str(children)])
     assert job.returncode == 0, job.stderr
     assert "skipping fork() handlers" not in job.stderr, job.stderr
     expected = {f"child {n} {j}" for n in range(children) for j in range(3)}
     receiver.wait_for(lambda r: expected <= {s.name for s in r.spans()}, timeout=10)
     assert expected - {s.name for s in receiver.spans()} == set()
-    report = json.loads(report_file.read_text())
+    report = job.report
     assert report["processes"] == children + 1
     assert report["signals"]["traces"] == {"sent": len(receiver.spans()), "failed": 0, "dropped": 0}
 
@@ -957,11 +942,9 @@ def test_children_forked_while_spans_are_exported_deliver_theirs(
 def test_forks_wait_for_a_dead_endpoint_once_not_once_per_child(fake_provider: FakeProvider, tmp_path: Path) -> None:
     """Exports to an endpoint that never answers stay in flight for seconds: the first fork waits for them (at
     most 2 s), later ones do not wait again until an export succeeds."""
-    script = tmp_path / "forks.py"
-    script.write_text(FORK_NEXT_TO_EXPORTS_APP)
     with SilentServer() as silent:
         job = run_job(silent.endpoint, fake_provider, app_env={"OTEL_BSP_SCHEDULE_DELAY": "5"},
-                      command=[sys.executable, str(script), "8"])
+                      command=[sys.executable, write_app(tmp_path, "forks.py", FORK_NEXT_TO_EXPORTS_APP), "8"])
     assert job.returncode == 0, job.stderr
     [waits] = [line.split(" ", 2)[-1] for line in job.stdout.splitlines() if line.startswith("fork waits")]
     ran_out = json.loads(waits.lower())  # per wait: whether it ran out (a wait may end early when an export fails)
@@ -1000,9 +983,8 @@ def test_forked_children_open_their_own_connections_to_the_provider(
     mixed (a garbled request came back as a 400 whose exception cannot be unpickled, and a Pool's map then
     hung forever; 1 run in 4 of 40 calls in 4 workers, with or without telemetry). A forked child now leaves
     the parent's open connections to the parent."""
-    script = tmp_path / "shared_client.py"
-    script.write_text(SHARED_CLIENT_APP)
-    job = run_job(receiver.grpc_endpoint, fake_provider, command=[sys.executable, str(script)])
+    job = run_job(receiver.grpc_endpoint, fake_provider,
+                  command=[sys.executable, write_app(tmp_path, "shared_client.py", SHARED_CLIENT_APP)])
     assert job.returncode == 0, job.stderr
     assert "exit codes [0, 0]" in job.stdout, job.stdout
     port_of = {}
@@ -1018,13 +1000,12 @@ def test_forked_children_open_their_own_connections_to_the_provider(
 
 
 def test_a_job_that_runs_no_python_says_so(receiver: Receiver, fake_provider: FakeProvider, tmp_path: Path) -> None:
-    report_file = tmp_path / "report.json"
-    job = run_job(receiver.grpc_endpoint, fake_provider, args=("--report", "--report-file", str(report_file)),
+    job = run_job(receiver.grpc_endpoint, fake_provider, args=("--report",), report_in=tmp_path,
                   command=["bash", "-c", "echo no python here; exit 7"])
     assert job.returncode == 7, job.stderr  # the command's own status
     [line] = summary_lines(job)
     assert "no process of the job sent telemetry" in line
-    assert json.loads(report_file.read_text())["processes"] == 0
+    assert job.report["processes"] == 0
 
 
 @pytest.fixture(scope="module")
@@ -1044,8 +1025,7 @@ def test_a_python_without_signoz_litellm_is_named_in_the_report(
     """The command's Python is not the one signoz-litellm is installed in: the top-level process (exec'd, same
     pid) still reports for the job, and says why nothing was sent. Run from elsewhere, our package cannot be
     imported there; from the project's directory (on the command's PYTHONPATH) it can, but OpenTelemetry cannot."""
-    report_file = tmp_path / "reports" / "report.json"  # its directory is made
-    job = run_job(receiver.grpc_endpoint, fake_provider, args=("--report", "--report-file", str(report_file)),
+    job = run_job(receiver.grpc_endpoint, fake_provider, args=("--report",), report_in=tmp_path / "reports",  # made
                   app_env={"TMPDIR": str(tmp_path)}, command=[python_without_us, "-c", "print('hi')"],
                   cwd=tmp_path if where == "elsewhere" else None)
     assert job.returncode == 0, job.stderr
@@ -1061,7 +1041,7 @@ def test_a_python_without_signoz_litellm_is_named_in_the_report(
     assert f"no process of the job sent telemetry: telemetry could not start in 1 Python process ({python_without_us}: " \
         in line, line
     assert cause in line, line
-    report = json.loads(report_file.read_text())
+    report = job.report
     assert (report["processes"], report["processes_without_telemetry"]) == (0, 1)
     assert report["without_telemetry_reason"].startswith(python_without_us) and cause in report["without_telemetry_reason"]
     assert not list(tmp_path.glob("signoz-litellm-job-*"))  # the reporter removed the job's directory
@@ -1089,13 +1069,12 @@ def test_fail_on_telemetry_loss_fails_a_job_in_which_no_python_could_send(
 def test_python_options_that_keep_telemetry_from_starting_are_named(
         receiver: Receiver, fake_provider: FakeProvider, tmp_path: Path) -> None:
     """`python -I` (or -E, -S) never reads our sitecustomize: said at once, reported, and failed on request."""
-    report_file = tmp_path / "report.json"
-    job = run_job(receiver.grpc_endpoint, fake_provider, args=("--report-file", str(report_file)),
+    job = run_job(receiver.grpc_endpoint, fake_provider, report_in=tmp_path,
                   app_env={"CALLS": "1"}, command=[sys.executable, "-I", APP])
     assert job.returncode == 0, job.stderr
     assert "done 0" in job.stdout
     assert [line for line in job.warning_lines() if "python -I isolates Python from PYTHONPATH" in line], job.stderr
-    report = json.loads(report_file.read_text())
+    report = job.report
     assert (report["processes"], report["processes_without_telemetry"]) == (0, 1)
     assert report["without_telemetry_reason"] == f"{sys.executable} -I: telemetry cannot start"
     job = run_job(receiver.grpc_endpoint, fake_provider, args=("--fail-on-telemetry-loss",),
@@ -1165,14 +1144,13 @@ def test_the_report_counts_failed_llm_calls_per_model(
         "    except Exception:\n"
         "        print('failed as planned')\n"
         "litellm.embedding(model='openai/text-embedding-3-small', input=['a b c'], **args)\n")
-    report_file = tmp_path / "report.json"
     summary = tmp_path / "summary.md"
-    job = run_job(receiver.grpc_endpoint, fake_provider, args=("--report-file", str(report_file)),
+    job = run_job(receiver.grpc_endpoint, fake_provider, report_in=tmp_path,
                   app_env={"GITHUB_ACTIONS": "true", "GITHUB_STEP_SUMMARY": str(summary)},
                   command=[sys.executable, str(app)])
     assert job.returncode == 0, job.stderr
     assert "failed as planned" in job.stdout
-    llm = json.loads(report_file.read_text())["llm"]
+    llm = job.report["llm"]
     assert {m: (c["calls"], c["failed"]) for m, c in llm["models"].items()} == {
         "gpt-4o-mini": (3, 1), "text-embedding-3-small": (1, 0)}
     assert (llm["calls"], llm["failed"]) == (4, 1)
