@@ -45,6 +45,9 @@ CHOSEN = [
     {"a": True}, {"a": 1}, {"a": 1.0}, {"a": 0}, {"a": False}, {"a": 0.0}, {"a": -0.0},
     {"a": None}, {"a": b"x"}, {"a": float("nan")}, {"a": math.inf}, {"a": 2 ** 70},
     {"a": ["x", 1]}, {"a": ("x",)}, {"a": {"b": "c"}}, {"a": {"b": [1, {"c": True}]}},
+    # lists and tuples of plain values (LiteLLM's `tags`) become tuples; any other item is the SDK's to clean
+    {"model": "gpt", "tags": ["User-Agent: Python", "team-a"], "n": 3}, {"a": [], "b": ()},
+    {"a": [None, True, 1, 1.5, "x"]}, {"a": ["x", b"y"]}, {"a": [["x"]]}, {"a": [Name("v")]}, {"a": [{"b": 1}]},
     {"": "empty key"}, {1: "int key"}, {None: "none key"}, {Name("k"): "str subclass key"},
     {"a": Name("v")}, {"a": Count(3)}, {"a": "x" * 10_000},
     {"a": object()},
@@ -82,6 +85,21 @@ def test_cleaning_with_a_length_limit_is_the_sdks() -> None:
     fast = metric_record.copy_plain(original_clean)
     assert fast({"a": "abcdef"}, 3) == original_clean({"a": "abcdef"}, 3) == {"a": "abc"}
     assert fast("abcdef", 2) == "ab"
+    assert fast({"a": ["abcdef"]}, 3) == original_clean({"a": ["abcdef"]}, 3) == {"a": ("abc",)}
+
+
+@needs_clean
+@pytest.mark.parametrize("value", ["x", "", 0, 1, -1.5, True, False, None, 2 ** 70, float("nan"), b"x", ["x", 1],
+                                   ("x",), Name("v"), Count(2), object()], ids=range(16))
+def test_a_single_value_is_cleaned_as_the_sdk_cleans_it(value: object, caplog: pytest.LogCaptureFixture) -> None:
+    """A span's `set_attribute` cleans one value at a time."""
+    fast = metric_record.copy_plain(original_clean)
+    theirs = original_clean(value, None)
+    their_warnings = [r.getMessage() for r in caplog.records]
+    caplog.clear()
+    ours = fast(value, None)
+    assert [r.getMessage() for r in caplog.records] == their_warnings
+    assert type(ours) is type(theirs) and repr(ours) == repr(theirs)
 
 
 @needs_both

@@ -7,7 +7,10 @@ each, and half of that goes to two steps that redo the same work for the same at
   value and type checks per key. For a dict (or a read-only view of one, as the SDK hands a span's
   attributes at its start) whose keys are non-empty `str` and whose values are exactly `str`, `int`,
   `float`, `bool` or None, that function returns a plain copy of the dict, in order: such a dict is now
-  copied directly. Anything else (nested values, bytes, other key types, subclasses)
+  copied directly; a value that is a list or tuple of those becomes a tuple of them, as the SDK makes it
+  (LiteLLM's `tags` on every `litellm_request` sent its ~50 attributes through the SDK's function one
+  call each). Such a value on its own (a span's `set_attribute`) is returned as the SDK returns it,
+  without a call. Anything else (nested values, bytes, other key types, subclasses, a length limit)
   goes through the SDK's function, warnings included.
 - Hashing. Each record turns the attributes into the key of their time series (`_hash_attributes`:
   sorted keys, each value tagged with its type name). For attributes whose values are exactly `str`,
@@ -38,6 +41,8 @@ _MAX_KEYS = 512  # attribute sets whose hash is kept (one per time series: a han
 _PLAIN_VALUES = frozenset((str, int, float, bool, type(None)))  # returned as they are by the SDK's cleaning
 _KEPT_VALUES = frozenset((str, int, bool))  # equal values of one of these types hash alike
 _STR = frozenset((str,))
+_SEQUENCES = frozenset((list, tuple))  # made tuples of their items by the SDK's cleaning
+_PLAIN_OR_SEQUENCE = _PLAIN_VALUES | _SEQUENCES
 # Mappings taken as the dict they hold: a dict, and the read-only view the SDK hands a span's start attributes in.
 PLAIN_MAPPINGS = frozenset((dict, MappingProxyType))
 
@@ -66,19 +71,42 @@ def copy_plain_in(module: Any) -> None:
 
 def copy_plain(original: Callable[[Any, Any], Any]) -> Callable[[Any, Any], Any]:
     plain = _PLAIN_VALUES
+    plain_or_sequence = _PLAIN_OR_SEQUENCE
     only_str = _STR
     mappings = PLAIN_MAPPINGS
 
     def _clean_attribute_value(value: Any, max_string_value_length: int | None) -> Any:
-        if (type(value) in mappings and max_string_value_length is None
-                and plain.issuperset(map(type, value.values())) and only_str.issuperset(map(type, value))
-                and "" not in value):
-            return dict(value)
+        kind = type(value)
+        if max_string_value_length is None:
+            if kind in plain:
+                return value
+            if kind in mappings and only_str.issuperset(map(type, value)) and "" not in value:
+                if plain.issuperset(map(type, value.values())):
+                    return dict(value)
+                if plain_or_sequence.issuperset(map(type, value.values())):
+                    cleaned = _with_tuples(value)
+                    if cleaned is not None:
+                        return cleaned
         return original(value, max_string_value_length)
 
     _clean_attribute_value._signoz_litellm = True  # type: ignore[attr-defined]
     _clean_attribute_value.__wrapped__ = original  # type: ignore[attr-defined]
     return _clean_attribute_value
+
+
+def _with_tuples(value: Any) -> dict[str, Any] | None:
+    """A copy of `value` (plain values, lists and tuples) with each list or tuple made a tuple, as the SDK's
+    cleaning makes it; None when one holds anything but plain values (left to the SDK's function)."""
+    plain = _PLAIN_VALUES
+    sequences = _SEQUENCES
+    cleaned = {}
+    for key, item in value.items():
+        if type(item) in sequences:
+            if not plain.issuperset(map(type, item)):
+                return None
+            item = tuple(item)
+        cleaned[key] = item
+    return cleaned
 
 
 def keep_hashes(original: Callable[[Any], Any], limit: int = _MAX_KEYS) -> Callable[[Any], Any]:
