@@ -218,9 +218,13 @@ def test_caches_stay_bounded_and_right() -> None:
         with tracer.start_as_current_span(f"span {i}") as span:
             span.set_attribute(f"key.{i}", f"value {i}")
             span.set_attribute(f"float.{i}", i / 3)
+            # once the caches are full, short values of each kind are encoded without them
+            for key, value in (("int", i), ("small", i % 200), ("negative", -i), ("big", 2 ** 40 + i),
+                               ("flag", i % 2 == 0), ("text", f"é {i}"), ("empty", ""), ("zero", 0)):
+                span.set_attribute(f"{key}.{i % 300}", value)
         spans = keep.spans[-1:]
         assert encoder.request(spans) == _otel_bytes(spans)
-    assert len(encoder.keys) <= span_wire._MAX_CACHED and len(encoder.pairs) <= span_wire._MAX_CACHED
+    assert len(encoder.keys) <= span_wire._MAX_CACHED and len(encoder.pairs) == span_wire._MAX_CACHED
     assert len(encoder.names) <= span_wire._MAX_CACHED
 
 

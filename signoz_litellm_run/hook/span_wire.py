@@ -138,12 +138,15 @@ class _Encoder:
             if (kind is str and len(value) <= _MAX_CACHED_VALUE_LEN) or kind is bool or kind is int:
                 cache_key = (tag, key, kind, value)  # the tag too: a span's, an event's, a link's attributes...
                 field = pairs.get(cache_key)
-                if field is None:
-                    field = _len_field(tag, _key_value(key, value))
-                    if len(pairs) < _MAX_CACHED:
-                        pairs[cache_key] = field
-                out.append(field)
-                continue
+                if field is not None:
+                    out.append(field)
+                    continue
+                if len(pairs) < _MAX_CACHED:
+                    field = pairs[cache_key] = _len_field(tag, _key_value(key, value))
+                    out.append(field)
+                    continue
+                # The cache is full (a gateway's ids, one per call, fill it within the first hundred calls): encoded
+                # below, as the values that are never kept, without the calls of the general encoder.
             encoded_key = keys.get(key)
             if encoded_key is None:
                 encoded_key = _len_field(b"\x0a", _utf8(key))
@@ -155,6 +158,10 @@ class _Encoder:
                 inner = b"\x0a" + (small[size] if size < 128 else _varint(size)) + raw  # AnyValue.string_value
             elif kind is float:
                 inner = b"\x21" + _pack_double(value)
+            elif kind is bool:
+                inner = b"\x10\x01" if value else b"\x10\x00"
+            elif kind is int and 0 <= value < 128:
+                inner = b"\x18" + small[value]
             else:
                 inner = _any_value(value)
             size = len(inner)
