@@ -22,8 +22,16 @@ CPU a request costs, a figure that does not move with the machine's load.
 
 The load generator (aiohttp) and the OTLP receiver run in this process, the fake provider in a process of its own.
 
+Where the instructions go (--functions N, Python 3.12+): the proxies run with Python's perf trampolines
+(PYTHONPERFSUPPORT=1), so each Python function has a native entry point of its own that callgrind counts, and
+/tmp/perf-<pid>.map names it; the N Python functions whose inclusive instructions per non-streaming request grew
+most over bare are listed. The trampolines make every Python call dearer: compare the pieces, not the totals.
+Run it with a venv made with Python 3.12 or later (e.g. `python3.12 -m venv /tmp/v312` and
+`/tmp/v312/bin/pip install -e '.[dev,proxy]'`).
+
 Usage: .venv/bin/python scripts/bench_proxy.py [--seconds 6] [--rounds 2] [--clients 1 16 64] [--calls 30]
        [--no-instructions] [--only-instructions] [--modes bare recipe run] [--span-detail lean|full]
+       [--functions N]
 """
 
 from __future__ import annotations
@@ -336,14 +344,18 @@ def instructions(args: argparse.Namespace, workdir: Path, provider: ProviderProc
 
     run_args = ("--span-detail", args.span_detail) if args.span_detail else ()
     results: dict[str, dict[str, float]] = {}
+    functions: dict[str, dict[str, float]] = {}
     modes = [m for m in MODES if m == "bare" or not args.modes or m in args.modes]
+    if args.functions and sys.version_info < (3, 12):
+        raise SystemExit("error: --functions needs Python 3.12 or later (perf trampolines)\n"
+                         "hint: run this script with a venv made with python3.12")
     for mode in modes:
         out = workdir / f"callgrind.{mode}.out"
         valgrind = ["valgrind", "--tool=callgrind", "--instr-atstart=no", "--dump-instr=no",
                     f"--callgrind-out-file={out}"]
         print(f"[{mode}] proxy under callgrind: starting (minutes) ...", file=sys.stderr, flush=True)
         proxy = start_proxy(mode, workdir, provider.base_url, counter.endpoint, valgrind=valgrind,
-                            run_args=run_args)
+                            run_args=run_args, env_extra={"PYTHONPERFSUPPORT": "1"} if args.functions else None)
         pid = ""
         try:
             wait_ready(proxy, timeout=1800)
@@ -377,6 +389,9 @@ def instructions(args: argparse.Namespace, workdir: Path, provider: ProviderProc
             raise SystemExit(f"{mode}: expected 3 callgrind dumps, got {dumps}")
         baseline, plain, streaming = totals[:3]
         results[mode] = {"plain": (plain - baseline) / args.calls, "stream": (streaming - baseline) / args.calls}
+        if args.functions:
+            plain_dump = next(path for path in dumps if _dump_number(path) == 2)
+            functions[mode] = python_functions(plain_dump, args.calls)
     print(f"\nInstructions per request (callgrind, all threads; {args.calls} sequential chats, idle baseline "
           f"of {args.settle:g} s subtracted)")
     print("| | bare | recipe | run | recipe over bare | run over bare |")
@@ -386,6 +401,64 @@ def instructions(args: argparse.Namespace, workdir: Path, provider: ProviderProc
         b, r, s = (results.get(m, {}).get(kind, nan) for m in MODES)
         print(f"| {'streaming' if kind == 'stream' else 'non-streaming'} | {b / 1e6:.2f} M | {r / 1e6:.2f} M | "
               f"{s / 1e6:.2f} M | {r / b - 1:+.1%} | {s / b - 1:+.1%} |")
+    if args.functions:
+        print_functions(functions, args.functions)
+
+
+def python_functions(dump: str, calls: int) -> dict[str, float]:
+    """Inclusive instructions per request of each Python function in a callgrind dump of a process that ran
+    with perf trampolines: callgrind names each trampoline by its address, /tmp/perf-<pid>.map names that."""
+    import bisect
+    import re
+
+    pid = ""
+    with open(dump) as handle:
+        for line in handle:
+            if line.startswith("pid:"):
+                pid = line.split()[1]
+                break
+    ranges = []
+    try:
+        with open(f"/tmp/perf-{pid}.map") as handle:
+            for line in handle:
+                parts = line.rstrip("\n").split(" ", 2)
+                if len(parts) == 3:
+                    ranges.append((int(parts[0], 16), int(parts[1], 16), parts[2].removeprefix("py::")))
+    except OSError:
+        return {}
+    ranges.sort()
+    starts = [start for start, _, _ in ranges]
+    text = subprocess.run(["callgrind_annotate", "--inclusive=yes", "--threshold=100", dump],
+                          capture_output=True, text=True).stdout
+    found: dict[str, float] = {}
+    for line in text.splitlines():
+        match = re.match(r"\s*([\d,]+)\s+\(\s*[\d.]+%\)\s+\?\?\?:0x([0-9a-f]+)('\d+)?\s", line)
+        if not match:
+            continue
+        address = int(match.group(2), 16)
+        i = bisect.bisect_right(starts, address) - 1
+        if i < 0 or address >= ranges[i][0] + ranges[i][1]:
+            continue
+        name = ranges[i][2].replace(str(ROOT) + "/", "")
+        name = re.sub(r"/\S*/site-packages/", "", name)
+        cost = int(match.group(1).replace(",", "")) / calls
+        found[name] = max(found.get(name, 0.0), cost)  # a recursive function: its outermost entry
+    return found
+
+
+def print_functions(functions: dict[str, dict[str, float]], top: int) -> None:
+    bare = functions.get("bare", {})
+    for mode in ("recipe", "run"):
+        other = functions.get(mode)
+        if not other:
+            continue
+        grown = sorted(((cost - bare.get(name, 0.0), name) for name, cost in other.items()), reverse=True)[:top]
+        print(f"\nPython functions by inclusive instructions per non-streaming request, {mode} over bare "
+              "(perf trampolines: the pieces compare, the totals are inflated)")
+        print(f"| function | bare M | {mode} M | grown M |")
+        print("|---|---|---|---|")
+        for grew, name in grown:
+            print(f"| {name} | {bare.get(name, 0.0) / 1e6:.3f} | {other[name] / 1e6:.3f} | {grew / 1e6:+.3f} |")
 
 
 def _valgrind_pid(proxy: Proxy, out: Path) -> int:
@@ -420,6 +493,8 @@ def main() -> None:
     parser.add_argument("--only-instructions", action="store_true", help="only the callgrind part")
     parser.add_argument("--modes", nargs="+", choices=MODES, help="callgrind only these (bare is always run)")
     parser.add_argument("--span-detail", choices=("lean", "full"), help="passed to run (when it knows it)")
+    parser.add_argument("--functions", type=int, metavar="N", default=0,
+                        help="with Python 3.12+: list the N Python functions that grew most over bare (callgrind)")
     parser.add_argument("--keep", metavar="DIR", help="write the proxies' logs and callgrind files to DIR and keep "
                         "them (callgrind_annotate --inclusive=yes DIR/callgrind.run.out.2)")
     args = parser.parse_args()
