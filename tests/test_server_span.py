@@ -191,3 +191,79 @@ def test_headers_are_read_as_the_instrumentation_reads_them(headers) -> None:  #
     for key in KEYS:
         assert ours_class().get(carrier, key) == theirs_class().get(carrier, key), key
     assert ours_class().get({"type": "http"}, "host") is None
+
+
+REQUEST_ATTRIBUTES_AS_WRITTEN = (
+    is_as_written(getattr(asgi_instrumentation, "collect_request_attributes", None),
+                  server_span._REQUEST_ATTRIBUTES_NAMES)
+    or getattr(asgi_instrumentation.collect_request_attributes, "_signoz_litellm", False))
+needs_request_attributes = pytest.mark.skipif(not REQUEST_ATTRIBUTES_AS_WRITTEN,
+                                              reason="the ASGI instrumentation's attributes are of another shape")
+
+
+def _scopes():  # type: ignore[no-untyped-def]
+    base = {"type": "http", "http_version": "1.1", "server": ("127.0.0.1", 4000), "client": ("127.0.0.1", 51234),
+            "scheme": "http", "method": "POST", "root_path": "", "path": "/v1/chat/completions",
+            "query_string": b"", "headers": [(b"host", b"127.0.0.1:4000"), (b"user-agent", b"aiohttp/3.14"),
+                                              (b"content-length", b"81")]}
+    variants = [
+        {}, {"client": ("10.0.0.7", 40000)}, {"client": None}, {"client": ["::1", 1]}, {"server": None},
+        {"server": ["0.0.0.0", 80]}, {"server": ("example.com", 443), "scheme": "https"},
+        {"query_string": b"a=1&sig=secret&b=%20x"}, {"query_string": "x=1"}, {"path": ""}, {"path": "/caf\u00e9"},
+        {"method": "get"}, {"method": "PURGE"}, {"method": ""}, {"http_version": "2"}, {"http_version": None},
+        {"headers": []}, {"headers": [(b"HOST", b"a.example:8080"), (b"User-Agent", b"Googlebot/2.1")]},
+        {"headers": [(b"host", b"u:p@h"), (b"host", b"second"), (b"user-agent", b"")]},
+        {"headers": [(b"user-agent", b"  curl/8  "), (b"user-agent", b"other")]},
+        {"type": "websocket", "scheme": "ws"},
+    ]
+    for variant in variants:
+        scope = dict(base, **variant)
+        scope_without = {k: v for k, v in scope.items() if k != "client"}
+        yield scope
+        yield scope_without
+
+
+@needs_request_attributes
+@pytest.mark.parametrize("mode", ["DEFAULT", "HTTP", "HTTP_DUP"])
+def test_request_attributes_are_the_instrumentations(mode: str) -> None:
+    from opentelemetry.instrumentation._semconv import _StabilityMode
+
+    original = getattr(asgi_instrumentation.collect_request_attributes, "__wrapped__",
+                       asgi_instrumentation.collect_request_attributes)
+    ours = server_span.remembering_request_attributes(original, asgi_instrumentation)
+    stability = getattr(_StabilityMode, mode)
+    for _ in range(2):  # worked out, then remembered
+        for scope in _scopes():
+            theirs = original(scope, stability)
+            got = ours(scope, stability)
+            assert list(got.items()) == list(theirs.items()), scope
+            got["changed"] = 1  # the middleware adds to it: nothing remembered changes
+    assert 0 < len(ours.shapes) <= server_span._MAX_SHAPES
+    assert ours(_scopes().__next__()) == original(_scopes().__next__())  # the default mode
+
+
+@needs_request_attributes
+def test_request_attributes_of_an_odd_scope_are_the_instrumentations() -> None:
+    original = getattr(asgi_instrumentation.collect_request_attributes, "__wrapped__",
+                       asgi_instrumentation.collect_request_attributes)
+    ours = server_span.remembering_request_attributes(original, asgi_instrumentation)
+    unhashable = {"type": "http", "path": "/", "server": ["h", [1]], "headers": [], "client": ("h", 1)}
+    assert ours(unhashable) == original(unhashable)
+    assert not ours.shapes
+    with pytest.raises(IndexError):  # as the instrumentation fails on it
+        original({"type": "http", "path": "/", "headers": [], "client": ()})
+    with pytest.raises(IndexError):
+        ours({"type": "http", "path": "/", "headers": [], "client": ()})
+
+
+@needs_request_attributes
+@needs_routes
+def test_server_spans_of_a_real_app_carry_the_instrumentations_attributes(monkeypatch: pytest.MonkeyPatch) -> None:
+    original = getattr(asgi_instrumentation.collect_request_attributes, "__wrapped__",
+                       asgi_instrumentation.collect_request_attributes)
+    monkeypatch.setattr(asgi_instrumentation, "collect_request_attributes", original)
+    theirs = _spans(False, REQUESTS)
+    assert server_span.remember_request_attributes(asgi_instrumentation)
+    assert asgi_instrumentation.collect_request_attributes is not original
+    assert _spans(False, REQUESTS) == theirs
+    assert "net.peer.port" in theirs[0][1] or "client.port" in theirs[0][1]

@@ -15,8 +15,16 @@
   the matching values are decoded, with the instrumentation's own function; any other name is compared as the
   instrumentation compares it.
 
-Both only where the instrumentation's code is what this was written against (`hook.is_as_written`), else it is
-left as it is; neither can raise where the instrumentation would not (a failure falls back to its function).
+- The request's attributes are worked out once per request shape. The ASGI instrumentation builds the server
+  span's ~12 attributes from the scope on every request (the URL built, redacted and parsed, the method
+  sanitised, the user agent normalised, some 40 calls): all of them but the client's address and port depend
+  only on the scheme, server, path, query string, HTTP version, method and the `host` and `user-agent` headers,
+  so that part is remembered for each of up to 256 such shapes, and the client's are added as the
+  instrumentation adds them, last (the method's sanitising reads its environment switch when a shape is first
+  seen, as the process starts; it is not changed later in a server).
+
+All three only where the instrumentation's code is what this was written against (`hook.is_as_written`), else it
+is left as it is; none can raise where the instrumentation would not (a failure falls back to its function).
 """
 
 from __future__ import annotations
@@ -29,6 +37,7 @@ from signoz_litellm_run.hook import is_as_written
 FASTAPI_MODULE = "opentelemetry.instrumentation.fastapi"
 ASGI_MODULE = "opentelemetry.instrumentation.asgi"
 _MAX_REMEMBERED = 512
+_MAX_SHAPES = 256  # request shapes whose attributes are remembered
 
 # The names the instrumentations' functions use, as written against (opentelemetry-instrumentation 0.59b0-0.66b1).
 _SPAN_DETAILS_NAMES = ("_get_route_details", "get", "sanitize_method", "strip", "HTTP_ROUTE")
@@ -36,6 +45,13 @@ _ROUTE_DETAILS_NAMES = ("_flatten_routes", "routes", "isinstance", "Route", "mat
                         "AttributeError", "get", "PARTIAL")
 # (its list comprehension is a function of its own up to Python 3.11, inlined from 3.12: PEP 709)
 _GETTER_NAMES = (("get", "lower"), ("get", "lower", "_decode_header_item"))
+_REQUEST_ATTRIBUTES_NAMES = (
+    "get_host_port_url_tuple", "get", "isinstance", "bytes", "decode", "urllib", "parse", "unquote", "_set_http_scheme",
+    "_set_http_host_server", "_set_http_net_host_port", "_set_http_flavor_version", "_set_http_target", "_report_old",
+    "_set_http_url", "redact_url", "_StabilityMode", "DEFAULT", "_set_http_method", "sanitize_method", "asgi_getter",
+    "join", "HTTP_SERVER_NAME", "normalize_user_agent", "_set_http_user_agent", "detect_synthetic_user_agent",
+    "USER_AGENT_SYNTHETIC_TYPE", "_set_http_peer_ip_server", "_set_http_peer_port_server", "items")
+_HOST_PORT_URL_NAMES = ("get", "asgi_getter", "isinstance", "bytes", "_decode_header_item", "str")
 # Route classes whose `matches` reads only the scope's type, path, root path and method (Starlette's and FastAPI's
 # own; an included router's routes are these too).
 _KNOWN_ROUTES = frozenset({
@@ -212,7 +228,60 @@ def patch_asgi(module: Any) -> bool:
     get._signoz_litellm = True  # type: ignore[attr-defined]
     get.__wrapped__ = original  # type: ignore[attr-defined]
     getter_class.get = get
+    remember_request_attributes(module)
     return True
+
+
+# ------------------------------------------------------------------------------------------- request attributes
+
+def remember_request_attributes(module: Any) -> bool:
+    """The module's `collect_request_attributes` (which its middleware calls on every request) remembered per
+    request shape; False when it is not the function written against."""
+    original = getattr(module, "collect_request_attributes", None)
+    if getattr(original, "_signoz_litellm", False):
+        return True
+    if not (is_as_written(original, _REQUEST_ATTRIBUTES_NAMES)
+            and is_as_written(getattr(module, "get_host_port_url_tuple", None), _HOST_PORT_URL_NAMES)):
+        return False
+    module.collect_request_attributes = remembering_request_attributes(original, module)
+    return True
+
+
+def remembering_request_attributes(original: Any, module: Any) -> Any:
+    shapes: dict[tuple[Any, ...], dict[str, Any]] = {}  # request shape -> its attributes but the client's
+    getter = module.asgi_getter
+    set_peer_ip = module._set_http_peer_ip_server
+    set_peer_port = module._set_http_peer_port_server
+    default_mode = original.__defaults__[0] if original.__defaults__ else module._StabilityMode.DEFAULT
+
+    def collect_request_attributes(scope: Any, sem_conv_opt_in_mode: Any = default_mode) -> dict[str, Any]:
+        try:
+            if type(scope) is not dict:
+                return original(scope, sem_conv_opt_in_mode)
+            server = scope.get("server")
+            key = (sem_conv_opt_in_mode, scope.get("scheme"), tuple(server) if server else server, scope.get("path"),
+                   scope.get("query_string"), scope.get("http_version"), scope.get("method", ""),
+                   tuple(getter.get(scope, "host") or ()), tuple(getter.get(scope, "user-agent") or ()))
+            found = shapes.get(key)
+            client = scope.get("client")
+        except Exception:  # an unhashable part, an odd scope: the instrumentation's own way
+            return original(scope, sem_conv_opt_in_mode)
+        if found is None:
+            found = original({**scope, "client": None}, sem_conv_opt_in_mode)
+            if len(shapes) < _MAX_SHAPES:
+                shapes[key] = found
+        result = dict(found)
+        if "client" in scope and client is not None:
+            set_peer_ip(result, client[0], sem_conv_opt_in_mode)
+            set_peer_port(result, client[1], sem_conv_opt_in_mode)
+            if None in result.values():
+                result = {k: v for k, v in result.items() if v is not None}
+        return result
+
+    collect_request_attributes._signoz_litellm = True  # type: ignore[attr-defined]
+    collect_request_attributes.__wrapped__ = original  # type: ignore[attr-defined]
+    collect_request_attributes.shapes = shapes  # type: ignore[attr-defined]
+    return collect_request_attributes
 
 
 def patch_loaded() -> None:
