@@ -11,8 +11,12 @@ Throughput: the three proxies are started at once (one process each) and measure
 the machine falls on all three alike: for each row (N = 1, 16, 64 concurrent clients, non-streaming and
 streaming), each proxy gets --seconds of closed-loop load (each client sends its next chat when the last is
 answered), in a rotating order, --rounds times; the row's figure is the best round (the least disturbed).
-Requests/s are given as ratios to bare. Then each proxy is stopped with SIGTERM, and the `litellm_request` spans
-the receiver got are counted against the chats each proxy answered.
+Requests/s are given as ratios to bare. Beside them, each window's CPU per request: the user + system time the
+proxy's process (and its workers) used during the window, over the chats it answered (median of the rounds). On this
+2-core machine the proxy, the load generator, the receiver and the fake provider share the cores, so requests/s
+move with whatever else runs; a proxy's CPU per request at that concurrency does not, and a proxy held at one core
+by its event loop answers at most 1 / (CPU per request). Then each proxy is stopped with SIGTERM, and the
+`litellm_request` spans the receiver got are counted against the chats each proxy answered.
 
 Instructions (--instructions, on by default): each proxy again, alone, under `valgrind --tool=callgrind` with
 instrumentation off until the counting windows: an idle window of --settle seconds (the baseline), then --calls
@@ -31,7 +35,7 @@ Run it with a venv made with Python 3.12 or later (e.g. `python3.12 -m venv /tmp
 
 Usage: .venv/bin/python scripts/bench_proxy.py [--seconds 6] [--rounds 2] [--clients 1 16 64] [--calls 30]
        [--no-instructions] [--only-instructions] [--modes bare recipe run] [--span-detail lean|full]
-       [--functions N]
+       [--functions N] [--warm-up 5]
 """
 
 from __future__ import annotations
@@ -225,6 +229,21 @@ def stop(proxy: Proxy, timeout: float = 300.0) -> int:
         return proxy.proc.wait()
 
 
+def cpu_seconds(proxy: Proxy) -> float:
+    """User + system CPU time of the proxy's process and its workers so far."""
+    import psutil
+
+    total = 0.0
+    root = psutil.Process(proxy.proc.pid)
+    for process in (root, *root.children(recursive=True)):
+        try:
+            times = process.cpu_times()
+            total += times.user + times.system
+        except psutil.Error:
+            pass
+    return total
+
+
 # ---- load ----------------------------------------------------------------------------------------------------
 
 @dataclass
@@ -297,18 +316,22 @@ def throughput(args: argparse.Namespace, workdir: Path, provider: ProviderProces
     try:
         for proxy in proxies.values():
             wait_ready(proxy)
-        for proxy in proxies.values():  # warm-up: first requests import and build things
+        for proxy in proxies.values():  # warm-up: first requests import, build and fill caches, grow the heap
             for stream in (False, True):
-                proxy.sent += load(proxy.url, 4, stream, total=20).answered
+                proxy.sent += load(proxy.url, 16, stream, seconds=args.warm_up).answered
         rows = [(n, stream) for stream in (False, True) for n in args.clients]
         best: dict[tuple[int, bool, str], Load] = {}
+        cpu_ms: dict[tuple[int, bool, str], list[float]] = collections.defaultdict(list)
         for round_ in range(args.rounds):
             for i, (n, stream) in enumerate(rows):
                 order = MODES[(i + round_) % 3:] + MODES[:(i + round_) % 3]
                 for mode in order:
+                    cpu_before = cpu_seconds(proxies[mode])
                     result = load(proxies[mode].url, n, stream, seconds=args.seconds)
                     proxies[mode].sent += result.answered
                     key = (n, stream, mode)
+                    if result.answered:
+                        cpu_ms[key].append((cpu_seconds(proxies[mode]) - cpu_before) * 1000 / result.answered)
                     if key not in best or result.rps > best[key].rps:
                         best[key] = result
                     print(f"  round {round_ + 1} N={n:<3} {'stream' if stream else 'plain ':6} {mode:7} "
@@ -328,6 +351,14 @@ def throughput(args: argparse.Namespace, workdir: Path, provider: ProviderProces
         print(f"| {n} | {'yes' if stream else 'no'} | {b.rps:.1f} | {r.rps:.1f} (x{r.rps / b.rps:.2f}) | "
               f"{s.rps:.1f} (x{s.rps / b.rps:.2f}) | x{s.rps / r.rps:.2f} | {med[0]:.1f} | {med[1]:.1f} | "
               f"{med[2]:.1f} |")
+    print("\nCPU per request (user + system time of the proxy's process over a window / chats answered in it; "
+          f"median of {args.rounds} rounds), ms, x bare in brackets")
+    print("| clients | streaming | bare | recipe | run |")
+    print("|---|---|---|---|---|")
+    for n, stream in rows:
+        b_ms, r_ms, s_ms = (statistics.median(cpu_ms[(n, stream, m)]) for m in MODES)
+        print(f"| {n} | {'yes' if stream else 'no'} | {b_ms:.2f} | {r_ms:.2f} (x{r_ms / b_ms:.2f}) | "
+              f"{s_ms:.2f} (x{s_ms / b_ms:.2f}) |")
     print("\nSpans after SIGTERM (exit status):")
     for mode in ("recipe", "run"):
         got = counter.count(SERVICE[mode], "litellm_request")
@@ -484,6 +515,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=6.0, help="load per measurement (default 6)")
     parser.add_argument("--rounds", type=int, default=2, help="rounds over every row and proxy (default 2)")
+    parser.add_argument("--warm-up", type=float, default=5.0,
+                        help="seconds of load at 16 clients per proxy, plain and streaming, before the rounds")
     parser.add_argument("--clients", type=int, nargs="+", default=[1, 16, 64], help="concurrent clients per row")
     parser.add_argument("--calls", type=int, default=30, help="requests counted under callgrind (default 30)")
     parser.add_argument("--settle", type=float, default=7.0,
