@@ -14,7 +14,7 @@ import pytest
 from signoz_litellm_run.hook import callback_controls
 from signoz_litellm_run.receiver import Receiver
 from tests.support.fake_provider import FakeProvider
-from tests.test_batch import llm_spans, run_job, settle
+from tests.support.batch_jobs import llm_spans, run_job, settle
 
 controls = pytest.importorskip(callback_controls.MODULE)  # LiteLLM's proxy extra brings litellm-enterprise
 REGISTRY = "litellm.litellm_core_utils.custom_logger_registry"
@@ -111,7 +111,7 @@ def test_a_first_call_does_not_import_the_proxy(receiver: Receiver, fake_provide
 def test_a_process_ended_right_after_its_first_call_delivers_it(receiver: Receiver, fake_provider: FakeProvider,
                                                                 tmp_path: Path) -> None:
     """The exit flush gives LiteLLM's callbacks most of its 1 s deadline; the first one spent it importing (the Pool
-    workers of test_batch.py lost every span this way on a busy machine, 20 runs of 20)."""
+    workers of test_batch_forks.py lost every span this way on a busy machine, 20 runs of 20)."""
     script = tmp_path / "first_call.py"
     script.write_text(FIRST_CALL_APP)
     report_file = tmp_path / "report.json"

@@ -1,4 +1,4 @@
-"""A LiteLLM batch job, configured by environment variables; used by tests/test_batch.py and
+"""A LiteLLM batch job, configured by environment variables; used by tests/test_batch_*.py and
 scripts/bench_batch.py (run as a script, never imported by them).
 
 CALLS (default 5)       number of chat completions
