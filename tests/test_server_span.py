@@ -267,3 +267,60 @@ def test_server_spans_of_a_real_app_carry_the_instrumentations_attributes(monkey
     assert asgi_instrumentation.collect_request_attributes is not original
     assert _spans(False, REQUESTS) == theirs
     assert "net.peer.port" in theirs[0][1] or "client.port" in theirs[0][1]
+
+
+def _route_states(routes) -> int:  # type: ignore[no-untyped-def]
+    """Live FastAPI route states (FastAPI 0.137 on builds one per included route when first needed) of `routes`."""
+    import gc
+
+    ids = {id(route) for route in routes}
+    return sum(1 for o in gc.get_objects()
+               if type(o).__name__ == "_EffectiveRouteContext" and id(getattr(o, "original_route", None)) in ids)
+
+
+def _start_lifespan(app) -> None:  # type: ignore[no-untyped-def]
+    """The app's lifespan start (as a server starts it), then its end."""
+    import asyncio
+
+    async def main() -> None:
+        messages = iter([{"type": "lifespan.startup"}, {"type": "lifespan.shutdown"}])
+        sent = []
+
+        async def receive():  # type: ignore[no-untyped-def]
+            return next(messages)
+
+        async def send(message):  # type: ignore[no-untyped-def]
+            sent.append(message["type"])
+
+        await app({"type": "lifespan", "asgi": {"version": "3.0"}, "state": {}}, receive, send)
+        assert sent == ["lifespan.startup.complete", "lifespan.shutdown.complete"], sent
+
+    asyncio.run(main())
+
+
+@needs_routes
+@pytest.mark.skipif(not hasattr(__import__("fastapi.routing").routing, "_EffectiveRouteContext"),
+                    reason="this FastAPI builds no route state lazily")
+@pytest.mark.parametrize("ours", [True, False], ids=["ours", "the instrumentation's own"])
+def test_the_routes_state_is_built_when_the_lifespan_starts(ours: bool) -> None:
+    # What the first request's route lookup would build after a server's gc.freeze() (the LiteLLM proxy's) is built
+    # before the app's own start-up instead; with the instrumentation's own middleware it is not.
+    from opentelemetry.sdk.trace import TracerProvider
+
+    middleware = asgi_instrumentation.OpenTelemetryMiddleware
+    original_call = middleware.__call__
+    original_details = fastapi_instrumentation._get_default_span_details
+    app, inner = _app()
+    try:
+        assert server_span.patch_fastapi(fastapi_instrumentation)
+        if ours:
+            assert server_span.build_routes_at_start(asgi_instrumentation)
+        else:
+            middleware.__call__ = getattr(original_call, "__wrapped__", original_call)
+        fastapi_instrumentation.FastAPIInstrumentor.instrument_app(app, tracer_provider=TracerProvider())
+        assert _route_states(inner.routes) == 0  # nothing built yet
+        _start_lifespan(app)
+        assert _route_states(inner.routes) == (len(inner.routes) if ours else 0)
+    finally:
+        middleware.__call__ = original_call
+        fastapi_instrumentation._get_default_span_details = original_details
