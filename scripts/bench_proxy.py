@@ -229,13 +229,27 @@ def stop(proxy: Proxy, timeout: float = 300.0) -> int:
         return proxy.proc.wait()
 
 
+def processes(proxy: Proxy) -> list[Any]:
+    """The proxy's process and its Python descendants (uvicorn's workers; not multiprocessing's resource tracker)."""
+    import psutil
+
+    root = psutil.Process(proxy.proc.pid)
+    found = [root]
+    for child in root.children(recursive=True):
+        try:
+            if "resource_tracker" not in " ".join(child.cmdline()):
+                found.append(child)
+        except psutil.Error:
+            pass
+    return found
+
+
 def cpu_seconds(proxy: Proxy) -> float:
     """User + system CPU time of the proxy's process and its workers so far."""
     import psutil
 
     total = 0.0
-    root = psutil.Process(proxy.proc.pid)
-    for process in (root, *root.children(recursive=True)):
+    for process in processes(proxy):
         try:
             times = process.cpu_times()
             total += times.user + times.system

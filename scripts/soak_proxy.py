@@ -35,20 +35,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "scripts"))
 
 import psutil  # noqa: E402
-from bench_proxy import SERVICE, Proxy, ProviderProcess, SpanCounter, load, start_proxy, stop, wait_ready  # noqa: E402
-
-
-def processes(proxy: Proxy) -> list[psutil.Process]:
-    """The proxy's process and its Python descendants (uvicorn's workers; not multiprocessing's resource tracker)."""
-    root = psutil.Process(proxy.proc.pid)
-    found = [root]
-    for child in root.children(recursive=True):
-        try:
-            if "resource_tracker" not in " ".join(child.cmdline()):
-                found.append(child)
-        except psutil.Error:
-            pass
-    return found
+from bench_proxy import (SERVICE, Proxy, ProviderProcess, SpanCounter, load, processes, start_proxy,  # noqa: E402
+                         stop, wait_ready)
 
 
 def rss(proxy: Proxy) -> dict[int, int]:
