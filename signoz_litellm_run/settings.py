@@ -109,7 +109,8 @@ OPTIONS: tuple[Option, ...] = (
            "prompt and completion litellm_request already carries (dropped by default)."),
     Option("span_detail", "--span-detail", ("SIGNOZ_LITELLM_SPAN_DETAIL",), parse_span_detail, "lean",
            "Spans of a LiteLLM proxy request: lean (the server span, litellm_request and the provider's HTTP "
-           "calls) or full (also LiteLLM's and FastAPI's internal spans, every retry as its own litellm_request)."),
+           "calls, without LiteLLM's blobs that repeat them) or full (also LiteLLM's and FastAPI's internal "
+           "spans, every retry as its own litellm_request, the blobs)."),
     Option("system_metrics", "--system-metrics", ("SIGNOZ_LITELLM_SYSTEM_METRICS",), parse_bool, True,
            "Host CPU and memory (system.*) and the process's CPU, memory and threads (process.*), from the job's "
            "main process only (--no-system-metrics turns them off)."),

@@ -22,11 +22,12 @@ from typing import Any
 import httpx
 import pytest
 
+from signoz_litellm_run.hook.request_attributes import LEAN_LEFT_OUT
 from signoz_litellm_run.loopback import unused_port
 from signoz_litellm_run.received import MetricData, SpanRecord
 from signoz_litellm_run.receiver import Receiver
 from tests.support.fake_provider import FakeProvider
-from tests.support.litellm_release import HAS_GENAI_METRICS, STREAM_USAGE_FROM_PROVIDER
+from tests.support.litellm_release import HAS_GENAI_METRICS, HIDDEN_PARAMS_ON_SPANS, STREAM_USAGE_FROM_PROVIDER
 
 # Its module fixtures each start a proxy (seconds of start-up): under pytest-xdist one worker runs the module, so
 # each starts once (scripts/test: --dist loadgroup).
@@ -299,6 +300,11 @@ def test_lean_request_is_server_span_litellm_request_and_provider_call(scenario:
         assert llm.attributes.get("gen_ai.request.model") == "fake-model"
         assert llm.attributes.get("gen_ai.usage.completion_tokens") == 5
         assert "gen_ai.cost.total_cost" in llm.attributes
+        # LiteLLM's blobs that repeat the trace, and its empty containers, are left off (kept in full detail)
+        assert not LEAN_LEFT_OUT & set(llm.attributes), sorted(LEAN_LEFT_OUT & set(llm.attributes))
+        empty = {k: v for k, v in llm.attributes.items() if v in ("{}", "[]")}
+        assert not empty, empty
+        assert llm.attributes.get("metadata.user_api_key_request_route") == "/v1/chat/completions"
 
 
 @pytest.fixture(scope="module")
@@ -331,6 +337,9 @@ def test_full_detail_keeps_every_internal_span(scenario: str, request: pytest.Fi
         ids = {s.span_id for s in spans}
         assert all(s.parent_span_id in ids for s in spans if s.parent_span_id), names
         assert _one(spans, PROXY_SPAN).span_id == _one(spans, "litellm_request").parent_span_id
+        llm = _one(spans, "litellm_request").attributes
+        assert "metadata.usage_object" in llm and "metadata.requester_metadata" in llm, sorted(llm)
+        assert "hidden_params" in llm or not HIDDEN_PARAMS_ON_SPANS, sorted(llm)
 
 
 RETRY_SETTINGS = ("router_settings:\n  num_retries: 2\n  retry_after: 0\n"

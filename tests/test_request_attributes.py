@@ -127,6 +127,58 @@ def test_a_call_gets_its_attributes_in_order_then_the_aliases(caplog: pytest.Log
     assert "metadata.user_api_key_hash" not in values
 
 
+BLOBS = [("metadata.user_api_key_request_route", "/v1/chat/completions"),
+         ("metadata.requester_metadata", {"headers": {"user-agent": "httpx"}}), ("metadata.applied_guardrails", []),
+         ("metadata.usage_object", {"prompt_tokens": 2}), ("metadata.requester_custom_headers", {}),
+         ("hidden_params", '{"model_id": "abc"}'), ("metadata.user_api_key_spend", 0.0),
+         ("gen_ai.usage.input_tokens", 2)]
+
+
+def _proxy_request(lean: bool) -> dict[str, Any]:
+    """The logging kwargs of a proxy request: its metadata holds the request's span (a `RequestSpan` when lean)."""
+    from opentelemetry.trace import INVALID_SPAN_CONTEXT, NonRecordingSpan
+
+    from signoz_litellm_run.hook.attempts import RequestSpan
+
+    span = RequestSpan(INVALID_SPAN_CONTEXT) if lean else NonRecordingSpan(INVALID_SPAN_CONTEXT)
+    return {"steps": BLOBS, "litellm_params": {"metadata": {"litellm_parent_otel_span": span}}}
+
+
+def _attributes_set(logger: _Logger, kwargs: dict[str, Any]) -> dict[str, Any]:
+    span = TracerProvider().get_tracer("test").start_span("litellm_request")
+    type(logger).set_attributes(logger, span, kwargs, None)
+    return dict(span.attributes)
+
+
+@pytest.mark.parametrize("batching", [True, False])
+def test_a_lean_proxy_request_leaves_litellms_repeated_blobs_and_empty_values_out(
+        batching: bool, monkeypatch: pytest.MonkeyPatch) -> None:
+    if not batching:  # as on an SDK whose span attributes are not the ones written against (1.38, 1.41)
+        monkeypatch.setattr("signoz_litellm_run.hook.span_attributes.sdk_as_written", lambda: False)
+
+    class Lean(_Logger):
+        pass
+
+    litellm_arm._patch_logger_class(Lean)
+    monkeypatch.setenv("SIGNOZ_LITELLM_SPAN_DETAIL", "full")
+
+    class Full(_Logger):
+        pass
+
+    litellm_arm._patch_logger_class(Full)
+    everything = _attributes_set(OneByOne(), {"steps": BLOBS})
+    assert set(request_attributes.LEAN_LEFT_OUT) < set(everything)
+    lean = _attributes_set(Lean(), _proxy_request(lean=True))
+    assert lean == {key: value for key, value in everything.items() if key not in request_attributes.LEAN_LEFT_OUT
+                    and value not in ("[]", "{}")}
+    assert lean["metadata.user_api_key_request_route"] == "/v1/chat/completions"
+    assert lean["metadata.user_api_key_spend"] == 0.0 and lean["gen_ai.usage.prompt_tokens"] == 2
+    # anything but a lean proxy request keeps them: an SDK call, a full-detail proxy request
+    assert _attributes_set(Lean(), {"steps": BLOBS}) == everything
+    assert _attributes_set(Lean(), _proxy_request(lean=False)) == everything
+    assert _attributes_set(Full(), _proxy_request(lean=True)) == everything
+
+
 def test_a_key_set_again_keeps_its_last_value_and_place(caplog: pytest.LogCaptureFixture) -> None:
     # A primitive, then a value LiteLLM casts, for the same key: the cast value wins and moves last.
     steps = [("a", 1), ("b", "x"), ("a", {"v": 1}), ("c", True), ("b", None)]

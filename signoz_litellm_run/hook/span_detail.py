@@ -20,7 +20,9 @@ where it would be made:
 - FastAPI's operation spans (`telemetry={"operation_spans": False}` on the proxy's app) and the ASGI
   instrumentation's `http receive` / `http send` spans (its `exclude_spans`), set on the proxy's own app;
 - HTTP client spans with no parent (the model list LiteLLM fetches at start-up, background calls outside any
-  request or LLM call): dropped by the proxy's sampler (hook/proxy.py), in the proxy only.
+  request or LLM call): dropped by the proxy's sampler (hook/proxy.py), in the proxy only;
+- on `litellm_request`, LiteLLM's per-call blobs that repeat what the trace holds, and its empty values: not set
+  (hook/request_attributes.py).
 Full: every span as LiteLLM, FastAPI and OpenTelemetry make it.
 """
 

@@ -20,3 +20,6 @@ RECORDS_EXCEPTIONS = LITELLM >= Version("1.79")
 OUTPUT_TOKEN_TYPE = "output" if LITELLM >= Version("1.80.17") else "completion"
 # The prompt attribute: gen_ai.prompt.0.content up to 1.80.15, gen_ai.input.messages from 1.80.17.
 PROMPT_ATTRIBUTE = "gen_ai.input.messages" if LITELLM >= Version("1.80.17") else "gen_ai.prompt.0.content"
+# 1.75 puts no `hidden_params` on a `litellm_request` span; 1.110 does. Releases between: not run with the proxy, taken
+# as 1.110.
+HIDDEN_PARAMS_ON_SPANS = LITELLM >= Version("1.76")
