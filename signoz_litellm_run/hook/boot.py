@@ -28,12 +28,13 @@ def start(by: str = "run") -> bool:
         system_metrics.sdk_resources_without_psutil()
         with resource_detect.detected_while_configuring():
             _initialize_without_recursion()  # our distro arms LiteLLM (hook/distro.py)
-        from signoz_litellm_run.hook import (export_filter, export_size, lazy_export, metric_record, report,
-                                             shutdown, span_attributes, span_wire)
+        from signoz_litellm_run.hook import (export_filter, export_size, lazy_export, metric_direct, metric_record,
+                                             report, shutdown, span_attributes, span_wire)
 
         span_wire.install()
         export_size.install()  # after span_wire: it wraps the encoder span_wire installs
         metric_record.install()
+        metric_direct.install()
         span_attributes.install()
         shutdown.install()
         export_filter.install()  # after shutdown: the batch is filtered before it is counted, split and sent
