@@ -72,8 +72,15 @@ def install() -> None:
     import wrapt
 
     wrapt.register_post_import_hook(patch_fastapi, FASTAPI_MODULE)
-    wrapt.register_post_import_hook(patch_asgi, ASGI_MODULE)
-    wrapt.register_post_import_hook(build_routes_at_start, ASGI_MODULE)
+    wrapt.register_post_import_hook(patch_asgi_module, ASGI_MODULE)
+
+
+def patch_asgi_module(module: Any) -> None:
+    """What this module changes in OpenTelemetry's ASGI instrumentation, each part where it is as written against:
+    the header getter, the request attributes remembered, the app's routes walked at lifespan start."""
+    patch_asgi(module)
+    remember_request_attributes(module)
+    build_routes_at_start(module)
 
 
 # ------------------------------------------------------------------------------------------- route names
@@ -275,7 +282,6 @@ def patch_asgi(module: Any) -> bool:
     get._signoz_litellm = True  # type: ignore[attr-defined]
     get.__wrapped__ = original  # type: ignore[attr-defined]
     getter_class.get = get
-    remember_request_attributes(module)
     return True
 
 
@@ -336,5 +342,4 @@ def patch_loaded() -> None:
     if FASTAPI_MODULE in sys.modules:
         patch_fastapi(sys.modules[FASTAPI_MODULE])
     if ASGI_MODULE in sys.modules:
-        patch_asgi(sys.modules[ASGI_MODULE])
-        build_routes_at_start(sys.modules[ASGI_MODULE])
+        patch_asgi_module(sys.modules[ASGI_MODULE])
