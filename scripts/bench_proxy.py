@@ -10,7 +10,8 @@ One run measures the three ways of running `litellm --config` (model -> the fake
 Throughput: the three proxies are started at once (one process each) and measured in turns, so a busy moment of
 the machine falls on all three alike: for each row (N = 1, 16, 64 concurrent clients, non-streaming and
 streaming), each proxy gets --seconds of closed-loop load (each client sends its next chat when the last is
-answered), in a rotating order, --rounds times; the row's figure is the best round (the least disturbed).
+answered), in a rotating order, --rounds times, --gap seconds apart; the row's figure is the best round (the least
+disturbed), and, steadier on a machine whose speed drifts, the median over the rounds of each round's ratio to bare.
 Requests/s are given as ratios to bare. Beside them, each window's CPU per request: the user + system time the
 proxy's process (and its workers) used during the window, over the chats it answered (median of the rounds). On this
 2-core machine the proxy, the load generator, the receiver and the fake provider share the cores, so requests/s
@@ -35,7 +36,7 @@ Run it with a venv made with Python 3.12 or later (e.g. `python3.12 -m venv /tmp
 
 Usage: .venv/bin/python scripts/bench_proxy.py [--seconds 6] [--rounds 2] [--clients 1 16 64] [--calls 30]
        [--no-instructions] [--only-instructions] [--modes bare recipe run] [--span-detail lean|full]
-       [--functions N] [--warm-up 5]
+       [--functions N] [--warm-up 5] [--gap 1.5]
 """
 
 from __future__ import annotations
@@ -336,16 +337,19 @@ def throughput(args: argparse.Namespace, workdir: Path, provider: ProviderProces
         rows = [(n, stream) for stream in (False, True) for n in args.clients]
         best: dict[tuple[int, bool, str], Load] = {}
         cpu_ms: dict[tuple[int, bool, str], list[float]] = collections.defaultdict(list)
+        rps: dict[tuple[int, bool, str], list[float]] = collections.defaultdict(list)  # each round's, in order
         for round_ in range(args.rounds):
             for i, (n, stream) in enumerate(rows):
                 order = MODES[(i + round_) % 3:] + MODES[:(i + round_) % 3]
                 for mode in order:
+                    time.sleep(args.gap)  # the last window's spans exported before this one starts
                     cpu_before = cpu_seconds(proxies[mode])
                     result = load(proxies[mode].url, n, stream, seconds=args.seconds)
                     proxies[mode].sent += result.answered
                     key = (n, stream, mode)
                     if result.answered:
                         cpu_ms[key].append((cpu_seconds(proxies[mode]) - cpu_before) * 1000 / result.answered)
+                    rps[key].append(result.rps)
                     if key not in best or result.rps > best[key].rps:
                         best[key] = result
                     print(f"  round {round_ + 1} N={n:<3} {'stream' if stream else 'plain ':6} {mode:7} "
@@ -365,6 +369,19 @@ def throughput(args: argparse.Namespace, workdir: Path, provider: ProviderProces
         print(f"| {n} | {'yes' if stream else 'no'} | {b.rps:.1f} | {r.rps:.1f} (x{r.rps / b.rps:.2f}) | "
               f"{s.rps:.1f} (x{s.rps / b.rps:.2f}) | x{s.rps / r.rps:.2f} | {med[0]:.1f} | {med[1]:.1f} | "
               f"{med[2]:.1f} |")
+    print(f"\nRequests per second as the median of {args.rounds} rounds' ratios (each round's run or recipe over "
+          "bare in the same round:\nthe machine's speed drifts between rounds, less within one), and the spread of "
+          "run's ratios")
+    print("| clients | streaming | recipe / bare | run / bare | run / recipe | run / bare, lowest - highest |")
+    print("|---|---|---|---|---|---|")
+    for n, stream in rows:
+        b, r, s = (rps[(n, stream, m)] for m in MODES)
+        run_bare = [y / x for x, y in zip(b, s) if x]
+        recipe_bare = [y / x for x, y in zip(b, r) if x]
+        run_recipe = [y / x for x, y in zip(r, s) if x]
+        print(f"| {n} | {'yes' if stream else 'no'} | x{statistics.median(recipe_bare):.2f} | "
+              f"x{statistics.median(run_bare):.2f} | x{statistics.median(run_recipe):.2f} | "
+              f"x{min(run_bare):.2f} - x{max(run_bare):.2f} |")
     print("\nCPU per request (user + system time of the proxy's process over a window / chats answered in it; "
           f"median of {args.rounds} rounds), ms, x bare in brackets")
     print("| clients | streaming | bare | recipe | run |")
@@ -532,6 +549,8 @@ def main() -> None:
     parser.add_argument("--warm-up", type=float, default=5.0,
                         help="seconds of load at 16 clients per proxy, plain and streaming, before the rounds")
     parser.add_argument("--clients", type=int, nargs="+", default=[1, 16, 64], help="concurrent clients per row")
+    parser.add_argument("--gap", type=float, default=1.5,
+                        help="seconds between two windows, for the last one's spans to be exported (default 1.5)")
     parser.add_argument("--calls", type=int, default=30, help="requests counted under callgrind (default 30)")
     parser.add_argument("--settle", type=float, default=7.0,
                         help="seconds of each callgrind window after its requests, and of the idle baseline "
