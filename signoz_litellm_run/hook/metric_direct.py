@@ -10,9 +10,9 @@ per reader and view), and a record with a set it has seen goes straight to them,
 a LiteLLM proxy request).
 
 What is remembered, and when:
-- attribute sets in a plain dict with `str` keys and values exactly `str`, `int`, `float` or `bool` (those the SDK's
-  cleaning copies as they are), keyed by their items and their values' types (True, 1 and 1.0 stay distinct series,
-  as in the SDK);
+- attribute sets in a plain dict with non-empty `str` keys and values exactly `str`, `int`, `float`, `bool` or None
+  (those the SDK's cleaning copies as they are: hook/metric_record.py's `PLAIN_VALUES`), keyed by their items and
+  their values' types (True, 1 and 1.0 stay distinct series, as in the SDK);
 - only with the exemplar filter off (`always_off`, which `run` sets: SigNoz stores no exemplars), views that keep
   every attribute, and the SDK's own aggregations; a set's first record goes the SDK's way, and the aggregations it
   made or found are looked up after it;
@@ -30,6 +30,7 @@ from time import time_ns
 from typing import Any, Callable
 
 from signoz_litellm_run.hook import is_as_written
+from signoz_litellm_run.hook.metric_record import PLAIN_VALUES, STR_ONLY
 
 _PREFIX = "opentelemetry.sdk.metrics._internal."
 _RECORD_NAMES = ("_is_enabled", "super", "record", "math", "isfinite", "_logger", "warning", "name", "time_ns",
@@ -50,8 +51,6 @@ _METHODS = (("Histogram", "record", _RECORD_NAMES, False), ("Counter", "add", _A
             ("UpDownCounter", "add", _ADD_NAMES, True))
 MAX_SETS = 512  # attribute sets remembered an instrument (one per series: a handful per model in practice)
 _STATE = "_signoz_litellm_sets"  # on an instrument: (the readers' storages it was found with, {set: aggregations})
-_KEPT_VALUES = frozenset((str, int, float, bool))
-_STR = frozenset((str,))
 
 
 def install() -> bool:
@@ -133,8 +132,8 @@ def direct(original: Callable[..., Any], negative: bool, measurement_class: type
 
 def _rememberer(consumer_class: type, always_off: type, aggregations: frozenset[type],
                 match_module: Any) -> Callable[[Any, dict[str, Any]], None]:
-    kept_values = _KEPT_VALUES
-    only_str = _STR
+    plain = PLAIN_VALUES
+    only_str = STR_ONLY
 
     def remember(instrument: Any, attributes: dict[str, Any]) -> None:
         """After the SDK recorded `attributes` on `instrument`: the aggregations it recorded them in, remembered
@@ -144,7 +143,7 @@ def _rememberer(consumer_class: type, always_off: type, aggregations: frozenset[
             storages = consumer._reader_storages
             if (type(consumer) is not consumer_class or type(consumer._sdk_config.exemplar_filter) is not always_off
                     or not only_str.issuperset(map(type, attributes)) or "" in attributes
-                    or not kept_values.issuperset(map(type, attributes.values()))):
+                    or not plain.issuperset(map(type, attributes.values()))):
                 return
             state = instrument.__dict__.get(_STATE)
             if state is None or state[0] is not storages:

@@ -38,11 +38,11 @@ _CLEAN_NAMES = ("isinstance", "NoneType", "bool", "int", "float", "bytes", "str"
 _HASH_NAMES = ("isinstance", "NoneType", "str", "int", "float", "bool", "bytes", "type", "__name__", "Sequence",
                "tuple", "Mapping", "sorted", "TYPE_CHECKING", "assert_never")
 _MAX_KEYS = 512  # attribute sets whose hash is kept (one per time series: a handful per model in practice)
-_PLAIN_VALUES = frozenset((str, int, float, bool, type(None)))  # returned as they are by the SDK's cleaning
+PLAIN_VALUES = frozenset((str, int, float, bool, type(None)))  # copied as they are by the SDK's cleaning
 _KEPT_VALUES = frozenset((str, int, bool))  # equal values of one of these types hash alike
-_STR = frozenset((str,))
+STR_ONLY = frozenset((str,))
 _SEQUENCES = frozenset((list, tuple))  # made tuples of their items by the SDK's cleaning
-_PLAIN_OR_SEQUENCE = _PLAIN_VALUES | _SEQUENCES
+_PLAIN_OR_SEQUENCE = PLAIN_VALUES | _SEQUENCES
 # Mappings taken as the dict they hold: a dict, and the read-only view the SDK hands a span's start attributes in.
 PLAIN_MAPPINGS = frozenset((dict, MappingProxyType))
 
@@ -70,9 +70,9 @@ def copy_plain_in(module: Any) -> None:
 
 
 def copy_plain(original: Callable[[Any, Any], Any]) -> Callable[[Any, Any], Any]:
-    plain = _PLAIN_VALUES
+    plain = PLAIN_VALUES
     plain_or_sequence = _PLAIN_OR_SEQUENCE
-    only_str = _STR
+    only_str = STR_ONLY
     mappings = PLAIN_MAPPINGS
 
     def _clean_attribute_value(value: Any, max_string_value_length: int | None) -> Any:
@@ -97,7 +97,7 @@ def copy_plain(original: Callable[[Any, Any], Any]) -> Callable[[Any, Any], Any]
 def _with_tuples(value: Any) -> dict[str, Any] | None:
     """A copy of `value` (plain values, lists and tuples) with each list or tuple made a tuple, as the SDK's
     cleaning makes it; None when one holds anything but plain values (left to the SDK's function)."""
-    plain = _PLAIN_VALUES
+    plain = PLAIN_VALUES
     sequences = _SEQUENCES
     cleaned = {}
     for key, item in value.items():
@@ -112,7 +112,7 @@ def _with_tuples(value: Any) -> dict[str, Any] | None:
 def keep_hashes(original: Callable[[Any], Any], limit: int = _MAX_KEYS) -> Callable[[Any], Any]:
     kept: dict[tuple[tuple[Any, ...], tuple[type, ...]], Any] = {}
     kinds = _KEPT_VALUES
-    only_str = _STR
+    only_str = STR_ONLY
 
     def _hash_attributes(value: Any) -> Any:
         if type(value) is not dict:
