@@ -550,7 +550,8 @@ def main() -> None:
                         help="seconds of load at 16 clients per proxy, plain and streaming, before the rounds")
     parser.add_argument("--clients", type=int, nargs="+", default=[1, 16, 64], help="concurrent clients per row")
     parser.add_argument("--gap", type=float, default=1.5,
-                        help="seconds between two windows, for the last one's spans to be exported (default 1.5)")
+                        help="seconds between two windows, for the last one's spans to be exported (default 1.5: "
+                             "run's 1 s schedule; 5.5 also clears the recipe's 5 s one)")
     parser.add_argument("--calls", type=int, default=30, help="requests counted under callgrind (default 30)")
     parser.add_argument("--settle", type=float, default=7.0,
                         help="seconds of each callgrind window after its requests, and of the idle baseline "
