@@ -30,7 +30,7 @@ from time import time_ns
 from typing import Any, Callable
 
 from signoz_litellm_run.hook import is_as_written
-from signoz_litellm_run.hook.metric_record import PLAIN_VALUES, STR_ONLY
+from signoz_litellm_run.hook.metric_record import PLAIN_VALUES, STR_ONLY, set_key
 
 _PREFIX = "opentelemetry.sdk.metrics._internal."
 _RECORD_NAMES = ("_is_enabled", "super", "record", "math", "isfinite", "_logger", "warning", "name", "time_ns",
@@ -108,7 +108,7 @@ def direct(original: Callable[..., Any], negative: bool, measurement_class: type
         state = self.__dict__.get(_STATE)
         if state is not None and state[0] is getattr(self._measurement_consumer, "_reader_storages", None):
             try:
-                found = state[1].get((tuple(attributes.items()), tuple(map(type, attributes.values()))))
+                found = state[1].get(set_key(attributes))
             except TypeError:  # a value that cannot be a key (a list): never remembered
                 found = None
             kind = type(amount)
@@ -160,7 +160,7 @@ def _rememberer(consumer_class: type, always_off: type, aggregations: frozenset[
                     if match._view._attribute_keys is not None or type(aggregation) not in aggregations:
                         return
                     found.append(aggregation)
-            sets[(tuple(attributes.items()), tuple(map(type, attributes.values())))] = tuple(found)
+            sets[set_key(attributes)] = tuple(found)
         except Exception:  # never in the way of a record: the SDK's path goes on being taken
             return
 

@@ -109,6 +109,12 @@ def _with_tuples(value: Any) -> dict[str, Any] | None:
     return cleaned
 
 
+def set_key(attributes: dict[str, Any]) -> tuple[tuple[Any, ...], tuple[type, ...]]:
+    """An attribute set as a dict key: its items, and its values' types (True, 1 and 1.0 are equal values but
+    distinct series for the SDK). Looking it up raises TypeError when a value cannot be a key (a list)."""
+    return tuple(attributes.items()), tuple(map(type, attributes.values()))
+
+
 def keep_hashes(original: Callable[[Any], Any], limit: int = _MAX_KEYS) -> Callable[[Any], Any]:
     kept: dict[tuple[tuple[Any, ...], tuple[type, ...]], Any] = {}
     kinds = _KEPT_VALUES
@@ -117,10 +123,9 @@ def keep_hashes(original: Callable[[Any], Any], limit: int = _MAX_KEYS) -> Calla
     def _hash_attributes(value: Any) -> Any:
         if type(value) is not dict:
             return original(value)
-        value_types = tuple(map(type, value.values()))
-        if not kinds.issuperset(value_types) or not only_str.issuperset(map(type, value)):
+        key = set_key(value)
+        if not kinds.issuperset(key[1]) or not only_str.issuperset(map(type, value)):
             return original(value)
-        key = (tuple(value.items()), value_types)
         hashed = kept.get(key)
         if hashed is None:
             hashed = original(value)
