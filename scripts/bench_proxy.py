@@ -11,7 +11,12 @@ Throughput: the three proxies are started at once (one process each) and measure
 the machine falls on all three alike: for each row (N = 1, 16, 64 concurrent clients, non-streaming and
 streaming), each proxy gets --seconds of closed-loop load (each client sends its next chat when the last is
 answered), in a rotating order, --rounds times, --gap seconds apart; the row's figure is the best round (the least
-disturbed), and, steadier on a machine whose speed drifts, the median over the rounds of each round's ratio to bare.
+disturbed), and, steadier on a machine whose speed drifts, the median over the rounds of each round's ratio to bare,
+with its 95 % bootstrap interval (on this VM a window's requests/s moves by 10-20 %: the interval says how far
+the median may be from the machine's usual figure). With --together the three proxies get their load in the same
+windows instead of in turns: a slow moment of the machine falls on all three at once, so the rounds agree more
+closely, but the three share the 2 cores, and each proxy's CPU per request grows (cache and preemption: ~9
+involuntary switches a request at 64 clients), the telemetry's part of it with the rest.
 Requests/s are given as ratios to bare. Beside them, each window's CPU per request: the user + system time the
 proxy's process (and its workers) used during the window, over the chats it answered (median of the rounds). On this
 2-core machine the proxy, the load generator, the receiver and the fake provider share the cores, so requests/s
@@ -36,7 +41,7 @@ Run it with a venv made with Python 3.12 or later (e.g. `python3.12 -m venv /tmp
 
 Usage: .venv/bin/python scripts/bench_proxy.py [--seconds 6] [--rounds 2] [--clients 1 16 64] [--calls 30]
        [--no-instructions] [--only-instructions] [--modes bare recipe run] [--span-detail lean|full]
-       [--functions N] [--warm-up 5] [--gap 1.5]
+       [--functions N] [--warm-up 5] [--gap 1.5] [--together]
 """
 
 from __future__ import annotations
@@ -48,6 +53,7 @@ import contextlib
 import glob
 import json
 import os
+import random
 import shutil
 import signal
 import statistics
@@ -322,79 +328,128 @@ def load(url: str, clients: int, stream: bool, **kwargs: Any) -> Load:
     return asyncio.run(_load(url, clients, stream, **kwargs))
 
 
+def load_together(urls: list[str], clients: int, stream: bool, **kwargs: Any) -> list[Load]:
+    """`clients` clients on each of `urls`, all in the same window."""
+    async def all_of() -> list[Load]:
+        return list(await asyncio.gather(*(_load(url, clients, stream, **kwargs) for url in urls)))
+
+    return asyncio.run(all_of())
+
+
 # ---- throughput ----------------------------------------------------------------------------------------------
 
-def throughput(args: argparse.Namespace, workdir: Path, provider: ProviderProcess, counter: SpanCounter) -> None:
+Key = tuple[int, bool, str]  # (clients, streaming, mode)
+
+
+@dataclass(frozen=True)
+class Throughput:
+    """What the throughput windows measured, for `print_throughput`."""
+    rounds: int
+    seconds: float
+    rows: list[tuple[int, bool]]
+    best: dict[Key, Load]  # each proxy's best window of a row
+    rps: dict[Key, list[float]]  # each round's requests/s, in order
+    cpu_ms: dict[Key, list[float]]  # each round's CPU ms per chat answered
+    spans: dict[str, tuple[int, int, int]]  # mode -> (litellm_request spans, chats answered, spans in all)
+    codes: dict[str, Any]  # mode -> the proxy's exit status after SIGTERM
+
+
+def throughput(args: argparse.Namespace, workdir: Path, provider: ProviderProcess, counter: SpanCounter) -> Throughput:
     run_args = ("--span-detail", args.span_detail) if args.span_detail else ()
     proxies = {mode: start_proxy(mode, workdir, provider.base_url, counter.endpoint, run_args=run_args)
                for mode in MODES}
+    rows = [(n, stream) for stream in (False, True) for n in args.clients]
+    best: dict[Key, Load] = {}
+    cpu_ms: dict[Key, list[float]] = collections.defaultdict(list)
+    rps: dict[Key, list[float]] = collections.defaultdict(list)
     try:
         for proxy in proxies.values():
             wait_ready(proxy)
         for proxy in proxies.values():  # warm-up: first requests import, build and fill caches, grow the heap
             for stream in (False, True):
                 proxy.sent += load(proxy.url, 16, stream, seconds=args.warm_up).answered
-        rows = [(n, stream) for stream in (False, True) for n in args.clients]
-        best: dict[tuple[int, bool, str], Load] = {}
-        cpu_ms: dict[tuple[int, bool, str], list[float]] = collections.defaultdict(list)
-        rps: dict[tuple[int, bool, str], list[float]] = collections.defaultdict(list)  # each round's, in order
         for round_ in range(args.rounds):
             for i, (n, stream) in enumerate(rows):
                 order = MODES[(i + round_) % 3:] + MODES[:(i + round_) % 3]
-                for mode in order:
+                windows = [order] if args.together else [[mode] for mode in order]
+                for window in windows:
                     time.sleep(args.gap)  # the last window's spans exported before this one starts
-                    cpu_before = cpu_seconds(proxies[mode])
-                    result = load(proxies[mode].url, n, stream, seconds=args.seconds)
-                    proxies[mode].sent += result.answered
-                    key = (n, stream, mode)
-                    if result.answered:
-                        cpu_ms[key].append((cpu_seconds(proxies[mode]) - cpu_before) * 1000 / result.answered)
-                    rps[key].append(result.rps)
-                    if key not in best or result.rps > best[key].rps:
-                        best[key] = result
-                    print(f"  round {round_ + 1} N={n:<3} {'stream' if stream else 'plain ':6} {mode:7} "
-                          f"{result.rps:7.1f} req/s ({result.failed} failed)", file=sys.stderr, flush=True)
+                    cpu_before = {mode: cpu_seconds(proxies[mode]) for mode in window}
+                    results = load_together([proxies[mode].url for mode in window], n, stream, seconds=args.seconds)
+                    for mode, result in zip(window, results):
+                        proxies[mode].sent += result.answered
+                        key = (n, stream, mode)
+                        if result.answered:
+                            cpu_ms[key].append((cpu_seconds(proxies[mode]) - cpu_before[mode]) * 1000
+                                               / result.answered)
+                        rps[key].append(result.rps)
+                        if key not in best or result.rps > best[key].rps:
+                            best[key] = result
+                        print(f"  round {round_ + 1} N={n:<3} {'stream' if stream else 'plain ':6} {mode:7} "
+                              f"{result.rps:7.1f} req/s ({result.failed} failed)", file=sys.stderr, flush=True)
         time.sleep(2)
     finally:
         codes = {mode: stop(proxy) for mode, proxy in proxies.items()}
     time.sleep(1)
-    print(f"\nRequests per second, best of {args.rounds} rounds of {args.seconds:g} s, x bare in brackets; "
+    spans = {mode: (counter.count(SERVICE[mode], "litellm_request"), proxies[mode].sent, counter.count(SERVICE[mode]))
+             for mode in ("recipe", "run")}
+    return Throughput(args.rounds, args.seconds, rows, best, dict(rps), dict(cpu_ms), spans, codes)
+
+
+def print_throughput(t: Throughput) -> None:
+    print(f"\nRequests per second, best of {t.rounds} rounds of {t.seconds:g} s, x bare in brackets; "
           "median latency ms")
     print("| clients | streaming | bare req/s | recipe req/s | run req/s | run / recipe | bare ms | recipe ms "
           "| run ms |")
     print("|---|---|---|---|---|---|---|---|---|")
-    for n, stream in rows:
-        b, r, s = (best[(n, stream, m)] for m in MODES)
+    for n, stream in t.rows:
+        b, r, s = (t.best[(n, stream, m)] for m in MODES)
         med = [statistics.median(x.latencies) * 1000 if x.latencies else float("nan") for x in (b, r, s)]
-        print(f"| {n} | {'yes' if stream else 'no'} | {b.rps:.1f} | {r.rps:.1f} (x{r.rps / b.rps:.2f}) | "
+        print(f"| {n} | {_yes(stream)} | {b.rps:.1f} | {r.rps:.1f} (x{r.rps / b.rps:.2f}) | "
               f"{s.rps:.1f} (x{s.rps / b.rps:.2f}) | x{s.rps / r.rps:.2f} | {med[0]:.1f} | {med[1]:.1f} | "
               f"{med[2]:.1f} |")
-    print(f"\nRequests per second as the median of {args.rounds} rounds' ratios (each round's run or recipe over "
-          "bare in the same round:\nthe machine's speed drifts between rounds, less within one), and the spread of "
-          "run's ratios")
-    print("| clients | streaming | recipe / bare | run / bare | run / recipe | run / bare, lowest - highest |")
-    print("|---|---|---|---|---|---|")
-    for n, stream in rows:
-        b, r, s = (rps[(n, stream, m)] for m in MODES)
+    print(f"\nRequests per second as the median of {t.rounds} rounds' ratios (each round's run or recipe over "
+          "bare in the same round:\nthe machine's speed drifts between rounds, less within one), the spread of "
+          "run's ratios, and the\n95 % interval of run's median (bootstrap over the rounds: how far the median "
+          "itself may be off)")
+    print("| clients | streaming | recipe / bare | run / bare | run / recipe | run / bare, lowest - highest "
+          "| run / bare, 95 % interval |")
+    print("|---|---|---|---|---|---|---|")
+    for n, stream in t.rows:
+        b, r, s = (t.rps[(n, stream, m)] for m in MODES)
         run_bare = [y / x for x, y in zip(b, s) if x]
         recipe_bare = [y / x for x, y in zip(b, r) if x]
         run_recipe = [y / x for x, y in zip(r, s) if x]
-        print(f"| {n} | {'yes' if stream else 'no'} | x{statistics.median(recipe_bare):.2f} | "
+        low, high = median_interval(run_bare)
+        print(f"| {n} | {_yes(stream)} | x{statistics.median(recipe_bare):.2f} | "
               f"x{statistics.median(run_bare):.2f} | x{statistics.median(run_recipe):.2f} | "
-              f"x{min(run_bare):.2f} - x{max(run_bare):.2f} |")
+              f"x{min(run_bare):.2f} - x{max(run_bare):.2f} | x{low:.2f} - x{high:.2f} |")
     print("\nCPU per request (user + system time of the proxy's process over a window / chats answered in it; "
-          f"median of {args.rounds} rounds), ms, x bare in brackets")
+          f"median of {t.rounds} rounds), ms, x bare in brackets")
     print("| clients | streaming | bare | recipe | run |")
     print("|---|---|---|---|---|")
-    for n, stream in rows:
-        b_ms, r_ms, s_ms = (statistics.median(cpu_ms[(n, stream, m)]) for m in MODES)
-        print(f"| {n} | {'yes' if stream else 'no'} | {b_ms:.2f} | {r_ms:.2f} (x{r_ms / b_ms:.2f}) | "
+    for n, stream in t.rows:
+        b_ms, r_ms, s_ms = (statistics.median(t.cpu_ms[(n, stream, m)]) for m in MODES)
+        print(f"| {n} | {_yes(stream)} | {b_ms:.2f} | {r_ms:.2f} (x{r_ms / b_ms:.2f}) | "
               f"{s_ms:.2f} (x{s_ms / b_ms:.2f}) |")
     print("\nSpans after SIGTERM (exit status):")
-    for mode in ("recipe", "run"):
-        got = counter.count(SERVICE[mode], "litellm_request")
-        print(f"  {mode:7} litellm_request {got} of {proxies[mode].sent} chats answered; "
-              f"{counter.count(SERVICE[mode])} spans in all ({codes[mode]})")
+    for mode, (got, sent, spans) in t.spans.items():
+        print(f"  {mode:7} litellm_request {got} of {sent} chats answered; {spans} spans in all ({t.codes[mode]})")
+
+
+def _yes(stream: bool) -> str:
+    return "yes" if stream else "no"
+
+
+def median_interval(values: list[float], resamples: int = 2000, seed: int = 1) -> tuple[float, float]:
+    """The 95 % percentile-bootstrap interval of the median of `values` (seeded: the same rounds give the same
+    interval). With a handful of rounds it is wide: that width is how far the median may be from the machine's
+    usual figure."""
+    if not values:
+        return float("nan"), float("nan")
+    pick = random.Random(seed).choices
+    medians = sorted(statistics.median(pick(values, k=len(values))) for _ in range(resamples))
+    return medians[int(0.025 * resamples)], medians[int(0.975 * resamples) - 1]
 
 
 # ---- instructions --------------------------------------------------------------------------------------------
@@ -552,6 +607,9 @@ def main() -> None:
     parser.add_argument("--gap", type=float, default=1.5,
                         help="seconds between two windows, for the last one's spans to be exported (default 1.5: "
                              "run's 1 s schedule; 5.5 also clears the recipe's 5 s one)")
+    parser.add_argument("--together", action="store_true",
+                        help="load the three proxies in the same windows (they share the machine's cores and its "
+                             "slow moments) instead of in turns")
     parser.add_argument("--calls", type=int, default=30, help="requests counted under callgrind (default 30)")
     parser.add_argument("--settle", type=float, default=7.0,
                         help="seconds of each callgrind window after its requests, and of the idle baseline "
@@ -572,7 +630,7 @@ def main() -> None:
         counter = SpanCounter()
         try:
             if not args.only_instructions:
-                throughput(args, Path(tmp), provider, counter)
+                print_throughput(throughput(args, Path(tmp), provider, counter))
             if not args.no_instructions:
                 instructions(args, Path(tmp), provider, counter)
         finally:
