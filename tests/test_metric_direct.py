@@ -13,12 +13,14 @@ from typing import Any
 import pytest
 from opentelemetry.sdk.metrics import MeterProvider
 from opentelemetry.sdk.metrics.export import AggregationTemporality, InMemoryMetricReader
+from opentelemetry.sdk.metrics import view as aggregation
 from opentelemetry.sdk.metrics.view import View
 
 from signoz_litellm_run.hook import metric_direct
 
 instrument = importlib.import_module("opentelemetry.sdk.metrics._internal.instrument")
 exemplar = importlib.import_module("opentelemetry.sdk.metrics._internal.exemplar")
+aggregation_module = importlib.import_module("opentelemetry.sdk.metrics._internal.aggregation")
 METHODS = [(instrument.Histogram, "record"), (instrument.Counter, "add"), (instrument.UpDownCounter, "add")]
 ORIGINALS = {(cls, name): getattr(vars(cls)[name], "__wrapped__", vars(cls)[name]) for cls, name in METHODS}
 
@@ -131,6 +133,56 @@ def test_a_seen_set_goes_straight_to_its_aggregations(monkeypatch: pytest.Monkey
         (point,) = reader.get_metrics_data().resource_metrics[0].scope_metrics[0].metrics[0].data.data_points
         assert (point.count, point.sum, dict(point.attributes)) == (2, 3, seen)
     provider.shutdown()
+
+
+@needs_direct
+def test_the_same_points_with_every_aggregation_a_view_may_choose(monkeypatch: pytest.MonkeyPatch,
+                                                                  caplog: pytest.LogCaptureFixture) -> None:
+    """Exponential histogram, last value, sum and drop: each given only the value of a record it has seen."""
+    views = (View(instrument_name="h", aggregation=aggregation.ExponentialBucketHistogramAggregation()),
+             View(instrument_name="c", aggregation=aggregation.LastValueAggregation()),
+             View(instrument_name="u", aggregation=aggregation.DropAggregation()),
+             View(instrument_name="u", name="u2", aggregation=aggregation.SumAggregation()))
+    theirs = _record_all(monkeypatch, caplog, False, 7, AggregationTemporality.CUMULATIVE, views=views)
+    ours = _record_all(monkeypatch, caplog, True, 7, AggregationTemporality.CUMULATIVE, views=views)
+    assert ours == theirs
+    assert {point[0] for point in theirs[0][-1][0]} == {"h", "c", "u2"}
+
+
+def _given(monkeypatch: pytest.MonkeyPatch) -> list[Any]:
+    """What a histogram's aggregation is given for a record of a set it has seen."""
+    provider = MeterProvider(metric_readers=[InMemoryMetricReader()],
+                             exemplar_filter=exemplar.AlwaysOffExemplarFilter())
+    histogram = provider.get_meter("test").create_histogram("h")
+    histogram.record(1, attributes={"a": "x"})
+    given: list[Any] = []
+    cls = aggregation_module._ExplicitBucketHistogramAggregation
+    original = cls.aggregate
+    monkeypatch.setattr(cls, "aggregate", lambda self, m, sample=True: (given.append(m), original(self, m, sample)))
+    histogram.record(2, attributes={"a": "x"})
+    provider.shutdown()
+    return given
+
+
+@needs_direct
+def test_an_aggregation_as_written_is_given_the_value_any_other_the_sdks_measurement(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    _install(monkeypatch, True)
+    (value,) = _given(monkeypatch)
+    assert type(value) is metric_direct._Value and value.value == 2
+    monkeypatch.undo()
+    # An aggregation whose code is not the one written against (it might read the time, the attributes...): the
+    # direct path still runs, with the SDK's own Measurement.
+
+    def aggregate(self: Any, measurement: Any, should_sample_exemplar: bool = True) -> None:
+        self._sum += measurement.value
+        self.seen_at = measurement.time_unix_nano
+
+    monkeypatch.setattr(aggregation_module._SumAggregation, "aggregate", aggregate)
+    _install(monkeypatch, True)
+    (measurement,) = _given(monkeypatch)
+    assert type(measurement).__name__ == "Measurement" and measurement.attributes == {"a": "x"}
+    assert measurement.value == 2 and measurement.time_unix_nano > 0
 
 
 @needs_direct

@@ -5,9 +5,11 @@ OpenTelemetry's SDK takes each record through five steps before an aggregation a
 storage finds the instrument's view matches, and each match copies the attributes again, turns them into their
 series key and looks that series' aggregation up. For an attribute set seen before, every step after the first
 gives the same answer. Here an instrument remembers, per attribute set, the aggregations the SDK found for it (one
-per reader and view), and a record with a set it has seen goes straight to them, with the same `Measurement`
-(value, time, instrument, context, a copy of the attributes): about half the instructions of a record (12 records
-a LiteLLM proxy request).
+per reader and view), and a record with a set it has seen goes straight to them. With no exemplar offered, the
+SDK's aggregations read only a measurement's value, so that is all they are given (where their code is as written
+against; elsewhere the same `Measurement` as the SDK's: value, time, instrument, context, a copy of the
+attributes). A record then costs 43 % of its instructions with hook/metric_record.py's path alone, 22 % of the
+SDK's (scripts/bench_metric_record.py; 12 records a LiteLLM proxy request).
 
 What is remembered, and when:
 - attribute sets in a plain dict with non-empty `str` keys and values exactly `str`, `int`, `float`, `bool` or None
@@ -44,8 +46,22 @@ _MATCH_NAMES = ("attributes", "dict", "_view", "_attribute_keys", "items", "_has
                 "_create_aggregation", "_instrument", "_exemplar_reservoir_factory", "time_ns",
                 "_instrument_class_aggregation", "__class__", "aggregate")
 _FIELDS = ["value", "time_unix_nano", "instrument", "context", "attributes"]
-_AGGREGATIONS = ("_SumAggregation", "_LastValueAggregation", "_ExplicitBucketHistogramAggregation",
-                 "_ExponentialBucketHistogramAggregation", "_DropAggregation")
+# Each aggregation's `aggregate` as written against (SDK 1.45): of the measurement it reads only `value`, and hands it
+# on only to `_sample_exemplar`, which reads the rest only when told to sample (never here).
+_AGGREGATIONS = {
+    "_SumAggregation": ("_lock", "_value", "value", "_sample_exemplar"),
+    "_LastValueAggregation": ("_lock", "value", "_value", "_sample_exemplar"),
+    "_ExplicitBucketHistogramAggregation": (
+        "_lock", "_value", "_get_empty_bucket_counts", "value", "_sum", "_record_min_max", "min", "_min", "max",
+        "_max", "bisect_left", "_boundaries", "_sample_exemplar"),
+    "_ExponentialBucketHistogramAggregation": (
+        "_lock", "_value_positive", "Buckets", "_value_negative", "value", "_sum", "_record_min_max", "min", "_min",
+        "max", "_max", "_count", "_zero_count", "_scale", "_mapping", "map_to_index", "len", "index_start",
+        "index_end", "index_base", "_max_size", "_get_scale_change", "_downscale", "_new_mapping", "scale",
+        "counts", "grow", "increment_bucket", "_sample_exemplar"),
+    "_DropAggregation": (),
+}
+_SAMPLE_NAMES = ("_reservoir", "offer", "value", "time_unix_nano", "attributes", "context")
 # (class name, method, may the value be negative): the SDK warns about a negative histogram record or counter add
 _METHODS = (("Histogram", "record", _RECORD_NAMES, False), ("Counter", "add", _ADD_NAMES, False),
             ("UpDownCounter", "add", _ADD_NAMES, True))
@@ -74,6 +90,9 @@ def install() -> bool:
     measurement_class = getattr(measurement, "Measurement", None)
     always_off = getattr(exemplar, "AlwaysOffExemplarFilter", None)
     aggregations = tuple(getattr(aggregation, name, None) for name in _AGGREGATIONS)
+    value_only = all(isinstance(cls, type) and is_as_written(getattr(cls, "aggregate", None), names)
+                     and is_as_written(getattr(cls, "_sample_exemplar", None), _SAMPLE_NAMES)
+                     for cls, names in zip(aggregations, _AGGREGATIONS.values()))
     try:
         fields = [field.name for field in dataclasses.fields(measurement_class)]  # type: ignore[arg-type]
     except TypeError:
@@ -91,16 +110,23 @@ def install() -> bool:
         return False
     remember = _rememberer(consumer_class, always_off, frozenset(aggregations), match)
     for cls, method, _, negative in methods:
-        setattr(cls, method, direct(vars(cls)[method], negative, measurement_class, instrument.get_current,
-                                    remember))
+        setattr(cls, method, direct(vars(cls)[method], negative, _Value if value_only else measurement_class,
+                                    instrument.get_current, remember))
     return True
+
+
+class _Value:
+    """A measurement as the SDK's aggregations read it when they offer it to no exemplar reservoir: its value."""
+
+    __slots__ = ("value",)
 
 
 def direct(original: Callable[..., Any], negative: bool, measurement_class: type, get_current: Callable[[], Any],
            remember: Callable[[Any, dict[str, Any]], None]) -> Callable[..., Any]:
-    """The instrument method: a set it has seen straight to its aggregations, anything else to `original` (then
-    remembered when it may be)."""
+    """The instrument method: a set it has seen straight to its aggregations (as a `_Value`, or as the SDK's
+    `Measurement` when `measurement_class` is that), anything else to `original` (then remembered when it may be)."""
     new = object.__new__
+    value_only = measurement_class is _Value
 
     def record(self: Any, amount: Any, attributes: Any = None, context: Any = None) -> None:
         if type(attributes) is not dict:
@@ -115,8 +141,11 @@ def direct(original: Callable[..., Any], negative: bool, measurement_class: type
             if (found is not None and (kind is float or kind is int) and isfinite(amount)
                     and (negative or amount >= 0) and self._is_enabled()):
                 measurement = new(measurement_class)
-                measurement.__dict__.update(value=amount, time_unix_nano=time_ns(), instrument=self,
-                                            context=context or get_current(), attributes=dict(attributes))
+                if value_only:
+                    measurement.value = amount
+                else:
+                    measurement.__dict__.update(value=amount, time_unix_nano=time_ns(), instrument=self,
+                                                context=context or get_current(), attributes=dict(attributes))
                 for aggregation in found:
                     aggregation.aggregate(measurement, False)  # False: the exemplar filter is always_off
                 return None
