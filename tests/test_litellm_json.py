@@ -142,3 +142,25 @@ def test_an_unknown_safe_dumps_is_left_alone() -> None:
     assert litellm_json.install(stand_in) is False
     assert stand_in.safe_dumps is safe_dumps
     assert litellm_json.install(types.SimpleNamespace()) is False
+
+
+@compared
+def test_skip_once_skips_that_very_object_once_on_this_thread() -> None:
+    import threading
+
+    hidden = {"model_id": "abc", "additional_headers": {"x": "1"}}
+    try:
+        litellm_json.skip_once(hidden)
+        in_other_thread: list[str] = []
+        thread = threading.Thread(target=lambda: in_other_thread.append(fast(hidden)))
+        thread.start()
+        thread.join()
+        assert in_other_thread == [original(hidden)]  # another thread's dumps are its own
+        assert fast(dict(hidden)) == original(hidden)  # an equal object is not that object
+        assert fast(hidden) == ""
+        assert fast(hidden) == original(hidden)  # once
+        litellm_json.skip_once(hidden)
+        litellm_json.skip_once(None)
+        assert fast(hidden) == original(hidden) and fast(None) == "null"
+    finally:
+        litellm_json.skip_once(None)

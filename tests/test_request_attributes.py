@@ -8,6 +8,7 @@ span is compared the same way end to end in test_run_e2e.py."""
 from __future__ import annotations
 
 import enum
+import json
 import logging
 import random
 from collections import OrderedDict
@@ -17,7 +18,7 @@ from typing import Any
 import pytest
 from opentelemetry.sdk.trace import SpanLimits, TracerProvider
 
-from signoz_litellm_run.hook import call_parents, litellm_arm, request_attributes
+from signoz_litellm_run.hook import call_parents, litellm_arm, litellm_json, request_attributes
 
 ALIASES = request_attributes.TOKEN_ALIASES  # both ways: a LiteLLM release writes one or the other
 SOURCES = [source for source, _ in request_attributes.DASHBOARD_ALIASES]
@@ -177,6 +178,48 @@ def test_a_lean_proxy_request_leaves_litellms_repeated_blobs_and_empty_values_ou
     assert _attributes_set(Lean(), {"steps": BLOBS}) == everything
     assert _attributes_set(Lean(), _proxy_request(lean=False)) == everything
     assert _attributes_set(Full(), _proxy_request(lean=True)) == everything
+
+
+dumped: list[Any] = []
+
+
+def _counting_dumps(data: object, max_depth: int = 10, value_transform: Any = None, *,
+                    non_finite_as_null: bool = False) -> str:
+    dumped.append(data)
+    return json.dumps(data, default=sorted)
+
+
+safe_dumps = litellm_json.faster(_counting_dumps, 10)  # as litellm_json.install gives LiteLLM's logger module
+
+
+class WithHiddenParams(_Logger):
+    """LiteLLM's way with `hidden_params` (1.80 on): its JSON handed to safe_set_attribute."""
+
+    def set_attributes(self, span: Any, kwargs: Any, response_obj: Any) -> None:
+        super().set_attributes(span, kwargs, response_obj)
+        hidden_params = kwargs["standard_logging_object"].get("hidden_params") or {}
+        if hidden_params:
+            self.safe_set_attribute(span=span, key="hidden_params", value=safe_dumps(hidden_params))
+        self.safe_set_attribute(span=span, key="again", value=safe_dumps(hidden_params))
+
+
+def test_a_lean_proxy_request_does_not_turn_hidden_params_into_json(monkeypatch: pytest.MonkeyPatch) -> None:
+    class Lean(WithHiddenParams):
+        pass
+
+    litellm_arm._patch_logger_class(Lean)
+    if not request_attributes._sets_hidden_params_json(WithHiddenParams.set_attributes) or \
+            getattr(Lean.set_attributes, "__wrapped__", None) is None:
+        pytest.fail("the hook does not recognise LiteLLM's way with hidden_params")
+    hidden = {"model_id": "abc", "response_cost": 0.0, "tags": {"a"}}  # a set: the faster path hands it to ours
+    text = json.dumps(hidden, default=sorted)
+    for lean, expected_dumps, expected in ((True, 1, {"again": text}),
+                                           (False, 2, {"hidden_params": text, "again": text})):
+        kwargs = {**_proxy_request(lean), "standard_logging_object": {"hidden_params": hidden}, "steps": []}
+        dumped.clear()
+        assert _attributes_set(Lean(), kwargs) == expected
+        assert len(dumped) == expected_dumps  # lean: only the second dumps of the object, after the one skipped
+    assert safe_dumps(hidden) == text  # nothing left armed
 
 
 def test_a_key_set_again_keeps_its_last_value_and_place(caplog: pytest.LogCaptureFixture) -> None:

@@ -11,16 +11,29 @@ text: one walk that only checks types decides that, at about a third of the rebu
 subclass of str or dict, a value transform) goes to LiteLLM's own function, as before.
 
 Only the logger module's name is rebound; the rest of LiteLLM keeps its own function.
+
+A value whose JSON would only be dropped (`hidden_params` on a lean proxy request's span: hook/request_attributes.py)
+is not turned into JSON at all: `skip_once(value)` makes this thread's next `safe_dumps` of that very object return
+"" (its attribute is left off the span), once.
 """
 
 from __future__ import annotations
 
 import inspect
 import json
+import threading
 from collections.abc import Callable
 from typing import Any
 
 _PARAMETERS = ("data", "max_depth", "value_transform", "non_finite_as_null")
+_NOTHING = object()
+_skipped = threading.local()  # per thread: `value`, the one object whose JSON is not wanted, or unset
+
+
+def skip_once(value: object) -> None:
+    """This thread's next `safe_dumps` of `value` itself (not of an equal one) returns "" instead of its JSON;
+    None: nothing skipped."""
+    _skipped.value = _NOTHING if value is None else value
 
 
 def install(otel_module: Any) -> bool:
@@ -43,6 +56,9 @@ def install(otel_module: Any) -> bool:
 def faster(original: Callable[..., str], default_max_depth: int) -> Callable[..., str]:
     def safe_dumps(data: object, max_depth: int = default_max_depth, value_transform: Any = None,
                    *, non_finite_as_null: bool = False) -> str:
+        if data is getattr(_skipped, "value", _NOTHING):
+            _skipped.value = _NOTHING
+            return ""
         if value_transform is None and not non_finite_as_null and _plain(data, 0, max_depth):
             return json.dumps(data)
         return original(data, max_depth, value_transform, non_finite_as_null=non_finite_as_null)

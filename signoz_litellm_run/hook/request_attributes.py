@@ -12,7 +12,8 @@
 - with them, the attempts of a lean proxy request (hook/attempts.py) and who the call was for (hook/attribution.py);
 - a lean proxy request's span (`--span-detail lean`, the default) without LiteLLM's per-call blobs that repeat what
   other attributes and spans hold (`LEAN_LEFT_OUT`), nor its empty `{}` / `[]` values: a third of a gateway's
-  trace bytes.
+  trace bytes. `hidden_params` is then not even turned into JSON (hook/litellm_json.py's `skip_once`), where
+  LiteLLM's code is seen to hand that JSON to `safe_set_attribute` (which leaves it off).
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from __future__ import annotations
 import threading
 from typing import Any
 
-from signoz_litellm_run.hook import attempts, attribution, is_as_written, span_detail
+from signoz_litellm_run.hook import attempts, attribution, is_as_written, litellm_json, span_detail
 from signoz_litellm_run.hook.metric_record import PLAIN_MAPPINGS
 
 # Token attributes as LiteLLM writes them -> the names SigNoz's published dashboards query.
@@ -66,6 +67,7 @@ def wrappers(otel_class: Any) -> tuple[Any, Any]:
     batching = is_as_written(original_safe_set_attribute, ("_cast_as_primitive_value_type", "set_attribute")) \
         and sdk_as_written()
     lean = span_detail.lean()
+    skips_hidden_params = batching and _sets_hidden_params_json(original_set_attributes)
 
     def set_attributes(self: Any, span: Any, kwargs: Any, response_obj: Any) -> Any:
         left_out = LEAN_LEFT_OUT if lean and attempts.request_span_of(kwargs) is not None else _NOTHING_LEFT_OUT
@@ -89,6 +91,9 @@ def wrappers(otel_class: Any) -> tuple[Any, Any]:
         batch: tuple[Any, list[tuple[Any, Any]], frozenset[str]] = (span, [], left_out)
         _batches.current = batch
         own = _collect_span_sets(span, batch[1])
+        skipped = _hidden_params(kwargs) if left_out and skips_hidden_params else None
+        if skipped is not None:
+            litellm_json.skip_once(skipped)
         try:
             result = original_set_attributes(self, span, kwargs, response_obj)
         except BaseException:
@@ -96,6 +101,8 @@ def wrappers(otel_class: Any) -> tuple[Any, Any]:
             raise
         finally:
             _batches.current = outer
+            if skipped is not None:
+                litellm_json.skip_once(None)
         try:
             extra = attempts.summary(kwargs)
             if extra:
@@ -124,6 +131,21 @@ def wrappers(otel_class: Any) -> tuple[Any, Any]:
     set_attributes.__wrapped__ = original_set_attributes  # type: ignore[attr-defined]
     safe_set_attribute.__wrapped__ = original_safe_set_attribute  # type: ignore[attr-defined]
     return set_attributes, safe_set_attribute
+
+
+def _sets_hidden_params_json(set_attributes: Any) -> bool:
+    """LiteLLM's `set_attributes` (1.80 on) turns the payload's `hidden_params` into JSON (`safe_dumps`) for its
+    `safe_set_attribute`, which a lean proxy request's stand-in (below) leaves off."""
+    code = getattr(set_attributes, "__code__", None)
+    return code is not None and "hidden_params" in code.co_consts \
+        and {"safe_dumps", "safe_set_attribute"} <= set(code.co_names)
+
+
+def _hidden_params(kwargs: Any) -> Any:
+    """The logging payload's `hidden_params` dict, the object LiteLLM turns into JSON, or None."""
+    logged = kwargs.get("standard_logging_object") if type(kwargs) is dict else None
+    hidden = logged.get("hidden_params") if type(logged) is dict else None
+    return hidden if type(hidden) is dict and hidden else None
 
 
 def _set_aliases(span: Any, cost: Any) -> None:
