@@ -67,17 +67,22 @@ def wrappers(otel_class: Any) -> tuple[Any, Any]:
     batching = is_as_written(original_safe_set_attribute, ("_cast_as_primitive_value_type", "set_attribute")) \
         and sdk_as_written()
     lean = span_detail.lean()
-    skips_hidden_params = batching and _sets_hidden_params_json(original_set_attributes)
+    skips_hidden_params = _sets_hidden_params_json(original_set_attributes)
 
     def set_attributes(self: Any, span: Any, kwargs: Any, response_obj: Any) -> Any:
         left_out = LEAN_LEFT_OUT if lean and attempts.request_span_of(kwargs) is not None else _NOTHING_LEFT_OUT
         outer = getattr(_batches, "current", None)
+        skipped = _hidden_params(kwargs) if left_out and skips_hidden_params else None
         if not batching:
             _batches.current = (span, None, left_out) if left_out else None
+            if skipped is not None:
+                litellm_json.skip_once(skipped)
             try:
                 result = original_set_attributes(self, span, kwargs, response_obj)
             finally:
                 _batches.current = outer
+                if skipped is not None:
+                    litellm_json.skip_once(None)
             try:
                 _set_aliases(span, _cost_of(kwargs))
                 extra = attempts.summary(kwargs)
@@ -91,7 +96,6 @@ def wrappers(otel_class: Any) -> tuple[Any, Any]:
         batch: tuple[Any, list[tuple[Any, Any]], frozenset[str]] = (span, [], left_out)
         _batches.current = batch
         own = _collect_span_sets(span, batch[1])
-        skipped = _hidden_params(kwargs) if left_out and skips_hidden_params else None
         if skipped is not None:
             litellm_json.skip_once(skipped)
         try:
