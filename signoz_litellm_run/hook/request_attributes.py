@@ -73,10 +73,10 @@ def wrappers(otel_class: Any) -> tuple[Any, Any]:
         left_out = LEAN_LEFT_OUT if lean and attempts.request_span_of(kwargs) is not None else _NOTHING_LEFT_OUT
         outer = getattr(_batches, "current", None)
         skipped = _hidden_params(kwargs) if left_out and skips_hidden_params else None
+        if skipped is not None:  # taken off once LiteLLM's set_attributes is done, on either path below
+            litellm_json.skip_once(skipped)
         if not batching:
             _batches.current = (span, None, left_out) if left_out else None
-            if skipped is not None:
-                litellm_json.skip_once(skipped)
             try:
                 result = original_set_attributes(self, span, kwargs, response_obj)
             finally:
@@ -96,8 +96,6 @@ def wrappers(otel_class: Any) -> tuple[Any, Any]:
         batch: tuple[Any, list[tuple[Any, Any]], frozenset[str]] = (span, [], left_out)
         _batches.current = batch
         own = _collect_span_sets(span, batch[1])
-        if skipped is not None:
-            litellm_json.skip_once(skipped)
         try:
             result = original_set_attributes(self, span, kwargs, response_obj)
         except BaseException:
