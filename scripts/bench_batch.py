@@ -51,22 +51,21 @@ from signoz_litellm_run.loopback import SilentServer, unused_port  # noqa: E402
 from signoz_litellm_run.receiver import Receiver  # noqa: E402
 from tests.support.fake_provider import FakeProvider  # noqa: E402
 
+from cpu_pin import split_cpus  # noqa: E402
+
 APP = str(ROOT / "tests" / "support" / "batch_app.py")
 BIN = Path(sys.executable).parent
 STRIP = ("OTEL_", "SIGNOZ_", "CI", "GITHUB_", "GITLAB_")
 JOB_CPU: list[str] = []  # prefix that pins a job to one CPU (set in main)
-PIN = ("import os, sys; os.sched_setaffinity(0, {int(sys.argv[1])}); "
-       "os.execvp(sys.argv[2], sys.argv[2:])")
 
 
 def pin_cpus() -> str:
     """Pin this process (receiver, fake provider) to all CPUs but the last, and jobs to the last one."""
-    cpus = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else []
-    if len(cpus) < 2:
+    prefix, job, rest = split_cpus()
+    if not prefix:
         return "not pinned (one CPU)"
-    os.sched_setaffinity(0, set(cpus[:-1]))
-    JOB_CPU[:] = [sys.executable, "-c", PIN, str(cpus[-1])]
-    return f"job pinned to CPU {cpus[-1]}, receiver and fake provider to CPU {cpus[:-1]}"
+    JOB_CPU[:] = prefix
+    return f"job pinned to CPU {job}, receiver and fake provider to CPU {rest}"
 
 
 def base_env(provider: FakeProvider, extra: dict[str, str]) -> dict[str, str]:

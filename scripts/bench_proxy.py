@@ -7,22 +7,25 @@ One run measures the three ways of running `litellm --config` (model -> the fake
   equivalent OTEL_* variables (the plain recipe; without `--`, opentelemetry-instrument rejects `--config`);
 - run: `signoz-litellm run --endpoint ... -- litellm --config`.
 
-Throughput: the three proxies are started at once (one process each) and measured in turns, so a busy moment of
-the machine falls on all three alike: for each row (N = 1, 16, 64 concurrent clients, non-streaming and
-streaming), each proxy gets --seconds of closed-loop load (each client sends its next chat when the last is
-answered), in a rotating order, --rounds times, --gap seconds apart; the row's figure is the best round (the least
-disturbed), and, steadier on a machine whose speed drifts, the median over the rounds of each round's ratio to bare,
-with its 95 % bootstrap interval (on this VM a window's requests/s moves by 10-20 %: the interval says how far
-the median may be from the machine's usual figure). With --together the three proxies get their load in the same
-windows instead of in turns: a slow moment of the machine falls on all three at once, so the rounds agree more
-closely, but the three share the 2 cores, and each proxy's CPU per request grows (cache and preemption: ~9
-involuntary switches a request at 64 clients), the telemetry's part of it with the rest.
-Requests/s are given as ratios to bare. Beside them, each window's CPU per request: the user + system time the
-proxy's process (and its workers) used during the window, over the chats it answered (median of the rounds). On this
-2-core machine the proxy, the load generator, the receiver and the fake provider share the cores, so requests/s
-move with whatever else runs; a proxy's CPU per request at that concurrency does not, and a proxy held at one core
-by its event loop answers at most 1 / (CPU per request). Then each proxy is stopped with SIGTERM, and the
-`litellm_request` spans the receiver got are counted against the chats each proxy answered.
+Throughput: the three proxies are started at once (one process each) and measured in turns, so a busy moment of the
+machine falls on all three alike: for each row (N = 1, 16, 64 concurrent clients, non-streaming and streaming), each
+proxy gets --seconds of closed-loop load (each client sends its next chat when the last is answered), in a rotating
+order, --rounds times, --gap seconds apart; the row's figure is the best round (the least disturbed), and, steadier
+on a machine whose speed drifts, the median over the rounds of each round's ratio to bare, with its 95 % bootstrap
+interval (on this VM a window's requests/s moves by 10-20 %: the interval says how far the median may be from the
+machine's usual figure). With --together the three proxies get their load in the same windows instead of in turns: a
+slow moment of the machine falls on all three at once, so the rounds agree more closely, but the three share the 2
+cores, and each proxy's CPU per request grows (cache and preemption: ~9 involuntary switches a request at 64
+clients), the telemetry's part of it with the rest. With two or more CPUs the proxies are pinned to the last CPU and
+this script (load generator, receiver) and the fake provider to the others (--no-pin turns that off; --together does
+not pin): as on a gateway, the collector and the clients then do not take the proxy's CPU, and a proxy answers what
+its one core allows (its event loop holds it to one core anyway). Unpinned, the receiver decoding each window's
+spans on the proxy's cores weighs on run and the recipe, not on bare. Requests/s are given as ratios to bare. Beside
+them, each window's CPU per request: the user + system time the proxy's process (and its workers) used during the
+window, over the chats it answered (median of the rounds). On this 2-core machine requests/s still move with
+whatever else runs (the VM's host included); a proxy's CPU per request at that concurrency does not, and a proxy
+held at one core by its event loop answers at most 1 / (CPU per request). Then each proxy is stopped with SIGTERM,
+and the `litellm_request` spans the receiver got are counted against the chats each proxy answered.
 
 Instructions (--instructions, on by default): each proxy again, alone, under `valgrind --tool=callgrind` with
 instrumentation off until the counting windows: an idle window of --settle seconds (the baseline), then --calls
@@ -41,7 +44,7 @@ Run it with a venv made with Python 3.12 or later (e.g. `python3.12 -m venv /tmp
 
 Usage: .venv/bin/python scripts/bench_proxy.py [--seconds 6] [--rounds 2] [--clients 1 16 64] [--calls 30]
        [--no-instructions] [--only-instructions] [--modes bare recipe run] [--span-detail lean|full]
-       [--functions N] [--warm-up 5] [--gap 1.5] [--together]
+       [--functions N] [--warm-up 5] [--gap 1.5] [--together] [--no-pin] [--control]
 """
 
 from __future__ import annotations
@@ -72,8 +75,11 @@ sys.path.insert(0, str(ROOT))
 from signoz_litellm_run.loopback import unused_port  # noqa: E402
 from signoz_litellm_run.receiver import Receiver  # noqa: E402
 
+from cpu_pin import split_cpus  # noqa: E402
+
 KEY = "sk-bench-master"
 MODES = ("bare", "recipe", "run")
+CONTROL = "bare again"  # --control: a second bare proxy, the figure the noise alone gives
 SERVICE = {"recipe": "bench-recipe", "run": "bench-run"}
 BODY = {"model": "fake-model", "messages": [{"role": "user", "content": "hello there"}]}
 
@@ -173,11 +179,20 @@ class Proxy:
         return f"http://127.0.0.1:{self.port}"
 
 
+def pin_cpus() -> tuple[list[str], str]:
+    """Pin this process (load generator, receiver and, started after, the fake provider) to all CPUs but the last;
+    return the prefix that starts a proxy on the last one, and what was done."""
+    prefix, proxies, rest = split_cpus()
+    if not prefix:
+        return [], "not pinned (one CPU)"
+    return prefix, f"proxies pinned to CPU {proxies}, load generator, receiver and fake provider to CPU {rest}"
+
+
 def start_proxy(mode: str, workdir: Path, provider_url: str, endpoint: str, *, server_args: tuple[str, ...] = (),
                 env_extra: dict[str, str] | None = None, valgrind: list[str] | None = None,
-                run_args: tuple[str, ...] = ()) -> Proxy:
+                run_args: tuple[str, ...] = (), prefix: list[str] | None = None) -> Proxy:
     bindir = os.path.dirname(sys.executable)
-    cfg = workdir / f"{mode}.yaml"
+    cfg = workdir / f"{mode.replace(' ', '-')}.yaml"
     cfg.write_text(config(provider_url, otel=(mode == "recipe")))
     port = unused_port()
     litellm = [os.path.join(bindir, "litellm")]
@@ -189,7 +204,7 @@ def start_proxy(mode: str, workdir: Path, provider_url: str, endpoint: str, *, s
     for name in ("DATABASE_URL", "OTEL_SERVICE_NAME", "OTEL_RESOURCE_ATTRIBUTES"):
         env.pop(name, None)
     env.update(env_extra or {})
-    if mode == "bare":
+    if mode in ("bare", CONTROL):
         argv = litellm
     elif mode == "recipe":
         # The plain recipe as a user without signoz-litellm has it: OpenTelemetry's own distro. Otherwise
@@ -203,7 +218,8 @@ def start_proxy(mode: str, workdir: Path, provider_url: str, endpoint: str, *, s
     else:
         argv = [sys.executable, "-m", "signoz_litellm_run", "run", "--endpoint", endpoint, "--no-bootstrap",
                 "--service-name", SERVICE["run"], *run_args, "--", *litellm]
-    log = workdir / f"{mode}.log"
+    argv = [*(prefix or ()), *argv]
+    log = workdir / f"{mode.replace(' ', '-')}.log"
     with open(log, "wb") as out:
         proc = subprocess.Popen(argv, env=env, stdout=out, stderr=subprocess.STDOUT, cwd=workdir)
     return Proxy(mode, proc, port, log)
@@ -352,16 +368,23 @@ class Throughput:
     cpu_ms: dict[Key, list[float]]  # each round's CPU ms per chat answered
     spans: dict[str, tuple[int, int, int]]  # mode -> (litellm_request spans, chats answered, spans in all)
     codes: dict[str, Any]  # mode -> the proxy's exit status after SIGTERM
+    pinned: str  # where the proxies and the rest ran
+    harness_busy: float  # the most CPU-seconds a second this script and the fake provider used in a window
 
 
 def throughput(args: argparse.Namespace, workdir: Path, provider: ProviderProcess, counter: SpanCounter) -> Throughput:
     run_args = ("--span-detail", args.span_detail) if args.span_detail else ()
-    proxies = {mode: start_proxy(mode, workdir, provider.base_url, counter.endpoint, run_args=run_args)
-               for mode in MODES}
+    modes = (*MODES, CONTROL) if args.control else MODES
+    proxies = {mode: start_proxy(mode, workdir, provider.base_url, counter.endpoint, run_args=run_args,
+                                 prefix=args.proxy_cpu) for mode in modes}
     rows = [(n, stream) for stream in (False, True) for n in args.clients]
     best: dict[Key, Load] = {}
     cpu_ms: dict[Key, list[float]] = collections.defaultdict(list)
     rps: dict[Key, list[float]] = collections.defaultdict(list)
+    import psutil
+
+    harness = [psutil.Process(), psutil.Process(provider.proc.pid)]  # load generator + receiver, fake provider
+    harness_busy = 0.0
     try:
         for proxy in proxies.values():
             wait_ready(proxy)
@@ -370,12 +393,15 @@ def throughput(args: argparse.Namespace, workdir: Path, provider: ProviderProces
                 proxy.sent += load(proxy.url, 16, stream, seconds=args.warm_up).answered
         for round_ in range(args.rounds):
             for i, (n, stream) in enumerate(rows):
-                order = MODES[(i + round_) % 3:] + MODES[:(i + round_) % 3]
+                turn = (i + round_) % len(modes)
+                order = modes[turn:] + modes[:turn]
                 windows = [order] if args.together else [[mode] for mode in order]
                 for window in windows:
                     time.sleep(args.gap)  # the last window's spans exported before this one starts
                     cpu_before = {mode: cpu_seconds(proxies[mode]) for mode in window}
+                    harness_before = _busy(harness)
                     results = load_together([proxies[mode].url for mode in window], n, stream, seconds=args.seconds)
+                    harness_busy = max(harness_busy, (_busy(harness) - harness_before) / results[0].seconds)
                     for mode, result in zip(window, results):
                         proxies[mode].sent += result.answered
                         key = (n, stream, mode)
@@ -385,7 +411,7 @@ def throughput(args: argparse.Namespace, workdir: Path, provider: ProviderProces
                         rps[key].append(result.rps)
                         if key not in best or result.rps > best[key].rps:
                             best[key] = result
-                        print(f"  round {round_ + 1} N={n:<3} {'stream' if stream else 'plain ':6} {mode:7} "
+                        print(f"  round {round_ + 1} N={n:<3} {'stream' if stream else 'plain ':6} {mode:10} "
                               f"{result.rps:7.1f} req/s ({result.failed} failed)", file=sys.stderr, flush=True)
         time.sleep(2)
     finally:
@@ -393,10 +419,17 @@ def throughput(args: argparse.Namespace, workdir: Path, provider: ProviderProces
     time.sleep(1)
     spans = {mode: (counter.count(SERVICE[mode], "litellm_request"), proxies[mode].sent, counter.count(SERVICE[mode]))
              for mode in ("recipe", "run")}
-    return Throughput(args.rounds, args.seconds, rows, best, dict(rps), dict(cpu_ms), spans, codes)
+    return Throughput(args.rounds, args.seconds, rows, best, dict(rps), dict(cpu_ms), spans, codes, args.pinned,
+                      harness_busy)
+
+
+def _busy(processes: list[Any]) -> float:
+    return sum(sum(p.cpu_times()[:2]) for p in processes)
 
 
 def print_throughput(t: Throughput) -> None:
+    print(f"\nThroughput: {t.pinned}; the load generator, receiver and fake provider used at most "
+          f"{t.harness_busy:.2f} CPU-seconds a second in a window")
     print(f"\nRequests per second, best of {t.rounds} rounds of {t.seconds:g} s, x bare in brackets; "
           "median latency ms")
     print("| clients | streaming | bare req/s | recipe req/s | run req/s | run / recipe | bare ms | recipe ms "
@@ -412,18 +445,28 @@ def print_throughput(t: Throughput) -> None:
           "bare in the same round:\nthe machine's speed drifts between rounds, less within one), the spread of "
           "run's ratios, and the\n95 % interval of run's median (bootstrap over the rounds: how far the median "
           "itself may be off)")
+    control = any(key[2] == CONTROL for key in t.rps)
+    if control:
+        print("and the same for a second bare proxy measured in turns with the others (--control): its ratio to bare "
+              "is 1 but for the noise")
     print("| clients | streaming | recipe / bare | run / bare | run / recipe | run / bare, lowest - highest "
-          "| run / bare, 95 % interval |")
-    print("|---|---|---|---|---|---|---|")
+          "| run / bare, 95 % interval |" + (" bare again / bare | lowest - highest | 95 % interval |" * control))
+    print("|---|---|---|---|---|---|---|" + "---|---|---|" * control)
     for n, stream in t.rows:
         b, r, s = (t.rps[(n, stream, m)] for m in MODES)
-        run_bare = [y / x for x, y in zip(b, s) if x]
-        recipe_bare = [y / x for x, y in zip(b, r) if x]
-        run_recipe = [y / x for x, y in zip(r, s) if x]
+        run_bare = _ratios(b, s)
+        recipe_bare = _ratios(b, r)
+        run_recipe = _ratios(r, s)
         low, high = median_interval(run_bare)
-        print(f"| {n} | {_yes(stream)} | x{statistics.median(recipe_bare):.2f} | "
-              f"x{statistics.median(run_bare):.2f} | x{statistics.median(run_recipe):.2f} | "
-              f"x{min(run_bare):.2f} - x{max(run_bare):.2f} | x{low:.2f} - x{high:.2f} |")
+        line = (f"| {n} | {_yes(stream)} | x{statistics.median(recipe_bare):.2f} | "
+                f"x{statistics.median(run_bare):.2f} | x{statistics.median(run_recipe):.2f} | "
+                f"x{min(run_bare):.2f} - x{max(run_bare):.2f} | x{low:.2f} - x{high:.2f} |")
+        if control:
+            again = _ratios(b, t.rps[(n, stream, CONTROL)])
+            low, high = median_interval(again)
+            line += (f" x{statistics.median(again):.2f} | x{min(again):.2f} - x{max(again):.2f} | "
+                     f"x{low:.2f} - x{high:.2f} |")
+        print(line)
     print("\nCPU per request (user + system time of the proxy's process over a window / chats answered in it; "
           f"median of {t.rounds} rounds), ms, x bare in brackets")
     print("| clients | streaming | bare | recipe | run |")
@@ -435,6 +478,11 @@ def print_throughput(t: Throughput) -> None:
     print("\nSpans after SIGTERM (exit status):")
     for mode, (got, sent, spans) in t.spans.items():
         print(f"  {mode:7} litellm_request {got} of {sent} chats answered; {spans} spans in all ({t.codes[mode]})")
+
+
+def _ratios(over: list[float], values: list[float]) -> list[float]:
+    """Each round's value over the same round's `over`."""
+    return [y / x for x, y in zip(over, values) if x]
 
 
 def _yes(stream: bool) -> str:
@@ -610,6 +658,11 @@ def main() -> None:
     parser.add_argument("--together", action="store_true",
                         help="load the three proxies in the same windows (they share the machine's cores and its "
                              "slow moments) instead of in turns")
+    parser.add_argument("--control", action="store_true",
+                        help="measure a second bare proxy in turns with the others: its ratio to bare shows how far "
+                             "the machine's noise alone moves a ratio")
+    parser.add_argument("--no-pin", action="store_true",
+                        help="do not pin the proxies to one CPU and this script and the fake provider to the others")
     parser.add_argument("--calls", type=int, default=30, help="requests counted under callgrind (default 30)")
     parser.add_argument("--settle", type=float, default=7.0,
                         help="seconds of each callgrind window after its requests, and of the idle baseline "
@@ -623,6 +676,9 @@ def main() -> None:
     parser.add_argument("--keep", metavar="DIR", help="write the proxies' logs and callgrind files to DIR and keep "
                         "them (callgrind_annotate --inclusive=yes DIR/callgrind.run.out.2)")
     args = parser.parse_args()
+    args.proxy_cpu, args.pinned = [], "not pinned"
+    if not (args.no_pin or args.together or args.only_instructions):
+        args.proxy_cpu, args.pinned = pin_cpus()  # before the receiver's threads and the fake provider start
     if args.keep:
         os.makedirs(args.keep, exist_ok=True)
     with (contextlib.nullcontext(args.keep) if args.keep else tempfile.TemporaryDirectory()) as tmp, \
