@@ -22,10 +22,12 @@ not pin): as on a gateway, the collector and the clients then do not take the pr
 its one core allows (its event loop holds it to one core anyway). Unpinned, the receiver decoding each window's
 spans on the proxy's cores weighs on run and the recipe, not on bare. Requests/s are given as ratios to bare. Beside
 them, each window's CPU per request: the user + system time the proxy's process (and its workers) used during the
-window, over the chats it answered (median of the rounds). On this 2-core machine requests/s still move with
-whatever else runs (the VM's host included); a proxy's CPU per request at that concurrency does not, and a proxy
-held at one core by its event loop answers at most 1 / (CPU per request). Then each proxy is stopped with SIGTERM,
-and the `litellm_request` spans the receiver got are counted against the chats each proxy answered.
+window, over the chats it answered (median of the rounds). On this 2-core VM requests/s still move with whatever
+else runs, the host included, and so does CPU per request, with the host's speed (a proxy held at one core by its
+event loop answers at most 1 / (CPU per request)); only instruction counts (below) hold still. With --control a
+second bare proxy is measured in turns with the three: its ratio to bare is 1 but for the noise, so a run shows how
+far the machine alone moves a ratio. Then each proxy is stopped with SIGTERM, and the `litellm_request` spans the
+receiver got are counted against the chats each proxy answered.
 
 Instructions (--instructions, on by default): each proxy again, alone, under `valgrind --tool=callgrind` with
 instrumentation off until the counting windows: an idle window of --settle seconds (the baseline), then --calls
@@ -373,6 +375,8 @@ class Throughput:
 
 
 def throughput(args: argparse.Namespace, workdir: Path, provider: ProviderProcess, counter: SpanCounter) -> Throughput:
+    import psutil
+
     run_args = ("--span-detail", args.span_detail) if args.span_detail else ()
     modes = (*MODES, CONTROL) if args.control else MODES
     proxies = {mode: start_proxy(mode, workdir, provider.base_url, counter.endpoint, run_args=run_args,
@@ -381,8 +385,6 @@ def throughput(args: argparse.Namespace, workdir: Path, provider: ProviderProces
     best: dict[Key, Load] = {}
     cpu_ms: dict[Key, list[float]] = collections.defaultdict(list)
     rps: dict[Key, list[float]] = collections.defaultdict(list)
-    import psutil
-
     harness = [psutil.Process(), psutil.Process(provider.proc.pid)]  # load generator + receiver, fake provider
     harness_busy = 0.0
     try:
