@@ -271,10 +271,15 @@ def processes(proxy: Proxy) -> list[Any]:
 
 def cpu_seconds(proxy: Proxy) -> float:
     """User + system CPU time of the proxy's process and its workers so far."""
+    return cpu_of(processes(proxy))
+
+
+def cpu_of(found: list[Any]) -> float:
+    """User + system CPU time of these psutil processes so far (one that has gone counts 0)."""
     import psutil
 
     total = 0.0
-    for process in processes(proxy):
+    for process in found:
         try:
             times = process.cpu_times()
             total += times.user + times.system
@@ -401,9 +406,9 @@ def throughput(args: argparse.Namespace, workdir: Path, provider: ProviderProces
                 for window in windows:
                     time.sleep(args.gap)  # the last window's spans exported before this one starts
                     cpu_before = {mode: cpu_seconds(proxies[mode]) for mode in window}
-                    harness_before = _busy(harness)
+                    harness_before = cpu_of(harness)
                     results = load_together([proxies[mode].url for mode in window], n, stream, seconds=args.seconds)
-                    harness_busy = max(harness_busy, (_busy(harness) - harness_before) / results[0].seconds)
+                    harness_busy = max(harness_busy, (cpu_of(harness) - harness_before) / results[0].seconds)
                     for mode, result in zip(window, results):
                         proxies[mode].sent += result.answered
                         key = (n, stream, mode)
@@ -424,9 +429,6 @@ def throughput(args: argparse.Namespace, workdir: Path, provider: ProviderProces
     return Throughput(args.rounds, args.seconds, rows, best, dict(rps), dict(cpu_ms), spans, codes, args.pinned,
                       harness_busy)
 
-
-def _busy(processes: list[Any]) -> float:
-    return sum(sum(p.cpu_times()[:2]) for p in processes)
 
 
 def print_throughput(t: Throughput) -> None:
