@@ -7,27 +7,26 @@ One run measures the three ways of running `litellm --config` (model -> the fake
   equivalent OTEL_* variables (the plain recipe; without `--`, opentelemetry-instrument rejects `--config`);
 - run: `signoz-litellm run --endpoint ... -- litellm --config`.
 
-Throughput: the three proxies are started at once (one process each) and measured in turns, so a busy moment of the
-machine falls on all three alike: for each row (N = 1, 16, 64 concurrent clients, non-streaming and streaming), each
-proxy gets --seconds of closed-loop load (each client sends its next chat when the last is answered), in a rotating
-order, --rounds times, --gap seconds apart; the row's figure is the best round (the least disturbed), and, steadier
-on a machine whose speed drifts, the median over the rounds of each round's ratio to bare, with its 95 % bootstrap
-interval (on this VM a window's requests/s moves by 10-20 %: the interval says how far the median may be from the
-machine's usual figure). With --together the three proxies get their load in the same windows instead of in turns: a
-slow moment of the machine falls on all three at once, so the rounds agree more closely, but the three share the 2
-cores, and each proxy's CPU per request grows (cache and preemption: ~9 involuntary switches a request at 64
-clients), the telemetry's part of it with the rest. With two or more CPUs the proxies are pinned to the last CPU and
-this script (load generator, receiver) and the fake provider to the others (--no-pin turns that off; --together does
-not pin): as on a gateway, the collector and the clients then do not take the proxy's CPU, and a proxy answers what
-its one core allows (its event loop holds it to one core anyway). Unpinned, the receiver decoding each window's
-spans on the proxy's cores weighs on run and the recipe, not on bare. Requests/s are given as ratios to bare. Beside
-them, each window's CPU per request: the user + system time the proxy's process (and its workers) used during the
-window, over the chats it answered (median of the rounds). On this 2-core VM requests/s still move with whatever
-else runs, the host included, and so does CPU per request, with the host's speed (a proxy held at one core by its
-event loop answers at most 1 / (CPU per request)); only instruction counts (below) hold still. With --control a
-second bare proxy is measured in turns with the three: its ratio to bare is 1 but for the noise, so a run shows how
-far the machine alone moves a ratio. Then each proxy is stopped with SIGTERM, and the `litellm_request` spans the
-receiver got are counted against the chats each proxy answered.
+Throughput: the three proxies are started at once (one process each), pinned together to the last CPU, and, for
+each row (N = 1, 16, 64 concurrent clients, non-streaming and streaming), loaded at once: N closed-loop clients on
+each (each client sends its next chat when the last is answered), until every proxy has given --answers answers past
+its clients' first ones; a proxy's rate is taken over those answers, while all are still loaded, --rounds times,
+--gap seconds apart. The proxies then share one CPU at the same moments, so the host's speed, which on this VM moves
+a proxy's requests/s by 10-45 % between windows a few seconds apart, moves all of them alike and drops out of
+their ratios: a second bare proxy (--control) stays within 1-3 % of the first in each round, where measured in
+turns it strayed by up to 45 %. Each proxy runs in a session of its own, so that where Linux groups tasks by
+session (autogroup, the default on desktops and on this VM) the CPU is shared between the proxies, not between
+their threads. What it measures is each proxy's requests/s at an equal share of the same CPU: for a proxy that
+its event loop holds to one core, that is how its throughput on a core of its own compares, switches between the
+proxies aside. The load generator, the OTLP receiver and the fake provider are pinned to the other CPUs, as on a
+gateway whose clients and collector run elsewhere. With --in-turns each proxy gets --seconds of load alone instead,
+in a rotating order (the previous method: steadier only on a quiet machine); --no-pin turns the pinning off. The
+row's figure is the median over the rounds of each round's ratio to bare, with its 95 % bootstrap interval (how far
+the median may be from the machine's usual figure), and the best round of each proxy. Beside them, each round's
+CPU per request: the user + system time the proxy's process (and its workers) used during the round, over the
+chats it answered (median of the rounds); on this VM CPU time is itself not always accounted truly (a process
+pinned to one CPU was once charged 1.3 CPU-seconds a second). Then each proxy is stopped with SIGTERM, and the
+`litellm_request` spans the receiver got are counted against the chats each proxy answered.
 
 Instructions (--instructions, on by default): each proxy again, alone, under `valgrind --tool=callgrind` with
 instrumentation off until the counting windows: an idle window of --settle seconds (the baseline), then --calls
@@ -44,9 +43,9 @@ most over bare are listed. The trampolines make every Python call dearer: compar
 Run it with a venv made with Python 3.12 or later (e.g. `python3.12 -m venv /tmp/v312` and
 `/tmp/v312/bin/pip install -e '.[dev,proxy]'`).
 
-Usage: .venv/bin/python scripts/bench_proxy.py [--seconds 6] [--rounds 2] [--clients 1 16 64] [--calls 30]
+Usage: .venv/bin/python scripts/bench_proxy.py [--rounds 2] [--seconds 6] [--clients 1 16 64] [--calls 30]
        [--no-instructions] [--only-instructions] [--modes bare recipe run] [--span-detail lean|full]
-       [--functions N] [--warm-up 5] [--gap 1.5] [--together] [--no-pin] [--control]
+       [--functions N] [--warm-up 5] [--gap 1.5] [--answers 256] [--in-turns] [--no-pin] [--control]
 """
 
 from __future__ import annotations
@@ -82,6 +81,7 @@ from cpu_pin import split_cpus  # noqa: E402
 KEY = "sk-bench-master"
 MODES = ("bare", "recipe", "run")
 CONTROL = "bare again"  # --control: a second bare proxy, the figure the noise alone gives
+VARIANT = "run "  # --variant LABEL:...: a further run proxy, "run LABEL", with more environment variables
 SERVICE = {"recipe": "bench-recipe", "run": "bench-run"}
 BODY = {"model": "fake-model", "messages": [{"role": "user", "content": "hello there"}]}
 
@@ -181,18 +181,28 @@ class Proxy:
         return f"http://127.0.0.1:{self.port}"
 
 
-def pin_cpus() -> tuple[list[str], str]:
+def pin_cpus(together: bool = False) -> tuple[list[str], str]:
     """Pin this process (load generator, receiver and, started after, the fake provider) to all CPUs but the last;
     return the prefix that starts a proxy on the last one, and what was done."""
     prefix, proxies, rest = split_cpus()
     if not prefix:
         return [], "not pinned (one CPU)"
-    return prefix, f"proxies pinned to CPU {proxies}, load generator, receiver and fake provider to CPU {rest}"
+    done = f"proxies pinned to CPU {proxies}, load generator, receiver and fake provider to CPU {rest}"
+    if together:
+        try:
+            grouped = Path("/proc/sys/kernel/sched_autogroup_enabled").read_text().strip() == "1"
+        except OSError:
+            grouped = False
+        done += ("; each proxy in a session of its own, and the scheduler shares the CPU between sessions"
+                 if grouped else "; the scheduler shares the CPU between threads (autogroup is off)")
+    return prefix, done
 
 
 def start_proxy(mode: str, workdir: Path, provider_url: str, endpoint: str, *, server_args: tuple[str, ...] = (),
                 env_extra: dict[str, str] | None = None, valgrind: list[str] | None = None,
-                run_args: tuple[str, ...] = (), prefix: list[str] | None = None) -> Proxy:
+                run_args: tuple[str, ...] = (), prefix: list[str] | None = None, session: bool = False) -> Proxy:
+    """Start one proxy; `session`: in a session of its own, so that where Linux groups tasks by session for the
+    scheduler (autogroup), proxies sharing a CPU share it as processes, not as threads (run has more of them)."""
     bindir = os.path.dirname(sys.executable)
     cfg = workdir / f"{mode.replace(' ', '-')}.yaml"
     cfg.write_text(config(provider_url, otel=(mode == "recipe")))
@@ -218,12 +228,14 @@ def start_proxy(mode: str, workdir: Path, provider_url: str, endpoint: str, *, s
         # Without "--", opentelemetry-instrument takes --config as an ambiguous abbreviation of its own options.
         argv = [os.path.join(bindir, "opentelemetry-instrument"), "--", *litellm]
     else:
+        service = SERVICE.get(mode) or "bench-" + mode.replace(" ", "-")
         argv = [sys.executable, "-m", "signoz_litellm_run", "run", "--endpoint", endpoint, "--no-bootstrap",
-                "--service-name", SERVICE["run"], *run_args, "--", *litellm]
+                "--service-name", service, *run_args, "--", *litellm]
     argv = [*(prefix or ()), *argv]
     log = workdir / f"{mode.replace(' ', '-')}.log"
     with open(log, "wb") as out:
-        proc = subprocess.Popen(argv, env=env, stdout=out, stderr=subprocess.STDOUT, cwd=workdir)
+        proc = subprocess.Popen(argv, env=env, stdout=out, stderr=subprocess.STDOUT, cwd=workdir,
+                                start_new_session=session)
     return Proxy(mode, proc, port, log)
 
 
@@ -296,10 +308,12 @@ class Load:
     failed: int = 0
     seconds: float = 0.0
     latencies: list[float] = field(default_factory=list)
+    counted: int | None = None  # at once: the answers the rate is taken over, `seconds` apart (not all answers)
 
     @property
     def rps(self) -> float:
-        return self.answered / self.seconds if self.seconds else 0.0
+        answers = self.answered if self.counted is None else self.counted
+        return answers / self.seconds if self.seconds else 0.0
 
 
 async def _load(url: str, clients: int, stream: bool, *, seconds: float | None = None, total: int | None = None,
@@ -351,12 +365,68 @@ def load(url: str, clients: int, stream: bool, **kwargs: Any) -> Load:
     return asyncio.run(_load(url, clients, stream, **kwargs))
 
 
-def load_together(urls: list[str], clients: int, stream: bool, **kwargs: Any) -> list[Load]:
-    """`clients` clients on each of `urls`, all in the same window."""
-    async def all_of() -> list[Load]:
-        return list(await asyncio.gather(*(_load(url, clients, stream, **kwargs) for url in urls)))
+def load_at_once(urls: list[str], clients: int, stream: bool, answers: int, limit: float = 900.0) -> list[Load]:
+    """`clients` closed-loop clients on each of `urls`, all loaded until each proxy has given its answers; a
+    proxy's rate is taken from its `clients`-th answer (each client's first, with its start-up, left out) to its
+    `clients` + `counted`-th, `counted` being `answers` rounded up to a multiple of `clients` (at 64 clients a proxy
+    answers in waves of 64: the rate then spans whole waves). The load goes on until the slowest proxy has its
+    answers, so each one's rate is taken while all of them are loaded; then no client sends again, and the chats
+    in flight are waited for (each `answered` counts every chat answered, as the proxy's spans will). A proxy that
+    answers nothing (or fails as many) ends the load at `limit` seconds with no rate."""
+    return asyncio.run(_load_at_once(urls, clients, stream, answers, limit))
 
-    return asyncio.run(all_of())
+
+async def _load_at_once(urls: list[str], clients: int, stream: bool, answers: int, limit: float) -> list[Load]:
+    import aiohttp
+
+    counted = clients * -(-answers // clients)
+    last = clients + counted  # the answer that ends a proxy's count
+    payload = json.dumps(dict(BODY, stream=True) if stream else BODY).encode()
+    headers = {"Authorization": f"Bearer {KEY}", "Content-Type": "application/json"}
+    done = [0] * len(urls)
+    marks: list[dict[int, float]] = [{} for _ in urls]  # answer number -> when it came, for the first and last
+    results = [Load(counted=counted) for _ in urls]
+    enough = asyncio.Event()
+
+    async def client(i: int, session: aiohttp.ClientSession) -> None:
+        result = results[i]
+        while not enough.is_set():
+            t0 = time.perf_counter()
+            try:
+                async with session.post(urls[i] + "/v1/chat/completions", data=payload, headers=headers) as response:
+                    await response.read()
+                    ok = response.status == 200
+            except (aiohttp.ClientError, asyncio.TimeoutError):
+                ok = False
+            t1 = time.perf_counter()
+            if not ok:
+                result.failed += 1
+                if result.failed >= last:
+                    await asyncio.sleep(0.1)  # a proxy that fails fast must not starve the others' clients
+                continue
+            result.answered += 1
+            if result.answered in (clients, last):
+                marks[i][result.answered] = t1
+            if clients < result.answered <= last:
+                result.latencies.append(t1 - t0)
+            if result.answered >= last:
+                done[i] = 1
+                if all(done):
+                    enough.set()
+
+    sessions = [aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=clients),
+                                      timeout=aiohttp.ClientTimeout(total=120)) for _ in urls]
+    tasks = [asyncio.create_task(client(i, session)) for i, session in enumerate(sessions) for _ in range(clients)]
+    with contextlib.suppress(asyncio.TimeoutError):
+        await asyncio.wait_for(enough.wait(), limit)
+    enough.set()
+    await asyncio.gather(*tasks, return_exceptions=True)
+    for session in sessions:
+        await session.close()
+    for result, mark in zip(results, marks):
+        if last in mark:
+            result.seconds = mark[last] - mark[clients]
+    return results
 
 
 # ---- throughput ----------------------------------------------------------------------------------------------
@@ -368,7 +438,7 @@ Key = tuple[int, bool, str]  # (clients, streaming, mode)
 class Throughput:
     """What the throughput windows measured, for `print_throughput`."""
     rounds: int
-    seconds: float
+    measure: str  # what a round measured: windows in turn, or the proxies at once
     rows: list[tuple[int, bool]]
     best: dict[Key, Load]  # each proxy's best window of a row
     rps: dict[Key, list[float]]  # each round's requests/s, in order
@@ -383,13 +453,16 @@ def throughput(args: argparse.Namespace, workdir: Path, provider: ProviderProces
     import psutil
 
     run_args = ("--span-detail", args.span_detail) if args.span_detail else ()
-    modes = (*MODES, CONTROL) if args.control else MODES
+    variants = {VARIANT + label: env for label, env in args.variant}
+    modes = (*MODES, *((CONTROL,) if args.control else ()), *variants)
     proxies = {mode: start_proxy(mode, workdir, provider.base_url, counter.endpoint, run_args=run_args,
-                                 prefix=args.proxy_cpu) for mode in modes}
+                                 env_extra=variants.get(mode), prefix=args.proxy_cpu, session=not args.in_turns)
+               for mode in modes}
     rows = [(n, stream) for stream in (False, True) for n in args.clients]
     best: dict[Key, Load] = {}
     cpu_ms: dict[Key, list[float]] = collections.defaultdict(list)
     rps: dict[Key, list[float]] = collections.defaultdict(list)
+    counted: dict[Key, int] = {}
     harness = [psutil.Process(), psutil.Process(provider.proc.pid)]  # load generator + receiver, fake provider
     harness_busy = 0.0
     try:
@@ -402,13 +475,18 @@ def throughput(args: argparse.Namespace, workdir: Path, provider: ProviderProces
             for i, (n, stream) in enumerate(rows):
                 turn = (i + round_) % len(modes)
                 order = modes[turn:] + modes[:turn]
-                windows = [order] if args.together else [[mode] for mode in order]
+                windows = [[mode] for mode in order] if args.in_turns else [order]
                 for window in windows:
                     time.sleep(args.gap)  # the last window's spans exported before this one starts
                     cpu_before = {mode: cpu_seconds(proxies[mode]) for mode in window}
                     harness_before = cpu_of(harness)
-                    results = load_together([proxies[mode].url for mode in window], n, stream, seconds=args.seconds)
-                    harness_busy = max(harness_busy, (cpu_of(harness) - harness_before) / results[0].seconds)
+                    started = time.perf_counter()
+                    if args.in_turns:
+                        results = [load(proxies[window[0]].url, n, stream, seconds=args.seconds)]
+                    else:
+                        results = load_at_once([proxies[mode].url for mode in window], n, stream, args.answers)
+                    elapsed = time.perf_counter() - started
+                    harness_busy = max(harness_busy, (cpu_of(harness) - harness_before) / elapsed)
                     for mode, result in zip(window, results):
                         proxies[mode].sent += result.answered
                         key = (n, stream, mode)
@@ -416,6 +494,8 @@ def throughput(args: argparse.Namespace, workdir: Path, provider: ProviderProces
                             cpu_ms[key].append((cpu_seconds(proxies[mode]) - cpu_before[mode]) * 1000
                                                / result.answered)
                         rps[key].append(result.rps)
+                        if result.counted is not None:
+                            counted[key] = result.counted
                         if key not in best or result.rps > best[key].rps:
                             best[key] = result
                         print(f"  round {round_ + 1} N={n:<3} {'stream' if stream else 'plain ':6} {mode:10} "
@@ -426,7 +506,11 @@ def throughput(args: argparse.Namespace, workdir: Path, provider: ProviderProces
     time.sleep(1)
     spans = {mode: (counter.count(SERVICE[mode], "litellm_request"), proxies[mode].sent, counter.count(SERVICE[mode]))
              for mode in ("recipe", "run")}
-    return Throughput(args.rounds, args.seconds, rows, best, dict(rps), dict(cpu_ms), spans, codes, args.pinned,
+    measure = (f"{args.seconds:g} s windows, each proxy in turn" if args.in_turns else
+               "the proxies loaded at once, each one's rate over " + ", ".join(
+                   f"{counted[(n, False, 'bare')]} answers at {n} client{'s' * (n > 1)}" for n in args.clients
+                   if (n, False, "bare") in counted))
+    return Throughput(args.rounds, measure, rows, best, dict(rps), dict(cpu_ms), spans, codes, args.pinned,
                       harness_busy)
 
 
@@ -434,7 +518,7 @@ def throughput(args: argparse.Namespace, workdir: Path, provider: ProviderProces
 def print_throughput(t: Throughput) -> None:
     print(f"\nThroughput: {t.pinned}; the load generator, receiver and fake provider used at most "
           f"{t.harness_busy:.2f} CPU-seconds a second in a window")
-    print(f"\nRequests per second, best of {t.rounds} rounds of {t.seconds:g} s, x bare in brackets; "
+    print(f"\nRequests per second, best of {t.rounds} rounds ({t.measure}), x bare in brackets; "
           "median latency ms")
     print("| clients | streaming | bare req/s | recipe req/s | run req/s | run / recipe | bare ms | recipe ms "
           "| run ms |")
@@ -451,8 +535,8 @@ def print_throughput(t: Throughput) -> None:
           "itself may be off)")
     control = any(key[2] == CONTROL for key in t.rps)
     if control:
-        print("and the same for a second bare proxy measured in turns with the others (--control): its ratio to bare "
-              "is 1 but for the noise")
+        print("and the same for a second bare proxy measured with the others (--control): its ratio to bare is 1 "
+              "but for the noise")
     print("| clients | streaming | recipe / bare | run / bare | run / recipe | run / bare, lowest - highest "
           "| run / bare, 95 % interval |" + (" bare again / bare | lowest - highest | 95 % interval |" * control))
     print("|---|---|---|---|---|---|---|" + "---|---|---|" * control)
@@ -471,6 +555,16 @@ def print_throughput(t: Throughput) -> None:
             line += (f" x{statistics.median(again):.2f} | x{min(again):.2f} - x{max(again):.2f} | "
                      f"x{low:.2f} - x{high:.2f} |")
         print(line)
+    variants = [mode for mode in dict.fromkeys(key[2] for key in t.rps) if mode.startswith(VARIANT)]
+    if variants:
+        print("\nVariants of run (--variant): the median of the rounds' ratios to bare (lowest - highest round; "
+              "95 % interval)")
+        print("| clients | streaming | run / bare | " + " | ".join(f"{mode} / bare" for mode in variants) + " |")
+        print("|---|---|---|" + "---|" * len(variants))
+        for n, stream in t.rows:
+            b = t.rps[(n, stream, "bare")]
+            print(f"| {n} | {_yes(stream)} | " + " | ".join(
+                _summary(_ratios(b, t.rps[(n, stream, mode)])) for mode in ("run", *variants)) + " |")
     print("\nCPU per request (user + system time of the proxy's process over a window / chats answered in it; "
           f"median of {t.rounds} rounds), ms, x bare in brackets")
     print("| clients | streaming | bare | recipe | run |")
@@ -487,6 +581,12 @@ def print_throughput(t: Throughput) -> None:
 def _ratios(over: list[float], values: list[float]) -> list[float]:
     """Each round's value over the same round's `over`."""
     return [y / x for x, y in zip(over, values) if x]
+
+
+def _summary(ratios: list[float]) -> str:
+    low, high = median_interval(ratios)
+    return (f"x{statistics.median(ratios):.2f} (x{min(ratios):.2f} - x{max(ratios):.2f}; x{low:.2f} - x{high:.2f})"
+            if ratios else "-")
 
 
 def _yes(stream: bool) -> str:
@@ -649,9 +749,24 @@ def _totals(path: str) -> int:
     raise SystemExit(f"no totals in {path}")
 
 
+def variant(words: list[str], parser: argparse.ArgumentParser) -> tuple[str, dict[str, str]]:
+    """`--variant LABEL VAR=VALUE ...` -> (LABEL, {VAR: VALUE})."""
+    label, *assignments = words
+    env = dict(a.split("=", 1) for a in assignments if "=" in a)
+    if not assignments or len(env) != len(assignments) or not label.replace("-", "").isalnum():
+        parser.error(f"--variant {' '.join(words)}: give a label (letters, digits, -) and then VAR=VALUE pairs, "
+                     "e.g. --variant sdk-off OTEL_SDK_DISABLED=true")
+    return label, env
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seconds", type=float, default=6.0, help="load per measurement (default 6)")
+    parser.add_argument("--answers", type=int, default=256,
+                        help="answers a proxy's rate is taken over in a round, rounded up to a multiple of the "
+                             "clients (default 256)")
+    parser.add_argument("--in-turns", action="store_true",
+                        help="load each proxy alone in a window of its own, in turns, instead of all at once")
+    parser.add_argument("--seconds", type=float, default=6.0, help="with --in-turns: each window (default 6)")
     parser.add_argument("--rounds", type=int, default=2, help="rounds over every row and proxy (default 2)")
     parser.add_argument("--warm-up", type=float, default=5.0,
                         help="seconds of load at 16 clients per proxy, plain and streaming, before the rounds")
@@ -659,12 +774,13 @@ def main() -> None:
     parser.add_argument("--gap", type=float, default=1.5,
                         help="seconds between two windows, for the last one's spans to be exported (default 1.5: "
                              "run's 1 s schedule; 5.5 also clears the recipe's 5 s one)")
-    parser.add_argument("--together", action="store_true",
-                        help="load the three proxies in the same windows (they share the machine's cores and its "
-                             "slow moments) instead of in turns")
     parser.add_argument("--control", action="store_true",
-                        help="measure a second bare proxy in turns with the others: its ratio to bare shows how far "
-                             "the machine's noise alone moves a ratio")
+                        help="measure a second bare proxy with the others: its ratio to bare shows how far the "
+                             "machine's noise alone moves a ratio")
+    parser.add_argument("--variant", nargs="+", action="append", default=[], metavar=("LABEL", "VAR=VALUE"),
+                        help="measure a further run proxy, 'run LABEL', with these environment variables beside the "
+                             "others (repeatable): what a part of run's cost is, e.g. --variant sdk-off "
+                             "OTEL_SDK_DISABLED=true")
     parser.add_argument("--no-pin", action="store_true",
                         help="do not pin the proxies to one CPU and this script and the fake provider to the others")
     parser.add_argument("--calls", type=int, default=30, help="requests counted under callgrind (default 30)")
@@ -680,9 +796,10 @@ def main() -> None:
     parser.add_argument("--keep", metavar="DIR", help="write the proxies' logs and callgrind files to DIR and keep "
                         "them (callgrind_annotate --inclusive=yes DIR/callgrind.run.out.2)")
     args = parser.parse_args()
+    args.variant = [variant(words, parser) for words in args.variant]
     args.proxy_cpu, args.pinned = [], "not pinned"
-    if not (args.no_pin or args.together or args.only_instructions):
-        args.proxy_cpu, args.pinned = pin_cpus()  # before the receiver's threads and the fake provider start
+    if not (args.no_pin or args.only_instructions):
+        args.proxy_cpu, args.pinned = pin_cpus(together=not args.in_turns)  # before the receiver and provider
     if args.keep:
         os.makedirs(args.keep, exist_ok=True)
     with (contextlib.nullcontext(args.keep) if args.keep else tempfile.TemporaryDirectory()) as tmp, \
