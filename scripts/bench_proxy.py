@@ -81,7 +81,7 @@ from cpu_pin import split_cpus  # noqa: E402
 KEY = "sk-bench-master"
 MODES = ("bare", "recipe", "run")
 CONTROL = "bare again"  # --control: a second bare proxy, the figure the noise alone gives
-VARIANT = "run "  # --variant LABEL:...: a further run proxy, "run LABEL", with more environment variables
+VARIANT = "run "  # --variant LABEL VAR=VALUE ...: a further run proxy, "run LABEL", with more environment variables
 SERVICE = {"recipe": "bench-recipe", "run": "bench-run"}
 BODY = {"model": "fake-model", "messages": [{"role": "user", "content": "hello there"}]}
 
