@@ -376,10 +376,15 @@ def load_at_once(urls: list[str], clients: int, stream: bool, answers: int, limi
     return asyncio.run(_load_at_once(urls, clients, stream, answers, limit))
 
 
+def whole_waves(answers: int, clients: int) -> int:
+    """`answers` rounded up to a multiple of `clients`: the answers a proxy's rate is taken over at once."""
+    return clients * -(-answers // clients)
+
+
 async def _load_at_once(urls: list[str], clients: int, stream: bool, answers: int, limit: float) -> list[Load]:
     import aiohttp
 
-    counted = clients * -(-answers // clients)
+    counted = whole_waves(answers, clients)
     last = clients + counted  # the answer that ends a proxy's count
     payload = json.dumps(dict(BODY, stream=True) if stream else BODY).encode()
     headers = {"Authorization": f"Bearer {KEY}", "Content-Type": "application/json"}
@@ -462,7 +467,6 @@ def throughput(args: argparse.Namespace, workdir: Path, provider: ProviderProces
     best: dict[Key, Load] = {}
     cpu_ms: dict[Key, list[float]] = collections.defaultdict(list)
     rps: dict[Key, list[float]] = collections.defaultdict(list)
-    counted: dict[Key, int] = {}
     harness = [psutil.Process(), psutil.Process(provider.proc.pid)]  # load generator + receiver, fake provider
     harness_busy = 0.0
     try:
@@ -494,8 +498,6 @@ def throughput(args: argparse.Namespace, workdir: Path, provider: ProviderProces
                             cpu_ms[key].append((cpu_seconds(proxies[mode]) - cpu_before[mode]) * 1000
                                                / result.answered)
                         rps[key].append(result.rps)
-                        if result.counted is not None:
-                            counted[key] = result.counted
                         if key not in best or result.rps > best[key].rps:
                             best[key] = result
                         print(f"  round {round_ + 1} N={n:<3} {'stream' if stream else 'plain ':6} {mode:10} "
@@ -508,8 +510,7 @@ def throughput(args: argparse.Namespace, workdir: Path, provider: ProviderProces
              for mode in ("recipe", "run")}
     measure = (f"{args.seconds:g} s windows, each proxy in turn" if args.in_turns else
                "the proxies loaded at once, each one's rate over " + ", ".join(
-                   f"{counted[(n, False, 'bare')]} answers at {n} client{'s' * (n > 1)}" for n in args.clients
-                   if (n, False, "bare") in counted))
+                   f"{whole_waves(args.answers, n)} answers at {n} client{'s' * (n > 1)}" for n in args.clients))
     return Throughput(args.rounds, measure, rows, best, dict(rps), dict(cpu_ms), spans, codes, args.pinned,
                       harness_busy)
 
