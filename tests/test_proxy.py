@@ -22,7 +22,7 @@ from typing import Any
 import httpx
 import pytest
 
-from signoz_litellm_run.hook.request_attributes import LEAN_LEFT_OUT
+from signoz_litellm_run.hook.request_attributes import LEAN_LEFT_OUT, LEAN_LEFT_OUT_WHEN_ZERO
 from signoz_litellm_run.loopback import unused_port
 from signoz_litellm_run.received import MetricData, SpanRecord
 from signoz_litellm_run.receiver import Receiver
@@ -304,6 +304,8 @@ def test_lean_request_is_server_span_litellm_request_and_provider_call(scenario:
         assert not LEAN_LEFT_OUT & set(llm.attributes), sorted(LEAN_LEFT_OUT & set(llm.attributes))
         empty = {k: v for k, v in llm.attributes.items() if v in ("{}", "[]")}
         assert not empty, empty
+        zero_adjustments = {k for k in LEAN_LEFT_OUT_WHEN_ZERO if llm.attributes.get(k) == 0}
+        assert not zero_adjustments, zero_adjustments
         assert llm.attributes.get("metadata.user_api_key_request_route") == "/v1/chat/completions"
 
 
@@ -340,6 +342,9 @@ def test_full_detail_keeps_every_internal_span(scenario: str, request: pytest.Fi
         llm = _one(spans, "litellm_request").attributes
         assert "metadata.usage_object" in llm and "metadata.requester_metadata" in llm, sorted(llm)
         assert "hidden_params" in llm or not HIDDEN_PARAMS_ON_SPANS, sorted(llm)
+        # the cost breakdown's adjustments, 0 here, kept wherever the release writes a breakdown
+        breakdown = {k for k in llm if k.startswith("gen_ai.cost.") and k != "gen_ai.cost.total_cost"}
+        assert not breakdown or LEAN_LEFT_OUT_WHEN_ZERO & breakdown, sorted(llm)
 
 
 RETRY_SETTINGS = ("router_settings:\n  num_retries: 2\n  retry_after: 0\n"

@@ -132,6 +132,9 @@ BLOBS = [("metadata.user_api_key_request_route", "/v1/chat/completions"),
          ("metadata.requester_metadata", {"headers": {"user-agent": "httpx"}}), ("metadata.applied_guardrails", []),
          ("metadata.usage_object", {"prompt_tokens": 2}), ("metadata.requester_custom_headers", {}),
          ("hidden_params", '{"model_id": "abc"}'), ("metadata.user_api_key_spend", 0.0),
+         ("metadata.user_agent", "python-httpx/0.29.0"), ("gen_ai.cost.total_cost", 0.0),
+         ("gen_ai.cost.discount_amount", 0.0), ("gen_ai.cost.margin_percent", 0),
+         ("gen_ai.cost.margin_total_amount", 0.5), ("gen_ai.cost.tool_usage_cost", False),
          ("gen_ai.usage.input_tokens", 2)]
 
 
@@ -170,9 +173,14 @@ def test_a_lean_proxy_request_leaves_litellms_repeated_blobs_and_empty_values_ou
     everything = _attributes_set(OneByOne(), {"steps": BLOBS})
     assert set(request_attributes.LEAN_LEFT_OUT) < set(everything)
     lean = _attributes_set(Lean(), _proxy_request(lean=True))
+    zero_adjustments = {"gen_ai.cost.discount_amount", "gen_ai.cost.margin_percent"}
+    assert zero_adjustments < request_attributes.LEAN_LEFT_OUT_WHEN_ZERO
     assert lean == {key: value for key, value in everything.items() if key not in request_attributes.LEAN_LEFT_OUT
-                    and value not in ("[]", "{}")}
+                    and value not in ("[]", "{}") and key not in zero_adjustments}
     assert lean["metadata.user_api_key_request_route"] == "/v1/chat/completions"
+    # the cost itself stays at 0, an adjustment that is not 0 stays, and so does one that is not a number
+    assert lean["gen_ai.cost.total_cost"] == 0.0 and lean["gen_ai.cost.margin_total_amount"] == 0.5
+    assert lean["gen_ai.cost.tool_usage_cost"] is False
     assert lean["metadata.user_api_key_spend"] == 0.0 and lean["gen_ai.usage.prompt_tokens"] == 2
     # anything but a lean proxy request keeps them: an SDK call, a full-detail proxy request
     assert _attributes_set(Lean(), {"steps": BLOBS}) == everything

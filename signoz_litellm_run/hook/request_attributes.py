@@ -11,9 +11,10 @@
   every span of an SDK program, each paid for in the program, the export and the backend);
 - with them, the attempts of a lean proxy request (hook/attempts.py) and who the call was for (hook/attribution.py);
 - a lean proxy request's span (`--span-detail lean`, the default) without LiteLLM's per-call blobs that repeat what
-  other attributes and spans hold (`LEAN_LEFT_OUT`), nor its empty `{}` / `[]` values: a third of a gateway's
-  trace bytes. `hidden_params` is then not even turned into JSON (hook/litellm_json.py's `skip_once`), where
-  LiteLLM's code is seen to hand that JSON to `safe_set_attribute` (which leaves it off).
+  other attributes and spans hold (`LEAN_LEFT_OUT`), nor its empty `{}` / `[]` values, nor the cost adjustments
+  that are 0 (`LEAN_LEFT_OUT_WHEN_ZERO`): a third of a gateway's trace bytes. `hidden_params` is then not even
+  turned into JSON (hook/litellm_json.py's `skip_once`), where LiteLLM's code is seen to hand that JSON to
+  `safe_set_attribute` (which leaves it off).
 """
 
 from __future__ import annotations
@@ -42,8 +43,16 @@ COST_ATTRIBUTE = "gen_ai.cost.total_cost"
 # dict that repeats what the trace holds elsewhere: `hidden_params` (the deployment id: `litellm.deployment.id`; the
 # cost: `gen_ai.cost.*`; the API base: the provider call's `http.url`; the provider's response headers and
 # LiteLLM's overhead), `metadata.usage_object` (the tokens: `gen_ai.usage.*`) and `metadata.requester_metadata`
-# (the client's request headers and the trace id: the server span's attributes, `metadata.trace_id`).
-LEAN_LEFT_OUT = frozenset(("hidden_params", "metadata.usage_object", "metadata.requester_metadata"))
+# (the client's request headers and the trace id: the server span's attributes, `metadata.trace_id`); and
+# `metadata.user_agent`, the client's User-Agent header (the server span's `http.user_agent`).
+LEAN_LEFT_OUT = frozenset(("hidden_params", "metadata.usage_object", "metadata.requester_metadata",
+                           "metadata.user_agent"))
+# Left off it too when they are 0: the parts of LiteLLM's cost breakdown that adjust the cost (tools priced apart,
+# a discount, a margin), 0 on every call of a gateway that configures none. The cost itself stays, 0 or not.
+LEAN_LEFT_OUT_WHEN_ZERO = frozenset(("gen_ai.cost.tool_usage_cost", "gen_ai.cost.discount_percent",
+                                     "gen_ai.cost.discount_amount", "gen_ai.cost.margin_percent",
+                                     "gen_ai.cost.margin_fixed_amount", "gen_ai.cost.margin_total_amount"))
+_NUMBERS = frozenset((int, float))
 _NOTHING_LEFT_OUT: frozenset[str] = frozenset()
 _EMPTY_CONTAINERS = frozenset((dict, list))
 
@@ -121,7 +130,8 @@ def wrappers(otel_class: Any) -> tuple[Any, Any]:
         batch = getattr(_batches, "current", None)
         if batch is not None and batch[0] is span:
             left_out = batch[2]
-            if left_out and (key in left_out or (type(value) in _EMPTY_CONTAINERS and not value)):
+            if left_out and (key in left_out or (type(value) in _EMPTY_CONTAINERS and not value)
+                             or (type(value) in _NUMBERS and not value and key in LEAN_LEFT_OUT_WHEN_ZERO)):
                 return
             if batching:
                 if type(value) not in _PRIMITIVE_TYPES:
