@@ -32,7 +32,8 @@ Instructions (--instructions, on by default): each proxy again, alone, under `va
 instrumentation off until the counting windows: an idle window of --settle seconds (the baseline), then --calls
 sequential chats and --settle seconds more (the export of their spans falls in it; default export settings), then
 the same for streaming chats. Instructions per request = (window - baseline) / calls, all threads. This is the
-CPU a request costs, a figure that does not move with the machine's load.
+CPU a request costs, a figure that does not move with the machine's load. Each --variant is measured the same way
+(its instructions over bare, and against run: what the part it turns off costs).
 
 The load generator (aiohttp) and the OTLP receiver run in this process, the fake provider in a process of its own.
 
@@ -615,17 +616,19 @@ def instructions(args: argparse.Namespace, workdir: Path, provider: ProviderProc
     run_args = ("--span-detail", args.span_detail) if args.span_detail else ()
     results: dict[str, dict[str, float]] = {}
     functions: dict[str, dict[str, float]] = {}
-    modes = [m for m in MODES if m == "bare" or not args.modes or m in args.modes]
+    variants = {VARIANT + label: env for label, env in args.variant}
+    modes = [m for m in MODES if m == "bare" or not args.modes or m in args.modes] + list(variants)
     if args.functions and sys.version_info < (3, 12):
         raise SystemExit("error: --functions needs Python 3.12 or later (perf trampolines)\n"
                          "hint: run this script with a venv made with python3.12")
     for mode in modes:
-        out = workdir / f"callgrind.{mode}.out"
+        out = workdir / f"callgrind.{mode.replace(' ', '-')}.out"
         valgrind = ["valgrind", "--tool=callgrind", "--instr-atstart=no", "--dump-instr=no",
                     f"--callgrind-out-file={out}"]
         print(f"[{mode}] proxy under callgrind: starting (minutes) ...", file=sys.stderr, flush=True)
+        env_extra = dict(variants.get(mode, {}), **({"PYTHONPERFSUPPORT": "1"} if args.functions else {}))
         proxy = start_proxy(mode, workdir, provider.base_url, counter.endpoint, valgrind=valgrind,
-                            run_args=run_args, env_extra={"PYTHONPERFSUPPORT": "1"} if args.functions else None)
+                            run_args=run_args, env_extra=env_extra)
         pid = ""
         try:
             wait_ready(proxy, timeout=1800)
@@ -671,6 +674,16 @@ def instructions(args: argparse.Namespace, workdir: Path, provider: ProviderProc
         b, r, s = (results.get(m, {}).get(kind, nan) for m in MODES)
         print(f"| {'streaming' if kind == 'stream' else 'non-streaming'} | {b / 1e6:.2f} M | {r / 1e6:.2f} M | "
               f"{s / 1e6:.2f} M | {r / b - 1:+.1%} | {s / b - 1:+.1%} |")
+    if variants:
+        print("\nVariants of run (--variant) under callgrind: instructions per request, over bare and against run")
+        print("| variant | non-streaming | over bare | against run | streaming | over bare | against run |")
+        print("|---|---|---|---|---|---|---|")
+        for mode in variants:
+            cells = []
+            for kind in ("plain", "stream"):
+                v, b, s = (results.get(m, {}).get(kind, nan) for m in (mode, "bare", "run"))
+                cells += [f"{v / 1e6:.2f} M", f"{v / b - 1:+.1%}", f"{(v - s) / 1e6:+.2f} M"]
+            print(f"| {mode} | " + " | ".join(cells) + " |")
     if args.functions:
         print_functions(functions, args.functions)
 
