@@ -199,13 +199,23 @@ def pin_cpus(together: bool = False) -> tuple[list[str], str]:
     return prefix, done
 
 
+def stem(mode: str) -> str:
+    """A proxy's label as a file name or service name part: "run sdk-off" -> "run-sdk-off"."""
+    return mode.replace(" ", "-")
+
+
+def variant_modes(args: argparse.Namespace) -> dict[str, dict[str, str]]:
+    """--variant's proxies: "run LABEL" -> the environment variables it adds."""
+    return {VARIANT + label: env for label, env in args.variant}
+
+
 def start_proxy(mode: str, workdir: Path, provider_url: str, endpoint: str, *, server_args: tuple[str, ...] = (),
                 env_extra: dict[str, str] | None = None, valgrind: list[str] | None = None,
                 run_args: tuple[str, ...] = (), prefix: list[str] | None = None, session: bool = False) -> Proxy:
     """Start one proxy; `session`: in a session of its own, so that where Linux groups tasks by session for the
     scheduler (autogroup), proxies sharing a CPU share it as processes, not as threads (run has more of them)."""
     bindir = os.path.dirname(sys.executable)
-    cfg = workdir / f"{mode.replace(' ', '-')}.yaml"
+    cfg = workdir / f"{stem(mode)}.yaml"
     cfg.write_text(config(provider_url, otel=(mode == "recipe")))
     port = unused_port()
     litellm = [os.path.join(bindir, "litellm")]
@@ -229,11 +239,11 @@ def start_proxy(mode: str, workdir: Path, provider_url: str, endpoint: str, *, s
         # Without "--", opentelemetry-instrument takes --config as an ambiguous abbreviation of its own options.
         argv = [os.path.join(bindir, "opentelemetry-instrument"), "--", *litellm]
     else:
-        service = SERVICE.get(mode) or "bench-" + mode.replace(" ", "-")
+        service = SERVICE.get(mode) or "bench-" + stem(mode)
         argv = [sys.executable, "-m", "signoz_litellm_run", "run", "--endpoint", endpoint, "--no-bootstrap",
                 "--service-name", service, *run_args, "--", *litellm]
     argv = [*(prefix or ()), *argv]
-    log = workdir / f"{mode.replace(' ', '-')}.log"
+    log = workdir / f"{stem(mode)}.log"
     with open(log, "wb") as out:
         proc = subprocess.Popen(argv, env=env, stdout=out, stderr=subprocess.STDOUT, cwd=workdir,
                                 start_new_session=session)
@@ -459,7 +469,7 @@ def throughput(args: argparse.Namespace, workdir: Path, provider: ProviderProces
     import psutil
 
     run_args = ("--span-detail", args.span_detail) if args.span_detail else ()
-    variants = {VARIANT + label: env for label, env in args.variant}
+    variants = variant_modes(args)
     modes = (*MODES, *((CONTROL,) if args.control else ()), *variants)
     proxies = {mode: start_proxy(mode, workdir, provider.base_url, counter.endpoint, run_args=run_args,
                                  env_extra=variants.get(mode), prefix=args.proxy_cpu, session=not args.in_turns)
@@ -616,13 +626,13 @@ def instructions(args: argparse.Namespace, workdir: Path, provider: ProviderProc
     run_args = ("--span-detail", args.span_detail) if args.span_detail else ()
     results: dict[str, dict[str, float]] = {}
     functions: dict[str, dict[str, float]] = {}
-    variants = {VARIANT + label: env for label, env in args.variant}
+    variants = variant_modes(args)
     modes = [m for m in MODES if m == "bare" or not args.modes or m in args.modes] + list(variants)
     if args.functions and sys.version_info < (3, 12):
         raise SystemExit("error: --functions needs Python 3.12 or later (perf trampolines)\n"
                          "hint: run this script with a venv made with python3.12")
     for mode in modes:
-        out = workdir / f"callgrind.{mode.replace(' ', '-')}.out"
+        out = workdir / f"callgrind.{stem(mode)}.out"
         valgrind = ["valgrind", "--tool=callgrind", "--instr-atstart=no", "--dump-instr=no",
                     f"--callgrind-out-file={out}"]
         print(f"[{mode}] proxy under callgrind: starting (minutes) ...", file=sys.stderr, flush=True)
